@@ -1,0 +1,311 @@
+"""Activation functions (``model.activation``): forward beside backward.
+
+Each activation is a Layer: ``forward(z, train)`` -> a, ``backward(da)`` -> dz
+(computed in place in ``da``).  Shapes: z (N, D) -> a (N, D), except maxout
+(N, D*k) -> (N, D).  Options are the keyword-only parameters of ``__init__``.
+
+Formulas follow the CS224n notes (2.4), Hung-yi Lee's notes (ReLU variants,
+maxout) and the 003 blog post (ELU > leaky ReLU > ReLU > tanh > sigmoid).
+
+``kink_state(z)`` (where defined) returns an array that changes exactly when z
+crosses a point where the function is not differentiable (ReLU at 0, a maxout
+tie); the gradient check uses it to flag such points instead of failing on them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.layers import Layer, ParamSpec
+from nnlab.registry import NonNegative, Positive, PositiveInt, Registry
+
+activations = Registry("activation")
+
+
+class Activation(Layer):
+    kind = "activation"
+    width_factor = 1  # maxout needs k pieces per unit from the preceding Dense layer
+    kink_state = None
+
+    def forward(self, z, train=True):
+        self.z = z
+        self.a = self.f(z)
+        return self.a
+
+    def backward(self, da, need_dx=True):
+        da *= self.df()
+        return da
+
+
+@activations.register("identity")
+class Identity(Activation):
+    """a = z: no non-linearity (a stack of layers is then one linear map)."""
+
+    def f(self, z):
+        return z
+
+    def backward(self, da, need_dx=True):
+        return da
+
+
+@activations.register("sigmoid")
+class Sigmoid(Activation):
+    """a = 1 / (1 + e^-z); da/dz = a (1 - a) <= 1/4, hence vanishing gradients in deep nets."""
+
+    def f(self, z):
+        # 0.5 (1 + tanh(z/2)) is the same function without overflow in exp(-z)
+        a = np.multiply(z, 0.5)
+        np.tanh(a, out=a)
+        a *= 0.5
+        a += 0.5
+        return a
+
+    def df(self):
+        return self.a * (1 - self.a)
+
+
+@activations.register("tanh")
+class Tanh(Activation):
+    """a = tanh(z) = 2 sigmoid(2z) - 1; da/dz = 1 - a^2."""
+
+    def f(self, z):
+        return np.tanh(z)
+
+    def df(self):
+        return 1 - self.a * self.a
+
+
+@activations.register("hard_tanh")
+class HardTanh(Activation):
+    """a = clip(z, -1, 1); da/dz = 1 on [-1, 1], else 0 (CS224n 2.4)."""
+
+    def f(self, z):
+        return np.clip(z, -1, 1)
+
+    def df(self):
+        return (np.abs(self.z) <= 1).astype(self.z.dtype)
+
+    def kink_state(self, z):
+        return np.sign(z - 1) + 3 * np.sign(z + 1)
+
+
+@activations.register("softsign")
+class Softsign(Activation):
+    """a = z / (1 + |z|); da/dz = 1 / (1 + |z|)^2."""
+
+    def f(self, z):
+        self.den = 1 + np.abs(z)
+        return z / self.den
+
+    def df(self):
+        return 1 / (self.den * self.den)
+
+
+@activations.register("relu")
+class ReLU(Activation):
+    """a = max(z, 0); da/dz = 1 if z > 0 else 0 (CS224n 2.4: 'rect')."""
+
+    def f(self, z):
+        return np.maximum(z, 0)
+
+    def backward(self, da, need_dx=True):
+        da *= self.a > 0
+        return da
+
+    def kink_state(self, z):
+        return z > 0
+
+
+@activations.register("leaky_relu")
+class LeakyReLU(Activation):
+    """a = z if z > 0 else slope * z (Maas et al. 2013; Hung-yi Lee: slope 0.01)."""
+
+    def __init__(self, *, slope: NonNegative = 0.01):
+        self.slope = slope
+
+    def f(self, z):
+        return np.where(z > 0, z, z * self.slope)
+
+    def df(self):
+        return np.where(self.z > 0, 1.0, self.slope).astype(self.z.dtype)
+
+    def kink_state(self, z):
+        return z > 0
+
+
+@activations.register("prelu")
+class PReLU(Activation):
+    """a = z if z > 0 else alpha_j z, with a learned slope alpha_j per unit (He et al. 2015).
+
+    alpha starts at 0.25, is trained by the optimizer and never weight-decayed.
+    d a / d alpha_j = z where z <= 0, summed over the batch.
+    """
+
+    trainable = True
+
+    def param_specs(self, n_in):
+        return [ParamSpec("alpha", (n_in,), decay=False, fill=0.25)]
+
+    def f(self, z):
+        return np.where(z > 0, z, z * self.p["alpha"])
+
+    def backward(self, da, need_dx=True):
+        neg = self.z <= 0
+        np.sum(da * self.z * neg, axis=0, out=self.g["alpha"])
+        da *= np.where(neg, self.p["alpha"], 1).astype(da.dtype)
+        return da
+
+    def kink_state(self, z):
+        return z > 0
+
+
+@activations.register("rrelu")
+class RReLU(Activation):
+    """Randomized leaky ReLU (Xu et al. 2015): a = z if z > 0 else s z.
+
+    Training: s ~ U[lower, upper] drawn per element every batch; evaluation: the
+    mean slope s = (lower + upper) / 2 (as torch.nn.RReLU).
+    """
+
+    frozen = False  # gradient checks reuse the last drawn slopes
+
+    def __init__(self, *, lower: NonNegative = 1 / 8, upper: NonNegative = 1 / 3):
+        self.lower, self.upper = lower, upper
+        self.slopes = None
+        self.rng = np.random.default_rng(0)  # replaced by the model's dropout stream
+
+    @staticmethod
+    def check(options):
+        if options["lower"] > options["upper"]:
+            raise ValueError(f"lower ({options['lower']}) must not exceed upper ({options['upper']})")
+
+    def forward(self, z, train=True):
+        self.z = z
+        if not train:
+            self.slopes = None
+            return np.where(z > 0, z, z * ((self.lower + self.upper) / 2))
+        if not (self.frozen and self.slopes is not None and self.slopes.shape == z.shape):
+            self.slopes = self.rng.uniform(self.lower, self.upper, z.shape).astype(z.dtype)
+        return np.where(z > 0, z, z * self.slopes)
+
+    def backward(self, da, need_dx=True):
+        da *= np.where(self.z > 0, 1, self.slopes).astype(da.dtype)
+        return da
+
+    def kink_state(self, z):
+        return z > 0
+
+
+@activations.register("elu")
+class ELU(Activation):
+    """a = z if z > 0 else alpha (e^z - 1) (Clevert et al. 2016); da/dz = a + alpha for z <= 0."""
+
+    def __init__(self, *, alpha: Positive = 1.0):
+        self.alpha = alpha
+
+    def f(self, z):
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def df(self):
+        return np.where(self.z > 0, 1, self.a + self.alpha).astype(self.z.dtype)
+
+    def kink_state(self, z):  # differentiable at 0 only when alpha == 1
+        return z > 0 if self.alpha != 1 else None
+
+
+@activations.register("selu")
+class SELU(Activation):
+    """a = lambda * (z if z > 0 else alpha (e^z - 1)), lambda ~ 1.0507, alpha ~ 1.6733 (Klambauer et al. 2017).
+
+    Self-normalizing with lecun_normal initialization.
+    """
+
+    ALPHA = 1.6732632423543772848170429916717
+    SCALE = 1.0507009873554804934193349852946
+
+    def f(self, z):
+        return self.SCALE * np.where(z > 0, z, self.ALPHA * np.expm1(np.minimum(z, 0)))
+
+    def df(self):
+        return np.where(self.z > 0, self.SCALE, self.a + self.SCALE * self.ALPHA).astype(self.z.dtype)
+
+    def kink_state(self, z):
+        return z > 0
+
+
+@activations.register("gelu")
+class GELU(Activation):
+    """a = z Phi(z), Phi the standard normal CDF (exact, with erf; Hendrycks & Gimpel 2016).
+
+    da/dz = Phi(z) + z phi(z), phi the standard normal density.
+    """
+
+    def f(self, z):
+        from scipy.special import erf  # lazy: scipy is slow to import
+
+        self.cdf = (0.5 * (1 + erf(z / math.sqrt(2)))).astype(z.dtype)
+        return z * self.cdf
+
+    def df(self):
+        z = self.z
+        return self.cdf + z * (np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)).astype(z.dtype)
+
+
+@activations.register("swish")
+class Swish(Activation):
+    """a = z sigmoid(z) (SiLU; Ramachandran et al. 2017); da/dz = s + z s (1 - s)."""
+
+    def f(self, z):
+        self.s = 0.5 * (1 + np.tanh(0.5 * z))
+        return z * self.s
+
+    def df(self):
+        s = self.s
+        return s + self.z * s * (1 - s)
+
+
+@activations.register("softplus")
+class Softplus(Activation):
+    """a = log(1 + e^z), computed stably as logaddexp(0, z); da/dz = sigmoid(z)."""
+
+    def f(self, z):
+        return np.logaddexp(0, z)
+
+    def df(self):
+        return 0.5 * (1 + np.tanh(0.5 * self.z))
+
+
+@activations.register("maxout")
+class Maxout(Activation):
+    """Maxout (Goodfellow et al. 2013): each unit is the max of k linear pieces.
+
+    The preceding Dense layer makes D*k outputs; unit j takes max over its k pieces
+    z[:, j*k:(j+1)*k].  ReLU is the special case max(z, 0) (Hung-yi Lee's notes).
+    The gradient flows only to the winning piece.  Shapes: (N, D*k) -> (N, D).
+    """
+
+    def __init__(self, *, pieces: PositiveInt = 2):
+        self.pieces = pieces
+        self.width_factor = pieces
+
+    def out_features(self, n_in):
+        return n_in // self.pieces
+
+    def forward(self, z, train=True):
+        self.z = z
+        n, dk = z.shape
+        zr = z.reshape(n, dk // self.pieces, self.pieces)
+        self.idx = np.argmax(zr, axis=2)[..., None]
+        self.shape = zr.shape
+        return np.take_along_axis(zr, self.idx, axis=2)[..., 0]
+
+    def backward(self, da, need_dx=True):
+        dz = np.zeros(self.shape, dtype=da.dtype)
+        np.put_along_axis(dz, self.idx, da[..., None], axis=2)
+        return dz.reshape(self.shape[0], -1)
+
+    def kink_state(self, z):
+        n, dk = z.shape
+        return np.argmax(z.reshape(n, dk // self.pieces, self.pieces), axis=2)

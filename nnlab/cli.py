@@ -1,0 +1,291 @@
+"""The ``nnlab`` command line: the only module that prints or exits.
+
+Library errors (NnlabError) become one line each on stderr and exit code 2 (bad
+input) or 1 (a run that failed); never a traceback for a user's mistake.  Set
+NNLAB_DEBUG=1 to see tracebacks.  Heavy modules are imported inside commands so
+that ``nnlab --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from nnlab import __version__
+
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr=False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(lines, code):
+    err = _console(stderr=True)
+    for line in lines:
+        err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn NnlabError into one line per problem and an exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from nnlab.errors import NnlabError
+
+        try:
+            return fn(*args, **kwargs)
+        except NnlabError as exc:
+            if os.environ.get("NNLAB_DEBUG"):
+                raise
+            _fail(exc.lines, exc.exit_code)
+        except KeyboardInterrupt:
+            _console(stderr=True).print("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a config value by its dotted key, parsed as YAML; repeatable. "
+         "Example: --set train.optimizer.lr=0.01 --set model.hidden=[64,64]",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="nnlab")
+def main():
+    """nnlab: a command-line lab for deep-learning training tricks.
+
+    Write a small YAML config that picks the initializer, activation, optimizer,
+    learning-rate schedule, regularization and dropout; train a pure-numpy MLP
+    with it; compare what each choice did.
+
+    \b
+    Example:
+      nnlab train configs/adam_relu.yaml
+      nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01
+    """
+
+
+def _load_configs(paths, overrides):
+    from nnlab.config import load_config
+    from nnlab.errors import ConfigError
+
+    cfgs, lines = [], []
+    for p in paths:
+        try:
+            cfgs.append(load_config(p, overrides))
+        except ConfigError as exc:
+            lines.extend(exc.lines)
+    if lines:
+        raise ConfigError(lines=lines)
+    return cfgs
+
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@handle_errors
+def validate(configs, overrides):
+    """Check config files without training anything.
+
+    Every problem is reported at once, one line each, naming the file, the key,
+    the bad value and what is allowed; the exit code is 2 if any config is invalid.
+
+    \b
+    Example:
+      nnlab validate configs/*.yaml
+    """
+    cfgs = _load_configs(configs, overrides)
+    out = _console()
+    for cfg in cfgs:
+        out.print(f"[green]ok[/] {cfg.source}  ({_describe(cfg)})")
+
+
+def _describe(cfg) -> str:
+    m, t = cfg.model, cfg.train
+    parts = [cfg.data["name"], f"hidden {m['hidden']}", m["activation"]["name"], m["init"]["name"],
+             f"{t['optimizer']['name']} lr {t['optimizer']['lr']:g}", t["schedule"]["name"],
+             f"{t['epochs']} epochs", f"batch {t['batch_size']}"]
+    return ", ".join(parts)
+
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Folder that receives one timestamped folder per run.")
+@click.option("--name", default=None, help="Name of the run (default: the config's name, or its file's stem).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the run folder of each run.")
+@handle_errors
+def train(configs, overrides, runs_dir, name, quiet):
+    """Train an MLP for each config and write a run folder for each.
+
+    Several configs train one after another; all of them are validated before
+    the first one starts.  Each run writes runs/<date_time>_<name>/ with
+    config.yaml (the resolved config: train it again to replay the run),
+    metrics.csv, summary.json, curves.png and model.npz.
+
+    Exit code 0 when every run completed, 1 if one diverged or failed, 2 for a
+    bad config or data file, 130 when interrupted with Ctrl-C.
+
+    \b
+    Examples:
+      nnlab train configs/adam_relu.yaml
+      nnlab train configs/tiny/*.yaml --quiet
+      nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01 --name adam_lr0.01
+    """
+    from nnlab.errors import ConfigError
+
+    if name is not None:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(f"--name: must be letters, digits, '_', '-', '.' or '+', got {name!r}")
+    cfgs = _load_configs(configs, overrides)
+    worst = 0
+    for cfg in cfgs:
+        if name:
+            cfg.name = name
+        status = _train_one(cfg, runs_dir, quiet)
+        if status == "interrupted":
+            sys.exit(EXIT_INTERRUPTED)
+        if status != "completed":
+            worst = 1
+    sys.exit(worst)
+
+
+def _train_one(cfg, runs_dir, quiet) -> str:
+    from nnlab.experiment import load_data, run_experiment
+
+    out, err = _console(), _console(stderr=True)
+    dataset = load_data(cfg)
+    view = _Progress(cfg, err, quiet)
+    try:
+        run_dir, result, summary = run_experiment(cfg, runs_dir, dataset, on_start=view.start,
+                                                  on_epoch=view.epoch)
+    except Exception as exc:
+        view.stop()
+        from nnlab.errors import NnlabError
+
+        if isinstance(exc, NnlabError) or os.environ.get("NNLAB_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] run failed: {type(exc).__name__}: {exc}")
+        if view.run_dir:
+            err.print(f"what was recorded is in {view.run_dir}")
+        return "failed"
+    view.stop()
+    if quiet:
+        out.print(str(run_dir), soft_wrap=True)
+    else:
+        _print_result(out, cfg, run_dir, summary)
+    if summary["status"] == "diverged":
+        err.print(f"[bold red]diverged:[/] {summary['message']}")
+    elif summary["status"] == "interrupted":
+        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {run_dir}")
+    return summary["status"]
+
+
+class _Progress:
+    """A rich progress bar on a terminal; a plain line every few epochs otherwise."""
+
+    def __init__(self, cfg, console, quiet):
+        self.cfg, self.console, self.quiet = cfg, console, quiet
+        self.bar = None
+        self.run_dir = None
+        self.every = 1
+
+    def start(self, info):
+        self.run_dir = info["run_dir"]
+        epochs = info["epochs"]
+        self.epochs = epochs
+        self.every = max(1, epochs // 10)
+        if self.quiet:
+            return
+        if self.console.is_terminal:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=self.console, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="")
+        else:
+            self.console.print(f"training {self.cfg.name}: {epochs} epochs, {info['n_params']} parameters "
+                               f"-> {self.run_dir}", soft_wrap=True)
+
+    def epoch(self, row):
+        if self.quiet:
+            return
+        stats = _row_text(row)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, stats=stats)
+        elif row["epoch"] % self.every == 0 or row["epoch"] == self.epochs:
+            self.console.print(f"  epoch {row['epoch']:>4}/{self.epochs}  {stats}", soft_wrap=True)
+
+    def stop(self):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}%" if pct else f"{v:.4g}"
+
+
+def _row_text(row) -> str:
+    parts = [f"loss {_fmt(row['train_loss'])}"]
+    if row.get("val_loss") is not None:
+        parts.append(f"val {_fmt(row['val_loss'])}")
+    if row.get("train_acc") is not None:
+        parts.append(f"acc {_fmt(row['train_acc'], True)}")
+    if row.get("val_acc") is not None:
+        parts.append(f"val acc {_fmt(row['val_acc'], True)}")
+    parts.append(f"lr {row['lr']:.3g}" if row.get("lr") is not None else "")
+    return "  ".join(p for p in parts if p)
+
+
+def _print_result(out, cfg, run_dir, summary):
+    from rich.table import Table
+
+    status = summary["status"]
+    color = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(status, "red")
+    table = Table(title=f"{cfg.name}", title_justify="left", show_header=True, header_style="bold")
+    for col in ("status", "epochs", "best epoch", "best val", "final train loss", "test loss", "test acc",
+                "train s"):
+        table.add_column(col, justify="right" if col not in ("status",) else "left")
+    best = summary.get("best") or {}
+    metric = best.get("metric", "")
+    best_val = best.get(metric) if best else None
+    pct = metric.endswith("acc")
+    final = summary.get("final") or {}
+    test = summary.get("test") or {}
+    table.add_row(
+        f"[{color}]{status}[/]", str(summary.get("epochs", 0)), str(best.get("epoch", "-")),
+        f"{_fmt(best_val, pct)} {metric.replace('_', ' ')}" if best_val is not None else "-",
+        _fmt(final.get("train_loss")), _fmt(test.get("loss")), _fmt(test.get("acc"), True),
+        f"{summary.get('train_seconds', 0):.2f}",
+    )
+    out.print(table)
+    if summary.get("stopped_early") or summary.get("restored_epoch"):
+        out.print(f"{summary.get('message', '')}"
+                  + (f"; restored the weights of epoch {summary['restored_epoch']}"
+                     if summary.get("restored_epoch") else ""), soft_wrap=True)
+    out.print(f"run folder: [bold]{run_dir}[/]", soft_wrap=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

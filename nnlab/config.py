@@ -1,0 +1,396 @@
+"""YAML -> validated, fully resolved Config.
+
+``load_config(path, overrides)`` reads a YAML file safely (``1e-3`` is a float,
+duplicate keys are errors), follows ``extends:``, applies ``--set`` overrides,
+and validates everything at once.  Every problem becomes one line naming the
+file, the dotted key, the bad value and what is allowed; they are raised
+together as one ConfigError before anything is written.
+
+The resolved config has every default filled in; dumping it and loading it back
+gives the same config, which is how a run folder's config.yaml replays a run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nnlab.errors import ConfigError
+from nnlab.registry import pydantic_messages, unknown_key_message
+
+# ---------------------------------------------------------------- YAML loading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-3 as a float (YAML 1.1 wants '1.0e-3') and rejects duplicate keys."""
+
+
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _ch in list(_Loader.yaml_implicit_resolvers):
+    _Loader.yaml_implicit_resolvers[_ch] = [
+        (tag, rx) for tag, rx in _Loader.yaml_implicit_resolvers[_ch] if tag != "tag:yaml.org,2002:float"
+    ]
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text safely; errors become one ConfigError line with the line number."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise ConfigError(f"{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML ({exc})") from None
+
+
+def read_yaml_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    data = parse_yaml(text, str(path))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping (key: value lines), got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Recursively merge ``over`` onto ``base`` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _load_with_extends(path: Path, chain: tuple = ()) -> dict:
+    path = path.resolve() if path.exists() else path
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ConfigError(f"{chain[-1]}: extends: circular chain {cycle}")
+    data = read_yaml_file(path)
+    parent = data.pop("extends", None)
+    # relative data paths are relative to the file that names them
+    _absolutize_data_path(data, path.parent)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends: must be a path to another YAML file, got {parent!r}")
+    base_path = (path.parent / parent)
+    if not base_path.exists():
+        raise ConfigError(f"{path}: extends: file not found: {base_path}")
+    return deep_merge(_load_with_extends(base_path, (*chain, path)), data)
+
+
+def _absolutize_data_path(data: dict, folder: Path) -> None:
+    d = data.get("data")
+    if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
+        p = Path(os.path.expanduser(d["path"]))
+        d["path"] = str(p if p.is_absolute() else (folder / p).resolve())
+
+
+# ---------------------------------------------------------------- --set overrides
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
+    key, _, text = assignment.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {assignment}: the key must be a dotted path such as train.epochs")
+    value = parse_yaml(text, f"--set {assignment}") if text.strip() else None
+    if key == "data.path" and isinstance(value, str) and value:
+        value = str(Path(os.path.expanduser(value)).resolve())
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if isinstance(nxt, str):  # a bare component name gains options: adam -> {name: adam, ...}
+            nxt = node[part] = {"name": nxt}
+        elif nxt is None:
+            nxt = node[part] = {}
+        elif not isinstance(nxt, dict):
+            raise ConfigError(
+                f"--set {assignment}: '{'.'.join(parts[: i + 1])}' is {nxt!r}, not a mapping with keys"
+            )
+        node = nxt
+    node[parts[-1]] = value
+
+
+# ---------------------------------------------------------------- schema of the plain fields
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class RegularizationSection(BaseModel):
+    model_config = _STRICT
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
+    max_norm: Optional[float] = Field(None, gt=0)
+
+
+class GradClipSection(BaseModel):
+    model_config = _STRICT
+    norm: Optional[float] = Field(None, gt=0)
+    value: Optional[float] = Field(None, gt=0)
+
+
+Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
+
+
+class EarlyStoppingSection(BaseModel):
+    model_config = _STRICT
+    metric: Metric = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = True
+
+
+class DropoutSection(BaseModel):
+    model_config = _STRICT
+    rate: Union[float, list[float]] = 0.0
+    mode: Literal["inverted", "classic"] = "inverted"
+
+
+class BatchNormSection(BaseModel):
+    model_config = _STRICT
+    momentum: float = Field(0.9, ge=0, lt=1)
+    eps: float = Field(1e-5, gt=0)
+
+
+class DataSection(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the loader's own options are checked by its registry
+    name: str = "mnist1d"
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    preprocess: Any = "standardize"
+
+
+class ModelSection(BaseModel):
+    model_config = _STRICT
+    hidden: list[int] = Field(default_factory=lambda: [100, 100])
+    activation: Any = "relu"
+    init: Any = "he_normal"
+    dropout: Any = 0.0
+    batch_norm: Any = False
+
+
+class TrainSection(BaseModel):
+    model_config = _STRICT
+    epochs: int = Field(100, ge=1)
+    batch_size: Union[int, Literal["full"]] = 100
+    shuffle: bool = True
+    optimizer: Any = Field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
+    schedule: Any = "constant"
+    regularization: RegularizationSection = Field(default_factory=RegularizationSection)
+    grad_clip: Optional[GradClipSection] = None
+    early_stopping: Union[None, bool, EarlyStoppingSection] = None
+
+
+_TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
+_SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection}
+
+
+@dataclass
+class Config:
+    """A validated config with every default filled in (plain dicts inside)."""
+
+    name: str
+    seed: int
+    dtype: str
+    data: dict
+    model: dict
+    train: dict
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "seed": self.seed, "dtype": self.dtype,
+                "data": self.data, "model": self.model, "train": self.train}
+
+    def dump(self) -> str:
+        return yaml.safe_dump(self.as_dict(), sort_keys=False, default_flow_style=None)
+
+    @property
+    def is_classification_hint(self) -> bool:  # pragma: no cover - convenience
+        return True
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Config:
+    """Read, merge, override and validate one config file."""
+    path = Path(path)
+    raw = _load_with_extends(path)
+    for item in overrides:
+        apply_override(raw, item)
+    raw.setdefault("name", path.stem)
+    return validate(raw, source=str(path))
+
+
+def validate(raw: dict, source: str = "config") -> Config:
+    """Validate a raw mapping; raise one ConfigError listing every problem."""
+    from nnlab import activations, data, initializers, optimizers, schedules  # registries
+
+    errors: list[str] = []
+    for key in raw:
+        if key not in _TOP_KEYS:
+            errors.append(f"{key}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
+
+    name = raw.get("name", Path(source).stem)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name or ""):
+        errors.append(f"name: must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {name!r}")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        errors.append(f"seed: must be a whole number >= 0, got {seed!r}")
+    dtype = raw.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        errors.append(f"dtype: must be float32 or float64, got {dtype!r}")
+
+    sections = {}
+    for sec, model in _SECTIONS.items():
+        value = raw.get(sec, {})
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            errors.append(f"{sec}: must be a mapping of keys, got {value!r}")
+            continue
+        if model.model_config.get("extra") == "forbid":
+            unknown = [k for k in value if k not in model.model_fields]
+            for k in unknown:
+                errors.append(f"{sec}.{k}: " + unknown_key_message(k, model.model_fields))
+            value = {k: v for k, v in value.items() if k not in unknown}
+        try:
+            sections[sec] = model.model_validate(value).model_dump()
+        except ValidationError as exc:
+            errors.extend(pydantic_messages(exc, sec))
+            sections[sec] = None
+
+    d, m, t = sections.get("data"), sections.get("model"), sections.get("train")
+    if d is not None:
+        known = {"name", "val_fraction", "preprocess"}
+        loader_spec = {"name": d["name"], **{k: v for k, v in d.items() if k not in known}}
+        resolved = data.datasets.resolve(loader_spec, "data", errors)
+        if resolved is not None:
+            d = {"name": d["name"], **{k: v for k, v in resolved.items() if k != "name"},
+                 "val_fraction": d["val_fraction"]}
+            pre = data.preprocessors.resolve(sections["data"]["preprocess"], "data.preprocess", errors)
+            d["preprocess"] = pre
+        sections["data"] = d
+    if m is not None:
+        if any(h < 1 for h in m["hidden"]):
+            errors.append(f"model.hidden: every layer width must be >= 1, got {m['hidden']}")
+        m["activation"] = activations.activations.resolve(m["activation"], "model.activation", errors)
+        m["init"] = initializers.initializers.resolve(m["init"], "model.init", errors)
+        m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
+        m["batch_norm"] = _resolve_batch_norm(m["batch_norm"], errors)
+    if t is not None:
+        if t["batch_size"] != "full" and t["batch_size"] < 1:
+            errors.append(f"train.batch_size: must be an integer >= 1 or 'full', got {t['batch_size']}")
+        t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
+        t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
+        gc = t["grad_clip"]
+        if gc is not None and (gc["norm"] is None) == (gc["value"] is None):
+            errors.append("train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)")
+        es = t["early_stopping"]
+        if es is True:
+            t["early_stopping"] = EarlyStoppingSection().model_dump()
+        elif es is False:
+            t["early_stopping"] = None
+        if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
+                and t["early_stopping"]["metric"].startswith("val_"):
+            errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
+                          "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
+
+    if errors:
+        raise ConfigError(lines=[f"{source}: {e}" for e in errors])
+    return Config(name=name, seed=seed, dtype=dtype, data=d, model=m, train=t, source=source)
+
+
+def _resolve_dropout(value, n_hidden: int, errors: list[str]) -> dict:
+    if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+        value = {"rate": value}
+    if value is None or value is False:
+        value = {"rate": 0.0}
+    if not isinstance(value, dict):
+        errors.append(f"model.dropout: must be a drop probability, a list (one per hidden layer) "
+                      f"or {{rate, mode}}, got {value!r}")
+        return None
+    unknown = [k for k in value if k not in DropoutSection.model_fields]
+    for k in unknown:
+        errors.append(f"model.dropout.{k}: " + unknown_key_message(k, DropoutSection.model_fields))
+    if unknown:
+        return None
+    try:
+        out = DropoutSection.model_validate(value).model_dump()
+    except ValidationError as exc:
+        errors.extend(pydantic_messages(exc, "model.dropout"))
+        return None
+    rates = out["rate"] if isinstance(out["rate"], list) else [out["rate"]]
+    if isinstance(out["rate"], list) and len(rates) != n_hidden:
+        errors.append(f"model.dropout.rate: give one rate per hidden layer ({n_hidden}), got {len(rates)}")
+    if any(not 0 <= r < 1 for r in rates):
+        errors.append(f"model.dropout.rate: each drop probability must be in [0, 1), got {out['rate']}")
+    return out
+
+
+def _resolve_batch_norm(value, errors: list[str]):
+    if value is None or value is False:
+        return False
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        errors.append(f"model.batch_norm: must be true, false or {{momentum, eps}}, got {value!r}")
+        return False
+    unknown = [k for k in value if k not in BatchNormSection.model_fields]
+    for k in unknown:
+        errors.append(f"model.batch_norm.{k}: " + unknown_key_message(k, BatchNormSection.model_fields))
+    if unknown:
+        return False
+    try:
+        return BatchNormSection.model_validate(value).model_dump()
+    except ValidationError as exc:
+        errors.extend(pydantic_messages(exc, "model.batch_norm"))
+        return False

@@ -1,0 +1,68 @@
+"""Losses on the network's last (linear) output; each returns the mean loss and its gradient.
+
+The task picks the loss: integer labels -> softmax cross-entropy, float targets
+-> mean squared error.  ``loss(out, y)`` returns ``(mean loss, dout)`` with
+dout = d(mean loss)/d(out), shape of out; the gradient is written into a buffer
+the loss owns (no allocation per batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.registry import Registry
+
+losses = Registry("loss")
+
+
+@losses.register("cross_entropy")
+class SoftmaxCrossEntropy:
+    """L = -(1/N) sum_n log softmax(out_n)[y_n]; dL/dout = (softmax(out) - onehot(y)) / N.
+
+    Shapes: out (N, C) logits, y (N,) integer labels.  Computed with the max
+    subtracted (log-sum-exp trick), so large logits do not overflow.
+    """
+
+    task = "classification"
+
+    def __call__(self, out, y):
+        n = out.shape[0]
+        p = out - out.max(axis=1, keepdims=True)
+        np.exp(p, out=p)
+        s = p.sum(axis=1, keepdims=True)
+        p /= s
+        rows = np.arange(n)
+        picked = p[rows, y]
+        loss = -float(np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+        p[rows, y] -= 1
+        p *= p.dtype.type(1.0 / n)
+        return loss, p
+
+    @staticmethod
+    def correct(out, y) -> int:
+        """Number of samples whose largest logit is the true class."""
+        return int(np.count_nonzero(out.argmax(axis=1) == y))
+
+
+@losses.register("mse")
+class MeanSquaredError:
+    """L = (1/N) sum_n (1/K) ||out_n - y_n||^2, the mean over all entries; dL/dout = 2 (out - y) / (N K).
+
+    Shapes: out (N, K), y (N, K) float targets.
+    """
+
+    task = "regression"
+
+    def __call__(self, out, y):
+        d = out - y
+        loss = float(np.mean(d * d))
+        d *= d.dtype.type(2.0 / d.size)
+        return loss, d
+
+    @staticmethod
+    def correct(out, y):
+        return None
+
+
+def loss_for_task(task: str):
+    return SoftmaxCrossEntropy() if task == "classification" else MeanSquaredError()

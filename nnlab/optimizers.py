@@ -1,0 +1,373 @@
+"""Optimizers (``train.optimizer``): the update rules and defaults of torch.optim.
+
+Contract: ``opt.step(p, g, lr, n_decay=None)`` updates the flat parameter array
+``p`` in place from its gradient ``g`` with learning rate ``lr`` (the schedule's
+value for this step).  ``p[:n_decay]`` are the weights (decoupled weight decay
+touches only them; biases, batch-norm and PReLU parameters come after).  State
+(moments, accumulators) is created lazily on the first step, shaped like ``p``.
+Every rule is written in its docstring with t the 1-based step count; where the
+course notes use another convention it is an option.
+
+Each update is a handful of vectorised in-place passes over the whole flat
+buffer, with one scratch array: no Python loop over tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from nnlab.registry import NonNegative, Positive, Registry, UnitInterval
+
+optimizers = Registry("optimizer")
+
+Beta = UnitInterval
+
+
+class Optimizer:
+    """Base: lazily allocated state, a step counter t and a scratch buffer."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+        self.t = 0
+        self.state: dict[str, np.ndarray] = {}
+
+    def _buf(self, name, like, fill=0.0):
+        a = self.state.get(name)
+        if a is None or a.shape != like.shape or a.dtype != like.dtype:
+            a = self.state[name] = np.full_like(like, fill)
+        return a
+
+    def step(self, p, g, lr, n_decay=None):
+        self.t += 1
+        self._update(p, g, p.dtype.type(lr), n_decay)
+
+    def _update(self, p, g, lr, n_decay):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@optimizers.register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (torch.optim.SGD).
+
+    form 'torch' (default; dampening 0):
+        b_1 = g_1,  b_t = momentum * b_{t-1} + g_t
+        d_t = g_t + momentum * b_t  if nesterov else b_t
+        p  <- p - lr * d_t
+    form 'cs231n' (CS231n / CS224n notes, Hung-yi Lee's notes):
+        v <- momentum * v - lr * g,  p <- p + v
+        nesterov: v_prev = v; v <- momentum * v - lr * g; p <- p - momentum * v_prev + (1 + momentum) * v
+    The two forms agree while lr is constant; they differ when a schedule changes lr
+    (torch's velocity is measured in gradient units, CS231n's in parameter units).
+    """
+
+    def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.0, nesterov: bool = False,
+                 form: Literal["torch", "cs231n"] = "torch"):
+        super().__init__(lr)
+        self.momentum, self.nesterov, self.form = momentum, nesterov, form
+
+    @staticmethod
+    def check(options):
+        if options["nesterov"] and options["momentum"] == 0:
+            raise ValueError("nesterov needs momentum > 0 (as torch.optim.SGD)")
+
+    def _update(self, p, g, lr, n_decay):
+        mu = p.dtype.type(self.momentum)
+        if mu == 0:
+            p -= lr * g
+            return
+        if self.form == "cs231n":
+            v = self._buf("v", p)
+            if self.nesterov:
+                s = self._buf("tmp", p)
+                np.multiply(v, -mu, out=s)  # -mu * v_prev
+                v *= mu
+                v -= lr * g
+                s += (1 + mu) * v
+                p += s
+            else:
+                v *= mu
+                v -= lr * g
+                p += v
+            return
+        fresh = "b" not in self.state
+        b = self._buf("b", p)
+        if fresh:
+            b[...] = g
+        else:
+            b *= mu
+            b += g
+        if self.nesterov:
+            s = self._buf("tmp", p)
+            np.multiply(b, mu, out=s)
+            s += g
+            s *= lr
+            p -= s
+        else:
+            p -= lr * b
+
+
+@optimizers.register("momentum")
+class Momentum(SGD):
+    """SGD with momentum 0.9 (torch.optim.SGD(momentum=0.9)): b = 0.9 b + g, p -= lr b."""
+
+    def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.9,
+                 form: Literal["torch", "cs231n"] = "torch"):
+        super().__init__(lr=lr, momentum=momentum, nesterov=False, form=form)
+
+    check = None
+
+
+@optimizers.register("nesterov")
+class Nesterov(SGD):
+    """SGD with Nesterov momentum 0.9 (torch.optim.SGD(momentum=0.9, nesterov=True))."""
+
+    def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.9,
+                 form: Literal["torch", "cs231n"] = "torch"):
+        super().__init__(lr=lr, momentum=momentum, nesterov=True, form=form)
+
+    @staticmethod
+    def check(options):
+        if options["momentum"] == 0:
+            raise ValueError("nesterov needs momentum > 0")
+
+
+@optimizers.register("adagrad")
+class Adagrad(Optimizer):
+    """AdaGrad (Duchi et al. 2011; torch.optim.Adagrad, lr_decay 0).
+
+        s <- s + g^2          (s starts at initial_accumulator)
+        p <- p - lr * g / (sqrt(s) + eps)
+    eps_inside_sqrt: p <- p - lr * g / sqrt(s + eps), as the CS224n notes' code (eps 1e-8 there).
+    """
+
+    def __init__(self, *, lr: Positive = 0.01, eps: NonNegative = 1e-10,
+                 initial_accumulator: NonNegative = 0.0, eps_inside_sqrt: bool = False):
+        super().__init__(lr)
+        self.eps, self.init_acc, self.inside = eps, initial_accumulator, eps_inside_sqrt
+
+    def _update(self, p, g, lr, n_decay):
+        s = self._buf("sum", p, self.init_acc)
+        d = self._buf("tmp", p)
+        np.multiply(g, g, out=d)
+        s += d
+        if self.inside:
+            np.add(s, self.eps, out=d)
+            np.sqrt(d, out=d)
+        else:
+            np.sqrt(s, out=d)
+            d += self.eps
+        np.divide(g, d, out=d)
+        d *= lr
+        p -= d
+
+
+@optimizers.register("adadelta")
+class Adadelta(Optimizer):
+    """AdaDelta (Zeiler 2012; torch.optim.Adadelta).
+
+        v <- rho v + (1 - rho) g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g
+        u <- rho u + (1 - rho) delta^2
+        p <- p - lr * delta
+    """
+
+    def __init__(self, *, lr: Positive = 1.0, rho: Beta = 0.9, eps: NonNegative = 1e-6):
+        super().__init__(lr)
+        self.rho, self.eps = rho, eps
+
+    def _update(self, p, g, lr, n_decay):
+        rho = p.dtype.type(self.rho)
+        v, u, d = self._buf("square_avg", p), self._buf("acc_delta", p), self._buf("tmp", p)
+        v *= rho
+        v += (1 - rho) * g * g
+        np.add(u, self.eps, out=d)
+        d /= v + self.eps
+        np.sqrt(d, out=d)
+        d *= g
+        u *= rho
+        u += (1 - rho) * d * d
+        d *= lr
+        p -= d
+
+
+@optimizers.register("rmsprop")
+class RMSprop(Optimizer):
+    """RMSProp (Hinton; torch.optim.RMSprop, whose 'alpha' is rho here).
+
+        v <- rho v + (1 - rho) g^2
+        centered: m <- rho m + (1 - rho) g, and v - m^2 replaces v below
+        a = sqrt(v) + eps            (eps_inside_sqrt: a = sqrt(v + eps))
+        momentum > 0: b <- momentum b + g / a, p <- p - lr b;  else p <- p - lr g / a
+    The CS231n/CS224n code is rmsprop with rho = decay_rate (0.99 / 0.9).
+    """
+
+    def __init__(self, *, lr: Positive = 0.01, rho: Beta = 0.99, eps: NonNegative = 1e-8,
+                 momentum: Beta = 0.0, centered: bool = False, eps_inside_sqrt: bool = False):
+        super().__init__(lr)
+        self.rho, self.eps, self.momentum, self.centered = rho, eps, momentum, centered
+        self.inside = eps_inside_sqrt
+
+    def _update(self, p, g, lr, n_decay):
+        rho = p.dtype.type(self.rho)
+        v, d = self._buf("square_avg", p), self._buf("tmp", p)
+        v *= rho
+        np.multiply(g, g, out=d)
+        d *= 1 - rho
+        v += d
+        if self.centered:
+            m = self._buf("grad_avg", p)
+            m *= rho
+            m += (1 - rho) * g
+            np.multiply(m, m, out=d)
+            np.subtract(v, d, out=d)
+        else:
+            d[...] = v
+        if self.inside:
+            d += self.eps
+            np.sqrt(d, out=d)
+        else:
+            np.sqrt(d, out=d)
+            d += self.eps
+        np.divide(g, d, out=d)
+        if self.momentum > 0:
+            b = self._buf("momentum_buffer", p)
+            b *= p.dtype.type(self.momentum)
+            b += d
+            p -= lr * b
+        else:
+            d *= lr
+            p -= d
+
+
+@optimizers.register("adam")
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015; torch.optim.Adam).
+
+        m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2
+        bias_correction (default):  p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        bias_correction false (CS231n's 'vanilla' version): p <- p - lr * m / (sqrt(v) + eps)
+        amsgrad: v_max <- max(v_max, v) is used in place of v.
+    """
+
+    def __init__(self, *, lr: Positive = 1e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
+                 eps: NonNegative = 1e-8, amsgrad: bool = False, bias_correction: bool = True):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.amsgrad, self.bias_correction = amsgrad, bias_correction
+
+    def _moments(self, p, g):
+        b1, b2 = p.dtype.type(self.beta1), p.dtype.type(self.beta2)
+        m, v, d = self._buf("exp_avg", p), self._buf("exp_avg_sq", p), self._buf("tmp", p)
+        # m += (1-b1)(g - m) is m = b1 m + (1-b1) g in two passes
+        np.subtract(g, m, out=d)
+        d *= 1 - b1
+        m += d
+        np.multiply(g, g, out=d)
+        d -= v
+        d *= 1 - b2
+        v += d
+        if self.amsgrad:
+            vmax = self._buf("max_exp_avg_sq", p)
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        return m, v, d
+
+    def _update(self, p, g, lr, n_decay):
+        m, v, d = self._moments(p, g)
+        t = self.t
+        if self.bias_correction:
+            bc1 = 1 - self.beta1 ** t
+            bc2 = 1 - self.beta2 ** t
+        else:
+            bc1 = bc2 = 1.0
+        np.sqrt(v, out=d)
+        d *= p.dtype.type(1 / math.sqrt(bc2))
+        d += p.dtype.type(self.eps)
+        np.divide(m, d, out=d)
+        d *= p.dtype.type(lr / bc1)
+        p -= d
+
+
+@optimizers.register("adamw")
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019; torch.optim.AdamW): decoupled weight decay, then Adam.
+
+        w <- w - lr * weight_decay * w    (weights only; biases, batch-norm and PReLU
+                                           parameters are not decayed, unlike torch's default)
+        then the Adam update above.
+    """
+
+    def __init__(self, *, lr: Positive = 1e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
+                 eps: NonNegative = 1e-8, amsgrad: bool = False, bias_correction: bool = True,
+                 weight_decay: NonNegative = 0.01):
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,
+                         bias_correction=bias_correction)
+        self.weight_decay = weight_decay
+
+    def _update(self, p, g, lr, n_decay):
+        if self.weight_decay:
+            w = p if n_decay is None else p[:n_decay]
+            w *= p.dtype.type(1 - lr * self.weight_decay)
+        super()._update(p, g, lr, n_decay)
+
+
+@optimizers.register("nadam")
+class NAdam(Adam):
+    """NAdam (Dozat 2016; torch.optim.NAdam): Adam with Nesterov momentum and momentum decay.
+
+        mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay)),  P_t = prod_{i<=t} mu_i
+        m, v as Adam;  a = sqrt(v / (1 - beta2^t)) + eps
+        p <- p - lr (1 - mu_t) / (1 - P_t) * g / a - lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / a
+    """
+
+    def __init__(self, *, lr: Positive = 2e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
+                 eps: NonNegative = 1e-8, momentum_decay: NonNegative = 4e-3):
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+        self.momentum_decay = momentum_decay
+        self.mu_product = 1.0
+
+    def _update(self, p, g, lr, n_decay):
+        m, v, d = self._moments(p, g)
+        t, b1, psi = self.t, self.beta1, self.momentum_decay
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        self.mu_product *= mu
+        np.sqrt(v, out=d)
+        d *= p.dtype.type(1 / math.sqrt(1 - self.beta2 ** t))
+        d += p.dtype.type(self.eps)
+        c_g = lr * (1 - mu) / (1 - self.mu_product)
+        c_m = lr * mu_next / (1 - self.mu_product * mu_next)
+        num = c_g * g
+        num += p.dtype.type(c_m) * m
+        num /= d
+        p -= num
+
+
+@optimizers.register("adamax")
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba 2015, the infinity-norm Adam; torch.optim.Adamax).
+
+        m <- beta1 m + (1 - beta1) g,   u <- max(beta2 u, |g| + eps)
+        p <- p - lr / (1 - beta1^t) * m / u
+    """
+
+    def __init__(self, *, lr: Positive = 2e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
+                 eps: NonNegative = 1e-8):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _update(self, p, g, lr, n_decay):
+        b1 = p.dtype.type(self.beta1)
+        m, u, d = self._buf("exp_avg", p), self._buf("exp_inf", p), self._buf("tmp", p)
+        m *= b1
+        m += (1 - b1) * g
+        u *= p.dtype.type(self.beta2)
+        np.abs(g, out=d)
+        d += p.dtype.type(self.eps)
+        np.maximum(u, d, out=u)
+        np.divide(m, u, out=d)
+        d *= p.dtype.type(lr / (1 - self.beta1 ** self.t))
+        p -= d

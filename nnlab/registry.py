@@ -1,0 +1,273 @@
+"""Registries: YAML name -> component, with the component's signature as its schema.
+
+A component is a function or a class. Its keyword-only parameters (with type
+hints and defaults) are its YAML options; positional parameters are context the
+builder supplies (shapes, the base learning rate, a random generator, ...).
+Validation, ``nnlab list`` and the README's table of components all read the
+options from here, so there is no second schema to keep in sync.
+
+Type hints may carry constraints from ``annotated_types`` (the aliases below);
+pydantic enforces them.  A component may also define ``check(options) -> None``
+(a staticmethod raising ``ValueError``) for rules that span several options.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable
+
+from annotated_types import Ge, Gt, Le, Lt
+
+from nnlab.errors import ConfigError
+
+# Constrained number types for component signatures (read by pydantic).
+Positive = Annotated[float, Gt(0)]
+NonNegative = Annotated[float, Ge(0)]
+PositiveInt = Annotated[int, Gt(0)]
+NonNegativeInt = Annotated[int, Ge(0)]
+Fraction = Annotated[float, Ge(0), Lt(1)]  # [0, 1)
+UnitInterval = Annotated[float, Ge(0), Le(1)]  # [0, 1]
+
+_EMPTY = inspect.Parameter.empty
+
+
+@dataclass
+class Option:
+    name: str
+    annotation: Any
+    default: Any = _EMPTY
+
+    @property
+    def required(self) -> bool:
+        return self.default is _EMPTY
+
+    def type_text(self) -> str:
+        return type_text(self.annotation)
+
+
+@dataclass
+class Component:
+    """One registered component: its YAML name, the object, and its options."""
+
+    kind: str
+    name: str
+    obj: Callable
+    options: dict[str, Option] = field(default_factory=dict)
+    _model: Any = None
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.obj) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: o.default for k, o in self.options.items() if not o.required}
+
+    def model(self):
+        """The pydantic model of the options, built on first use (pydantic is slow to import)."""
+        if self._model is None:
+            from pydantic import ConfigDict, create_model
+
+            fields = {
+                k: (o.annotation, ... if o.required else o.default) for k, o in self.options.items()
+            }
+            self._model = create_model(
+                f"{self.kind}_{self.name}",
+                __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                **fields,
+            )
+        return self._model
+
+
+def type_text(annotation: Any) -> str:
+    """A short human name for a type hint: 'float > 0', 'int >= 1', 'bool', ..."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *meta = typing.get_args(annotation)
+        parts = [type_text(base)]
+        for m in meta:
+            for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+                if hasattr(m, attr):
+                    parts.append(f"{sym} {getattr(m, attr)}")
+        return " ".join(parts[:1]) + ("" if len(parts) == 1 else " " + ", ".join(parts[1:]))
+    if origin is typing.Literal:
+        return " | ".join(str(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " | ".join("null" if a is type(None) else type_text(a) for a in typing.get_args(annotation))
+    if origin in (list, tuple):
+        args = typing.get_args(annotation)
+        return f"list of {type_text(args[0])}" if args else "list"
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def unknown_key_message(key: str, allowed, what: str = "key") -> str:
+    allowed = sorted(allowed)
+    return f"unknown {what} '{key}'; choose from {', '.join(allowed) or 'none'}{did_you_mean(key, allowed)}"
+
+
+def pydantic_messages(exc, prefix: str) -> list[str]:
+    """Turn a pydantic ValidationError into our one-line messages, keyed by dotted path."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        # pydantic reports a union's branches separately; keep the first branch's path only
+        key = ".".join(p for p in (prefix, _strip_union(loc)) if p)
+        msg = err["msg"]
+        if err["type"] == "missing":
+            lines.append(f"{key}: missing required value")
+            continue
+        msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+        msg = msg[0].lower() + msg[1:] if msg else msg
+        lines.append(f"{key}: {msg}, got {_show(err.get('input'))}")
+    # a union yields one message per branch; keep the first per key
+    seen, out = set(), []
+    for line in lines:
+        k = line.split(":", 1)[0]
+        if k not in seen:
+            seen.add(k)
+            out.append(line)
+    return out
+
+
+def _strip_union(loc: str) -> str:
+    # pydantic inserts union branch tags such as 'int' or 'literal['full']' into loc
+    parts = [p for p in loc.split(".") if p and not p.startswith(("literal[", "function-", "constrained-"))
+             and p not in ("int", "float", "str", "bool", "list[int]", "list[float]", "dict[str,any]", "none")]
+    return ".".join(parts)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Registry:
+    """Name -> component for one kind (activation, optimizer, ...)."""
+
+    def __init__(self, kind: str, plural: str | None = None):
+        self.kind = kind
+        self.plural = plural or kind + "s"
+        self._items: dict[str, Component] = {}
+
+    def register(self, name: str | None = None):
+        """Decorator: register a function or class under ``name`` (default: its own name)."""
+
+        def deco(obj):
+            key = name or obj.__name__
+            if key in self._items:
+                raise ValueError(f"{self.kind} '{key}' registered twice")
+            self._items[key] = Component(self.kind, key, obj, _options(obj))
+            return obj
+
+        return deco
+
+    def __contains__(self, name) -> bool:
+        return name in self._items
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def get(self, name: str, where: str = "") -> Component:
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            choices = sorted(self._items)
+            head = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{head}unknown {self.kind} {_show(name)}; choose from {', '.join(choices)}"
+                f"{did_you_mean(name, choices)}"
+            ) from None
+
+    def resolve(self, spec: Any, where: str, errors: list[str]) -> dict | None:
+        """Validate a bare name or a {name, options...} mapping; return it with defaults filled in.
+
+        Appends one message per problem to ``errors`` and returns None if there was any.
+        """
+        if isinstance(spec, str):
+            name, given = spec, {}
+        elif isinstance(spec, dict):
+            if "name" not in spec:
+                errors.append(f"{where}: a {self.kind} mapping needs a 'name' key; "
+                              f"choose from {', '.join(sorted(self._items))}")
+                return None
+            name, given = spec["name"], {k: v for k, v in spec.items() if k != "name"}
+        else:
+            errors.append(f"{where}: must be a {self.kind} name or a mapping with 'name', got {_show(spec)}")
+            return None
+        try:
+            comp = self.get(name, f"{where}.name" if isinstance(spec, dict) else where)
+        except ConfigError as e:
+            errors.extend(e.lines)
+            return None
+        bad = False
+        for key in given:
+            if key not in comp.options:
+                errors.append(f"{where}.{key}: " + unknown_key_message(
+                    key, comp.options, what=f"option for {self.kind} '{name}'"))
+                bad = True
+        if bad:
+            return None
+        from pydantic import ValidationError
+
+        try:
+            values = comp.model().model_validate(given).model_dump()
+        except ValidationError as exc:
+            errors.extend(pydantic_messages(exc, where))
+            return None
+        check = getattr(comp.obj, "check", None)
+        if check is not None:
+            try:
+                check(values)
+            except ValueError as exc:
+                errors.append(f"{where}: {exc}")
+                return None
+        return {"name": name, **_plain(values)}
+
+    def build(self, spec: dict | str, *args, **context):
+        """Instantiate (or call) the component of a resolved spec with its options."""
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        comp = self.get(spec["name"])
+        opts = {k: v for k, v in spec.items() if k != "name"}
+        return comp.obj(*args, **context, **opts)
+
+
+def _options(obj) -> dict[str, Option]:
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    sig = inspect.signature(target)
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:  # pragma: no cover - unresolvable hints are a programming error
+        hints = {}
+    opts = {}
+    for p in sig.parameters.values():
+        if p.kind is inspect.Parameter.KEYWORD_ONLY:
+            opts[p.name] = Option(p.name, hints.get(p.name, Any), p.default)
+    return opts
+
+
+def _plain(value):
+    """pydantic output -> YAML-friendly plain types (tuples to lists)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
