@@ -263,28 +263,182 @@ def _print_result(out, cfg, run_dir, summary):
 
     status = summary["status"]
     color = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(status, "red")
-    table = Table(title=f"{cfg.name}", title_justify="left", show_header=True, header_style="bold")
-    for col in ("status", "epochs", "best epoch", "best val", "final train loss", "test loss", "test acc",
-                "train s"):
-        table.add_column(col, justify="right" if col not in ("status",) else "left")
     best = summary.get("best") or {}
     metric = best.get("metric", "")
-    best_val = best.get(metric) if best else None
-    pct = metric.endswith("acc")
     final = summary.get("final") or {}
     test = summary.get("test") or {}
-    table.add_row(
-        f"[{color}]{status}[/]", str(summary.get("epochs", 0)), str(best.get("epoch", "-")),
-        f"{_fmt(best_val, pct)} {metric.replace('_', ' ')}" if best_val is not None else "-",
-        _fmt(final.get("train_loss")), _fmt(test.get("loss")), _fmt(test.get("acc"), True),
-        f"{summary.get('train_seconds', 0):.2f}",
-    )
+    table = Table(title=f"result: {cfg.name}", title_justify="left", show_header=False, box=None,
+                  padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", f"[{color}]{status}[/]  after {summary.get('epochs', 0)} epochs")
+    if best:
+        table.add_row("best", f"{metric.replace('_', ' ')} {_fmt(best.get(metric), metric.endswith('acc'))} "
+                              f"in epoch {best['epoch']}")
+    if final:
+        line = f"train loss {_fmt(final.get('train_loss'))}, acc {_fmt(final.get('train_acc'), True)}"
+        if final.get("val_loss") is not None:
+            line += f"   val loss {_fmt(final.get('val_loss'))}, acc {_fmt(final.get('val_acc'), True)}"
+        table.add_row("last epoch", line)
+    if test.get("loss") is not None:
+        table.add_row("test", f"loss {_fmt(test['loss'])}" +
+                      (f", [bold]accuracy {_fmt(test['acc'], True)}[/]" if test.get("acc") is not None else ""))
+    if summary.get("restored_epoch"):
+        table.add_row("weights", f"restored from epoch {summary['restored_epoch']} (early stopping)")
+    elif summary.get("stopped_early"):
+        table.add_row("stopped", summary.get("message", ""))
+    sps = summary.get("samples_per_second")
+    table.add_row("time", f"{summary.get('train_seconds', 0):.2f} s training"
+                          + (f", {sps:,.0f} samples/s" if sps else ""))
+    table.add_row("run folder", str(run_dir))
     out.print(table)
-    if summary.get("stopped_early") or summary.get("restored_epoch"):
-        out.print(f"{summary.get('message', '')}"
-                  + (f"; restored the weights of epoch {summary['restored_epoch']}"
-                     if summary.get("restored_epoch") else ""), soft_wrap=True)
-    out.print(f"run folder: [bold]{run_dir}[/]", soft_wrap=True)
+
+
+KINDS = {
+    "dataset": ("nnlab.data", "datasets", "data.name (options under data:)"),
+    "preprocessor": ("nnlab.data", "preprocessors", "data.preprocess"),
+    "initializer": ("nnlab.initializers", "initializers", "model.init"),
+    "activation": ("nnlab.activations", "activations", "model.activation"),
+    "optimizer": ("nnlab.optimizers", "optimizers", "train.optimizer"),
+    "schedule": ("nnlab.schedules", "schedules", "train.schedule"),
+}
+
+
+def registries():
+    """(kind, registry, config key) for every kind of component, in README order."""
+    import importlib
+
+    for kind, (mod, attr, key) in KINDS.items():
+        yield kind, getattr(importlib.import_module(mod), attr), key
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(list(KINDS) + [k + "s" for k in KINDS]))
+@handle_errors
+def list_(kind):
+    """List every component nnlab has, with its options and defaults.
+
+    The options are read from the components themselves: what this prints is
+    exactly what a config may say.
+
+    \b
+    Examples:
+      nnlab list
+      nnlab list optimizers
+    """
+    from rich.table import Table
+
+    from nnlab.registry import component_options_text
+
+    out = _console()
+    for k, reg, key in registries():
+        if kind and kind.rstrip("s") != k.rstrip("s"):
+            continue
+        table = Table(title=f"{reg.plural}  ({key})", title_justify="left", header_style="bold")
+        table.add_column("name", style="bold cyan", no_wrap=True)
+        table.add_column("options (default)")
+        table.add_column("what it is")
+        for comp in reg:
+            table.add_row(comp.name, component_options_text(comp), comp.summary)
+        out.print(table)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--samples", default=16, show_default=True, type=click.IntRange(1, 1000),
+              help="Training samples in the checked batch.")
+@click.option("--entries", default=64, show_default=True, type=click.IntRange(1, 100000),
+              help="Entries checked per parameter tensor (a random sample for bigger tensors).")
+@handle_errors
+def gradcheck(config, overrides, samples, entries):
+    """Check backprop against centred differences for the configured network.
+
+    Builds the network of CONFIG in float64 with dropout masks and RReLU slopes
+    fixed, and compares every parameter tensor's backprop gradient with
+    (J(theta + h) - J(theta - h)) / 2h, h = 1e-5 (CS224n notes 2.1), including
+    the L1/L2 penalty.  A tensor passes when the relative error is below 1e-6.
+    Entries where a unit sits on a kink (ReLU at 0, a maxout tie) are counted,
+    not failed.  Exit code 1 if any tensor fails.
+
+    \b
+    Example:
+      nnlab gradcheck configs/adam_relu.yaml
+    """
+    from rich.table import Table
+
+    from nnlab.experiment import load_data
+    from nnlab.gradcheck import TOLERANCE, check_config
+
+    cfg = _load_configs([config], overrides)[0]
+    results = check_config(cfg, load_data(cfg), n_samples=samples, max_entries=entries)
+    table = Table(title=f"gradient check: {cfg.name} (float64, h = 1e-5)", title_justify="left",
+                  header_style="bold")
+    for col in ("tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"):
+        table.add_column(col, justify="left" if col in ("tensor", "result") else "right")
+    for r in results:
+        table.add_row(r.name, "x".join(map(str, r.shape)), str(r.checked), str(r.kinks) if r.kinks else "-",
+                      f"{r.rel_error:.2e}", f"{r.max_abs_error:.2e}",
+                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+    out = _console()
+    out.print(table)
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        out.print(f"[bold red]{len(failed)} tensor(s) failed[/] (relative error >= {TOLERANCE:g}): "
+                  + ", ".join(failed))
+        sys.exit(1)
+    kinks = sum(r.kinks for r in results)
+    note = f"; {kinks} entries on a kink were left out" if kinks else ""
+    out.print(f"[green]all {len(results)} tensors pass[/]{note}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Also draw the schedule into this PNG.")
+@handle_errors
+def schedule(config, overrides, plot):
+    """Print the learning rate CONFIG will use in each epoch, without training.
+
+    With unit: step the rate changes within an epoch; the table shows the rate
+    at each epoch's first step and the plot every step.  A plateau schedule
+    depends on the metrics, so only its starting rate is known in advance.
+
+    \b
+    Examples:
+      nnlab schedule configs/sgd_warm_restart.yaml
+      nnlab schedule configs/sgd_warm_restart.yaml --plot lr.png
+    """
+    from rich.table import Table
+
+    from nnlab.experiment import load_data
+    from nnlab.trainer import make_schedule, steps_per_epoch
+
+    cfg = _load_configs([config], overrides)[0]
+    dataset = load_data(cfg)
+    n_train = len(dataset.x_train)
+    sched = make_schedule(cfg, n_train)
+    epochs = cfg.train["epochs"]
+    spe = steps_per_epoch(cfg, n_train) if sched.unit == "step" else 1
+    lrs = [sched(t) for t in range(epochs * spe)]
+    per_epoch = lrs[::spe]
+    table = Table(title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
+                        f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})",
+                  title_justify="left", header_style="bold")
+    table.add_column("epoch", justify="right")
+    table.add_column("learning rate", justify="right")
+    for e, lr in enumerate(per_epoch, start=1):
+        table.add_row(str(e), f"{lr:.6g}")
+    out = _console()
+    out.print(table)
+    if sched.stateful:
+        out.print("note: plateau lowers the rate in reaction to the metrics; shown is the rate before any reduction")
+    if plot:
+        from nnlab.plots import plot_schedule
+
+        plot_schedule(lrs, plot, title=f"{cfg.name}: {cfg.train['schedule']['name']}",
+                      xlabel="step" if spe > 1 else "epoch")
+        out.print(f"plot: {plot}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -223,7 +223,7 @@ class ModelSection(BaseModel):
 class TrainSection(BaseModel):
     model_config = _STRICT
     epochs: int = Field(100, ge=1)
-    batch_size: Union[int, Literal["full"]] = 100
+    batch_size: Any = 100  # an integer >= 1 or 'full'; checked in validate() for a clearer message
     shuffle: bool = True
     optimizer: Any = Field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
     schedule: Any = "constant"
@@ -306,7 +306,12 @@ def validate(raw: dict, source: str = "config") -> Config:
             sections[sec] = model.model_validate(value).model_dump()
         except ValidationError as exc:
             errors.extend(pydantic_messages(exc, sec))
-            sections[sec] = None
+            # keep validating the rest of the section (its components) with the bad keys at their defaults
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            try:
+                sections[sec] = model.model_validate({k: v for k, v in value.items() if k not in bad}).model_dump()
+            except ValidationError:
+                sections[sec] = None
 
     d, m, t = sections.get("data"), sections.get("model"), sections.get("train")
     if d is not None:
@@ -327,8 +332,10 @@ def validate(raw: dict, source: str = "config") -> Config:
         m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
         m["batch_norm"] = _resolve_batch_norm(m["batch_norm"], errors)
     if t is not None:
-        if t["batch_size"] != "full" and t["batch_size"] < 1:
-            errors.append(f"train.batch_size: must be an integer >= 1 or 'full', got {t['batch_size']}")
+        bs = t["batch_size"]
+        if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+            errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
+                          f"(batch gradient descent), got {bs!r}")
         t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
         t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
         gc = t["grad_clip"]

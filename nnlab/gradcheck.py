@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnlab.regularizers import add_penalty_grad, penalty
+
 TOLERANCE = 1e-6
 # A tensor whose true gradient is 0 (a Dense bias right before batch norm) has no
 # meaningful relative error: it passes when every entry agrees to this absolute level,
@@ -76,8 +78,7 @@ class Objective:
     def value(self) -> float:
         out = self.model.forward(self.x, train=True)
         loss, _ = self.loss_fn(out, self.y)
-        w = self.model.params[: self.model.n_decay]
-        return loss + self.l1 * float(np.abs(w).sum()) + 0.5 * self.l2 * float(w @ w)
+        return loss + penalty(self.model.params[: self.model.n_decay], self.l1, self.l2)
 
     def kinks(self) -> list:
         states = []
@@ -92,8 +93,8 @@ class Objective:
         _, dout = self.loss_fn(out, self.y)
         self.model.backward(dout)
         g = self.model.grads.copy()
-        w = self.model.params[: self.model.n_decay]
-        g[: self.model.n_decay] += self.l1 * np.sign(w) + self.l2 * w
+        n = self.model.n_decay
+        add_penalty_grad(g[:n], self.model.params[:n], self.l1, self.l2)
         return g
 
 

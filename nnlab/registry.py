@@ -105,14 +105,25 @@ def type_text(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def component_options_text(comp: "Component") -> str:
+    """'lr: float > 0 (0.001), nesterov: bool (false)' for nnlab list and the README."""
+    parts = []
+    for o in comp.options.values():
+        default = "required" if o.required else _show(o.default)
+        parts.append(f"{o.name}: {o.type_text()} ({default})")
+    return ", ".join(parts) or "-"
+
+
 def did_you_mean(word: str, choices) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def unknown_key_message(key: str, allowed, what: str = "key") -> str:
+def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -> str:
     allowed = sorted(allowed)
-    return f"unknown {what} '{key}'; choose from {', '.join(allowed) or 'none'}{did_you_mean(key, allowed)}"
+    owner = f" for {owner}" if owner else ""
+    return (f"unknown {what} '{key}'{owner}; choose from {', '.join(allowed) or 'none'}"
+            f"{did_you_mean(key, allowed)}")
 
 
 def pydantic_messages(exc, prefix: str) -> list[str]:
@@ -221,7 +232,7 @@ class Registry:
         for key in given:
             if key not in comp.options:
                 errors.append(f"{where}.{key}: " + unknown_key_message(
-                    key, comp.options, what=f"option for {self.kind} '{name}'"))
+                    key, comp.options, what="option", owner=f"{self.kind} '{name}'"))
                 bad = True
         if bad:
             return None

@@ -18,6 +18,7 @@ import numpy as np
 from nnlab.losses import loss_for_task
 from nnlab.model import MLP, build_model
 from nnlab.optimizers import optimizers
+from nnlab.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
 from nnlab.schedules import schedules
 
 METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
@@ -133,6 +134,9 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     result = TrainResult(status="completed", history=[], model=model)
     best_val, best_snap, since_best = None, None, 0
     step = 0
+    # overflow on the way to a NaN loss is reported as divergence, not as numpy warnings
+    errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    errstate.__enter__()
     try:
         for epoch in range(t_cfg["epochs"]):
             t0 = time.perf_counter()
@@ -160,26 +164,19 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
                 if c is not None:
                     correct_sum += c
                 model.backward(dout)
-                if l2:
-                    gw += l2 * w
-                if l1:
-                    gw += l1 * np.sign(w)
+                if l1 or l2:
+                    add_penalty_grad(gw, w, l1, l2)
                 if clip is not None:
                     if clip["norm"] is not None:
-                        total = float(np.sqrt(np.dot(g, g)))
-                        if total > clip["norm"]:
-                            g *= clip["norm"] / total
+                        clip_by_norm(g, clip["norm"])
                     else:
-                        np.clip(g, -clip["value"], clip["value"], out=g)
+                        clip_by_value(g, clip["value"])
                 lr = sched(step if step_unit else epoch)
                 if lr_epoch is None:
                     lr_epoch = lr
                 opt.step(p, g, lr, n_decay)
                 if max_norm is not None:
-                    for W in dense_w:
-                        norms = np.sqrt(np.einsum("ij,ij->j", W, W))
-                        np.minimum(max_norm / np.maximum(norms, 1e-12), 1.0, out=norms)
-                        W *= norms
+                    apply_max_norm(dense_w, max_norm)
                 step += 1
             result.train_seconds += time.perf_counter() - t0
             if diverged:
@@ -219,6 +216,8 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     except KeyboardInterrupt:
         result.status = "interrupted"
         result.message = f"interrupted by the user after {len(result.history)} epochs"
+    finally:
+        errstate.__exit__(None, None, None)
     if best_snap is not None:
         model.restore(best_snap)
         result.restored_epoch = result.best["epoch"]

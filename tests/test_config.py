@@ -1,0 +1,182 @@
+"""Config loading and validation: YAML traps, extends, --set, and one clear line per error."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from nnlab.config import apply_override, load_config, parse_yaml, validate
+from nnlab.errors import ConfigError
+
+
+def write(tmp_path, text, name="c.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def errors_of(tmp_path, text, overrides=()):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), overrides)
+    return info.value.lines
+
+
+def test_defaults_are_filled_in(tmp_path):
+    cfg = load_config(write(tmp_path, "seed: 3\n"))
+    assert cfg.name == "c" and cfg.seed == 3 and cfg.dtype == "float32"
+    assert cfg.data["name"] == "mnist1d" and cfg.data["val_fraction"] == 0.1
+    assert cfg.model["hidden"] == [100, 100]
+    assert cfg.model["activation"] == {"name": "relu"}
+    assert cfg.train["optimizer"] == {"name": "adam", "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                                      "amsgrad": False, "bias_correction": True}
+    assert cfg.train["schedule"] == {"name": "constant", "unit": "epoch", "warmup": 0}
+    assert cfg.train["regularization"] == {"l1": 0.0, "l2": 0.0, "max_norm": None}
+
+
+def test_scientific_notation_without_dot_is_a_float():
+    # PyYAML's YAML 1.1 resolver reads 1e-3 as the string '1e-3'
+    assert yaml.safe_load("lr: 1e-3") == {"lr": "1e-3"}
+    assert parse_yaml("lr: 1e-3\nb: 2E+2\nc: 1.5e-4\nd: .5\ne: 3", "x") == \
+        {"lr": 0.001, "b": 200.0, "c": 1.5e-4, "d": 0.5, "e": 3}
+
+
+def test_lr_written_1e_minus_3_is_accepted(tmp_path):
+    cfg = load_config(write(tmp_path, "train:\n  optimizer: {name: sgd, lr: 1e-3}\n"))
+    assert cfg.train["optimizer"]["lr"] == 0.001
+    assert isinstance(cfg.train["optimizer"]["lr"], float)
+
+
+def test_duplicate_key_is_an_error_with_line(tmp_path):
+    lines = errors_of(tmp_path, "seed: 1\ntrain:\n  epochs: 3\n  epochs: 4\n")
+    assert len(lines) == 1
+    assert "c.yaml:4" in lines[0] and "duplicate key 'epochs'" in lines[0] and "line 3" in lines[0]
+
+
+def test_malformed_yaml(tmp_path):
+    lines = errors_of(tmp_path, "train: [unclosed\n")
+    assert len(lines) == 1 and "c.yaml:" in lines[0]
+
+
+def test_unknown_optimizer_with_did_you_mean(tmp_path):
+    lines = errors_of(tmp_path, "train:\n  optimizer: {name: adamm}\n")
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith(str(tmp_path / "c.yaml"))
+    assert "train.optimizer.name: unknown optimizer 'adamm'; choose from" in line
+    assert "adam, adamax" in line and "(did you mean 'adam'?)" in line
+
+
+def test_typo_key_unknown_with_suggestion(tmp_path):
+    lines = errors_of(tmp_path, "train:\n  epochs: 3\n  optimiser: adam\n")
+    assert lines == [f"{tmp_path / 'c.yaml'}: train.optimiser: unknown key 'optimiser'; choose from "
+                     "batch_size, early_stopping, epochs, grad_clip, optimizer, regularization, schedule, shuffle "
+                     "(did you mean 'optimizer'?)"]
+
+
+def test_unknown_component_option(tmp_path):
+    lines = errors_of(tmp_path, "train:\n  optimizer: {name: adam, beta3: 0.9}\n")
+    assert "train.optimizer.beta3: unknown option 'beta3' for optimizer 'adam'" in lines[0]
+    assert "did you mean 'beta1'" in lines[0] or "did you mean 'beta2'" in lines[0]
+
+
+def test_bad_values_all_reported_at_once(tmp_path):
+    lines = errors_of(tmp_path, "seed: -1\ntrain:\n  epochs: 0\n  batch_size: big\n"
+                                "  optimizer: {name: sgd, lr: -0.1}\nmodel:\n  activation: rleu\n")
+    text = "\n".join(lines)
+    assert len(lines) == 5, text
+    assert "seed: must be a whole number >= 0, got -1" in text
+    assert "train.epochs: must be greater than or equal to 1, got 0" in text
+    assert "train.batch_size:" in text and "'big'" in text
+    assert "train.optimizer.lr: must be greater than 0, got -0.1" in text
+    assert "model.activation: unknown activation 'rleu'" in text and "did you mean 'relu'" in text
+
+
+def test_string_lr_that_is_not_a_number(tmp_path):
+    lines = errors_of(tmp_path, "train:\n  optimizer: {name: sgd, lr: fast}\n")
+    assert "train.optimizer.lr: must be a valid number" in lines[0] and "'fast'" in lines[0]
+
+
+def test_cross_option_rules(tmp_path):
+    lines = errors_of(tmp_path, "train:\n  schedule: {name: inverse_time, k: 0.1, tau: 5}\n"
+                                "  grad_clip: {norm: 1, value: 1}\n")
+    text = "\n".join(lines)
+    assert "train.schedule: give exactly one of k" in text
+    assert "train.grad_clip: give exactly one of 'norm'" in text
+
+
+def test_dropout_shapes(tmp_path):
+    cfg = load_config(write(tmp_path, "model: {hidden: [4, 4], dropout: [0.1, 0.2]}\n"))
+    assert cfg.model["dropout"] == {"rate": [0.1, 0.2], "mode": "inverted"}
+    lines = errors_of(tmp_path, "model: {hidden: [4, 4], dropout: [0.1]}\n")
+    assert "one rate per hidden layer (2), got 1" in lines[0]
+    lines = errors_of(tmp_path, "model: {dropout: {rate: 1.0, mode: sideways}}\n")
+    text = "\n".join(lines)
+    assert "model.dropout.mode" in text and "'sideways'" in text
+
+
+def test_early_stopping_needs_validation(tmp_path):
+    lines = errors_of(tmp_path, "data: {val_fraction: 0}\ntrain: {early_stopping: true}\n")
+    assert "val_loss needs a validation split" in lines[0]
+
+
+def test_data_options_come_from_the_loader(tmp_path):
+    cfg = load_config(write(tmp_path, "data: {name: spiral, n_samples: 50}\n"))
+    assert cfg.data["n_samples"] == 50 and cfg.data["classes"] == 3
+    lines = errors_of(tmp_path, "data: {name: mnist1d, noise: 0.3}\n")
+    assert "data.noise: unknown option 'noise' for dataset 'mnist1d'; choose from none" in lines[0]
+    lines = errors_of(tmp_path, "data: {name: npz}\n")
+    assert "data.path: missing required value" in lines[0]
+
+
+def test_extends_merges_and_paths_are_relative_to_the_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "seed: 5\nmodel: {hidden: [8], activation: tanh}\ntrain: {epochs: 7}\n", "base.yaml")
+    child = write(tmp_path / "sub", "extends: ../base.yaml\nmodel: {hidden: [3]}\n"
+                                    "data: {name: npz, path: x.npz}\n", "child.yaml")
+    cfg = load_config(child)
+    assert cfg.name == "child" and cfg.seed == 5 and cfg.train["epochs"] == 7
+    assert cfg.model["hidden"] == [3] and cfg.model["activation"]["name"] == "tanh"
+    assert cfg.data["path"] == str((tmp_path / "sub" / "x.npz").resolve())
+
+
+def test_extends_cycle_and_missing(tmp_path):
+    write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(ConfigError, match="circular"):
+        load_config(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="extends: file not found"):
+        load_config(write(tmp_path, "extends: nope.yaml\n"))
+
+
+def test_set_overrides(tmp_path):
+    p = write(tmp_path, "train:\n  optimizer: adam\n")
+    cfg = load_config(p, ["train.optimizer.lr=0.01", "model.hidden=[64,64]", "train.batch_size=full"])
+    assert cfg.train["optimizer"]["name"] == "adam" and cfg.train["optimizer"]["lr"] == 0.01
+    assert cfg.model["hidden"] == [64, 64] and cfg.train["batch_size"] == "full"
+    with pytest.raises(ConfigError) as info:
+        load_config(p, ["train.optimizer.lr=-1"])
+    assert "train.optimizer.lr: must be greater than 0, got -1" in info.value.lines[0]
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(p, ["train.epochs"])
+
+
+def test_apply_override_creates_mappings():
+    raw = {"train": {"schedule": "constant"}}
+    apply_override(raw, "train.schedule.warmup=3")
+    apply_override(raw, "train.early_stopping.patience=4")
+    assert raw == {"train": {"schedule": {"name": "constant", "warmup": 3}, "early_stopping": {"patience": 4}}}
+
+
+def test_missing_and_non_mapping_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="must be a YAML mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+
+
+def test_resolved_dump_round_trips(tmp_path):
+    cfg = load_config(write(tmp_path, "name: x\ntrain:\n  optimizer: {name: rmsprop, centered: true}\n"
+                                      "  schedule: {name: warm_restart, t_0: 5}\n  early_stopping: true\n"
+                                      "model: {dropout: 0.2, batch_norm: true}\n"))
+    again = validate(parse_yaml(cfg.dump(), "dump"), "dump.yaml")
+    assert again.as_dict() == cfg.as_dict()
