@@ -211,13 +211,12 @@ class _Progress:
         if self.quiet:
             return
         if self.console.is_terminal:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=self.console, transient=True,
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(compact=True),
+                console=self.console, transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="")
@@ -228,11 +227,10 @@ class _Progress:
     def epoch(self, row):
         if self.quiet:
             return
-        stats = _row_text(row)
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, stats=stats)
+            self.bar.update(self.task, advance=1, stats=_row_compact(row))
         elif row["epoch"] % self.every == 0 or row["epoch"] == self.epochs:
-            self.console.print(f"  epoch {row['epoch']:>4}/{self.epochs}  {stats}", soft_wrap=True)
+            self.console.print(f"  epoch {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True)
 
     def stop(self):
         if self.bar is not None:
@@ -256,6 +254,15 @@ def _row_text(row) -> str:
         parts.append(f"val acc {_fmt(row['val_acc'], True)}")
     parts.append(f"lr {row['lr']:.3g}" if row.get("lr") is not None else "")
     return "  ".join(p for p in parts if p)
+
+
+def _row_compact(row) -> str:
+    """'loss 0.103/1.10 acc 99.9/63.5% lr 0.001': train/val, short enough for an 80-column bar."""
+    val = row.get("val_loss") is not None
+    text = f"loss {row['train_loss']:.3g}" + (f"/{row['val_loss']:.3g}" if val else "")
+    if row.get("train_acc") is not None:
+        text += f" acc {100 * row['train_acc']:.1f}" + (f"/{100 * row['val_acc']:.1f}" if val else "") + "%"
+    return text + (f" lr {row['lr']:.2g}" if row.get("lr") is not None else "")
 
 
 def _print_result(out, cfg, run_dir, summary):

@@ -19,11 +19,13 @@ from typing import Literal
 
 import numpy as np
 
-from nnlab.registry import NonNegative, Positive, Registry, UnitInterval
+from nnlab.registry import Fraction, NonNegative, Positive, Registry
 
 optimizers = Registry("optimizer")
 
-Beta = UnitInterval
+# decay rates and momentum live in [0, 1): at 1 a moving average never moves and Adam's
+# bias correction divides by 1 - beta^t = 0 (torch.optim rejects beta = 1 too)
+Beta = Fraction
 
 
 class Optimizer:
@@ -179,16 +181,16 @@ class Adadelta(Optimizer):
         self.rho, self.eps = rho, eps
 
     def _update(self, p, g, lr, n_decay):
-        rho = p.dtype.type(self.rho)
+        rho, c = p.dtype.type(self.rho), p.dtype.type(1 - self.rho)  # 1 - rho in double, as torch
         v, u, d = self._buf("square_avg", p), self._buf("acc_delta", p), self._buf("tmp", p)
         v *= rho
-        v += (1 - rho) * g * g
+        v += c * g * g
         np.add(u, self.eps, out=d)
         d /= v + self.eps
         np.sqrt(d, out=d)
         d *= g
         u *= rho
-        u += (1 - rho) * d * d
+        u += c * d * d
         d *= lr
         p -= d
 
@@ -211,16 +213,16 @@ class RMSprop(Optimizer):
         self.inside = eps_inside_sqrt
 
     def _update(self, p, g, lr, n_decay):
-        rho = p.dtype.type(self.rho)
+        rho, c = p.dtype.type(self.rho), p.dtype.type(1 - self.rho)  # 1 - rho in double, as torch
         v, d = self._buf("square_avg", p), self._buf("tmp", p)
         v *= rho
         np.multiply(g, g, out=d)
-        d *= 1 - rho
+        d *= c
         v += d
         if self.centered:
             m = self._buf("grad_avg", p)
             m *= rho
-            m += (1 - rho) * g
+            m += c * g
             np.multiply(m, m, out=d)
             np.subtract(v, d, out=d)
         else:
@@ -259,15 +261,16 @@ class Adam(Optimizer):
         self.amsgrad, self.bias_correction = amsgrad, bias_correction
 
     def _moments(self, p, g):
-        b1, b2 = p.dtype.type(self.beta1), p.dtype.type(self.beta2)
+        # 1 - beta in double, then cast (as torch): 1 - float32(0.999) is off by 1.3e-5 relative
+        c1, c2 = p.dtype.type(1 - self.beta1), p.dtype.type(1 - self.beta2)
         m, v, d = self._buf("exp_avg", p), self._buf("exp_avg_sq", p), self._buf("tmp", p)
         # m += (1-b1)(g - m) is m = b1 m + (1-b1) g in two passes
         np.subtract(g, m, out=d)
-        d *= 1 - b1
+        d *= c1
         m += d
         np.multiply(g, g, out=d)
         d -= v
-        d *= 1 - b2
+        d *= c2
         v += d
         if self.amsgrad:
             vmax = self._buf("max_exp_avg_sq", p)
@@ -360,10 +363,10 @@ class Adamax(Optimizer):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _update(self, p, g, lr, n_decay):
-        b1 = p.dtype.type(self.beta1)
+        b1, c1 = p.dtype.type(self.beta1), p.dtype.type(1 - self.beta1)  # 1 - beta1 in double
         m, u, d = self._buf("exp_avg", p), self._buf("exp_inf", p), self._buf("tmp", p)
         m *= b1
-        m += (1 - b1) * g
+        m += c1 * g
         u *= p.dtype.type(self.beta2)
         np.abs(g, out=d)
         d += p.dtype.type(self.eps)
