@@ -221,7 +221,8 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     if best_snap is not None:
         model.restore(best_snap)
         result.restored_epoch = result.best["epoch"]
-    if result.status == "completed":
+    # the test set is touched once, at the end, unless the weights are broken (diverged, nothing restored)
+    if result.history and (result.status != "diverged" or result.restored_epoch is not None):
         loss, acc = evaluate(model, dataset.x_test, dataset.y_test, loss_fn)
         result.test = {"loss": loss, "acc": acc}
     return result

@@ -222,3 +222,30 @@ def test_schedule_command_prints_and_plots(tmp_path):
     values = [float(l.split("│")[2]) for l in lines if l.count("│") >= 3]
     assert values == [0.1, 0.1, 0.05, 0.05]
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ctrl_c_exits_130_and_keeps_the_record(tmp_path):
+    import signal
+    import time
+
+    cfg = write(tmp_path, TINY.replace("epochs: 4", "epochs: 100000").replace("n_samples: 120", "n_samples: 2000"))
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "nnlab", "train", str(cfg), "--runs-dir", str(runs), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    metrics = None
+    while time.time() < deadline:
+        found = list(runs.glob("*/metrics.csv")) if runs.exists() else []
+        if found and len(found[0].read_text().splitlines()) >= 4:
+            metrics = found[0]
+            break
+        time.sleep(0.05)
+    assert metrics is not None, "training did not start"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    s = json.loads((metrics.parent / "summary.json").read_text())
+    rows = read_metrics(metrics)
+    assert s["status"] == "interrupted" and s["epochs"] == len(rows) >= 3
+    assert (metrics.parent / "model.npz").exists() and (metrics.parent / "curves.png").exists()
