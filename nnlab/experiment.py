@@ -3,8 +3,10 @@
 ``run_experiment`` is what ``nnlab train`` does for each config, without any
 printing: progress goes to callbacks.  Order matters for safety: the data are
 loaded (and may fail) before the run folder exists; config.yaml is written
-first, metrics.csv grows row by row, model.npz and curves.png follow, and
-summary.json is written last, atomically, whatever the outcome.
+first; summary.json is written at once with status ``running`` (and the pid and
+host, so a vanished process reads as crashed); metrics.csv and diagnostics.csv
+grow row by row; model.npz and the PNGs follow; summary.json is rewritten last,
+atomically, with the outcome and the diagnosis, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from nnlab import runs
+from nnlab.diagnosis import diagnose
+from nnlab.diagnostics import COLUMNS as DIAG_COLUMNS
 from nnlab.trainer import METRIC_COLUMNS, TrainResult, monitor_metric, train
 
 
@@ -34,6 +38,8 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
     run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
     runs.atomic_write(run_dir / "config.yaml", cfg.dump())
     writer = runs.MetricsWriter(run_dir / "metrics.csv", METRIC_COLUMNS)
+    diag_writer = runs.MetricsWriter(run_dir / "diagnostics.csv", DIAG_COLUMNS)
+    diag_rows: list[dict] = []
     summary = {
         "name": cfg.name, "status": "running", "config_source": cfg.source,
         "started": started.isoformat(timespec="seconds"), **runs.host_info(),
@@ -43,6 +49,7 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
                  "n_val": 0 if dataset.x_val is None else len(dataset.x_val), "n_test": len(dataset.x_test),
                  "n_features": dataset.n_features, "n_classes": dataset.n_classes},
     }
+    runs.write_json(run_dir / "summary.json", summary)  # status running: a vanished process reads as crashed
     t0 = time.perf_counter()
     result = None
 
@@ -51,26 +58,35 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
         if on_epoch:
             on_epoch(row)
 
+    def diag_cb(rows):
+        diag_rows.extend(rows)
+        for r in rows:
+            diag_writer.write(r)
+
     def start_cb(info):
         summary["n_params"] = info["n_params"]
         if on_start:
             on_start({**info, "run_dir": run_dir})
 
     try:
-        result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb)
+        result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb)
     except Exception as exc:  # a bug or resource problem: record it, then let the CLI report it
         summary.update(status="failed", message=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         writer.close()
+        diag_writer.close()
         if result is not None:
             summary.update(_result_summary(cfg, dataset, result))
+            summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
             if result.history:
                 runs.atomic_savez(run_dir / "model.npz", result.model.state())
                 try:
-                    from nnlab.plots import plot_curves
+                    from nnlab.plots import plot_curves, plot_diagnostics
 
                     plot_curves(result.history, run_dir / "curves.png", title=cfg.name)
+                    if diag_rows:
+                        plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
                 except Exception as exc:  # a missing plot must not lose the run
                     summary["plot_error"] = f"{type(exc).__name__}: {exc}"
         summary["wall_seconds"] = time.perf_counter() - t0

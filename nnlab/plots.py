@@ -83,3 +83,44 @@ def plot_schedule(lrs: list[float], path, title: str = "", xlabel: str = "epoch"
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
+    """Each layer's gradient norm on a log scale against epoch (vanishing/exploding gradients show
+    as layers spread apart by orders of magnitude), and the dead/saturated fractions when recorded."""
+    plt = _plt()
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    has_units = any(r.get("dead_fraction") is not None or r.get("saturated_fraction") is not None for r in rows)
+    fig, axes = plt.subplots(1, 2 if has_units else 1, figsize=(10 if has_units else 5.5, 3.6), squeeze=False)
+    ax = axes[0][0]
+    cmap = plt.get_cmap("viridis")
+    for i, layer in enumerate(layers):
+        rs = [r for r in rows if r["layer"] == layer]
+        color = cmap(i / max(1, len(layers) - 1))
+        ax.plot([r["epoch"] for r in rs], [r["grad_norm"] if r["grad_norm"] else float("nan") for r in rs],
+                label=layer, color=color)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_title("gradient norm per layer (input layer darkest)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2 if len(layers) > 6 else 1)
+    if has_units:
+        ax = axes[0][1]
+        for i, layer in enumerate(layers):
+            rs = [r for r in rows if r["layer"] == layer]
+            color = cmap(i / max(1, len(layers) - 1))
+            for key, style in (("dead_fraction", "-"), ("saturated_fraction", "--")):
+                vals = [r.get(key) for r in rs]
+                if any(v is not None for v in vals):
+                    ax.plot([r["epoch"] for r in rs], [v if v is not None else float("nan") for v in vals],
+                            style, color=color, label=f"{layer} {key.split('_')[0]}")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("epoch")
+        ax.set_title("dead ReLU units (solid), saturated units (dashed)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2 if len(layers) > 6 else 1)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

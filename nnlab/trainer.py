@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from nnlab.diagnostics import Diagnostics
 from nnlab.losses import loss_for_task
 from nnlab.model import MLP, build_model
 from nnlab.optimizers import optimizers
@@ -106,8 +107,13 @@ def _better(value, best, maximize, min_delta=0.0):
 
 
 def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
-          on_start: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train the configured MLP on the dataset; call ``on_epoch(row)`` after every epoch."""
+          on_start: Callable[[dict], None] | None = None,
+          on_diagnostics: Callable[[list], None] | None = None) -> TrainResult:
+    """Train the configured MLP on the dataset.
+
+    Calls ``on_epoch(row)`` after every epoch with its metrics and, when given,
+    ``on_diagnostics(rows)`` with the per-layer diagnostics (nnlab.diagnostics).
+    """
     t_cfg = cfg.train
     model, loss_fn, rngs = build(cfg, dataset)
     opt = optimizers.build(t_cfg["optimizer"])
@@ -127,6 +133,8 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     dense_w = [model.view(tn.name) for tn in model.tensors if tn.key == "W"]
     full_batch = bs == n and not t_cfg["shuffle"]
     xbufs: dict[int, np.ndarray] = {}
+    diag = Diagnostics(model) if on_diagnostics else None
+    last_start = ((n - 1) // bs) * bs  # the epoch's last batch starts here
 
     if on_start:
         on_start({"epochs": t_cfg["epochs"], "n_params": model.n_params, "steps_per_epoch": -(-n // bs)})
@@ -164,6 +172,10 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
                 if c is not None:
                     correct_sum += c
                 model.backward(dout)
+                if diag is not None:
+                    diag.after_backward(g)
+                    if s == last_start:
+                        diag.before_last_step()
                 if l1 or l2:
                     add_penalty_grad(gw, w, l1, l2)
                 if clip is not None:
@@ -195,6 +207,8 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
             sched.observe(row)
             if on_epoch:
                 on_epoch(row)
+            if diag is not None:
+                on_diagnostics(diag.end_epoch(epoch + 1))
             value = row.get(metric)
             if _better(value, best_val, maximize, es["min_delta"] if es else 0.0):
                 best_val, since_best = value, 0

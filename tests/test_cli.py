@@ -55,7 +55,8 @@ def test_train_end_to_end_in_a_subprocess_and_replay(tmp_path):
     assert run_dir.name.endswith("_tiny")
     datetime.strptime(run_dir.name[:19], "%Y-%m-%d_%H-%M-%S")
     assert sorted(p.name for p in run_dir.iterdir()) == \
-        ["config.yaml", "curves.png", "metrics.csv", "model.npz", "summary.json"]
+        ["config.yaml", "curves.png", "diagnostics.csv", "diagnostics.png", "metrics.csv", "model.npz",
+         "summary.json"]
 
     # config.yaml: the resolved config, defaults filled in
     resolved = yaml.safe_load((run_dir / "config.yaml").read_text())

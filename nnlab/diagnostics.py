@@ -1,0 +1,100 @@
+"""Per-layer training diagnostics: what you need to see vanishing gradients and dead units.
+
+For each Dense layer, per epoch:
+  grad_norm           mean over the epoch's steps of ||dL/dW|| (the data loss's gradient, before
+                      penalties and clipping); a first layer orders of magnitude below the last
+                      is the vanishing-gradient picture of Hung-yi Lee's notes
+  update_ratio        ||W_after - W_before|| / ||W_before|| on the epoch's last step
+                      (CS231n suggests around 1e-3)
+  dead_fraction       ReLU layers: fraction of units never positive on any of the epoch's batches
+  saturated_fraction  sigmoid/tanh/hard_tanh layers: fraction of activations on the flat part
+                      (|tanh| > 0.97, sigmoid < 0.03 or > 0.97, |hard_tanh| = 1) in the epoch's last batch
+
+Cost per step: one pass over the weight gradients (a reduceat) and, for ReLU layers,
+one ``any`` over the activations; the rest happens once per epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.activations import HardTanh, ReLU, Sigmoid, Tanh
+
+COLUMNS = ["epoch", "layer", "grad_norm", "update_ratio", "dead_fraction", "saturated_fraction"]
+
+
+class Diagnostics:
+    def __init__(self, model):
+        self.model = model
+        dense = [t for t in model.tensors if t.key == "W"]  # weights come first, in layer order
+        self.names = [t.name.split(".")[0] for t in dense]
+        self.offsets = np.array([t.start for t in dense])
+        self.n_w = model.n_decay
+        self._sq = np.empty(self.n_w, dtype=model.dtype)
+        # the activation after each hidden Dense layer
+        self.acts: dict[str, object] = {}
+        current = None
+        for name, layer in zip(model.names, model.layers):
+            if name.startswith("dense"):
+                current = name
+            elif hasattr(layer, "kind") and layer.kind == "activation" and current not in self.acts:
+                self.acts[current] = layer
+        self.relu = {k: a for k, a in self.acts.items() if type(a) is ReLU}
+        self.saturating = {k: a for k, a in self.acts.items() if isinstance(a, (Sigmoid, Tanh, HardTanh))}
+        self.start_epoch()
+
+    def start_epoch(self):
+        self.grad_sq_sum = np.zeros(len(self.names))
+        self.grad_norm_sum = np.zeros(len(self.names))
+        self.steps = 0
+        self.alive = {k: None for k in self.relu}
+
+    def after_backward(self, g):
+        """Record the per-layer gradient norms of this step (call before penalties and clipping)."""
+        np.multiply(g[: self.n_w], g[: self.n_w], out=self._sq)
+        self.grad_norm_sum += np.sqrt(np.add.reduceat(self._sq, self.offsets))
+        self.steps += 1
+        for k, act in self.relu.items():
+            fired = act.a.any(axis=0)
+            if self.alive[k] is None:
+                self.alive[k] = fired
+            else:
+                self.alive[k] |= fired
+
+    def before_last_step(self):
+        self._w_before = self.model.params[: self.n_w].copy()
+
+    def end_epoch(self, epoch: int) -> list[dict]:
+        p = self.model.params[: self.n_w]
+        rows = []
+        bounds = list(self.offsets) + [self.n_w]
+        for i, name in enumerate(self.names):
+            s, e = bounds[i], bounds[i + 1]
+            ratio = None
+            if getattr(self, "_w_before", None) is not None:
+                before = self._w_before[s:e]
+                denom = float(np.linalg.norm(before))
+                ratio = float(np.linalg.norm(p[s:e] - before)) / denom if denom > 0 else None
+            row = {"epoch": epoch, "layer": name,
+                   "grad_norm": float(self.grad_norm_sum[i] / max(self.steps, 1)),
+                   "update_ratio": ratio, "dead_fraction": None, "saturated_fraction": None}
+            if name in self.relu and self.alive[name] is not None:
+                row["dead_fraction"] = float(1.0 - self.alive[name].mean())
+            act = self.saturating.get(name)
+            if act is not None and getattr(act, "a", None) is not None:
+                row["saturated_fraction"] = saturated_fraction(act)
+            rows.append(row)
+        self._w_before = None
+        self.start_epoch()
+        return rows
+
+
+def saturated_fraction(act) -> float:
+    a = act.a
+    if isinstance(act, Sigmoid):
+        flat = (a < 0.03) | (a > 0.97)
+    elif isinstance(act, Tanh):
+        flat = np.abs(a) > 0.97
+    else:  # hard tanh: exactly flat outside [-1, 1]
+        flat = np.abs(act.z) > 1
+    return float(flat.mean())
