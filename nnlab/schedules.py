@@ -248,11 +248,14 @@ class Plateau(Schedule):
     """Reduce on plateau (torch ReduceLROnPlateau, threshold 1e-4 relative, cooldown 0).
 
     After each epoch: if the metric did not improve on its best by the threshold
-    for more than `patience` epochs in a row, lr <- max(lr * factor, min_lr).
-    Losses must go down, accuracies up.  Epoch unit only.
+    for more than `patience` epochs in a row, lr <- max(lr * factor, min_lr),
+    unless that cut is smaller than 1e-8 (torch's eps), when lr stays.
+    Losses must go down, accuracies up; a missing or NaN metric is skipped (torch
+    would count NaN as a bad epoch).  Epoch unit only.
     """
 
     stateful = True
+    EPS = 1e-8
 
     def __init__(self, base_lr, total, *, factor: Positive = 0.1, patience: NonNegativeInt = 10,
                  metric: Metric = "val_loss", min_lr: NonNegative = 0.0, threshold: NonNegative = 1e-4,
@@ -285,7 +288,9 @@ class Plateau(Schedule):
         else:
             self.bad += 1
             if self.bad > self.patience:
-                self.lr = max(self.lr * self.factor, self.min_lr)
+                new_lr = max(self.lr * self.factor, self.min_lr)
+                if self.lr - new_lr > self.EPS:  # torch ignores a cut smaller than eps (1e-8)
+                    self.lr = new_lr
                 self.bad = 0
 
     def f(self, t):
