@@ -124,3 +124,47 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_compare(runs_rows: list[tuple[str, list[dict]]], path, metric: str = "val_acc", title: str = "") -> None:
+    """Overlaid curves of several runs: train loss, validation loss, the metric, learning rate.
+
+    ``runs_rows``: (legend label, metrics rows) per run; one colour per run.
+    """
+    plt = _plt()
+    panels = [("train_loss", "training loss"), ("val_loss", "validation loss"),
+              (metric if metric not in ("train_loss", "val_loss") else "val_acc", "validation accuracy"),
+              ("lr", "learning rate")]
+    if metric.endswith("loss"):
+        panels[2] = ("train_acc", "training accuracy")
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    colors = plt.get_cmap("tab10" if len(runs_rows) <= 10 else "tab20")
+    for ax, (key, name) in zip(axes.flat, panels):
+        drawn = False
+        for i, (lab, rows) in enumerate(runs_rows):
+            ys = _col(rows, key)
+            if any(y == y for y in ys):
+                ax.plot([r["epoch"] for r in rows], ys, color=colors(i % colors.N), label=lab, lw=1.4)
+                drawn = True
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if key.endswith("loss") and drawn:
+            vals = [v for _, rows in runs_rows for v in _col(rows, key) if v == v and v > 0]
+            if vals and max(vals) / min(vals) > 50:
+                ax.set_yscale("log")
+        if key == "lr" and drawn:
+            ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if not handles:
+        for ax in axes.flat:
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                break
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8,
+               bbox_to_anchor=(0.5, -0.01))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
+    _save(fig, path)
+    plt.close(fig)

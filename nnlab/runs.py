@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -167,3 +168,153 @@ def _jsonable(v):
 
 def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name if sys.argv else "nnlab", *sys.argv[1:]])
+
+
+# ------------------------------------------------------------------ reading runs back
+
+
+STATUSES = ("completed", "diverged", "interrupted", "failed", "running", "crashed", "incomplete")
+
+
+@dataclass
+class Run:
+    """What a run folder holds, read defensively: missing or damaged files become warnings."""
+
+    path: Path
+    name: str
+    status: str
+    config: dict | None = None
+    summary: dict = field(default_factory=dict)
+    metrics: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def started(self) -> datetime | None:
+        text = self.summary.get("started")
+        if text:
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                pass
+        try:
+            return datetime.strptime(self.path.name[:19], TIMESTAMP)
+        except ValueError:
+            return None
+
+    @property
+    def seconds(self) -> float | None:
+        s = self.summary.get("wall_seconds")
+        if s is None and self.metrics:
+            s = sum(r.get("seconds") or 0 for r in self.metrics)
+        return s
+
+    @property
+    def task(self) -> str:
+        data = self.summary.get("data") or {}
+        if data.get("task"):
+            return data["task"]
+        return "classification" if any(r.get("train_acc") is not None for r in self.metrics) else "regression"
+
+
+def process_alive(pid: int | None, host: str | None) -> bool | None:
+    """True/False for a process on this host; None when it cannot be told (another host)."""
+    if not pid or host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def load_run(path: str | os.PathLike) -> Run | None:
+    """Read one run folder; None if the folder does not look like a run at all."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    files = {p.name for p in path.iterdir()}
+    if not files & {"config.yaml", "summary.json", "metrics.csv"}:
+        return None
+    run = Run(path=path, name=path.name, status="incomplete")
+    if "config.yaml" in files:
+        import yaml
+
+        try:
+            run.config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+            if not isinstance(run.config, dict):
+                run.config, _ = None, run.warnings.append("config.yaml is not a mapping")
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            run.warnings.append("config.yaml is unreadable")
+    if run.config and isinstance(run.config.get("name"), str):
+        run.name = run.config["name"]
+    if "summary.json" in files:
+        try:
+            run.summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+            if not isinstance(run.summary, dict):
+                run.summary = {}
+                raise ValueError
+        except (OSError, ValueError, UnicodeDecodeError):
+            run.warnings.append("summary.json is damaged")
+    if "metrics.csv" in files:
+        try:
+            run.metrics = read_metrics(path / "metrics.csv")
+        except (OSError, UnicodeDecodeError, csv.Error):
+            run.warnings.append("metrics.csv is unreadable")
+    if "diagnostics.csv" in files:
+        try:
+            run.diagnostics = read_diagnostics(path / "diagnostics.csv")
+        except (OSError, UnicodeDecodeError, csv.Error):
+            run.warnings.append("diagnostics.csv is unreadable")
+    status = run.summary.get("status")
+    if status == "running":
+        alive = process_alive(run.summary.get("pid"), run.summary.get("host"))
+        status = "crashed" if alive is False else "running"
+    if status not in STATUSES:
+        status = "incomplete"
+    run.status = status
+    return run
+
+
+def read_diagnostics(path) -> list[dict]:
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        for raw in reader:
+            if None in raw.values() or None in raw:
+                continue  # a truncated last line
+            row = {}
+            try:
+                for k, v in raw.items():
+                    row[k] = v if k == "layer" else (None if v == "" else float(v))
+            except ValueError:
+                continue
+            row["epoch"] = int(row["epoch"])
+            rows.append(row)
+    return rows
+
+
+def find_runs(paths) -> tuple[list[Run], list[str]]:
+    """Load every run among ``paths`` (run folders, or folders of runs); return (runs, warnings)."""
+    runs, warnings = [], []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            warnings.append(f"{p}: no such folder, skipped")
+            continue
+        run = load_run(p)
+        if run is not None:
+            runs.append(run)
+            warnings.extend(f"{p}: {w}" for w in run.warnings)
+            continue
+        children = sorted(c for c in p.iterdir() if c.is_dir()) if p.is_dir() else []
+        found = [r for r in (load_run(c) for c in children) if r is not None]
+        if found:
+            runs.extend(found)
+            for r in found:
+                warnings.extend(f"{r.path}: {w}" for w in r.warnings)
+        else:
+            warnings.append(f"{p}: not a run folder, skipped")
+    return runs, warnings

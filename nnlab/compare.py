@@ -1,0 +1,262 @@
+"""Compare runs: the settings that differ, next to the results, as plain data.
+
+Reads run folders only (nnlab.runs), never the trainer.  ``compare(runs)`` gives
+a Comparison: the differing config keys (dotted names) and one row per run, or
+per group of runs that differ only in their seed (mean and standard deviation
+over the seeds).  The CLI renders it with rich; ``to_csv``, ``to_json`` and
+``to_markdown`` render it for scripts and reports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from nnlab.runs import Run
+
+SPARKS = "▁▂▃▄▅▆▇█"
+IGNORED_KEYS = {"name"}  # the run column shows the name already
+GROUP_IGNORED = {"name", "seed"}
+METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
+# numeric columns of a row; the ones a user can --sort by
+COLUMNS = ("best", "best_epoch", "final_train_loss", "final_val_loss", "test_acc", "test_loss", "epochs",
+           "seconds")
+
+
+def flatten(d, prefix: str = "") -> dict:
+    """{'train': {'optimizer': {'lr': 1}}} -> {'train.optimizer.lr': 1}; lists stay values."""
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                out.update(flatten(v, key))
+            else:
+                out[key] = v
+    return out
+
+
+_MISSING = object()
+
+
+def differing_keys(configs: list[dict]) -> list[str]:
+    """Dotted keys whose values are not the same in every config (absent counts as a value)."""
+    flats = [flatten(c or {}) for c in configs]
+    keys = sorted(set().union(*flats)) if flats else []
+    out = []
+    for k in keys:
+        if k in IGNORED_KEYS:
+            continue
+        if len({json.dumps(f.get(k, "<absent>"), sort_keys=True, default=str) for f in flats}) < 2:
+            continue
+        prefix = k.rsplit(".", 1)[0]
+        # an option that only some runs have because their component differs (adam's beta1 vs sgd):
+        # the differing component name already says it
+        if "." in k and not k.endswith(".name") and any(k not in f for f in flats) \
+                and all(f"{prefix}.name" in f for f in flats):
+            continue
+        out.append(k)
+    return out
+
+
+def default_metric(runs: list[Run]) -> str:
+    has_val = any(r.get("val_loss") is not None for run in runs for r in run.metrics)
+    classification = any(run.task == "classification" for run in runs)
+    if classification:
+        return "val_acc" if has_val else "train_acc"
+    return "val_loss" if has_val else "train_loss"
+
+
+def sparkline(values: list, width: int = 16) -> str:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return ""
+    if len(vals) > width:  # downsample by taking evenly spaced points, keeping the last
+        idx = [round(i * (len(vals) - 1) / (width - 1)) for i in range(width)]
+        vals = [vals[i] for i in idx]
+    lo, hi = min(vals), max(vals)
+    if hi == lo:
+        return SPARKS[3] * len(vals)
+    return "".join(SPARKS[min(7, int((v - lo) / (hi - lo) * 8))] for v in vals)
+
+
+@dataclass
+class Row:
+    """One run, or one group of runs that differ only in the seed."""
+
+    name: str
+    status: str
+    settings: dict  # differing key -> value
+    values: dict  # column -> number or None
+    spread: dict = field(default_factory=dict)  # column -> std over seeds (groups only)
+    runs: list = field(default_factory=list)  # run folder paths
+    seeds: list = field(default_factory=list)
+    curve: list = field(default_factory=list)  # the metric per epoch (first run of a group)
+
+    @property
+    def spark(self) -> str:
+        return sparkline(self.curve)
+
+
+@dataclass
+class Comparison:
+    metric: str
+    keys: list
+    rows: list
+    warnings: list = field(default_factory=list)
+
+
+def run_values(run: Run, metric: str) -> dict:
+    """The numbers of one run: best metric and its epoch, final losses, test, epochs, time."""
+    maximize = metric.endswith("acc")
+    scored = [r for r in run.metrics if r.get(metric) is not None and math.isfinite(r[metric])]
+    best = (max if maximize else min)(scored, key=lambda r: r[metric]) if scored else None
+    last = run.metrics[-1] if run.metrics else {}
+    test = run.summary.get("test") or {}
+    return {
+        "best": best[metric] if best else None,
+        "best_epoch": best["epoch"] if best else None,
+        "final_train_loss": last.get("train_loss"),
+        "final_val_loss": last.get("val_loss"),
+        "test_acc": test.get("acc"),
+        "test_loss": test.get("loss"),
+        "epochs": len(run.metrics),
+        "seconds": run.summary.get("train_seconds", run.seconds),
+    }
+
+
+def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_keys: bool = False,
+            sort: str | None = None, top: int | None = None) -> Comparison:
+    """Build the comparison of ``runs`` (in the order given unless ``sort`` names a column)."""
+    metric = metric or default_metric(runs)
+    configs = [r.config or {} for r in runs]
+    if all_keys:
+        keys = sorted({k for c in configs for k in flatten(c)} - IGNORED_KEYS)
+    else:
+        keys = differing_keys(configs)
+    rows: list[Row] = []
+    if group:
+        buckets: dict[str, list[Run]] = {}
+        for run in runs:
+            key = json.dumps({k: v for k, v in flatten(run.config or {}).items() if k not in GROUP_IGNORED},
+                             sort_keys=True, default=str) if run.config else f"<no config>{run.path}"
+            buckets.setdefault(key, []).append(run)
+        groups = list(buckets.values())
+        if any(len(g) > 1 for g in groups):
+            keys = [k for k in keys if k != "seed"] if not all_keys else keys
+    else:
+        groups = [[r] for r in runs]
+    for members in groups:
+        rows.append(_row(members, keys, metric))
+    if sort:
+        if sort not in COLUMNS and sort != "name":
+            raise ValueError(f"unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
+        reverse = sort in ("best", "test_acc") and metric.endswith("acc") or sort in ("epochs",)
+        if sort == "best" and not metric.endswith("acc"):
+            reverse = False
+        rows.sort(key=lambda r: (r.name if sort == "name" else
+                                 (r.values.get(sort) is None,
+                                  (-1 if reverse else 1) * (r.values.get(sort) or 0))))
+    if top:
+        rows = rows[:top]
+    return Comparison(metric=metric, keys=keys, rows=rows)
+
+
+def _row(members: list[Run], keys: list, metric: str) -> Row:
+    first = members[0]
+    flat = flatten(first.config or {})
+    settings = {k: flat.get(k) for k in keys}
+    per_run = [run_values(r, metric) for r in members]
+    values, spread = {}, {}
+    for col in COLUMNS:
+        nums = [v[col] for v in per_run if v[col] is not None and math.isfinite(v[col])]
+        if len(members) == 1:
+            values[col] = per_run[0][col]
+        else:
+            values[col] = statistics.fmean(nums) if nums else None
+            spread[col] = statistics.stdev(nums) if len(nums) > 1 else 0.0 if nums else None
+    statuses = sorted({r.status for r in members})
+    return Row(
+        name=first.name + (f" ({len(members)} seeds)" if len(members) > 1 else ""),
+        status=statuses[0] if len(statuses) == 1 else "/".join(statuses),
+        settings=settings, values=values, spread=spread,
+        runs=[str(r.path) for r in members],
+        seeds=[(r.config or {}).get("seed") for r in members],
+        curve=[r.get(metric) for r in first.metrics],
+    )
+
+
+# ------------------------------------------------------------------ renderings
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+def header(comp: Comparison) -> list[str]:
+    return ["run", "status", *comp.keys, f"best_{comp.metric}", "best_epoch", "final_train_loss",
+            "final_val_loss", "test_acc", "test_loss", "epochs", "seconds"]
+
+
+def _cells(comp: Comparison, row: Row, pm: bool) -> list[str]:
+    cells = [row.name, row.status, *(_fmt(row.settings.get(k)) for k in comp.keys)]
+    for col in COLUMNS:
+        v = row.values.get(col)
+        text = _fmt(v)
+        if pm and row.spread.get(col) is not None and v is not None:
+            text += f" ± {row.spread[col]:.2g}"
+        cells.append(text)
+    return cells
+
+
+def to_csv(comp: Comparison) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    cols = header(comp)
+    w.writerow(cols + [f"{c}_std" for c in COLUMNS] + ["runs"])
+    for row in comp.rows:
+        w.writerow(_cells(comp, row, pm=False) + [_fmt(row.spread.get(c)) for c in COLUMNS]
+                   + [";".join(row.runs)])
+    return buf.getvalue()
+
+
+def to_json(comp: Comparison) -> str:
+    out = []
+    for row in comp.rows:
+        obj = {"run": row.name, "status": row.status, "runs": row.runs, "seeds": row.seeds,
+               "settings": row.settings, "metric": comp.metric,
+               **{("best_" + comp.metric if c == "best" else c): row.values.get(c) for c in COLUMNS}}
+        if row.spread:
+            obj["std"] = {("best_" + comp.metric if c == "best" else c): row.spread.get(c) for c in COLUMNS}
+        out.append(obj)
+    return json.dumps(out, indent=2, default=str) + "\n"
+
+
+def to_markdown(comp: Comparison) -> str:
+    cols = header(comp)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in comp.rows:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(comp, row, pm=True)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def short_key(key: str) -> str:
+    """'train.optimizer.name' -> 'optimizer', 'train.optimizer.lr' -> 'lr'."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+
+def label(row: Row, most: int = 4) -> str:
+    """A legend label: the run name and (up to ``most`` of) its differing settings."""
+    parts = [f"{short_key(k)}={_fmt(v)}" for k, v in row.settings.items() if v is not None][:most]
+    return row.name + (f" ({', '.join(parts)})" if parts else "")
