@@ -51,16 +51,15 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Centred-difference gradient of scalar f() with respect to array x (perturbed in place, restored)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):  # index x itself: reshape(-1) of a non-contiguous view is a copy
+        old = x[i]
+        x[i] = old + h
         fp = f()
-        flat[i] = old - h
+        x[i] = old - h
         fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
     return grad
 
 

@@ -28,12 +28,12 @@ class SoftmaxCrossEntropy:
     def __call__(self, out, y):
         n = out.shape[0]
         p = out - out.max(axis=1, keepdims=True)
-        np.exp(p, out=p)
-        s = p.sum(axis=1, keepdims=True)
-        p /= s
         rows = np.arange(n)
-        picked = p[rows, y]
-        loss = -float(np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+        picked = p[rows, y]  # shifted logits of the true classes: log softmax = picked - log(s)
+        np.exp(p, out=p)
+        s = p.sum(axis=1)
+        p /= s[:, None]
+        loss = float(np.mean(np.log(s) - picked))
         p[rows, y] -= 1
         p *= p.dtype.type(1.0 / n)
         return loss, p
