@@ -62,7 +62,8 @@ class Dense(Layer):
 
     def __init__(self, n_out: int):
         self.n_out = n_out
-        self._out = {}
+        self._out = {}  # preallocated outputs and input gradients, one per batch size
+        self._dx = {}
 
     def param_specs(self, n_in):
         self.n_in = n_in
@@ -83,8 +84,14 @@ class Dense(Layer):
 
     def backward(self, dout, need_dx=True):
         np.matmul(self.x.T, dout, out=self.g["W"])
-        np.sum(dout, axis=0, out=self.g["b"])
-        return dout @ self.p["W"].T if need_dx else None
+        np.add.reduce(dout, axis=0, out=self.g["b"])
+        if not need_dx:
+            return None
+        n = dout.shape[0]
+        dx = self._dx.get(n)
+        if dx is None or dx.dtype != dout.dtype:
+            dx = self._dx[n] = np.empty((n, self.n_in), dtype=dout.dtype)
+        return np.matmul(dout, self.p["W"].T, out=dx)
 
 
 class Dropout(Layer):

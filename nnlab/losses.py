@@ -25,15 +25,24 @@ class SoftmaxCrossEntropy:
 
     task = "classification"
 
+    def __init__(self):
+        self._buf: dict[tuple, np.ndarray] = {}
+        self._rows = np.arange(0)
+
     def __call__(self, out, y):
         n = out.shape[0]
-        p = out - out.max(axis=1, keepdims=True)
-        rows = np.arange(n)
+        p = self._buf.get((out.shape, out.dtype))
+        if p is None:
+            p = self._buf[(out.shape, out.dtype)] = np.empty_like(out)
+        if len(self._rows) < n:
+            self._rows = np.arange(n)
+        rows = self._rows[:n]
+        np.subtract(out, np.maximum.reduce(out, axis=1)[:, None], out=p)
         picked = p[rows, y]  # shifted logits of the true classes: log softmax = picked - log(s)
         np.exp(p, out=p)
-        s = p.sum(axis=1)
+        s = np.add.reduce(p, axis=1)
         p /= s[:, None]
-        loss = float(np.mean(np.log(s) - picked))
+        loss = (float(np.add.reduce(np.log(s))) - float(np.add.reduce(picked))) / n
         p[rows, y] -= 1
         p *= p.dtype.type(1.0 / n)
         return loss, p

@@ -9,6 +9,7 @@ early stopping, completed with ``stopped_early``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -165,7 +166,7 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
                 out = model.forward(xb, train=True)
                 c = loss_fn.correct(out, yb)
                 loss, dout = loss_fn(out, yb)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):
                     diverged = True
                     break
                 loss_sum += loss * m
