@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnlab.errors import ConfigError
-from nnlab.registry import pydantic_messages, unknown_key_message
+from nnlab.registry import (Fraction, NonNegative, Positive, PositiveInt, check_options, schema,
+                            unknown_key_message)
 
 # ---------------------------------------------------------------- YAML loading
 
@@ -164,76 +164,54 @@ def apply_override(data: dict, assignment: str) -> None:
 
 
 # ---------------------------------------------------------------- schema of the plain fields
-
-_STRICT = ConfigDict(extra="forbid")
-
-
-class RegularizationSection(BaseModel):
-    model_config = _STRICT
-    l1: float = Field(0.0, ge=0)
-    l2: float = Field(0.0, ge=0)
-    max_norm: Optional[float] = Field(None, gt=0)
-
-
-class GradClipSection(BaseModel):
-    model_config = _STRICT
-    norm: Optional[float] = Field(None, gt=0)
-    value: Optional[float] = Field(None, gt=0)
-
+# Each section is a function whose keyword-only parameters are its keys, like a component:
+# the signature is the schema (nnlab.registry.check_options reads it).
 
 Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
 
 
-class EarlyStoppingSection(BaseModel):
-    model_config = _STRICT
-    metric: Metric = "val_loss"
-    patience: int = Field(10, ge=1)
-    min_delta: float = Field(0.0, ge=0)
-    restore_best: bool = True
+def data_section(*, name: str = "mnist1d", val_fraction: Fraction = 0.1, preprocess: Any = "standardize"):
+    """data: (plus the data set's own options, checked by its loader's signature)"""
 
 
-class DropoutSection(BaseModel):
-    model_config = _STRICT
-    rate: Union[float, list[float]] = 0.0
-    mode: Literal["inverted", "classic"] = "inverted"
+def model_section(*, hidden: list[PositiveInt] = (100, 100), activation: Any = "relu", init: Any = "he_normal",
+                  dropout: Any = 0.0, batch_norm: Any = False):
+    """model:"""
 
 
-class BatchNormSection(BaseModel):
-    model_config = _STRICT
-    momentum: float = Field(0.9, ge=0, lt=1)
-    eps: float = Field(1e-5, gt=0)
+def train_section(*, epochs: PositiveInt = 100, batch_size: Any = 100, shuffle: bool = True,
+                  optimizer: Any = {"name": "adam", "lr": 1e-3}, schedule: Any = "constant",  # noqa: B006
+                  regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None):
+    """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message)"""
 
 
-class DataSection(BaseModel):
-    model_config = ConfigDict(extra="allow")  # the loader's own options are checked by its registry
-    name: str = "mnist1d"
-    val_fraction: float = Field(0.1, ge=0, lt=1)
-    preprocess: Any = "standardize"
+def regularization_section(*, l1: NonNegative = 0.0, l2: NonNegative = 0.0, max_norm: Optional[Positive] = None):
+    """train.regularization:"""
 
 
-class ModelSection(BaseModel):
-    model_config = _STRICT
-    hidden: list[int] = Field(default_factory=lambda: [100, 100])
-    activation: Any = "relu"
-    init: Any = "he_normal"
-    dropout: Any = 0.0
-    batch_norm: Any = False
+def grad_clip_section(*, norm: Optional[Positive] = None, value: Optional[Positive] = None):
+    """train.grad_clip: exactly one of norm or value"""
 
 
-class TrainSection(BaseModel):
-    model_config = _STRICT
-    epochs: int = Field(100, ge=1)
-    batch_size: Any = 100  # an integer >= 1 or 'full'; checked in validate() for a clearer message
-    shuffle: bool = True
-    optimizer: Any = Field(default_factory=lambda: {"name": "adam", "lr": 1e-3})
-    schedule: Any = "constant"
-    regularization: RegularizationSection = Field(default_factory=RegularizationSection)
-    grad_clip: Optional[GradClipSection] = None
-    early_stopping: Union[None, bool, EarlyStoppingSection] = None
+def early_stopping_section(*, metric: Metric = "val_loss", patience: PositiveInt = 10,
+                           min_delta: NonNegative = 0.0, restore_best: bool = True):
+    """train.early_stopping:"""
 
 
+def dropout_section(*, rate: Union[float, list[float]] = 0.0, mode: Literal["inverted", "classic"] = "inverted"):
+    """model.dropout:"""
+
+
+def batch_norm_section(*, momentum: Fraction = 0.9, eps: Positive = 1e-5):
+    """model.batch_norm:"""
+
+
+SCHEMAS = {name: schema(fn) for name, fn in {
+    "data": data_section, "model": model_section, "train": train_section,
+    "train.regularization": regularization_section, "train.grad_clip": grad_clip_section,
+    "train.early_stopping": early_stopping_section, "model.dropout": dropout_section,
+    "model.batch_norm": batch_norm_section}.items()}
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
-_SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection}
 
 
 @dataclass
@@ -290,32 +268,31 @@ def validate(raw: dict, source: str = "config") -> Config:
         errors.append(f"dtype: must be float32 or float64, got {dtype!r}")
 
     sections = {}
-    for sec, model in _SECTIONS.items():
+    for sec in ("data", "model", "train"):
         value = raw.get(sec, {})
         if value is None:
             value = {}
         if not isinstance(value, dict):
             errors.append(f"{sec}: must be a mapping of keys, got {value!r}")
+            sections[sec] = None
             continue
-        if model.model_config.get("extra") == "forbid":
-            unknown = [k for k in value if k not in model.model_fields]
-            for k in unknown:
-                errors.append(f"{sec}.{k}: " + unknown_key_message(k, model.model_fields))
-            value = {k: v for k, v in value.items() if k not in unknown}
-        try:
-            sections[sec] = model.model_validate(value).model_dump()
-        except ValidationError as exc:
-            errors.extend(pydantic_messages(exc, sec))
-            # keep validating the rest of the section (its components) with the bad keys at their defaults
-            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            try:
-                sections[sec] = model.model_validate({k: v for k, v in value.items() if k not in bad}).model_dump()
-            except ValidationError:
-                sections[sec] = None
+        known = SCHEMAS[sec]
+        if sec == "data":  # the loader's own options are checked by its registry below
+            extra = {k: v for k, v in value.items() if k not in known}
+            value = {k: v for k, v in value.items() if k in known}
+        # a bad plain value is reported, and the rest of the section (its components) is still checked
+        n_before = len(errors)
+        out = check_options(known, value, sec, errors)
+        if out is None:
+            bad = {e.split(":", 1)[0].split(".")[1] for e in errors[n_before:]}
+            out = check_options(known, {k: v for k, v in value.items() if k not in bad}, sec, [])
+        if out is not None and sec == "data":
+            out.update(extra)
+        sections[sec] = out
 
     d, m, t = sections.get("data"), sections.get("model"), sections.get("train")
     if d is not None:
-        known = {"name", "val_fraction", "preprocess"}
+        known = set(SCHEMAS["data"])
         loader_spec = {"name": d["name"], **{k: v for k, v in d.items() if k not in known}}
         resolved = data.datasets.resolve(loader_spec, "data", errors)
         if resolved is not None:
@@ -325,8 +302,6 @@ def validate(raw: dict, source: str = "config") -> Config:
             d["preprocess"] = pre
         sections["data"] = d
     if m is not None:
-        if any(h < 1 for h in m["hidden"]):
-            errors.append(f"model.hidden: every layer width must be >= 1, got {m['hidden']}")
         m["activation"] = activations.activations.resolve(m["activation"], "model.activation", errors)
         m["init"] = initializers.initializers.resolve(m["init"], "model.init", errors)
         m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
@@ -338,14 +313,17 @@ def validate(raw: dict, source: str = "config") -> Config:
                           f"(batch gradient descent), got {bs!r}")
         t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
         t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
+        t["regularization"] = _sub(t["regularization"] or {}, "train.regularization", errors, "a mapping")
         gc = t["grad_clip"]
-        if gc is not None and (gc["norm"] is None) == (gc["value"] is None):
-            errors.append("train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)")
+        if gc is not None:
+            gc = t["grad_clip"] = _sub(gc, "train.grad_clip", errors, "null, {norm: c} or {value: v}")
+            if gc is not None and (gc["norm"] is None) == (gc["value"] is None):
+                errors.append("train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)")
         es = t["early_stopping"]
         if es is True:
-            t["early_stopping"] = EarlyStoppingSection().model_dump()
-        elif es is False:
-            t["early_stopping"] = None
+            es = {}
+        t["early_stopping"] = None if es is None or es is False else \
+            _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
         if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
                 and t["early_stopping"]["metric"].startswith("val_"):
             errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
@@ -354,6 +332,14 @@ def validate(raw: dict, source: str = "config") -> Config:
     if errors:
         raise ConfigError(lines=[f"{source}: {e}" for e in errors])
     return Config(name=name, seed=seed, dtype=dtype, data=d, model=m, train=t, source=source)
+
+
+def _sub(value, where: str, errors: list[str], allowed: str):
+    """Validate a nested mapping (regularization, grad_clip, ...) against its section schema."""
+    if not isinstance(value, dict):
+        errors.append(f"{where}: must be {allowed}, got {value!r}")
+        return None
+    return check_options(SCHEMAS[where], value, where, errors)
 
 
 def _resolve_dropout(value, n_hidden: int, errors: list[str]) -> dict:
@@ -365,15 +351,8 @@ def _resolve_dropout(value, n_hidden: int, errors: list[str]) -> dict:
         errors.append(f"model.dropout: must be a drop probability, a list (one per hidden layer) "
                       f"or {{rate, mode}}, got {value!r}")
         return None
-    unknown = [k for k in value if k not in DropoutSection.model_fields]
-    for k in unknown:
-        errors.append(f"model.dropout.{k}: " + unknown_key_message(k, DropoutSection.model_fields))
-    if unknown:
-        return None
-    try:
-        out = DropoutSection.model_validate(value).model_dump()
-    except ValidationError as exc:
-        errors.extend(pydantic_messages(exc, "model.dropout"))
+    out = check_options(SCHEMAS["model.dropout"], value, "model.dropout", errors)
+    if out is None:
         return None
     rates = out["rate"] if isinstance(out["rate"], list) else [out["rate"]]
     if isinstance(out["rate"], list) and len(rates) != n_hidden:
@@ -391,13 +370,4 @@ def _resolve_batch_norm(value, errors: list[str]):
     if not isinstance(value, dict):
         errors.append(f"model.batch_norm: must be true, false or {{momentum, eps}}, got {value!r}")
         return False
-    unknown = [k for k in value if k not in BatchNormSection.model_fields]
-    for k in unknown:
-        errors.append(f"model.batch_norm.{k}: " + unknown_key_message(k, BatchNormSection.model_fields))
-    if unknown:
-        return False
-    try:
-        return BatchNormSection.model_validate(value).model_dump()
-    except ValidationError as exc:
-        errors.extend(pydantic_messages(exc, "model.batch_norm"))
-        return False
+    return check_options(SCHEMAS["model.batch_norm"], value, "model.batch_norm", errors) or False

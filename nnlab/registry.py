@@ -7,12 +7,17 @@ Validation, ``nnlab list`` and the README's table of components all read the
 options from here, so there is no second schema to keep in sync.
 
 Type hints may carry constraints from ``annotated_types`` (the aliases below);
-pydantic enforces them.  A component may also define ``check(options) -> None``
-(a staticmethod raising ``ValueError``) for rules that span several options.
+``check_value`` enforces them: bool, int, float, str, Literal, Optional/Union,
+list[...] and Annotated bounds, which is all a config needs.  (A hand-written
+checker instead of pydantic: importing and building pydantic models cost ~0.17 s,
+more than half of `nnlab validate`'s startup budget.)  A component may also define
+``check(options) -> None`` (a staticmethod raising ``ValueError``) for rules that
+span several options.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 import typing
@@ -23,7 +28,7 @@ from annotated_types import Ge, Gt, Le, Lt
 
 from nnlab.errors import ConfigError
 
-# Constrained number types for component signatures (read by pydantic).
+# Constrained number types for component signatures (enforced by check_value).
 Positive = Annotated[float, Gt(0)]
 NonNegative = Annotated[float, Ge(0)]
 PositiveInt = Annotated[int, Gt(0)]
@@ -56,7 +61,6 @@ class Component:
     name: str
     obj: Callable
     options: dict[str, Option] = field(default_factory=dict)
-    _model: Any = None
 
     @property
     def summary(self) -> str:
@@ -65,21 +69,6 @@ class Component:
 
     def defaults(self) -> dict[str, Any]:
         return {k: o.default for k, o in self.options.items() if not o.required}
-
-    def model(self):
-        """The pydantic model of the options, built on first use (pydantic is slow to import)."""
-        if self._model is None:
-            from pydantic import ConfigDict, create_model
-
-            fields = {
-                k: (o.annotation, ... if o.required else o.default) for k, o in self.options.items()
-            }
-            self._model = create_model(
-                f"{self.kind}_{self.name}",
-                __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-                **fields,
-            )
-        return self._model
 
 
 def type_text(annotation: Any) -> str:
@@ -126,35 +115,129 @@ def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -
             f"{did_you_mean(key, allowed)}")
 
 
-def pydantic_messages(exc, prefix: str) -> list[str]:
-    """Turn a pydantic ValidationError into our one-line messages, keyed by dotted path."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        # pydantic reports a union's branches separately; keep the first branch's path only
-        key = ".".join(p for p in (prefix, _strip_union(loc)) if p)
-        msg = err["msg"]
-        if err["type"] == "missing":
-            lines.append(f"{key}: missing required value")
+class Invalid(ValueError):
+    """A value that does not fit its type hint; the message says what is allowed."""
+
+
+_BOUNDS = (("gt", "greater than", lambda v, b: v > b), ("ge", "greater than or equal to", lambda v, b: v >= b),
+           ("lt", "less than", lambda v, b: v < b), ("le", "less than or equal to", lambda v, b: v <= b))
+
+
+def check_value(value: Any, annotation: Any) -> Any:
+    """Return ``value`` converted to fit ``annotation`` (int -> float, numeric text -> number),
+    or raise Invalid with 'must be ...'."""
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return value
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *meta = typing.get_args(annotation)
+        value = check_value(value, base)
+        for m in meta:
+            for attr, words, ok in _BOUNDS:
+                bound = getattr(m, attr, None)
+                if bound is not None and not ok(value, bound):
+                    raise Invalid(f"must be {words} {bound}")
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if value in choices and not isinstance(value, bool):
+            return value
+        raise Invalid(f"must be one of {', '.join(map(str, choices))}{did_you_mean(value, map(str, choices))}")
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        first = None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return check_value(value, a)
+            except Invalid as exc:
+                first = first or exc
+        raise first or Invalid("must be null")
+    if origin in (list, tuple) or annotation in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise Invalid(f"must be a list such as [1, 2]")
+        (item,) = typing.get_args(annotation)[:1] or (Any,)
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(check_value(v, item))
+            except Invalid as exc:
+                raise Invalid(f"item {i + 1} {exc}") from None
+        return out
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise Invalid("must be true or false")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise Invalid("must be a whole number")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise Invalid("must be a whole number")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise Invalid("must be a valid number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise Invalid("must be a valid number")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise Invalid("must be text")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise Invalid("must be null")
+    return value
+
+
+def check_options(options: dict[str, "Option"], given: dict, where: str, errors: list[str], *,
+                  owner: str = "", what: str = "key") -> dict | None:
+    """Validate ``given`` against a schema (name -> Option); return it with defaults filled in.
+
+    Appends one line per problem (unknown key with a did-you-mean, missing value, bad
+    value) to ``errors`` and returns None if there was any.
+    """
+    bad = False
+    out = {}
+    for key in given:
+        if key not in options:
+            errors.append(f"{where}.{key}: " + unknown_key_message(key, options, what=what, owner=owner))
+            bad = True
+    for name, opt in options.items():
+        if name not in given:
+            if opt.required:
+                errors.append(f"{where}.{name}: missing required value")
+                bad = True
+            else:
+                out[name] = copy.deepcopy(opt.default)
             continue
-        msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
-        msg = msg[0].lower() + msg[1:] if msg else msg
-        lines.append(f"{key}: {msg}, got {_show(err.get('input'))}")
-    # a union yields one message per branch; keep the first per key
-    seen, out = set(), []
-    for line in lines:
-        k = line.split(":", 1)[0]
-        if k not in seen:
-            seen.add(k)
-            out.append(line)
-    return out
+        try:
+            out[name] = check_value(given[name], opt.annotation)
+        except Invalid as exc:
+            errors.append(f"{where}.{name}: {exc}, got {_show(given[name])}")
+            bad = True
+    return None if bad else _plain(out)
 
 
-def _strip_union(loc: str) -> str:
-    # pydantic inserts union branch tags such as 'int' or 'literal['full']' into loc
-    parts = [p for p in loc.split(".") if p and not p.startswith(("literal[", "function-", "constrained-"))
-             and p not in ("int", "float", "str", "bool", "list[int]", "list[float]", "dict[str,any]", "none")]
-    return ".".join(parts)
+def schema(fn) -> dict[str, "Option"]:
+    """The options of a function or class: its keyword-only parameters."""
+    return _options(fn)
 
 
 def _show(value: Any) -> str:
@@ -228,20 +311,8 @@ class Registry:
         except ConfigError as e:
             errors.extend(e.lines)
             return None
-        bad = False
-        for key in given:
-            if key not in comp.options:
-                errors.append(f"{where}.{key}: " + unknown_key_message(
-                    key, comp.options, what="option", owner=f"{self.kind} '{name}'"))
-                bad = True
-        if bad:
-            return None
-        from pydantic import ValidationError
-
-        try:
-            values = comp.model().model_validate(given).model_dump()
-        except ValidationError as exc:
-            errors.extend(pydantic_messages(exc, where))
+        values = check_options(comp.options, given, where, errors, what="option", owner=f"{self.kind} '{name}'")
+        if values is None:
             return None
         check = getattr(comp.obj, "check", None)
         if check is not None:
@@ -250,7 +321,7 @@ class Registry:
             except ValueError as exc:
                 errors.append(f"{where}: {exc}")
                 return None
-        return {"name": name, **_plain(values)}
+        return {"name": name, **values}
 
     def build(self, spec: dict | str, *args, **context):
         """Instantiate (or call) the component of a resolved spec with its options."""

@@ -85,7 +85,7 @@ def test_bad_values_all_reported_at_once(tmp_path):
     text = "\n".join(lines)
     assert len(lines) == 5, text
     assert "seed: must be a whole number >= 0, got -1" in text
-    assert "train.epochs: must be greater than or equal to 1, got 0" in text
+    assert "train.epochs: must be greater than 0, got 0" in text
     assert "train.batch_size:" in text and "'big'" in text
     assert "train.optimizer.lr: must be greater than 0, got -0.1" in text
     assert "model.activation: unknown activation 'rleu'" in text and "did you mean 'relu'" in text
