@@ -16,7 +16,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from nnlab.runs import Run
+from nnlab.runs import Run, _jsonable
 
 SPARKS = "▁▂▃▄▅▆▇█"
 IGNORED_KEYS = {"name"}  # the run column shows the name already
@@ -40,7 +40,8 @@ def flatten(d, prefix: str = "") -> dict:
     return out
 
 
-_MISSING = object()
+def _value_key(v) -> str:
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 def differing_keys(configs: list[dict]) -> list[str]:
@@ -51,14 +52,20 @@ def differing_keys(configs: list[dict]) -> list[str]:
     for k in keys:
         if k in IGNORED_KEYS:
             continue
-        if len({json.dumps(f.get(k, "<absent>"), sort_keys=True, default=str) for f in flats}) < 2:
+        if len({_value_key(f.get(k, "<absent>")) for f in flats}) < 2:
             continue
         prefix = k.rsplit(".", 1)[0]
         # an option that only some runs have because their component differs (adam's beta1 vs sgd):
-        # the differing component name already says it
+        # the differing component name already says it, as long as the option is the same among
+        # the runs of each component (two adam runs with different beta1 still differ in beta1)
         if "." in k and not k.endswith(".name") and any(k not in f for f in flats) \
                 and all(f"{prefix}.name" in f for f in flats):
-            continue
+            per_component: dict[str, set] = {}
+            for f in flats:
+                per_component.setdefault(_value_key(f[f"{prefix}.name"]), set()).add(
+                    _value_key(f.get(k, "<absent>")))
+            if len(per_component) > 1 and all(len(v) == 1 for v in per_component.values()):
+                continue
         out.append(k)
     return out
 
@@ -73,9 +80,11 @@ def default_metric(runs: list[Run]) -> str:
 
 def sparkline(values: list, width: int = 16) -> str:
     vals = [v for v in values if v is not None and math.isfinite(v)]
-    if not vals:
+    if not vals or width < 1:
         return ""
-    if len(vals) > width:  # downsample by taking evenly spaced points, keeping the last
+    if width == 1:
+        vals = vals[-1:]
+    elif len(vals) > width:  # downsample by taking evenly spaced points, keeping the last
         idx = [round(i * (len(vals) - 1) / (width - 1)) for i in range(width)]
         vals = [vals[i] for i in idx]
     lo, hi = min(vals), max(vals)
@@ -155,9 +164,8 @@ def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_
     if sort:
         if sort not in COLUMNS and sort != "name":
             raise ValueError(f"unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
-        reverse = sort in ("best", "test_acc") and metric.endswith("acc") or sort in ("epochs",)
-        if sort == "best" and not metric.endswith("acc"):
-            reverse = False
+        # higher is better for accuracies (test_acc always is one; best is one for an *_acc metric)
+        reverse = (sort == "best" and metric.endswith("acc")) or sort in ("test_acc", "epochs")
         rows.sort(key=lambda r: (r.name if sort == "name" else
                                  (r.values.get(sort) is None,
                                   (-1 if reverse else 1) * (r.values.get(sort) or 0))))
@@ -180,12 +188,15 @@ def _row(members: list[Run], keys: list, metric: str) -> Row:
             values[col] = statistics.fmean(nums) if nums else None
             spread[col] = statistics.stdev(nums) if len(nums) > 1 else 0.0 if nums else None
     statuses = sorted({r.status for r in members})
+    seeds = [(r.config or {}).get("seed") for r in members]
+    # the same config run again with the same seed is a repeat, not another seed
+    what = "seeds" if len({_value_key(s) for s in seeds}) == len(members) else "runs"
     return Row(
-        name=first.name + (f" ({len(members)} seeds)" if len(members) > 1 else ""),
+        name=first.name + (f" ({len(members)} {what})" if len(members) > 1 else ""),
         status=statuses[0] if len(statuses) == 1 else "/".join(statuses),
         settings=settings, values=values, spread=spread,
         runs=[str(r.path) for r in members],
-        seeds=[(r.config or {}).get("seed") for r in members],
+        seeds=seeds,
         curve=[r.get(metric) for r in first.metrics],
     )
 
@@ -219,13 +230,20 @@ def _cells(comp: Comparison, row: Row, pm: bool) -> list[str]:
     return cells
 
 
+def _exact(v) -> str:
+    """A CSV cell for scripts: floats at full precision (the shortest repr that reads back equal)."""
+    return repr(v) if isinstance(v, float) else _fmt(v)
+
+
 def to_csv(comp: Comparison) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     cols = header(comp)
     w.writerow(cols + [f"{c}_std" for c in COLUMNS] + ["runs"])
     for row in comp.rows:
-        w.writerow(_cells(comp, row, pm=False) + [_fmt(row.spread.get(c)) for c in COLUMNS]
+        w.writerow([row.name, row.status, *(_fmt(row.settings.get(k)) for k in comp.keys)]
+                   + [_exact(row.values.get(c)) for c in COLUMNS]
+                   + [_exact(row.spread.get(c)) for c in COLUMNS]
                    + [";".join(row.runs)])
     return buf.getvalue()
 
@@ -239,7 +257,8 @@ def to_json(comp: Comparison) -> str:
         if row.spread:
             obj["std"] = {("best_" + comp.metric if c == "best" else c): row.spread.get(c) for c in COLUMNS}
         out.append(obj)
-    return json.dumps(out, indent=2, default=str) + "\n"
+    # NaN is not JSON: non-finite numbers become null / "inf" / "-inf", as in summary.json
+    return json.dumps(_jsonable(out), indent=2, default=str, allow_nan=False) + "\n"
 
 
 def to_markdown(comp: Comparison) -> str:

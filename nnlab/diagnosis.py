@@ -74,12 +74,13 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
         l0, lend = train[0], train[-1]
         fifth, half, last_fifth = train[n // 5], train[n // 2], train[(4 * n) // 5]
         total = l0 - lend
-        if l0 > 0 and total / l0 < SLOW_DROP and (last_fifth - lend) / last_fifth > STILL_FALLING:
+        if l0 > 0 and total / l0 < SLOW_DROP and last_fifth > 0 \
+                and (last_fifth - lend) / last_fifth > STILL_FALLING:
             add("too_slow",
                 f"The training loss fell only {100 * total / l0:.0f}% in {n} epochs ({l0:.4g} to {lend:.4g}) "
                 f"and is still falling: the learning rate looks too low (004 notes); raise it.",
                 first=l0, last=lend, epochs=n)
-        elif (total / l0 >= SLOW_DROP and (l0 - fifth) >= FAST_EARLY * total and half > 0
+        elif (l0 > 0 and total / l0 >= SLOW_DROP and (l0 - fifth) >= FAST_EARLY * total and half > 0
               and (half - lend) / half < FLAT_LATE and lend > HIGH_PLATEAU * l0 and not _decays(config)):
             add("fast_then_flat",
                 f"The training loss dropped fast ({l0:.4g} to {fifth:.4g} in the first {n // 5} epochs) and then "
@@ -119,11 +120,12 @@ def _overfitting(history, add):
         third = n // 3
         gap_then = sum(t - v for t, v in zip(ta[third - tail + 1:third + 1], va[third - tail + 1:third + 1])) / tail
         if gap_end > GAP and gap_end - gap_then > GAP_GROWTH:
+            since = third + 1  # gap_then is measured over the epochs ending at index third, i.e. epoch third + 1
             add("overfitting",
                 f"Training accuracy reached {100 * ta[-1]:.1f}% but validation only {100 * va[-1]:.1f}%, and the gap "
-                f"grew from {100 * gap_then:.0f} to {100 * gap_end:.0f} points since epoch {third}: overfitting; "
+                f"grew from {100 * gap_then:.0f} to {100 * gap_end:.0f} points since epoch {since}: overfitting; "
                 f"regularize (train.regularization.l2, model.dropout) or stop early (train.early_stopping).",
-                train_acc=ta[-1], val_acc=va[-1], gap_then=gap_then, gap_end=gap_end, since_epoch=third)
+                train_acc=ta[-1], val_acc=va[-1], gap_then=gap_then, gap_end=gap_end, since_epoch=since)
             return
     vl, tl = _col(history, "val_loss"), _col(history, "train_loss")
     if all(_finite(v) for v in vl + tl):
@@ -137,14 +139,17 @@ def _overfitting(history, add):
 
 
 def _gradients(diagnostics, add):
+    diagnostics = [r for r in diagnostics if r.get("layer") is not None and r.get("epoch") is not None]
+    if not diagnostics:
+        return
     layers = list(dict.fromkeys(r["layer"] for r in diagnostics))
     if len(layers) >= 2:
         epochs = sorted({r["epoch"] for r in diagnostics})
         late = set(epochs[len(epochs) // 2:])
 
         def mean_norm(layer):
-            vals = [r["grad_norm"] for r in diagnostics if r["layer"] == layer and r["epoch"] in late
-                    and _finite(r["grad_norm"])]
+            vals = [r.get("grad_norm") for r in diagnostics if r["layer"] == layer and r["epoch"] in late
+                    and _finite(r.get("grad_norm"))]
             return sum(vals) / len(vals) if vals else None
 
         first, lastn = mean_norm(layers[0]), mean_norm(layers[-1])

@@ -8,7 +8,8 @@ For each Dense layer, per epoch:
                       (CS231n suggests around 1e-3)
   dead_fraction       ReLU layers: fraction of units never positive on any of the epoch's batches
   saturated_fraction  sigmoid/tanh/hard_tanh layers: fraction of activations on the flat part
-                      (|tanh| > 0.97, sigmoid < 0.03 or > 0.97, |hard_tanh| = 1) in the epoch's last batch
+                      (|tanh| > 0.97, sigmoid < 0.03 or > 0.97, |hard_tanh| = 1) in the epoch's last
+                      training batch (recorded before the step, not after the validation pass)
 
 Cost per step: one pass over the weight gradients (a reduceat) and, for ReLU layers,
 one ``any`` over the activations; the rest happens once per epoch.
@@ -48,6 +49,7 @@ class Diagnostics:
         self.grad_norm_sum = np.zeros(len(self.names))
         self.steps = 0
         self.alive = {k: None for k in self.relu}
+        self.saturated = {}
 
     def after_backward(self, g):
         """Record the per-layer gradient norms of this step (call before penalties and clipping)."""
@@ -63,6 +65,9 @@ class Diagnostics:
 
     def before_last_step(self):
         self._w_before = self.model.params[: self.n_w].copy()
+        # the activations still hold the last training batch; by end_epoch the validation pass has replaced them
+        self.saturated = {k: saturated_fraction(a) for k, a in self.saturating.items()
+                          if getattr(a, "a", None) is not None}
 
     def end_epoch(self, epoch: int) -> list[dict]:
         p = self.model.params[: self.n_w]
@@ -81,7 +86,9 @@ class Diagnostics:
             if name in self.relu and self.alive[name] is not None:
                 row["dead_fraction"] = float(1.0 - self.alive[name].mean())
             act = self.saturating.get(name)
-            if act is not None and getattr(act, "a", None) is not None:
+            if name in self.saturated:
+                row["saturated_fraction"] = self.saturated[name]
+            elif act is not None and getattr(act, "a", None) is not None:
                 row["saturated_fraction"] = saturated_fraction(act)
             rows.append(row)
         self._w_before = None

@@ -347,7 +347,7 @@ def _options(obj) -> dict[str, Option]:
 
 
 def _plain(value):
-    """pydantic output -> YAML-friendly plain types (tuples to lists)."""
+    """Validated values -> YAML-friendly plain types (tuples to lists)."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

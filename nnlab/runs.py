@@ -14,6 +14,7 @@ renamed over the target (os.replace), so a crash never leaves a half-written fil
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -111,21 +112,33 @@ def _cell(v) -> str:
     return str(v)
 
 
+def _complete_rows(path: str | os.PathLike) -> csv.DictReader:
+    """A DictReader over the file's complete lines: a last line without its newline is a truncated write.
+
+    The writer ends every row with a line terminator, so a file that does not end with one
+    was cut mid-row (a killed process, a full disk); that line may even parse, with wrong numbers.
+    """
+    with open(path, newline="", encoding="utf-8") as f:
+        text = f.read()
+    if text and not text.endswith(("\n", "\r")):
+        text = text[: text.rfind("\n") + 1]
+    return csv.DictReader(io.StringIO(text, newline=""))
+
+
 def read_metrics(path: str | os.PathLike) -> list[dict]:
     """Rows of a metrics.csv as dicts of floats (None for empty cells); a truncated last line is dropped."""
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        for raw in reader:
-            try:
-                row = {k: (None if v in ("", None) else float(v)) for k, v in raw.items() if k is not None}
-            except ValueError:
-                continue
-            if len(row) < len(reader.fieldnames or []):
-                continue
+    reader = _complete_rows(path)
+    for raw in reader:
+        if None in raw or None in raw.values():
+            continue  # too few or too many cells: not a row the writer wrote
+        try:
+            row = {k: (None if v == "" else float(v)) for k, v in raw.items()}
             if row.get("epoch") is not None:
                 row["epoch"] = int(row["epoch"])
-            rows.append(row)
+        except (ValueError, OverflowError):
+            continue
+        rows.append(row)
     return rows
 
 
@@ -280,41 +293,63 @@ def load_run(path: str | os.PathLike) -> Run | None:
 
 def read_diagnostics(path) -> list[dict]:
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        for raw in reader:
-            if None in raw.values() or None in raw:
-                continue  # a truncated last line
-            row = {}
-            try:
-                for k, v in raw.items():
-                    row[k] = v if k == "layer" else (None if v == "" else float(v))
-            except ValueError:
-                continue
+    for raw in _complete_rows(path):
+        if None in raw.values() or None in raw:
+            continue  # too few or too many cells
+        row = {}
+        try:
+            for k, v in raw.items():
+                row[k] = v if k == "layer" else (None if v == "" else float(v))
             row["epoch"] = int(row["epoch"])
-            rows.append(row)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        rows.append(row)
     return rows
 
 
 def find_runs(paths) -> tuple[list[Run], list[str]]:
     """Load every run among ``paths`` (run folders, or folders of runs); return (runs, warnings)."""
     runs, warnings = [], []
+    seen: set = set()
+
+    def add(run: Run) -> None:
+        key = os.path.realpath(run.path)
+        if key in seen:  # named twice (runs/* runs/*adam*): one run, not two seeds
+            return
+        seen.add(key)
+        runs.append(run)
+        warnings.extend(f"{run.path}: {w}" for w in run.warnings)
+
     for p in paths:
         p = Path(p)
         if not p.exists():
             warnings.append(f"{p}: no such folder, skipped")
             continue
-        run = load_run(p)
+        before = len(warnings)
+        run = _try_load(p, warnings)
         if run is not None:
-            runs.append(run)
-            warnings.extend(f"{p}: {w}" for w in run.warnings)
+            add(run)
             continue
-        children = sorted(c for c in p.iterdir() if c.is_dir()) if p.is_dir() else []
-        found = [r for r in (load_run(c) for c in children) if r is not None]
+        if len(warnings) > before:  # unreadable: already reported
+            continue
+        try:
+            children = sorted(c for c in p.iterdir() if c.is_dir()) if p.is_dir() else []
+        except OSError as exc:
+            warnings.append(f"{p}: cannot be read ({exc.strerror or exc}), skipped")
+            continue
+        found = [r for r in (_try_load(c, warnings) for c in children) if r is not None]
         if found:
-            runs.extend(found)
             for r in found:
-                warnings.extend(f"{r.path}: {w}" for w in r.warnings)
+                add(r)
         else:
             warnings.append(f"{p}: not a run folder, skipped")
     return runs, warnings
+
+
+def _try_load(path: Path, warnings: list) -> Run | None:
+    """load_run, with a folder that cannot be listed (permissions) reported instead of raised."""
+    try:
+        return load_run(path)
+    except OSError as exc:
+        warnings.append(f"{path}: cannot be read ({exc.strerror or exc}), skipped")
+        return None

@@ -36,6 +36,7 @@ def line_chart(series: dict[str, list], width: int = 60, height: int = 12, log: 
         axis = label(t) if r in (0, height // 2, height - 1) else ""
         lines.append(f"{axis:>9} ┤{''.join(row)}")
     lines.append(" " * 10 + "└" + "─" * width)
-    lines.append(" " * 11 + f"epoch 1{' ' * max(1, width - 8 - len(str(n)))}{n}")
+    # the last epoch's number ends under the last column, where its points are
+    lines.append(" " * 11 + f"epoch 1{' ' * max(1, width - 7 - len(str(n)))}{n}")
     lines.append(" " * 11 + "   ".join(f"{m} {name}" for m, name in zip(MARKS, pts)))
     return lines
