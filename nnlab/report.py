@@ -1,0 +1,614 @@
+"""One self-contained HTML report of some runs: the comparison, the curves, each run's story.
+
+``write_report(runs, path)`` writes a single HTML5 file that needs nothing else:
+no network, no JavaScript, no image files.  The plots are matplotlib figures
+saved as SVG and embedded inline (text kept as text, ids prefixed per figure so
+figures cannot clash), the CSS sits in a <style> element, and everything that
+comes from a run folder (names, messages, config text) is HTML-escaped.
+
+The report holds, in order: a header (title, date, nnlab version, how many
+runs); the comparison table of nnlab.compare (groups of seeds as mean ± std);
+the overlaid curves of every run that recorded an epoch (training loss,
+validation loss, validation accuracy -- or validation loss on a log scale for
+regression -- and learning rate); then one section per run with its folder,
+status, message, diagnosis, results, per-layer gradient norms and config.
+
+Runs read defensively by nnlab.runs (no metrics, no summary, no diagnostics,
+no config) still get their row and their section.  The file is written to a
+temporary file in the same folder and renamed over the target.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+import os
+import re
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from nnlab.compare import Comparison, compare, label, run_values, short_key
+from nnlab.errors import RunError
+from nnlab.runs import Run, atomic_write
+
+# the comparison table's numeric columns: (Row.values key, header)
+TABLE_COLUMNS = (
+    ("best", None),  # header filled in with the metric's name
+    ("best_epoch", "epoch"),
+    ("final_train_loss", "final train loss"),
+    ("final_val_loss", "final val loss"),
+    ("test_acc", "test acc"),
+    ("test_loss", "test loss"),
+    ("epochs", "epochs"),
+    ("seconds", "seconds"),
+)
+
+STATUS_NOTES = {
+    "crashed": "The process that ran it is gone and it never wrote its outcome (summary.json still says running).",
+    "incomplete": "The folder has no usable summary.json: the run never finished writing its outcome.",
+    "running": "Still running (or running on another host) when this report was made.",
+}
+
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "nnlab-report", "font.size": 9}
+SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def esc(value) -> str:
+    """HTML-escape anything (quotes too, so it is also safe inside attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt_number(v) -> str:
+    """How the report writes a number: ints as they are, floats to 4 significant digits."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def fmt_value(v, std=None) -> str:
+    """A table cell's text: the number, and ``± std`` for groups of seeds."""
+    text = fmt_number(v)
+    if std is not None and v is not None:
+        text += f" ± {std:.2g}"
+    return text
+
+
+def fmt_setting(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, default=str, separators=(",", ":"))
+    return str(v)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def _svg(fig, prefix: str, alt: str) -> str:
+    """The figure as an <svg> element for inline HTML: no prolog, ids prefixed, an accessible name."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08, metadata=SVG_METADATA)
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    # matplotlib's <style> would apply to the whole page; the page CSS carries the same rule for svgs
+    text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
+    text = re.sub(r'(url\(#|href="#)([^)"]+)',
+                  lambda m: m.group(1) + prefix + m.group(2) if m.group(2) in ids else m.group(0), text)
+    text = text.replace("<svg ", f'<svg role="img" aria-label="{esc(alt)}" ', 1)
+    return text.strip()
+
+
+class _Figures:
+    """Makes the report's figures with matplotlib in a private rc context; numbers their ids."""
+
+    def __init__(self):
+        from nnlab.plots import _plt
+
+        self.plt = _plt()
+        import matplotlib
+
+        self.mpl = matplotlib
+        self.rc = dict(SVG_RC)
+        self.count = 0
+
+    def render(self, draw, alt: str) -> str:
+        with self.mpl.rc_context(self.rc):
+            fig = None
+            try:
+                fig = draw(self.plt)
+                self.count += 1
+                return _svg(fig, f"f{self.count}-", alt)
+            finally:
+                if fig is not None:
+                    self.plt.close(fig)
+
+
+def _plain(text) -> str:
+    """Text for a matplotlib label: a '$' in a run name is a dollar sign, not mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def run_colors(runs: list[Run]) -> dict:
+    """One colour per run (tab10, tab20 beyond ten runs), as '#rrggbb', keyed by the run's folder."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10" if len(runs) <= 10 else "tab20"]
+    n = cmap.N
+    return {str(r.path): to_hex(cmap(i % n)) for i, r in enumerate(runs)}
+
+
+def _series(run: Run, key: str):
+    xs, ys = [], []
+    for r in run.metrics:
+        v = r.get(key)
+        if r.get("epoch") is None:
+            continue
+        xs.append(r["epoch"])
+        ys.append(v if _finite(v) else float("nan"))
+    return xs, ys
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled in plain numbers (0.01, 0.2): no mathtext, which is slow to lay out."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+
+    def minor(y, _):  # label some minor ticks when the axis spans about a decade or less
+        lo, hi = ax.get_ylim()
+        if not (lo > 0 and hi > 0 and y > 0):
+            return ""
+        decades = abs(math.log10(hi / lo))
+        mantissa = round(y / 10 ** math.floor(math.log10(y) + 1e-9), 3)
+        if decades >= 1.2 or (decades > 0.5 and mantissa not in (2, 3, 5)):
+            return ""
+        return f"{y:g}"
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _log_if_wide(ax, values, ratio: float = 50.0, force: bool = False) -> None:
+    pos = [v for v in values if _finite(v) and v > 0]
+    if pos and (force or max(pos) / min(pos) > ratio) and len(pos) == len([v for v in values if _finite(v)]):
+        _log_y(ax)
+
+
+def curves_figure(figs: _Figures, entries: list[tuple[Run, str, str]], regression: bool) -> str:
+    """Train loss, val loss, val accuracy (or log val loss), learning rate; one colour per run."""
+    has_val = any(r.get("val_loss") is not None for run, _, _ in entries for r in run.metrics)
+    if regression:
+        third, third_title = ("val_loss", "validation loss (log scale)") if has_val else \
+            ("train_loss", "training loss (log scale)")
+    else:
+        has_val_acc = any(r.get("val_acc") is not None for run, _, _ in entries for r in run.metrics)
+        third, third_title = ("val_acc", "validation accuracy") if has_val_acc else \
+            ("train_acc", "training accuracy (no validation data)")
+    panels = [("train_loss", "training loss"), ("val_loss", "validation loss"), (third, third_title),
+              ("lr", "learning rate")]
+
+    longest = max(len(run.metrics) for run, _, _ in entries)
+
+    def draw(plt):
+        fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
+        handles, labels = [], []
+        for p, (ax, (key, title)) in enumerate(zip(axes.flat, panels)):
+            values = []
+            for i, (run, color, text) in enumerate(entries):
+                xs, ys = _series(run, key)
+                if not any(_finite(y) for y in ys):
+                    continue
+                values += ys
+                (line,) = ax.plot(xs, ys, color=color, linewidth=1.6,
+                                  linestyle=("-", "--", ":", "-.")[(i // 20) % 4],
+                                  marker="o" if longest <= 15 or len(xs) <= 2 else None, markersize=3)
+                if key == "train_loss":
+                    handles.append(line)
+                    labels.append(_plain(text))
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3, which="both")
+            if not values:
+                ax.text(0.5, 0.5, "no validation data" if key.startswith("val") else "no data",
+                        ha="center", va="center", transform=ax.transAxes, color="0.45")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            if key.endswith("loss"):
+                _log_if_wide(ax, values, force=regression and p == 2)
+            elif key == "lr":
+                _log_if_wide(ax, values)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        fig.tight_layout(h_pad=1.6, w_pad=2.0)
+        widest = max(len(t) for t in labels)
+        ncol = 1 if len(labels) <= 4 or widest > 70 else 2 if len(labels) <= 12 or widest > 45 else 3
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+                   frameon=False, fontsize=9)
+        return fig
+
+    return figs.render(draw, "Overlaid curves: " + ", ".join(t for _, t in panels) + " against epoch")
+
+
+def gradnorm_figure(figs: _Figures, run: Run) -> str | None:
+    """Each layer's gradient norm against epoch on a log scale; None when nothing can be drawn."""
+    layers = list(dict.fromkeys(r.get("layer") for r in run.diagnostics if r.get("layer") is not None))
+    series = []
+    for layer in layers:
+        rows = [r for r in run.diagnostics if r.get("layer") == layer and r.get("epoch") is not None]
+        ys = [r.get("grad_norm") if _finite(r.get("grad_norm")) and r["grad_norm"] > 0 else float("nan")
+              for r in rows]
+        if any(y == y for y in ys):
+            series.append((layer, [r["epoch"] for r in rows], ys))
+    if not series:
+        return None
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(5.6, 3.0))
+        cmap = plt.get_cmap("viridis")
+        for i, (layer, xs, ys) in enumerate(series):
+            ax.plot(xs, ys, color=cmap(i / max(1, len(series) - 1) * 0.9), label=_plain(layer), linewidth=1.5,
+                    marker="o" if len(xs) <= 15 else None, markersize=3)
+        _log_y(ax)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("gradient norm")
+        ax.set_title("gradient norm per layer (input layer darkest)")
+        ax.grid(alpha=0.3, which="both")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if len(series) <= 3:
+            ax.legend(fontsize=7)
+        else:  # many layers: beside the plot, not over the lines
+            ax.legend(fontsize=7, ncol=2 if len(series) > 12 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      frameon=False)
+        fig.tight_layout()
+        return fig
+
+    return figs.render(draw, f"Gradient norm per layer of {run.name}, log scale, against epoch")
+
+
+# ------------------------------------------------------------------ HTML pieces
+
+CSS = """
+:root { color-scheme: light; --fg: #1d2125; --muted: #5f6b76; --line: #c9d0d6; --head: #eef1f4; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 24px 16px 48px; color: var(--fg); background: #fff;
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1100px; margin: 0 auto; }
+h1 { font-size: 1.7em; margin: 0 0 4px; }
+h2 { font-size: 1.3em; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+h3 { font-size: 1.05em; margin: 18px 0 6px; }
+.meta { color: var(--muted); margin: 2px 0; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+            font-size: 0.88em; }
+code { overflow-wrap: anywhere; }
+pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: 10px 12px;
+      overflow-x: auto; line-height: 1.35; margin: 6px 0; }
+.wide { width: max-content; min-width: 100%; max-width: calc(100vw - 32px); position: relative; left: 50%;
+        transform: translateX(-50%); overflow-x: auto; }
+table { border-collapse: collapse; margin: 6px 0; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
+th { background: var(--head); text-align: left; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.compare { font-size: 0.82em; }
+table.compare th { vertical-align: bottom; }
+table.compare th, table.compare td { padding: 3px 6px; }
+table.compare .status { font-size: 0.8em; padding: 0 5px; }
+table.compare td.set { max-width: 14em; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+                       font-size: 0.92em; }
+table.compare td.run { white-space: nowrap; }
+.pm { display: block; color: var(--muted); font-size: 0.88em; }
+table.kv th { width: 11em; font-weight: 500; }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 6px;
+          vertical-align: -0.05em; }
+.none { color: var(--muted); }
+.status { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 0.85em; font-weight: 600;
+          white-space: nowrap; border: 1px solid transparent; }
+.st-completed { background: #e3f4e8; color: #17622f; border-color: #a6d8b5; }
+.st-diverged, .st-failed, .st-crashed { background: #fde7e7; color: #a11a1a; border-color: #f0b1b1; }
+.st-interrupted, .st-mixed { background: #fff1d6; color: #7a4b00; border-color: #f0cf8c; }
+.st-running { background: #e2eefc; color: #17457e; border-color: #a9c7ef; }
+.st-incomplete { background: #eceef0; color: #4a525a; border-color: #c9d0d6; }
+h2 .status { font-size: 0.62em; vertical-align: 0.2em; margin-left: 8px; }
+figure { margin: 10px 0; }
+svg { max-width: 100%; height: auto; display: block; }
+svg * { stroke-linejoin: round; stroke-linecap: butt; }
+.run { margin-top: 8px; }
+.cols { display: flex; flex-wrap: wrap; gap: 0 32px; align-items: flex-start; }
+.cols > .left { flex: 0 1 540px; min-width: 0; }
+.cols > .right { flex: 1 1 400px; min-width: 0; }
+pre.config { font-size: 0.8em; max-height: 42em; overflow: auto; }
+figure.grad { margin: 0; }
+.message { border-left: 4px solid var(--line); padding: 4px 10px; margin: 8px 0; background: #fafbfc; }
+.message.bad { border-left-color: #d64545; }
+ul.diagnosis { margin: 4px 0; padding-left: 22px; }
+ul.diagnosis li { margin: 3px 0; }
+.tag { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.78em;
+       color: var(--muted); background: #f0f2f4; border-radius: 3px; padding: 0 4px; margin-left: 4px; }
+.warn { color: #7a4b00; }
+a { color: #1a5fb4; }
+footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
+@media print { h2 { break-before: auto; } .run { break-inside: avoid-page; } }
+"""
+
+
+def _status_badge(status: str) -> str:
+    cls = status if status in ("completed", "diverged", "failed", "crashed", "interrupted", "running",
+                               "incomplete") else "mixed"
+    return f'<span class="status st-{cls}">{esc(status)}</span>'
+
+
+def _cell_num(v, std=None) -> str:
+    """A number cell; a group's ``± std`` goes on its own line (the cell's text is still fmt_value's)."""
+    if v is None:
+        return '<td class="num none">–</td>'
+    text = esc(fmt_number(v))
+    if std is not None:
+        text += f' <span class="pm">± {esc(f"{std:.2g}")}</span>'
+    return f'<td class="num">{text}</td>'
+
+
+def _setting_html(v) -> str:
+    """A setting cell: lists and mappings may wrap after their commas."""
+    text = fmt_setting(v)
+    return "<wbr>".join(esc(part) for part in re.split(r"(?<=,)", text))
+
+
+def _anchor(i: int) -> str:
+    return f"run-{i + 1}"
+
+
+def column_names(keys: list[str]) -> list[str]:
+    """Short headers for the settings columns: 'train.optimizer.lr' -> 'lr' where that is unambiguous."""
+    shorts = [short_key(k) for k in keys]
+    return [s if shorts.count(s) == 1 else k for k, s in zip(keys, shorts)]
+
+
+def comparison_table(comp: Comparison, anchors: dict, colors: dict) -> str:
+    head_html = ['<th scope="col">run</th>', '<th scope="col">status</th>']
+    for k, short in zip(comp.keys, column_names(comp.keys)):
+        text = "<wbr>.".join(esc(p) for p in short.split("."))
+        head_html.append(f'<th scope="col" title="{esc(k)}">{text}</th>')
+    for col, text in TABLE_COLUMNS:
+        text = f"best {comp.metric}" if col == "best" else text
+        head_html.append(f'<th scope="col">{esc(text)}</th>')
+    lines = ['<div class="wide"><table class="compare" id="comparison">',
+             "<thead><tr>" + "".join(head_html) + "</tr></thead>", "<tbody>"]
+    for row in comp.rows:
+        first = row.runs[0] if row.runs else ""
+        color = colors.get(first)
+        swatch = f'<span class="swatch" style="background:{color}"></span>' if color else ""
+        name = esc(row.name)
+        if first in anchors:
+            name = f'<a href="#{anchors[first]}">{name}</a>'
+        cells = [f'<td class="run">{swatch}{name}</td>', f"<td>{_status_badge(row.status)}</td>"]
+        for k in comp.keys:
+            v = row.settings.get(k)
+            cells.append(f'<td class="set{" none" if v is None else ""}">{_setting_html(v)}</td>')
+        for col, _ in TABLE_COLUMNS:
+            cells.append(_cell_num(row.values.get(col), row.spread.get(col)))
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines += ["</tbody></table></div>"]
+    return "\n".join(lines)
+
+
+def _config_text(run: Run) -> str | None:
+    path = run.path / "config.yaml"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    if run.config:
+        import yaml
+
+        return yaml.safe_dump(run.config, sort_keys=False)
+    return None
+
+
+def _findings(run: Run) -> list[dict]:
+    found = run.summary.get("diagnosis")
+    if isinstance(found, list):
+        return [f for f in found if isinstance(f, dict) and f.get("message")]
+    if not run.metrics:
+        return []
+    from nnlab.diagnosis import diagnose  # an old or unfinished run: diagnose what it holds
+
+    try:
+        return diagnose(run.metrics, run.diagnostics, run.summary, run.config)
+    except Exception:  # a damaged folder must not stop the report
+        return []
+
+
+def results_table(run: Run, metric: str) -> str:
+    vals = run_values(run, metric)
+    last = run.metrics[-1] if run.metrics else (run.summary.get("final") or {})
+    test = run.summary.get("test") or {}
+    data = run.summary.get("data") or {}
+    planned = ((run.config or {}).get("train") or {}).get("epochs")
+    rows = [("status", _status_badge(run.status))]
+    epochs = fmt_number(vals["epochs"]) + (f" of {fmt_number(planned)}" if isinstance(planned, int) else "")
+    rows.append(("epochs recorded", esc(epochs)))
+    if vals["best"] is not None:
+        best = f"{fmt_number(vals['best'])} (epoch {fmt_number(vals['best_epoch'])})"
+        rows.append((f"best {metric}", esc(best)))
+    classification = run.task == "classification"
+    for key, text in (("train_loss", "final train loss"), ("train_acc", "final train acc"),
+                      ("val_loss", "final val loss"), ("val_acc", "final val acc")):
+        if key.endswith("acc") and not classification:
+            continue
+        if last.get(key) is not None or key.endswith("loss"):
+            rows.append((text, esc(fmt_number(last.get(key)))))
+    rows.append(("test loss", esc(fmt_number(test.get("loss")))))
+    if classification:
+        rows.append(("test acc", esc(fmt_number(test.get("acc")))))
+    if run.summary.get("stopped_early"):
+        restored = run.summary.get("restored_epoch")
+        rows.append(("stopped early", "yes" + (f", the weights of epoch {esc(restored)} restored" if restored else "")))
+    secs = vals["seconds"]
+    rows.append(("training seconds", esc(fmt_number(secs))))
+    if run.summary.get("n_params") is not None:
+        rows.append(("parameters", esc(fmt_number(run.summary["n_params"]))))
+    if data:
+        rows.append(("data", f"{esc(data.get('name', '?'))} ({esc(data.get('task', '?'))})"))
+        rows.append(("train / val / test", esc(" / ".join(fmt_number(data.get(k))
+                                                         for k in ("n_train", "n_val", "n_test")))))
+    seed = (run.config or {}).get("seed", run.summary.get("seed"))
+    if seed is not None:
+        rows.append(("seed", esc(fmt_number(seed))))
+    body = "".join(f'<tr><th scope="row">{esc(k)}</th><td>{v}</td></tr>' for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+def run_section(run: Run, index: int, metric: str, color: str | None, figs: _Figures) -> str:
+    out = [f'<section class="run" id="{_anchor(index)}">']
+    swatch = f'<span class="swatch" style="background:{color}"></span>' if color else ""
+    out.append(f"<h2>{swatch}{esc(run.name)}{_status_badge(run.status)}</h2>")
+    out.append(f'<p class="meta">folder: <code>{esc(run.path.resolve())}</code></p>')
+    started = run.started
+    if started:
+        out.append(f'<p class="meta">started {esc(started.isoformat(sep=" ", timespec="seconds"))}</p>')
+    message = run.summary.get("message") or STATUS_NOTES.get(run.status)
+    if message:
+        bad = " bad" if run.status in ("diverged", "failed", "crashed") else ""
+        out.append(f'<p class="message{bad}">{esc(message)}</p>')
+    if run.warnings:
+        out.append('<p class="warn">Damaged files: ' + esc("; ".join(run.warnings)) + ".</p>")
+
+    out.append("<h3>Diagnosis</h3>")
+    findings = _findings(run)
+    if findings:
+        out.append('<ul class="diagnosis">' + "".join(
+            f'<li>{esc(f["message"])}<span class="tag">{esc(f.get("code", ""))}</span></li>' for f in findings)
+            + "</ul>")
+    elif not run.metrics:
+        out.append('<p class="none">Nothing to diagnose: the run recorded no epoch.</p>')
+    else:
+        out.append('<p class="none">No problems found by the rules.</p>')
+
+    left = [f"<h3>Results</h3>{results_table(run, metric)}"]
+    svg = gradnorm_figure(figs, run) if run.diagnostics else None
+    if svg:
+        left.append(f'<figure class="grad"><h3>Gradient norms</h3>{svg}</figure>')
+    text = _config_text(run)
+    if text is not None:
+        right = f'<h3>Resolved config</h3><pre class="config">{esc(text.rstrip())}</pre>'
+    else:
+        right = '<h3>Resolved config</h3><p class="none">No config.yaml in this folder.</p>'
+    out.append(f'<div class="cols"><div class="left">{"".join(left)}</div><div class="right">{right}</div></div>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ the report
+
+
+def _has_curve(run: Run) -> bool:
+    return any(_finite(r.get("train_loss")) or _finite(r.get("val_loss")) for r in run.metrics)
+
+
+def render_report(runs: list[Run], *, metric: str | None = None, group: bool = True,
+                  title: str = "nnlab report", now: datetime | None = None) -> str:
+    """The report's HTML text (``write_report`` writes it)."""
+    from nnlab import __version__
+
+    runs = list(runs)
+    comp = compare(runs, metric=metric, group=group)
+    figs = _Figures()
+    plotted = [r for r in runs if _has_curve(r)]
+    colors = run_colors(plotted)  # only runs with a curve get a colour (and a swatch in the table)
+    anchors = {str(r.path): _anchor(i) for i, r in enumerate(runs)}
+    row_of = {p: row for row in comp.rows for p in row.runs}
+    now = now or datetime.now()
+
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f'<meta name="generator" content="nnlab {esc(__version__)}">',
+             f"<title>{esc(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<main>"]
+    n_rows = len(comp.rows)
+    counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+    if n_rows != len(runs):
+        counts += f" in {n_rows} rows (runs whose configs differ only in name and seed are grouped: mean ± std)"
+    direction = "highest" if comp.metric.endswith("acc") else "lowest"
+    parts += ["<header>", f"<h1>{esc(title)}</h1>",
+              f'<p class="meta">Generated {esc(now.strftime("%Y-%m-%d %H:%M:%S"))} by nnlab {esc(__version__)} '
+              f"· {esc(counts)} · best = {direction} {esc(comp.metric)}</p>", "</header>"]
+
+    parts.append("<h2>Comparison</h2>")
+    if comp.rows:
+        if comp.keys:
+            parts.append('<p class="meta">Settings columns: the config keys whose values differ between runs.</p>')
+        parts.append(comparison_table(comp, anchors, colors))
+    else:
+        parts.append('<p class="none">No runs.</p>')
+
+    parts.append("<h2>Curves</h2>")
+    entries = []
+    for run in plotted:
+        row = row_of.get(str(run.path))
+        if row is not None and len(row.runs) > 1:  # a member of a group: its own name and seed
+            row = replace(row, name=f"{run.name} [seed {(run.config or {}).get('seed', '?')}]")
+        text = label(row) if row is not None else run.name
+        entries.append((run, colors[str(run.path)], text))
+    missing = [r for r in runs if not _has_curve(r)]
+    if entries:
+        regression = all(r.task == "regression" for r, _, _ in entries)
+        parts.append(f"<figure>{curves_figure(figs, entries, regression)}</figure>")
+    else:
+        parts.append('<p class="none">No run recorded a finite loss, so there are no curves.</p>')
+    if missing and entries:
+        parts.append('<p class="meta">No curve for: ' + ", ".join(
+            f'<a href="#{anchors[str(r.path)]}">{esc(r.name)}</a> ({esc(r.status)})' for r in missing) + ".</p>")
+
+    parts.append("<h2>Runs</h2>")
+    for i, run in enumerate(runs):
+        parts.append(run_section(run, i, comp.metric, colors.get(str(run.path)), figs))
+    parts += [f'<footer>nnlab {esc(__version__)} · self-contained: no scripts, no network.</footer>',
+              "</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _atomic_write_shared(path: Path, text: str) -> None:
+    """runs.atomic_write, but the report gets the usual permissions (mkstemp makes files 0600)."""
+    atomic_write(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(path, 0o666 & ~umask)
+    except OSError:
+        pass
+
+
+def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
+                 title: str = "nnlab report") -> Path:
+    """Write the HTML report of ``runs`` to ``path`` atomically; return the path."""
+    path = Path(path)
+    text = render_report(runs, metric=metric, group=group, title=title)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_shared(path, text)
+    except OSError as exc:
+        raise RunError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
+    return path
