@@ -275,7 +275,19 @@ def short_key(key: str) -> str:
     return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
 
+_LABEL_ORDER = ("train.optimizer", "train.schedule", "model", "train", "seed", "data")
+
+
+def _label_rank(key: str) -> tuple:
+    """The settings that usually explain a difference first: optimizer, schedule, model, the rest, data."""
+    for i, prefix in enumerate(_LABEL_ORDER):
+        if key == prefix or key.startswith(prefix + "."):
+            return (i, key)
+    return (len(_LABEL_ORDER), key)
+
+
 def label(row: Row, most: int = 4) -> str:
     """A legend label: the run name and (up to ``most`` of) its differing settings."""
-    parts = [f"{short_key(k)}={_fmt(v)}" for k, v in row.settings.items() if v is not None][:most]
+    keys = sorted((k for k, v in row.settings.items() if v is not None), key=_label_rank)
+    parts = [f"{short_key(k)}={_fmt(row.settings[k])}" for k in keys][:most]
     return row.name + (f" ({', '.join(parts)})" if parts else "")
