@@ -125,17 +125,30 @@ def run_values(run: Run, metric: str) -> dict:
     scored = [r for r in run.metrics if r.get(metric) is not None and math.isfinite(r[metric])]
     best = (max if maximize else min)(scored, key=lambda r: r[metric]) if scored else None
     last = run.metrics[-1] if run.metrics else {}
-    test = run.summary.get("test") or {}
+    test = run.summary.get("test")
+    test = test if isinstance(test, dict) else {}
+    seconds = _number(run.summary.get("train_seconds"))
     return {
         "best": best[metric] if best else None,
         "best_epoch": best["epoch"] if best else None,
         "final_train_loss": last.get("train_loss"),
         "final_val_loss": last.get("val_loss"),
-        "test_acc": test.get("acc"),
-        "test_loss": test.get("loss"),
+        "test_acc": _number(test.get("acc")),
+        "test_loss": _number(test.get("loss")),
         "epochs": len(run.metrics),
-        "seconds": run.summary.get("train_seconds", run.seconds),
+        "seconds": _number(run.seconds) if seconds is None else seconds,
     }
+
+
+def _number(v) -> float | int | None:
+    """A number from summary.json: write_json stores infinities as "inf"/"-inf"; anything else is no number."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if v in ("inf", "-inf", "nan"):
+        return float(v)
+    return None
 
 
 def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_keys: bool = False,

@@ -205,7 +205,7 @@ class Run:
     @property
     def started(self) -> datetime | None:
         text = self.summary.get("started")
-        if text:
+        if isinstance(text, str) and text:
             try:
                 return datetime.fromisoformat(text)
             except ValueError:
@@ -218,14 +218,14 @@ class Run:
     @property
     def seconds(self) -> float | None:
         s = self.summary.get("wall_seconds")
-        if s is None and self.metrics:
-            s = sum(r.get("seconds") or 0 for r in self.metrics)
+        if not isinstance(s, (int, float)) or isinstance(s, bool):
+            s = sum(r.get("seconds") or 0 for r in self.metrics) if self.metrics else None
         return s
 
     @property
     def task(self) -> str:
-        data = self.summary.get("data") or {}
-        if data.get("task"):
+        data = self.summary.get("data")
+        if isinstance(data, dict) and data.get("task") in ("classification", "regression"):
             return data["task"]
         return "classification" if any(r.get("train_acc") is not None for r in self.metrics) else "regression"
 
