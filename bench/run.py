@@ -240,7 +240,6 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.only.split(","):
-            w = WORKLOADS[key]
             data = make_data(key, Path(tmp))
             results[key] = {i: [] for i in impls}
             for rep in range(reps):

@@ -23,7 +23,6 @@ import gzip
 import io
 import os
 import random
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.errors import ConfigError, DataError
+from nnlab.files import atomic_savez
 from nnlab.registry import Fraction, NonNegative, NonNegativeInt, Positive, PositiveInt, Registry
 
 datasets = Registry("dataset")
@@ -289,14 +289,7 @@ def _write_cache_atomically(file: Path, arrays: dict) -> None:
     """Write an .npz via a temporary file in the same folder + os.replace, so readers never see half a file."""
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}-", suffix=".tmp", dir=file.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_savez(file, arrays)
     except OSError as exc:  # a read-only cache only costs time, so it is not an error
         warnings.warn(f"{file}: cannot write the data cache ({exc.strerror or exc}); "
                       "the data will be generated again next time", stacklevel=3)

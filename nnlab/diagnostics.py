@@ -1,9 +1,10 @@
 """Per-layer training diagnostics: what you need to see vanishing gradients and dead units.
 
 For each Dense layer, per epoch:
-  grad_norm           mean over the epoch's steps of ||dL/dW|| (the data loss's gradient, before
-                      penalties and clipping); a first layer orders of magnitude below the last
-                      is the vanishing-gradient picture of Hung-yi Lee's notes
+  grad_norm           mean of ||dL/dW|| (the data loss's gradient, before penalties and clipping)
+                      over up to 8 evenly spaced steps of the epoch (every step when an epoch has
+                      at most 8); a first layer orders of magnitude below the last is the
+                      vanishing-gradient picture of Hung-yi Lee's notes
   update_ratio        ||W_after - W_before|| / ||W_before|| on the epoch's last step
                       (CS231n suggests around 1e-3)
   dead_fraction       ReLU layers: fraction of units never positive on any of the epoch's batches
@@ -11,8 +12,8 @@ For each Dense layer, per epoch:
                       (|tanh| > 0.97, sigmoid < 0.03 or > 0.97, |hard_tanh| = 1) in the epoch's last
                       training batch (recorded before the step, not after the validation pass)
 
-Cost per step: one pass over the weight gradients (a reduceat) and, for ReLU layers,
-one ``any`` over the activations; the rest happens once per epoch.
+Cost per step: for ReLU layers one ``any`` over the activations; on the sampled steps one
+pass over the weight gradients (a reduceat); the rest happens once per epoch.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ COLUMNS = ["epoch", "layer", "grad_norm", "update_ratio", "dead_fraction", "satu
 
 
 class Diagnostics:
-    def __init__(self, model):
+    SAMPLES = 8  # gradient-norm samples per epoch
+
+    def __init__(self, model, steps_per_epoch: int = 1):
         self.model = model
+        self.stride = max(1, steps_per_epoch // self.SAMPLES)
         dense = [t for t in model.tensors if t.key == "W"]  # weights come first, in layer order
         self.names = [t.name.split(".")[0] for t in dense]
         self.offsets = np.array([t.start for t in dense])
@@ -45,17 +49,19 @@ class Diagnostics:
         self.start_epoch()
 
     def start_epoch(self):
-        self.grad_sq_sum = np.zeros(len(self.names))
         self.grad_norm_sum = np.zeros(len(self.names))
-        self.steps = 0
+        self.steps = 0  # sampled steps
+        self.step = 0  # all steps of the epoch
         self.alive = {k: None for k in self.relu}
         self.saturated = {}
 
     def after_backward(self, g):
         """Record the per-layer gradient norms of this step (call before penalties and clipping)."""
-        np.multiply(g[: self.n_w], g[: self.n_w], out=self._sq)
-        self.grad_norm_sum += np.sqrt(np.add.reduceat(self._sq, self.offsets))
-        self.steps += 1
+        if self.step % self.stride == 0:
+            np.multiply(g[: self.n_w], g[: self.n_w], out=self._sq)
+            self.grad_norm_sum += np.sqrt(np.add.reduceat(self._sq, self.offsets))
+            self.steps += 1
+        self.step += 1
         for k, act in self.relu.items():
             fired = act.a.any(axis=0)
             if self.alive[k] is None:

@@ -283,14 +283,14 @@ class Adam(Optimizer):
         t = self.t
         if self.bias_correction:
             bc1 = 1 - self.beta1 ** t
-            bc2 = 1 - self.beta2 ** t
+            sbc2 = math.sqrt(1 - self.beta2 ** t)
         else:
-            bc1 = bc2 = 1.0
+            bc1 = sbc2 = 1.0
+        # lr/bc1 * m / (sqrt(v)/sbc2 + eps) == (lr sbc2/bc1) * m / (sqrt(v) + eps sbc2): one pass fewer
         np.sqrt(v, out=d)
-        d *= p.dtype.type(1 / math.sqrt(bc2))
-        d += p.dtype.type(self.eps)
+        d += p.dtype.type(self.eps * sbc2)
         np.divide(m, d, out=d)
-        d *= p.dtype.type(lr / bc1)
+        d *= p.dtype.type(float(lr) * sbc2 / bc1)
         p -= d
 
 

@@ -24,7 +24,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -590,17 +589,6 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     return "\n".join(parts)
 
 
-def _atomic_write_shared(path: Path, text: str) -> None:
-    """runs.atomic_write, but the report gets the usual permissions (mkstemp makes files 0600)."""
-    atomic_write(path, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(path, 0o666 & ~umask)
-    except OSError:
-        pass
-
-
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
                  title: str = "nnlab report") -> Path:
     """Write the HTML report of ``runs`` to ``path`` atomically; return the path."""
@@ -608,7 +596,7 @@ def write_report(runs: list[Run], path, *, metric: str | None = None, group: boo
     text = render_report(runs, metric=metric, group=group, title=title)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_shared(path, text)
+        atomic_write(path, text)
     except OSError as exc:
         raise RunError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     return path

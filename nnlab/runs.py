@@ -22,12 +22,12 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from nnlab.errors import RunError
+from nnlab.files import atomic_savez, atomic_write  # noqa: F401 (part of this module's API)
 
 TIMESTAMP = "%Y-%m-%d_%H-%M-%S"
 
@@ -51,39 +51,6 @@ def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None 
         except OSError as exc:
             raise RunError(f"{path}: cannot create the run folder ({exc.strerror})") from None
     raise RunError(f"{runs_dir}: too many runs named {base}")
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write a whole file via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    mode = "w" if isinstance(data, str) else "wb"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
-    """np.savez to a temporary file, then rename (np.savez appends .npz to names without it)."""
-    import numpy as np
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class MetricsWriter:

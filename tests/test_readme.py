@@ -54,7 +54,6 @@ def test_config_reference_names_every_key():
 
 
 def test_every_component_is_used_by_a_config():
-    import yaml
 
     from nnlab.cli import registries
     from nnlab.config import load_config

@@ -328,3 +328,20 @@ def test_find_runs_warns_about_missing_and_non_run_paths(tmp_path):
     assert warnings == [f"{tmp_path / 'nothere'}: no such folder, skipped",
                         f"{tmp_path / 'empty'}: not a run folder, skipped",
                         f"{tmp_path / 'file.txt'}: not a run folder, skipped"]
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from nnlab.files import atomic_savez, atomic_write
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.txt", "x")
+        atomic_savez(tmp_path / "m.npz", {"w": __import__("numpy").zeros(2)})
+    finally:
+        os.umask(umask)
+    for name in ("a.txt", "m.npz"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "m.npz"]
