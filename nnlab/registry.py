@@ -158,7 +158,7 @@ def check_value(value: Any, annotation: Any) -> Any:
         raise first or Invalid("must be null")
     if origin in (list, tuple) or annotation in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise Invalid(f"must be a list such as [1, 2]")
+            raise Invalid("must be a list such as [1, 2]")
         (item,) = typing.get_args(annotation)[:1] or (Any,)
         out = []
         for i, v in enumerate(value):
