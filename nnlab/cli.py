@@ -299,6 +299,13 @@ def _print_result(out, cfg, run_dir, summary):
                           + (f", {sps:,.0f} samples/s" if sps else ""))
     table.add_row("run folder", str(run_dir))
     out.print(table)
+    findings = summary.get("diagnosis") or []
+    if findings:
+        out.print("[bold]diagnosis[/]")
+        for f in findings:
+            out.print(f"  • {f['message']}", soft_wrap=False)
+    elif status == "completed":
+        out.print("[bold]diagnosis[/]  no problems found by the rules")
 
 
 KINDS = {

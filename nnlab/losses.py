@@ -27,24 +27,26 @@ class SoftmaxCrossEntropy:
 
     def __init__(self):
         self._buf: dict[tuple, np.ndarray] = {}
-        self._rows = np.arange(0)
+        self._offsets = np.arange(0)
 
     def __call__(self, out, y):
-        n = out.shape[0]
+        n, c = out.shape
         p = self._buf.get((out.shape, out.dtype))
         if p is None:
             p = self._buf[(out.shape, out.dtype)] = np.empty_like(out)
-        if len(self._rows) < n:
-            self._rows = np.arange(n)
-        rows = self._rows[:n]
-        np.subtract(out, np.maximum.reduce(out, axis=1)[:, None], out=p)
-        picked = p[rows, y]  # shifted logits of the true classes: log softmax = picked - log(s)
+        if len(self._offsets) < n:
+            self._offsets = np.arange(n) * c
+        flat = self._offsets[:n] + y  # positions of the true classes in the flattened (N, C) arrays
+        mx = np.maximum.reduce(out, axis=1)
+        np.subtract(out, mx[:, None], out=p)
         np.exp(p, out=p)
         s = np.add.reduce(p, axis=1)
+        # -log softmax(out)[y] = log s + max - out[y]
+        loss = (float(np.add.reduce(np.log(s))) + float(np.add.reduce(mx))
+                - float(np.add.reduce(out.reshape(-1).take(flat)))) / n
+        s *= n  # dL/dout = (softmax - onehot) / N, with the 1/N folded into the normalisation
         p /= s[:, None]
-        loss = (float(np.add.reduce(np.log(s))) - float(np.add.reduce(picked))) / n
-        p[rows, y] -= 1
-        p *= p.dtype.type(1.0 / n)
+        p.reshape(-1)[flat] -= p.dtype.type(1.0 / n)
         return loss, p
 
     @staticmethod

@@ -163,6 +163,12 @@ def test_plain_output_when_not_a_terminal(tmp_path):
     assert r.returncode == 0
     assert "epoch    4/4" in r.stderr  # a plain progress line, no bar
     assert "result: tiny" in r.stdout and "test" in r.stdout and "run folder" in r.stdout
+    # the diagnosis is printed at the end, the same sentences as in summary.json
+    run_dir = next((tmp_path / "runs").iterdir())
+    findings = json.loads((run_dir / "summary.json").read_text())["diagnosis"]
+    assert "diagnosis" in r.stdout
+    for f in findings:
+        assert f["message"][:40] in " ".join(r.stdout.split())
 
 
 def test_diverged_run_exit_1_and_status(tmp_path):
