@@ -52,7 +52,8 @@ class Diagnostics:
         self.grad_norm_sum = np.zeros(len(self.names))
         self.steps = 0  # sampled steps
         self.step = 0  # all steps of the epoch
-        self.alive = {k: None for k in self.relu}
+        # the largest activation of each ReLU unit over the epoch's batches: > 0 iff it fired
+        self.peak = {k: None for k in self.relu}
         self.saturated = {}
 
     def after_backward(self, g):
@@ -63,11 +64,12 @@ class Diagnostics:
             self.steps += 1
         self.step += 1
         for k, act in self.relu.items():
-            fired = act.a.any(axis=0)
-            if self.alive[k] is None:
-                self.alive[k] = fired
+            top = np.maximum.reduce(act.a, axis=0)
+            peak = self.peak[k]
+            if peak is None:
+                self.peak[k] = top
             else:
-                self.alive[k] |= fired
+                np.maximum(peak, top, out=peak)
 
     def before_last_step(self):
         self._w_before = self.model.params[: self.n_w].copy()
@@ -89,8 +91,8 @@ class Diagnostics:
             row = {"epoch": epoch, "layer": name,
                    "grad_norm": float(self.grad_norm_sum[i] / max(self.steps, 1)),
                    "update_ratio": ratio, "dead_fraction": None, "saturated_fraction": None}
-            if name in self.relu and self.alive[name] is not None:
-                row["dead_fraction"] = float(1.0 - self.alive[name].mean())
+            if name in self.relu and self.peak[name] is not None:
+                row["dead_fraction"] = float(np.count_nonzero(self.peak[name] <= 0)) / self.peak[name].size
             act = self.saturating.get(name)
             if name in self.saturated:
                 row["saturated_fraction"] = self.saturated[name]
