@@ -171,30 +171,8 @@ def check_value(value: Any, annotation: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise Invalid("must be true or false")
-    if annotation is int:
-        if isinstance(value, bool):
-            raise Invalid("must be a whole number")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise Invalid("must be a whole number")
-    if annotation is float:
-        if isinstance(value, bool):
-            raise Invalid("must be a valid number")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise Invalid("must be a valid number")
+    if annotation in (int, float):
+        return _number(value, annotation)
     if annotation is str:
         if isinstance(value, str):
             return value
@@ -204,6 +182,25 @@ def check_value(value: Any, annotation: Any) -> Any:
             return None
         raise Invalid("must be null")
     return value
+
+
+def _number(value: Any, kind: type) -> Any:
+    """An int or float from a number or numeric text; whole floats are accepted as ints (3.0 -> 3)."""
+    wanted = "a whole number" if kind is int else "a valid number"
+    if isinstance(value, bool):
+        raise Invalid(f"must be {wanted}")
+    if isinstance(value, str):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            raise Invalid(f"must be {wanted}") from None
+    if kind is float and isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise Invalid(f"must be {wanted}")
 
 
 def check_options(options: dict[str, "Option"], given: dict, where: str, errors: list[str], *,
