@@ -6,7 +6,7 @@ builder supplies (shapes, the base learning rate, a random generator, ...).
 Validation, ``nnlab list`` and the README's table of components all read the
 options from here, so there is no second schema to keep in sync.
 
-Type hints may carry constraints from ``annotated_types`` (the aliases below);
+Type hints may carry bounds (``Annotated[float, Gt(0)]``; the aliases below);
 ``check_value`` enforces them: bool, int, float, str, Literal, Optional/Union,
 list[...] and Annotated bounds, which is all a config needs.  (A hand-written
 checker instead of pydantic: importing and building pydantic models cost ~0.17 s,
@@ -24,9 +24,36 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
-from annotated_types import Ge, Gt, Le, Lt
-
 from nnlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Gt:
+    """Bound marker for Annotated hints: value > gt."""
+
+    gt: float
+
+
+@dataclass(frozen=True)
+class Ge:
+    """value >= ge."""
+
+    ge: float
+
+
+@dataclass(frozen=True)
+class Lt:
+    """value < lt."""
+
+    lt: float
+
+
+@dataclass(frozen=True)
+class Le:
+    """value <= le."""
+
+    le: float
+
 
 # Constrained number types for component signatures (enforced by check_value).
 Positive = Annotated[float, Gt(0)]
