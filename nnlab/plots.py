@@ -142,12 +142,12 @@ def plot_compare(runs_rows: list[tuple[str, list[dict]]], path, metric: str = "v
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        if key.endswith("loss") and drawn:
+        if (key.endswith("loss") or key == "lr") and drawn:
             vals = [v for _, rows in runs_rows for v in _col(rows, key) if v == v and v > 0]
             if vals and max(vals) / min(vals) > 50:
                 ax.set_yscale("log")
-        if key == "lr" and drawn:
-            ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
+            elif key == "lr":
+                ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if not handles:
         for ax in axes.flat:
