@@ -233,10 +233,6 @@ class Config:
     def dump(self) -> str:
         return yaml.safe_dump(self.as_dict(), sort_keys=False, default_flow_style=None)
 
-    @property
-    def is_classification_hint(self) -> bool:  # pragma: no cover - convenience
-        return True
-
 
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Config:
     """Read, merge, override and validate one config file."""

@@ -28,31 +28,22 @@ from nnlab.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class Gt:
-    """Bound marker for Annotated hints: value > gt."""
+class Bound:
+    """A bound in an Annotated hint: Annotated[float, Gt(0)] means value > 0."""
 
-    gt: float
-
-
-@dataclass(frozen=True)
-class Ge:
-    """value >= ge."""
-
-    ge: float
+    op: str  # gt | ge | lt | le
+    value: float
 
 
-@dataclass(frozen=True)
-class Lt:
-    """value < lt."""
+def Gt(value): return Bound("gt", value)  # noqa: E704, N802
+def Ge(value): return Bound("ge", value)  # noqa: E704, N802
+def Lt(value): return Bound("lt", value)  # noqa: E704, N802
+def Le(value): return Bound("le", value)  # noqa: E704, N802
 
-    lt: float
 
-
-@dataclass(frozen=True)
-class Le:
-    """value <= le."""
-
-    le: float
+# op -> (symbol, words, test)
+_BOUNDS = {"gt": (">", "greater than", lambda v, b: v > b), "ge": (">=", "greater than or equal to", lambda v, b: v >= b),
+           "lt": ("<", "less than", lambda v, b: v < b), "le": ("<=", "less than or equal to", lambda v, b: v <= b)}
 
 
 # Constrained number types for component signatures (enforced by check_value).
@@ -104,10 +95,7 @@ def type_text(annotation: Any) -> str:
     if origin is Annotated:
         base, *meta = typing.get_args(annotation)
         parts = [type_text(base)]
-        for m in meta:
-            for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-                if hasattr(m, attr):
-                    parts.append(f"{sym} {getattr(m, attr)}")
+        parts += [f"{_BOUNDS[m.op][0]} {m.value}" for m in meta if isinstance(m, Bound)]
         return " ".join(parts[:1]) + ("" if len(parts) == 1 else " " + ", ".join(parts[1:]))
     if origin is typing.Literal:
         return " | ".join(str(a) for a in typing.get_args(annotation))
@@ -146,10 +134,6 @@ class Invalid(ValueError):
     """A value that does not fit its type hint; the message says what is allowed."""
 
 
-_BOUNDS = (("gt", "greater than", lambda v, b: v > b), ("ge", "greater than or equal to", lambda v, b: v >= b),
-           ("lt", "less than", lambda v, b: v < b), ("le", "less than or equal to", lambda v, b: v <= b))
-
-
 def check_value(value: Any, annotation: Any) -> Any:
     """Return ``value`` converted to fit ``annotation`` (int -> float, numeric text -> number),
     or raise Invalid with 'must be ...'."""
@@ -160,10 +144,10 @@ def check_value(value: Any, annotation: Any) -> Any:
         base, *meta = typing.get_args(annotation)
         value = check_value(value, base)
         for m in meta:
-            for attr, words, ok in _BOUNDS:
-                bound = getattr(m, attr, None)
-                if bound is not None and not ok(value, bound):
-                    raise Invalid(f"must be {words} {bound}")
+            if isinstance(m, Bound):
+                _, words, ok = _BOUNDS[m.op]
+                if not ok(value, m.value):
+                    raise Invalid(f"must be {words} {m.value}")
         return value
     if origin is typing.Literal:
         choices = typing.get_args(annotation)
