@@ -127,7 +127,19 @@ def versions() -> dict:
 
 
 def host_info() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    """Who is running: pid, host and (on Linux) the process's start tick, to tell a reused pid."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": process_start(os.getpid())}
+
+
+def process_start(pid) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def write_json(path: str | os.PathLike, obj: dict) -> None:
@@ -197,8 +209,12 @@ class Run:
         return "classification" if any(r.get("train_acc") is not None for r in self.metrics) else "regression"
 
 
-def process_alive(pid: int | None, host: str | None) -> bool | None:
-    """True/False for a process on this host; None when it cannot be told (another host)."""
+def process_alive(pid: int | None, host: str | None, pid_start: int | None = None) -> bool | None:
+    """True/False for a process on this host; None when it cannot be told (another host).
+
+    With ``pid_start`` (recorded at the run's start) a pid since reused by another
+    process counts as gone.
+    """
     if not pid or host != socket.gethostname():
         return None
     try:
@@ -206,7 +222,11 @@ def process_alive(pid: int | None, host: str | None) -> bool | None:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
-        return True
+        pass
+    if pid_start is not None:
+        now = process_start(pid)
+        if now is not None and now != pid_start:
+            return False
     return True
 
 
@@ -250,7 +270,7 @@ def load_run(path: str | os.PathLike) -> Run | None:
             run.warnings.append("diagnostics.csv is unreadable")
     status = run.summary.get("status")
     if status == "running":
-        alive = process_alive(run.summary.get("pid"), run.summary.get("host"))
+        alive = process_alive(run.summary.get("pid"), run.summary.get("host"), run.summary.get("pid_start"))
         status = "crashed" if alive is False else "running"
     if status not in STATUSES:
         status = "incomplete"

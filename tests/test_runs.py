@@ -345,3 +345,21 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     for name in ("a.txt", "m.npz"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "m.npz"]
+
+
+def test_a_reused_pid_reads_as_crashed():
+    import os
+    import socket
+
+    from nnlab.runs import process_alive, process_start
+
+    me, host = os.getpid(), socket.gethostname()
+    start = process_start(me)
+    if start is None:
+        import pytest
+
+        pytest.skip("no /proc on this system")
+    assert process_alive(me, host, start) is True
+    assert process_alive(me, host, start + 12345) is False  # same pid, another process
+    assert process_alive(me, host) is True
+    assert process_alive(me, "another-host", start) is None
