@@ -522,7 +522,7 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     out = _console()
     if not found:
         _console(stderr=True).print("no runs found")
-        return
+        sys.exit(1)
     comp = compare(found, metric=metric, group=not no_group, all_keys=all_keys, sort=sort, top=top)
     if fmt == "csv":
         click.echo(to_csv(comp), nl=False)

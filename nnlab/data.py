@@ -301,7 +301,7 @@ def _write_cache_atomically(file: Path, arrays: dict) -> None:
 def _existing_file(path: str, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
-        raise DataError(f"{p}: file not found; data.path must name an existing {what}")
+        raise DataError(f"{p}: file not found; data.path must name {what}")
     if p.is_dir():
         raise DataError(f"{p}: is a folder; data.path must name {what}")
     return p
@@ -315,7 +315,7 @@ def npz(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     test_fraction of the rows (stratified by class for integer labels) becomes the
     test set, drawn with default_rng(seed).
     """
-    p = _existing_file(path, "an .npz archive")
+    p = _existing_file(path, "an existing .npz archive")
     try:
         archive = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
@@ -363,7 +363,7 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     classification, anything else regression.  A random test_fraction of the rows
     (stratified by class) is the test set, drawn with default_rng(seed).
     """
-    p = _existing_file(path, "a CSV file")
+    p = _existing_file(path, "an existing CSV file")
     try:
         text = p.read_text(encoding="utf-8-sig")  # -sig: drop a BOM spreadsheet programs write
     except UnicodeDecodeError:

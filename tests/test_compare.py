@@ -474,8 +474,9 @@ def test_cli_compare_skips_non_runs_with_a_warning(lab, tmp_path):
     assert r.exit_code == 0
     assert [o["run"] for o in strict_json(r.stdout)] == ["a"]
     assert "not a run folder, skipped" in r.stderr
+    # nothing at all to compare: a one-line message and exit 1 (as nnlab report), so scripts notice
     r = invoke("compare", tmp_path / "empty")
-    assert r.exit_code == 0 and "no runs found" in r.stderr
+    assert r.exit_code == 1 and "no runs found" in r.stderr and "Traceback" not in r.output
 
 
 @pytest.fixture
