@@ -17,11 +17,11 @@ import time
 import numpy as np
 
 from nnlab.config import validate
-from nnlab.diagnostics import Diagnostics
-from nnlab.losses import SoftmaxCrossEntropy
-from nnlab.model import build_model
-from nnlab.optimizers import optimizers
-from nnlab.trainer import evaluate
+from nnlab.train.diagnostics import Diagnostics
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.train.model import build_model
+from nnlab.components.optimizers import optimizers
+from nnlab.train.trainer import evaluate
 
 # name: (training samples before the split, features, hidden, batch)
 WORKLOADS = {"a": (20000, 784, [256, 256], 128), "b": (4000, 40, [100, 100], 100), "c": (2000, 64, [64], 32)}

@@ -83,7 +83,7 @@ def worker_nnlab(w, data_path, epochs, monitored: bool, fraction: float = 1.0) -
 
     from nnlab.config import validate
     from nnlab.data import load_dataset
-    from nnlab.trainer import train
+    from nnlab.train.trainer import train
 
     path = data_path
     if fraction < 1.0:  # the same rows the 10% validation split leaves for training

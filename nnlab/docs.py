@@ -17,7 +17,7 @@ START, END = "<!-- components:start -->", "<!-- components:end -->"
 
 def components_markdown() -> str:
     from nnlab.cli import registries
-    from nnlab.registry import component_options_text
+    from nnlab.config.registry import component_options_text
 
     out = []
     for kind, reg, key in registries():

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from nnlab import runs
-from nnlab.diagnosis import diagnose
-from nnlab.diagnostics import COLUMNS as DIAG_COLUMNS
-from nnlab.trainer import METRIC_COLUMNS, TrainResult, monitor_metric, train
+from nnlab.runs.diagnosis import diagnose
+from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
+from nnlab.train.trainer import METRIC_COLUMNS, TrainResult, monitor_metric, train
 
 
 def load_data(cfg):
@@ -82,7 +82,7 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
             if result.history:
                 runs.atomic_savez(run_dir / "model.npz", result.model.state())
                 try:
-                    from nnlab.plots import plot_curves, plot_diagnostics
+                    from nnlab.look.figures import plot_curves, plot_diagnostics
 
                     plot_curves(result.history, run_dir / "curves.png", title=cfg.name)
                     if diag_rows:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.activations import PReLU, activations
+from nnlab.components.activations import PReLU, activations
 
 NAMES = activations.names()
 
@@ -85,7 +85,7 @@ SMOOTH = np.array([[-2.7, -1.3, -0.6, -0.2],
 
 
 def make(name, n_features, dtype=np.float64, spec=None, alpha=None):
-    """Build an activation; bind its parameters (PReLU's alpha) the way nnlab.model does."""
+    """Build an activation; bind its parameters (PReLU's alpha) the way nnlab.train.model does."""
     act = activations.build(spec or name)
     act.rng = np.random.default_rng(123)
     specs = act.param_specs(n_features)
@@ -357,7 +357,7 @@ def test_prelu_alpha_gradient_by_finite_differences():
 
 def test_prelu_in_a_model_starts_at_quarter_and_is_not_decayed():
     from nnlab.config import validate
-    from nnlab.model import build_model
+    from nnlab.train.model import build_model
 
     cfg = validate({"model": {"hidden": [3], "activation": "prelu"}})
     model = build_model(cfg.model, 2, 2, "float64", np.random.default_rng(0), np.random.default_rng(1))

@@ -213,7 +213,7 @@ def test_gradcheck_passes_and_fails(tmp_path, monkeypatch):
     cfg = write(tmp_path, TINY.replace("dropout: 0.1", "dropout: 0.1, batch_norm: true"))
     r = invoke("gradcheck", cfg)
     assert r.exit_code == 0 and "pass" in r.output and "dense1.W" in r.output and "bn1.gamma" in r.output
-    from nnlab import activations
+    from nnlab.components import activations
 
     monkeypatch.setattr(activations.Tanh, "df", lambda self: 1.5 * (1 - self.a * self.a))
     r = invoke("gradcheck", cfg)

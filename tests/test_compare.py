@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 import nnlab.config
-import nnlab.plots
+import nnlab.look.figures
 from nnlab.cli import main
-from nnlab.compare import (COLUMNS, compare, differing_keys, flatten, label, short_key, sparkline, to_csv, to_json,
+from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, short_key, sparkline, to_csv, to_json,
                            to_markdown)
 from nnlab.experiment import run_experiment
 from nnlab.runs import find_runs, load_run, write_json
@@ -67,8 +67,8 @@ def lab(tmp_path_factory):
     }
     dirs = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nnlab.plots, "plot_curves", lambda *a, **k: None)
-        mp.setattr(nnlab.plots, "plot_diagnostics", lambda *a, **k: None)
+        mp.setattr(nnlab.look.figures, "plot_curves", lambda *a, **k: None)
+        mp.setattr(nnlab.look.figures, "plot_diagnostics", lambda *a, **k: None)
         for key, spec in specs.items():
             folder = root / "runs" / key  # one folder per group of runs for selective globbing
             run_dir, _, summary = run_experiment(nnlab.config.validate(spec), runs_dir=folder)
@@ -563,7 +563,7 @@ def test_cli_show_on_a_non_run_is_one_line(tmp_path):
 
 
 def test_line_chart_hand_computed():
-    from nnlab.textplot import line_chart
+    from nnlab.look.textplot import line_chart
 
     lines = line_chart({"a": [0, 1], "b": [None, float("nan")]}, width=20, height=3)
     assert lines == [
@@ -578,7 +578,7 @@ def test_line_chart_hand_computed():
 
 
 def test_line_chart_log_scale_constant_and_empty():
-    from nnlab.textplot import line_chart
+    from nnlab.look.textplot import line_chart
 
     lines = line_chart({"loss": [100.0, 10.0, 1.0, 0.0, -1.0]}, width=5, height=3, log=True)
     assert [l[:11] for l in lines[:3]] == ["      100 ┤", "       10 ┤", "        1 ┤"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nnlab import data
+from nnlab.data import preprocess
 from nnlab.data import load_dataset
 from nnlab.errors import DataError
 
@@ -381,14 +382,14 @@ def test_standardize_uses_training_split_only(correlated):
 
 def test_standardize_leaves_constant_feature_unscaled():
     x = np.c_[np.full(10, 0.1), np.arange(10.0)]
-    out = data.Standardize().fit(x).transform(x)
+    out = preprocess.Standardize().fit(x).transform(x)
     np.testing.assert_allclose(out[:, 0], 0, atol=1e-12)
     np.testing.assert_allclose(out[:, 1].std(), 1)
 
 
 def test_center_subtracts_train_mean():
     x = np.array([[1.0, 2.0], [3.0, 6.0]])
-    np.testing.assert_array_equal(data.Center().fit(x).transform([[0.0, 0.0]]), [[-2.0, -4.0]])
+    np.testing.assert_array_equal(preprocess.Center().fit(x).transform([[0.0, 0.0]]), [[-2.0, -4.0]])
 
 
 def test_pca_and_zca_whitening(correlated):
@@ -412,7 +413,7 @@ def test_pca_and_zca_whitening(correlated):
 
 def test_pca_eps_shrinks_low_variance_directions():
     x = np.random.default_rng(1).normal(size=(200, 2)) * [1.0, 1e-3]
-    pca = data.PCAWhiten(eps=1e-2).fit(x)
+    pca = preprocess.PCAWhiten(eps=1e-2).fit(x)
     var = pca.transform(x).var(axis=0)
     np.testing.assert_allclose(var, pca.S / (pca.S + 1e-2))  # whitened variance is S / (S + eps)
     assert pca.S[1] == pytest.approx(1e-6, rel=0.3) and var[1] < 1e-3  # not blown up to 1

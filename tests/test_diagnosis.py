@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import nnlab.config
-import nnlab.plots
-from nnlab import diagnosis as D
-from nnlab.diagnosis import diagnose
-from nnlab.diagnostics import Diagnostics, saturated_fraction
+import nnlab.look.figures
+from nnlab.runs import diagnosis as D
+from nnlab.runs.diagnosis import diagnose
+from nnlab.train.diagnostics import Diagnostics, saturated_fraction
 from nnlab.experiment import run_experiment
-from nnlab.losses import SoftmaxCrossEntropy
-from nnlab.model import build_model
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.train.model import build_model
 from nnlab.runs import read_diagnostics, read_metrics
 
 EPS = 1e-6  # relative step across a threshold: "just below" and "just above"
@@ -54,8 +54,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("diag")
     out = {}
     with pytest.MonkeyPatch.context() as mp:  # the PNGs cost most of the time and are not under test
-        mp.setattr(nnlab.plots, "plot_curves", lambda *a, **k: None)
-        mp.setattr(nnlab.plots, "plot_diagnostics", lambda *a, **k: None)
+        mp.setattr(nnlab.look.figures, "plot_curves", lambda *a, **k: None)
+        mp.setattr(nnlab.look.figures, "plot_diagnostics", lambda *a, **k: None)
         for name, spec in CONFIGS.items():
             cfg = nnlab.config.validate({"name": name, "seed": 0, **spec})
             run_dir, result, summary = run_experiment(cfg, runs_dir=root)

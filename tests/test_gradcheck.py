@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.activations import ReLU, Sigmoid, activations
+from nnlab.components.activations import ReLU, Sigmoid, activations
 from nnlab.config import validate
-from nnlab.gradcheck import (ABS_TOLERANCE, TOLERANCE, TensorCheck, check_model, numerical_gradient,
+from nnlab.train.gradcheck import (ABS_TOLERANCE, TOLERANCE, TensorCheck, check_model, numerical_gradient,
                              relative_error)
-from nnlab.losses import MeanSquaredError, SoftmaxCrossEntropy
-from nnlab.model import build_model
+from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy
+from nnlab.train.model import build_model
 
 N_IN, HIDDEN, N_OUT, BATCH = 5, [6, 4], 3, 8
 L1, L2 = 1e-2, 5e-2
@@ -95,7 +95,7 @@ def test_wrong_sigmoid_derivative_fails_the_check(monkeypatch):
 
 
 def test_wrong_regularization_gradient_fails_the_check(monkeypatch):
-    import nnlab.gradcheck as gc
+    import nnlab.train.gradcheck as gc
 
     model = make_model("tanh")
     x, y = data()

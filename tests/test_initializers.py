@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.initializers import initializers
+from nnlab.components.initializers import initializers
 
 NAMES = initializers.names()
 FAN_IN, FAN_OUT = 400, 300
@@ -120,7 +120,7 @@ def test_same_seed_same_weights(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_built_model_has_zero_biases_and_initialized_weights(name):
     from nnlab.config import validate
-    from nnlab.model import build_model
+    from nnlab.train.model import build_model
 
     spec = EXPECT[name][0]
     cfg = validate({"model": {"hidden": [6, 4], "init": spec, "batch_norm": True}})

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.activations import ReLU
-from nnlab.gradcheck import numerical_gradient, relative_error
-from nnlab.layers import BatchNorm, Dense, Dropout
-from nnlab.model import MLP
+from nnlab.components.activations import ReLU
+from nnlab.train.gradcheck import numerical_gradient, relative_error
+from nnlab.components.layers import BatchNorm, Dense, Dropout
+from nnlab.train.model import MLP
 
 
 def bind(layer, n_in, dtype=np.float64, **values):
@@ -25,7 +25,7 @@ def bind(layer, n_in, dtype=np.float64, **values):
 
 
 def centred_difference(fun, x, h=1e-6):
-    """Centred differences of fun() in x (nnlab.gradcheck's own, tested in test_gradcheck.py)."""
+    """Centred differences of fun() in x (nnlab.train.gradcheck's own, tested in test_gradcheck.py)."""
     return numerical_gradient(fun, x, h)
 
 

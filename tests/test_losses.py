@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.gradcheck import numerical_gradient, relative_error
-from nnlab.losses import MeanSquaredError, SoftmaxCrossEntropy, loss_for_task, losses
+from nnlab.train.gradcheck import numerical_gradient, relative_error
+from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy, loss_for_task, losses
 
 
 def centred_difference(fun, x, h=1e-6):
-    """Centred differences of fun() in x (nnlab.gradcheck's own, tested in test_gradcheck.py)."""
+    """Centred differences of fun() in x (nnlab.train.gradcheck's own, tested in test_gradcheck.py)."""
     return numerical_gradient(fun, x, h)
 
 

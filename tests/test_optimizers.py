@@ -1,4 +1,4 @@
-"""Tests for nnlab.optimizers: torch.optim golden trajectories, hand-computed steps from the
+"""Tests for nnlab.components.optimizers: torch.optim golden trajectories, hand-computed steps from the
 docstring formulas, the generic optimizer contract (driven by the registry) and option validation.
 
 No torch needed: the golden trajectories below are hard-coded.
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.optimizers import optimizers
+from nnlab.components.optimizers import optimizers
 
 # ----------------------------------------------------------------------------- golden values
 # GOLDEN holds p after each of 5 steps, in float64, from torch 2.13.0 (torch.optim.SGD, Adagrad,

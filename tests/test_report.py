@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from nnlab.config import validate
-from nnlab.diagnosis import diagnose
+from nnlab.runs.diagnosis import diagnose
 from nnlab.experiment import run_experiment
-from nnlab.report import fmt_number, fmt_value, write_report
+from nnlab.look.report import fmt_number, fmt_value, write_report
 from nnlab.runs import Run, find_runs
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -108,8 +108,8 @@ def runs_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
     made = {}
     with pytest.MonkeyPatch.context() as mp:  # the runs' own PNGs are not tested here, and are slow
-        mp.setattr("nnlab.plots.plot_curves", lambda *a, **k: None)
-        mp.setattr("nnlab.plots.plot_diagnostics", lambda *a, **k: None)
+        mp.setattr("nnlab.look.figures.plot_curves", lambda *a, **k: None)
+        mp.setattr("nnlab.look.figures.plot_diagnostics", lambda *a, **k: None)
         for key, cfg in (("adam0", raw("adam", "adam", 0.01)), ("adam1", raw("adam", "adam", 0.01, seed=1)),
                          ("sgd", raw("sgd", "sgd", 0.1, epochs=5)),
                          ("boom", raw("boom", "sgd", 1e6, activation="relu", batch_size=16))):

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlab import runs as runs_mod
-from nnlab.diagnostics import COLUMNS as DIAG_COLUMNS
+from nnlab import files as files_mod
+from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
 from nnlab.runs import (MetricsWriter, Run, atomic_savez, atomic_write, create_run_dir, find_runs, git_commit,
                         load_run, read_diagnostics, read_metrics, write_json)
-from nnlab.trainer import METRIC_COLUMNS
+from nnlab.train.trainer import METRIC_COLUMNS
 
 NOW = datetime(2024, 3, 5, 14, 7, 9)
 
@@ -96,7 +96,7 @@ def test_atomic_write_failing_after_writing_keeps_the_old_file(tmp_path, monkeyp
     def broken_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs_mod.os, "fsync", broken_fsync)
+    monkeypatch.setattr(files_mod.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="No space"):
         atomic_write(target, "new content that never lands")
     assert target.read_text() == "old"
@@ -110,7 +110,7 @@ def test_atomic_write_interrupted_keeps_the_old_file(tmp_path, monkeypatch):
     def ctrl_c(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs_mod.os, "replace", ctrl_c)
+    monkeypatch.setattr(files_mod.os, "replace", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, "new")
     assert target.read_text() == "old"

@@ -60,7 +60,7 @@ import math
 
 import pytest
 
-from nnlab.schedules import schedules
+from nnlab.components.schedules import schedules
 
 # The generator's output (torch 2.13.0+cpu), verbatim.
 LOSSES = [1.0, 0.8, 0.7, 0.69995, 0.7, 0.71, 0.65, 0.66, 0.65, 0.649999, 0.64, 0.64, 0.64, 0.64, 0.64, 0.64, 0.63, 0.7]

@@ -7,10 +7,10 @@ import pytest
 
 from nnlab.config import validate
 from nnlab.data import load_dataset
-from nnlab.losses import SoftmaxCrossEntropy
-from nnlab.model import build_model
-from nnlab.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value, penalty
-from nnlab.trainer import evaluate, rng_streams, steps_per_epoch, train
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.train.model import build_model
+from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value, penalty
+from nnlab.train.trainer import evaluate, rng_streams, steps_per_epoch, train
 
 
 def config(**sections):
@@ -212,7 +212,7 @@ def test_clip_by_norm_and_value():
 
 
 def test_grad_clip_bounds_every_step_in_training(monkeypatch):
-    import nnlab.optimizers as optim
+    import nnlab.components.optimizers as optim
 
     seen = []
     original = optim.SGD.step

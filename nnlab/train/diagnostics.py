@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.activations import HardTanh, ReLU, Sigmoid, Tanh
+from nnlab.components.activations import HardTanh, ReLU, Sigmoid, Tanh
 
 COLUMNS = ["epoch", "layer", "grad_norm", "update_ratio", "dead_fraction", "saturated_fraction"]
 

@@ -7,7 +7,7 @@ figures cannot clash), the CSS sits in a <style> element, and everything that
 comes from a run folder (names, messages, config text) is HTML-escaped.
 
 The report holds, in order: a header (title, date, nnlab version, how many
-runs); the comparison table of nnlab.compare (groups of seeds as mean ± std);
+runs); the comparison table of nnlab.runs.compare (groups of seeds as mean ± std);
 the overlaid curves of every run that recorded an epoch (training loss,
 validation loss, validation accuracy -- or validation loss on a log scale for
 regression -- and learning rate); then one section per run with its folder,
@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from nnlab.compare import Comparison, compare, label, run_values, short_key
+from nnlab.runs.compare import Comparison, compare, label, run_values, short_key
 from nnlab.errors import RunError
 from nnlab.runs import Run, atomic_write
 
@@ -125,7 +125,7 @@ class _Figures:
     """Makes the report's figures with matplotlib in a private rc context; numbers their ids."""
 
     def __init__(self):
-        from nnlab.plots import _plt
+        from nnlab.look.figures import _plt
 
         self.plt = _plt()
         import matplotlib
@@ -433,7 +433,7 @@ def _findings(run: Run) -> list[dict]:
         return [f for f in found if isinstance(f, dict) and f.get("message")]
     if not run.metrics:
         return []
-    from nnlab.diagnosis import diagnose  # an old or unfinished run: diagnose what it holds
+    from nnlab.runs.diagnosis import diagnose  # an old or unfinished run: diagnose what it holds
 
     try:
         return diagnose(run.metrics, run.diagnostics, run.summary, run.config)

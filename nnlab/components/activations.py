@@ -18,10 +18,9 @@ import math
 
 import numpy as np
 
-from nnlab.layers import Layer, ParamSpec
-from nnlab.registry import NonNegative, Positive, PositiveInt, Registry
+from nnlab.components.layers import Layer, ParamSpec
+from nnlab.config.registry import NonNegative, Positive, PositiveInt, Registry
 
-activations = Registry("activation")
 
 
 class Activation(Layer):
@@ -39,7 +38,6 @@ class Activation(Layer):
         return da
 
 
-@activations.register("identity")
 class Identity(Activation):
     """a = z: no non-linearity (a stack of layers is then one linear map)."""
 
@@ -50,7 +48,6 @@ class Identity(Activation):
         return da
 
 
-@activations.register("sigmoid")
 class Sigmoid(Activation):
     """a = 1 / (1 + e^-z); da/dz = a (1 - a) <= 1/4, hence vanishing gradients in deep nets."""
 
@@ -66,7 +63,6 @@ class Sigmoid(Activation):
         return self.a * (1 - self.a)
 
 
-@activations.register("tanh")
 class Tanh(Activation):
     """a = tanh(z) = 2 sigmoid(2z) - 1; da/dz = 1 - a^2."""
 
@@ -77,7 +73,6 @@ class Tanh(Activation):
         return 1 - self.a * self.a
 
 
-@activations.register("hard_tanh")
 class HardTanh(Activation):
     """a = clip(z, -1, 1); da/dz = 1 on [-1, 1], else 0 (CS224n 2.4)."""
 
@@ -91,7 +86,6 @@ class HardTanh(Activation):
         return np.sign(z - 1) + 3 * np.sign(z + 1)
 
 
-@activations.register("softsign")
 class Softsign(Activation):
     """a = z / (1 + |z|); da/dz = 1 / (1 + |z|)^2."""
 
@@ -103,7 +97,6 @@ class Softsign(Activation):
         return 1 / (self.den * self.den)
 
 
-@activations.register("relu")
 class ReLU(Activation):
     """a = max(z, 0); da/dz = 1 if z > 0 else 0 (CS224n 2.4: 'rect')."""
 
@@ -118,7 +111,6 @@ class ReLU(Activation):
         return z > 0
 
 
-@activations.register("leaky_relu")
 class LeakyReLU(Activation):
     """a = z if z > 0 else slope * z (Maas et al. 2013; Hung-yi Lee: slope 0.01)."""
 
@@ -135,7 +127,6 @@ class LeakyReLU(Activation):
         return z > 0
 
 
-@activations.register("prelu")
 class PReLU(Activation):
     """a = z if z > 0 else alpha_j z, with a learned slope alpha_j per unit (He et al. 2015).
 
@@ -161,7 +152,6 @@ class PReLU(Activation):
         return z > 0
 
 
-@activations.register("rrelu")
 class RReLU(Activation):
     """Randomized leaky ReLU (Xu et al. 2015): a = z if z > 0 else s z.
 
@@ -198,7 +188,6 @@ class RReLU(Activation):
         return z > 0
 
 
-@activations.register("elu")
 class ELU(Activation):
     """a = z if z > 0 else alpha (e^z - 1) (Clevert et al. 2016); da/dz = a + alpha for z <= 0."""
 
@@ -215,7 +204,6 @@ class ELU(Activation):
         return z > 0 if self.alpha != 1 else None
 
 
-@activations.register("selu")
 class SELU(Activation):
     """a = lambda * (z if z > 0 else alpha (e^z - 1)), lambda ~ 1.0507, alpha ~ 1.6733 (Klambauer et al. 2017).
 
@@ -235,7 +223,6 @@ class SELU(Activation):
         return z > 0
 
 
-@activations.register("gelu")
 class GELU(Activation):
     """a = z Phi(z), Phi the standard normal CDF (exact, with erf; Hendrycks & Gimpel 2016).
 
@@ -253,7 +240,6 @@ class GELU(Activation):
         return self.cdf + z * (np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)).astype(z.dtype)
 
 
-@activations.register("swish")
 class Swish(Activation):
     """a = z sigmoid(z) (SiLU; Ramachandran et al. 2017); da/dz = s + z s (1 - s)."""
 
@@ -266,7 +252,6 @@ class Swish(Activation):
         return s + self.z * s * (1 - s)
 
 
-@activations.register("softplus")
 class Softplus(Activation):
     """a = log(1 + e^z), computed stably as logaddexp(0, z); da/dz = sigmoid(z)."""
 
@@ -277,7 +262,6 @@ class Softplus(Activation):
         return 0.5 * (1 + np.tanh(0.5 * self.z))
 
 
-@activations.register("maxout")
 class Maxout(Activation):
     """Maxout (Goodfellow et al. 2013): each unit is the max of k linear pieces.
 
@@ -309,3 +293,23 @@ class Maxout(Activation):
     def kink_state(self, z):
         n, dk = z.shape
         return np.argmax(z.reshape(n, dk // self.pieces, self.pieces), axis=2)
+
+
+# The registry, filled explicitly: adding a activation is its class or function above plus one line here.
+activations = Registry("activation", {
+    "identity": Identity,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "hard_tanh": HardTanh,
+    "softsign": Softsign,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "rrelu": RReLU,
+    "elu": ELU,
+    "selu": SELU,
+    "gelu": GELU,
+    "swish": Swish,
+    "softplus": Softplus,
+    "maxout": Maxout,
+})

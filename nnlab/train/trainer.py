@@ -16,12 +16,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nnlab.diagnostics import Diagnostics
-from nnlab.losses import loss_for_task
-from nnlab.model import MLP, build_model
-from nnlab.optimizers import optimizers
-from nnlab.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
-from nnlab.schedules import schedules
+from nnlab.train.diagnostics import Diagnostics
+from nnlab.components.losses import loss_for_task
+from nnlab.train.model import MLP, build_model
+from nnlab.components.optimizers import optimizers
+from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
+from nnlab.components.schedules import schedules
 
 GATHER_LIMIT = 1 << 30  # shuffle by copying the training set once per epoch up to 1 GiB
 
@@ -115,7 +115,7 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     """Train the configured MLP on the dataset.
 
     Calls ``on_epoch(row)`` after every epoch with its metrics and, when given,
-    ``on_diagnostics(rows)`` with the per-layer diagnostics (nnlab.diagnostics).
+    ``on_diagnostics(rows)`` with the per-layer diagnostics (nnlab.train.diagnostics).
     """
     t_cfg = cfg.train
     model, loss_fn, rngs = build(cfg, dataset)

@@ -21,9 +21,8 @@ import math
 from bisect import bisect_right
 from typing import Literal, Optional
 
-from nnlab.registry import NonNegative, NonNegativeInt, Positive, Registry
+from nnlab.config.registry import NonNegative, NonNegativeInt, Positive, Registry
 
-schedules = Registry("schedule")
 
 Unit = Literal["epoch", "step"]
 Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
@@ -50,7 +49,6 @@ class Schedule:
         raise NotImplementedError
 
 
-@schedules.register("constant")
 class Constant(Schedule):
     """lr(t) = lr."""
 
@@ -61,7 +59,6 @@ class Constant(Schedule):
         return self.base_lr
 
 
-@schedules.register("step")
 class Step(Schedule):
     """Step decay: lr(t) = lr * gamma^floor(t / step_size) (torch StepLR)."""
 
@@ -74,7 +71,6 @@ class Step(Schedule):
         return self.base_lr * self.gamma ** math.floor(t / self.step_size)
 
 
-@schedules.register("multistep")
 class MultiStep(Schedule):
     """lr(t) = lr * gamma^(number of milestones <= t) (torch MultiStepLR)."""
 
@@ -87,7 +83,6 @@ class MultiStep(Schedule):
         return self.base_lr * self.gamma ** bisect_right(self.milestones, t)
 
 
-@schedules.register("exponential")
 class Exponential(Schedule):
     """Exponential decay: lr(t) = lr * e^(-k t) (CS224n 2.7), or lr * gamma^t (torch ExponentialLR).
 
@@ -108,7 +103,6 @@ class Exponential(Schedule):
         return self.base_lr * math.exp(-self.k * t)
 
 
-@schedules.register("inverse_time")
 class InverseTime(Schedule):
     """1/t decay: lr / (1 + k t) with k, or lr * tau / max(t, tau) with tau (CS224n 2.7).
 
@@ -135,7 +129,6 @@ def _cos(start, end, frac):
     return end + (start - end) * (1 + math.cos(math.pi * frac)) / 2
 
 
-@schedules.register("cosine")
 class Cosine(Schedule):
     """Cosine annealing: lr(t) = eta_min + (lr - eta_min)(1 + cos(pi t / t_max)) / 2 (torch CosineAnnealingLR).
 
@@ -151,7 +144,6 @@ class Cosine(Schedule):
         return _cos(self.base_lr, self.eta_min, min(t, self.t_max) / self.t_max)
 
 
-@schedules.register("warm_restart")
 class WarmRestart(Schedule):
     """SGDR (Loshchilov & Hutter 2017; torch CosineAnnealingWarmRestarts): cosine cycles that restart.
 
@@ -190,7 +182,6 @@ class WarmRestart(Schedule):
         return _cos(self.base_lr, self.eta_min, t_cur / t_i)
 
 
-@schedules.register("cyclic")
 class Cyclic(Schedule):
     """Cyclical learning rate (Smith 2017; torch CyclicLR) between lr and max_lr.
 
@@ -212,7 +203,6 @@ class Cyclic(Schedule):
         return self.base_lr + (self.max_lr - self.base_lr) * max(0.0, 1 - x) * scale
 
 
-@schedules.register("one_cycle")
 class OneCycle(Schedule):
     """One-cycle policy (Smith & Topin 2019; torch OneCycleLR, cosine, two phases).
 
@@ -243,7 +233,6 @@ class OneCycle(Schedule):
         return _cos(self.max_lr, self.final, min(1.0, (t - up_end) / span) if span > 0 else 1.0)
 
 
-@schedules.register("plateau")
 class Plateau(Schedule):
     """Reduce on plateau (torch ReduceLROnPlateau, threshold 1e-4 relative, cooldown 0).
 
@@ -295,3 +284,18 @@ class Plateau(Schedule):
 
     def f(self, t):
         return self.lr
+
+
+# The registry, filled explicitly: adding a schedule is its class or function above plus one line here.
+schedules = Registry("schedule", {
+    "constant": Constant,
+    "step": Step,
+    "multistep": MultiStep,
+    "exponential": Exponential,
+    "inverse_time": InverseTime,
+    "cosine": Cosine,
+    "warm_restart": WarmRestart,
+    "cyclic": Cyclic,
+    "one_cycle": OneCycle,
+    "plateau": Plateau,
+})

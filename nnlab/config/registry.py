@@ -261,22 +261,20 @@ def _show(value: Any) -> str:
 class Registry:
     """Name -> component for one kind (activation, optimizer, ...)."""
 
-    def __init__(self, kind: str, plural: str | None = None):
+    def __init__(self, kind: str, items: dict[str, Callable] | None = None, plural: str | None = None):
+        """A registry filled explicitly from ``items`` (YAML name -> class or function), in listing order."""
         self.kind = kind
         self.plural = plural or kind + "s"
         self._items: dict[str, Component] = {}
+        for key, obj in (items or {}).items():
+            self.add(key, obj)
 
-    def register(self, name: str | None = None):
-        """Decorator: register a function or class under ``name`` (default: its own name)."""
-
-        def deco(obj):
-            key = name or obj.__name__
-            if key in self._items:
-                raise ValueError(f"{self.kind} '{key}' registered twice")
-            self._items[key] = Component(self.kind, key, obj, _options(obj))
-            return obj
-
-        return deco
+    def add(self, name: str, obj: Callable) -> Callable:
+        """Add one component under ``name``; its keyword-only parameters become its options."""
+        if name in self._items:
+            raise ValueError(f"{self.kind} '{name}' registered twice")
+        self._items[name] = Component(self.kind, name, obj, _options(obj))
+        return obj
 
     def __contains__(self, name) -> bool:
         return name in self._items

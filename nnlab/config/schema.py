@@ -12,7 +12,6 @@ gives the same config, which is how a run folder's config.yaml replays a run.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from dataclasses import dataclass
@@ -21,151 +20,14 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from nnlab.config.loader import _load_with_extends, apply_override
+from nnlab.config.registry import (Fraction, NonNegative, Positive, PositiveInt, check_options, schema,
+                                   unknown_key_message)
 from nnlab.errors import ConfigError
-from nnlab.registry import (Fraction, NonNegative, Positive, PositiveInt, check_options, schema,
-                            unknown_key_message)
-
-# ---------------------------------------------------------------- YAML loading
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads 1e-3 as a float (YAML 1.1 wants '1.0e-3') and rejects duplicate keys."""
-
-
-_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-for _ch in list(_Loader.yaml_implicit_resolvers):
-    _Loader.yaml_implicit_resolvers[_ch] = [
-        (tag, rx) for tag, rx in _Loader.yaml_implicit_resolvers[_ch] if tag != "tag:yaml.org,2002:float"
-    ]
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    """Parse YAML text safely; errors become one ConfigError line with the line number."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise ConfigError(f"{where}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML ({exc})") from None
-
-
-def read_yaml_file(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a YAML config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    data = parse_yaml(text, str(path))
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a YAML mapping (key: value lines), got {type(data).__name__}")
-    return data
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    """Recursively merge ``over`` onto ``base`` (mappings merge, everything else replaces)."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _load_with_extends(path: Path, chain: tuple = ()) -> dict:
-    path = path.resolve() if path.exists() else path
-    if path in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, path))
-        raise ConfigError(f"{chain[-1]}: extends: circular chain {cycle}")
-    data = read_yaml_file(path)
-    parent = data.pop("extends", None)
-    # relative data paths are relative to the file that names them
-    _absolutize_data_path(data, path.parent)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: extends: must be a path to another YAML file, got {parent!r}")
-    base_path = (path.parent / parent)
-    if not base_path.exists():
-        raise ConfigError(f"{path}: extends: file not found: {base_path}")
-    return deep_merge(_load_with_extends(base_path, (*chain, path)), data)
-
-
-def _absolutize_data_path(data: dict, folder: Path) -> None:
-    d = data.get("data")
-    if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
-        p = Path(os.path.expanduser(d["path"]))
-        d["path"] = str(p if p.is_absolute() else (folder / p).resolve())
-
-
-# ---------------------------------------------------------------- --set overrides
-
-
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping."""
-    if "=" not in assignment:
-        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
-    key, _, text = assignment.partition("=")
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set {assignment}: the key must be a dotted path such as train.epochs")
-    value = parse_yaml(text, f"--set {assignment}") if text.strip() else None
-    if key == "data.path" and isinstance(value, str) and value:
-        value = str(Path(os.path.expanduser(value)).resolve())
-    parts = key.split(".")
-    node = data
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.get(part)
-        if isinstance(nxt, str):  # a bare component name gains options: adam -> {name: adam, ...}
-            nxt = node[part] = {"name": nxt}
-        elif nxt is None:
-            nxt = node[part] = {}
-        elif not isinstance(nxt, dict):
-            raise ConfigError(
-                f"--set {assignment}: '{'.'.join(parts[: i + 1])}' is {nxt!r}, not a mapping with keys"
-            )
-        node = nxt
-    node[parts[-1]] = value
-
 
 # ---------------------------------------------------------------- schema of the plain fields
 # Each section is a function whose keyword-only parameters are its keys, like a component:
-# the signature is the schema (nnlab.registry.check_options reads it).
+# the signature is the schema (nnlab.config.registry.check_options reads it).
 
 Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
 
@@ -246,7 +108,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> C
 
 def validate(raw: dict, source: str = "config") -> Config:
     """Validate a raw mapping; raise one ConfigError listing every problem."""
-    from nnlab import activations, data, initializers, optimizers, schedules  # registries
+    from nnlab import data
+    from nnlab.components import activations, initializers, optimizers, schedules
 
     errors: list[str] = []
     for key in raw:
@@ -367,3 +230,4 @@ def _resolve_batch_norm(value, errors: list[str]):
         errors.append(f"model.batch_norm: must be true, false or {{momentum, eps}}, got {value!r}")
         return False
     return check_options(SCHEMAS["model.batch_norm"], value, "model.batch_norm", errors) or False
+

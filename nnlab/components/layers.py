@@ -6,7 +6,7 @@ Conventions (CS231n assignment style):
   views and returns dx; it may overwrite ``dout`` (each upstream gradient is
   consumed exactly once).  ``need_dx=False`` skips dx for the first layer.
 - Parameters are declared by ``param_specs(n_in)`` and live as views into the
-  model's one flat parameter buffer (see nnlab.model), so one optimizer update
+  model's one flat parameter buffer (see nnlab.train.model), so one optimizer update
   is a few vectorised passes over one array.
 """
 

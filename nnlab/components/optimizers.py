@@ -19,9 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from nnlab.registry import Fraction, NonNegative, Positive, Registry
+from nnlab.config.registry import Fraction, NonNegative, Positive, Registry
 
-optimizers = Registry("optimizer")
 
 # decay rates and momentum live in [0, 1): at 1 a moving average never moves and Adam's
 # bias correction divides by 1 - beta^t = 0 (torch.optim rejects beta = 1 too)
@@ -50,7 +49,6 @@ class Optimizer:
         raise NotImplementedError
 
 
-@optimizers.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum (torch.optim.SGD).
 
@@ -111,7 +109,6 @@ class SGD(Optimizer):
             p -= lr * b
 
 
-@optimizers.register("momentum")
 class Momentum(SGD):
     """SGD with momentum 0.9 (torch.optim.SGD(momentum=0.9)): b = 0.9 b + g, p -= lr b."""
 
@@ -122,7 +119,6 @@ class Momentum(SGD):
     check = None
 
 
-@optimizers.register("nesterov")
 class Nesterov(SGD):
     """SGD with Nesterov momentum 0.9 (torch.optim.SGD(momentum=0.9, nesterov=True))."""
 
@@ -136,7 +132,6 @@ class Nesterov(SGD):
             raise ValueError("nesterov needs momentum > 0")
 
 
-@optimizers.register("adagrad")
 class Adagrad(Optimizer):
     """AdaGrad (Duchi et al. 2011; torch.optim.Adagrad, lr_decay 0).
 
@@ -166,7 +161,6 @@ class Adagrad(Optimizer):
         p -= d
 
 
-@optimizers.register("adadelta")
 class Adadelta(Optimizer):
     """AdaDelta (Zeiler 2012; torch.optim.Adadelta).
 
@@ -195,7 +189,6 @@ class Adadelta(Optimizer):
         p -= d
 
 
-@optimizers.register("rmsprop")
 class RMSprop(Optimizer):
     """RMSProp (Hinton; torch.optim.RMSprop, whose 'alpha' is rho here).
 
@@ -244,7 +237,6 @@ class RMSprop(Optimizer):
             p -= d
 
 
-@optimizers.register("adam")
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015; torch.optim.Adam).
 
@@ -294,7 +286,6 @@ class Adam(Optimizer):
         p -= d
 
 
-@optimizers.register("adamw")
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter 2019; torch.optim.AdamW): decoupled weight decay, then Adam.
 
@@ -317,7 +308,6 @@ class AdamW(Adam):
         super()._update(p, g, lr, n_decay)
 
 
-@optimizers.register("nadam")
 class NAdam(Adam):
     """NAdam (Dozat 2016; torch.optim.NAdam): Adam with Nesterov momentum and momentum decay.
 
@@ -349,7 +339,6 @@ class NAdam(Adam):
         p -= num
 
 
-@optimizers.register("adamax")
 class Adamax(Optimizer):
     """Adamax (Kingma & Ba 2015, the infinity-norm Adam; torch.optim.Adamax).
 
@@ -374,3 +363,18 @@ class Adamax(Optimizer):
         np.divide(m, u, out=d)
         d *= p.dtype.type(lr / (1 - self.beta1 ** self.t))
         p -= d
+
+
+# The registry, filled explicitly: adding a optimizer is its class or function above plus one line here.
+optimizers = Registry("optimizer", {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+    "nadam": NAdam,
+    "adamax": Adamax,
+})

@@ -16,7 +16,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from nnlab.runs import Run, _jsonable
+from nnlab.runs.read import Run
+from nnlab.runs.write import _jsonable
 
 SPARKS = "▁▂▃▄▅▆▇█"
 IGNORED_KEYS = {"name"}  # the run column shows the name already

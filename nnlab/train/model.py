@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnlab.activations import activations
-from nnlab.initializers import initializers
-from nnlab.layers import BatchNorm, Dense, Dropout, Layer
+from nnlab.components.activations import activations
+from nnlab.components.initializers import initializers
+from nnlab.components.layers import BatchNorm, Dense, Dropout, Layer
 
 
 @dataclass

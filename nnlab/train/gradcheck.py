@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnlab.regularizers import add_penalty_grad, penalty
+from nnlab.components.regularizers import add_penalty_grad, penalty
 
 TOLERANCE = 1e-6
 # A tensor whose true gradient is 0 (a Dense bias right before batch norm) has no
@@ -143,9 +143,9 @@ def check_config(cfg, dataset, n_samples: int = 16, max_entries: int = 64, seed:
     """Build the configured network in float64 and gradient-check it on a few training samples."""
     import copy
 
-    from nnlab.losses import loss_for_task
-    from nnlab.model import build_model
-    from nnlab.trainer import rng_streams
+    from nnlab.components.losses import loss_for_task
+    from nnlab.train.model import build_model
+    from nnlab.train.trainer import rng_streams
 
     cfg = copy.deepcopy(cfg)
     cfg.dtype = "float64"

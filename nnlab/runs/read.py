@@ -1,83 +1,17 @@
-"""Run folders: create them, write their files safely, read them back.
-
-A run folder ``runs/<YYYY-MM-DD_HH-MM-SS>_<name>/`` holds:
-  config.yaml   the fully resolved config, written first (replays the run)
-  metrics.csv   one row per epoch, appended and flushed as training goes
-  summary.json  written last, atomically: status, best, final, test, timing, versions
-  curves.png    loss, accuracy and learning rate against epoch
-  model.npz     the trained weights (no pickle)
-
-Every whole-file write goes to a temporary file in the same folder and is then
-renamed over the target (os.replace), so a crash never leaves a half-written file.
-"""
+"""Reading run folders back, defensively: a missing or damaged file is a warning, never a crash."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import math
 import os
-import platform
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nnlab.errors import RunError
-from nnlab.files import atomic_savez, atomic_write  # noqa: F401 (part of this module's API)
-
-TIMESTAMP = "%Y-%m-%d_%H-%M-%S"
-
-
-def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
-    """Make a new, empty run folder; two runs started in the same second get distinct folders."""
-    runs_dir = Path(runs_dir)
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"{runs_dir}: cannot create the runs folder ({exc.strerror})") from None
-    stamp = (now or datetime.now()).strftime(TIMESTAMP)
-    base = f"{stamp}_{name}"
-    for i in range(1, 10_000):
-        path = runs_dir / (base if i == 1 else f"{base}-{i}")
-        try:
-            os.mkdir(path)  # atomic: fails if another run took the name first
-            return path
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise RunError(f"{path}: cannot create the run folder ({exc.strerror})") from None
-    raise RunError(f"{runs_dir}: too many runs named {base}")
-
-
-class MetricsWriter:
-    """Appends one CSV row per epoch and flushes it, so a killed run keeps its curve."""
-
-    def __init__(self, path: str | os.PathLike, columns: list[str]):
-        self.path, self.columns = Path(path), list(columns)
-        self._f = open(self.path, "w", newline="", encoding="utf-8")
-        self._w = csv.writer(self._f)
-        self._w.writerow(self.columns)
-        self._f.flush()
-
-    def write(self, row: dict) -> None:
-        self._w.writerow([_cell(row.get(c)) for c in self.columns])
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v)  # shortest exact repr: replays compare equal
-    return str(v)
-
+from nnlab.runs.write import TIMESTAMP, process_start
 
 def _complete_rows(path: str | os.PathLike) -> csv.DictReader:
     """A DictReader over the file's complete lines: a last line without its newline is a truncated write.
@@ -109,60 +43,6 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
     return rows
 
 
-def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
-    """The commit of the working directory's git checkout, or None."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def versions() -> dict:
-    import numpy as np
-
-    from nnlab import __version__
-
-    return {"python": platform.python_version(), "numpy": np.__version__, "nnlab": __version__}
-
-
-def host_info() -> dict:
-    """Who is running: pid, host and (on Linux) the process's start tick, to tell a reused pid."""
-    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": process_start(os.getpid())}
-
-
-def process_start(pid) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None."""
-    try:
-        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-        # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def write_json(path: str | os.PathLike, obj: dict) -> None:
-    atomic_write(path, json.dumps(_jsonable(obj), indent=2) + "\n")
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if hasattr(v, "item"):  # numpy scalar
-        return _jsonable(v.item())
-    return v
-
-
-def command_line() -> str:
-    return " ".join([Path(sys.argv[0]).name if sys.argv else "nnlab", *sys.argv[1:]])
-
-
-# ------------------------------------------------------------------ reading runs back
 
 
 STATUSES = ("completed", "diverged", "interrupted", "failed", "running", "crashed", "incomplete")
@@ -340,3 +220,4 @@ def _try_load(path: Path, warnings: list) -> Run | None:
     except OSError as exc:
         warnings.append(f"{path}: cannot be read ({exc.strerror or exc}), skipped")
         return None
+

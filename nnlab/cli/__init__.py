@@ -1,0 +1,99 @@
+"""The ``nnlab`` command line: the only module that prints or exits.
+
+Library errors (NnlabError) become one line each on stderr and exit code 2 (bad
+input) or 1 (a run that failed); never a traceback for a user's mistake.  Set
+NNLAB_DEBUG=1 to see tracebacks.  Heavy modules are imported inside commands so
+that ``nnlab --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from nnlab import __version__
+
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr=False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(lines, code):
+    err = _console(stderr=True)
+    for line in lines:
+        err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn NnlabError into one line per problem and an exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from nnlab.errors import NnlabError
+
+        try:
+            return fn(*args, **kwargs)
+        except NnlabError as exc:
+            if os.environ.get("NNLAB_DEBUG"):
+                raise
+            _fail(exc.lines, exc.exit_code)
+        except KeyboardInterrupt:
+            _console(stderr=True).print("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a config value by its dotted key, parsed as YAML; repeatable. "
+         "Example: --set train.optimizer.lr=0.01 --set model.hidden=[64,64]",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="nnlab")
+def main():
+    """nnlab: a command-line lab for deep-learning training tricks.
+
+    Write a small YAML config that picks the initializer, activation, optimizer,
+    learning-rate schedule, regularization and dropout; train a pure-numpy MLP
+    with it; compare what each choice did.
+
+    \b
+    Example:
+      nnlab train configs/adam_relu.yaml
+      nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01
+    """
+
+
+def _load_configs(paths, overrides):
+    from nnlab.config import load_config
+    from nnlab.errors import ConfigError
+
+    cfgs, lines = [], []
+    for p in paths:
+        try:
+            cfgs.append(load_config(p, overrides))
+        except ConfigError as exc:
+            lines.extend(exc.lines)
+    if lines:
+        raise ConfigError(lines=lines)
+    return cfgs
+
+
+
+# one module per command group; importing them attaches their commands to ``main``
+from nnlab.cli import runs, tools, train  # noqa: E402,F401
+from nnlab.cli.tools import KINDS, registries  # noqa: E402,F401
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,290 @@
+"""nnlab runs, show, compare and report: reading run folders (never the trainer)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nnlab.cli import _console, handle_errors, main
+
+STATUS_STYLE = {"completed": "green", "diverged": "red", "failed": "red", "crashed": "red",
+                "interrupted": "yellow", "running": "cyan", "incomplete": "yellow"}
+
+
+def _status(text: str) -> str:
+    return f"[{STATUS_STYLE.get(text, 'white')}]{text}[/]"
+
+
+def _warn(lines):
+    err = _console(stderr=True)
+    for w in lines:
+        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+
+
+def _num(v, pct=False, spread=None):
+    if v is None:
+        return "-"
+    text = f"{100 * v:.1f}%" if pct else f"{v:.4g}"
+    if spread is not None:
+        text += f" ± {100 * spread:.1f}" if pct else f" ± {spread:.2g}"
+    return text
+
+
+@main.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--all", "all_keys", is_flag=True, help="Show every config key, not only the ones that differ.")
+@click.option("--metric", type=click.Choice(["val_acc", "val_loss", "train_acc", "train_loss"]), default=None,
+              help="The metric whose best value and epoch are shown (default: val_acc, or val_loss for "
+                   "regression).")
+@click.option("--sort", "sort", default=None, metavar="COLUMN",
+              help="Order by a column: best, best_epoch, final_train_loss, final_val_loss, test_acc, test_loss, "
+                   "epochs, seconds or name (best first for accuracies).")
+@click.option("--top", type=click.IntRange(1), default=None, help="Show only the first N rows.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table",
+              show_default=True, help="Output format; csv, json and markdown are for scripts and reports.")
+@click.option("--no-group", is_flag=True, help="Do not merge runs that differ only in their seed.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the runs' curves overlaid into this PNG.")
+@handle_errors
+def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
+    """Show runs side by side: the settings that differ, next to the results.
+
+    RUNS are run folders or folders of runs (shell globs are the normal use).
+    Runs whose configs are the same except for the seed are merged into one row
+    with mean ± std over the seeds.  Folders that are not runs, or damaged ones,
+    are shown as far as possible or skipped with a warning.
+
+    \b
+    Examples:
+      nnlab compare runs/*
+      nnlab compare runs/* --sort test_acc --top 5
+      nnlab compare runs/* --format json > results.json
+      nnlab compare runs/*sgd* --plot sgd.png
+    """
+    from nnlab.runs.compare import COLUMNS, compare, to_csv, to_json, to_markdown
+    from nnlab.errors import ConfigError
+    from nnlab.runs import find_runs
+
+    if sort and sort not in COLUMNS and sort != "name":
+        raise ConfigError(f"--sort: unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
+    found, warnings = find_runs(runs)
+    _warn(warnings)
+    out = _console()
+    if not found:
+        _console(stderr=True).print("no runs found")
+        sys.exit(1)
+    comp = compare(found, metric=metric, group=not no_group, all_keys=all_keys, sort=sort, top=top)
+    if fmt == "csv":
+        click.echo(to_csv(comp), nl=False)
+    elif fmt == "json":
+        click.echo(to_json(comp), nl=False)
+    elif fmt == "markdown":
+        click.echo(to_markdown(comp), nl=False)
+    else:
+        _compare_table(out, comp)
+    if plot:
+        from nnlab.runs.compare import label
+        from nnlab.look.figures import plot_compare
+
+        by_path = {str(r.path): r for r in found}
+        series = [(label(row), by_path[row.runs[0]].metrics) for row in comp.rows]
+        plot_compare(series, plot, metric=comp.metric, title=f"{len(comp.rows)} runs")
+        _console(stderr=True).print(f"plot: {plot}")
+
+
+def _compare_table(out, comp):
+    from rich.table import Table
+
+    from nnlab.runs.compare import short_key, sparkline
+
+    pct = comp.metric.endswith("acc")
+    separate = len(comp.keys) <= 3  # few settings get a column each; more share one column
+    from rich import box
+
+    table = Table(header_style="bold", title=f"{len(comp.rows)} runs, best {comp.metric.replace('_', ' ')}",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("run", style="bold", overflow="fold", min_width=8)
+    table.add_column("status", no_wrap=True)
+    if separate:
+        for k in comp.keys:
+            table.add_column(short_key(k), overflow="fold")
+    elif comp.keys:
+        table.add_column("settings", overflow="fold", min_width=22)
+    for col in ("best @epoch", "loss tr/val", "test acc", "epochs", "sec"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("curve", no_wrap=True)
+    for row in comp.rows:
+        v, sp = row.values, row.spread
+        shown = {k: (_setting(row.settings.get(k))) for k in comp.keys}
+        settings = list(shown.values()) if separate else (
+            [", ".join(f"{short_key(k)}={val}" for k, val in shown.items())] if comp.keys else [])
+        best = _num(v["best"], pct, sp.get("best"))
+        if v["best_epoch"] is not None:
+            best += f" @{v['best_epoch']:.0f}"
+        table.add_row(
+            row.name, _status(row.status), *settings, best,
+            f"{_num(v['final_train_loss'])}/{_num(v['final_val_loss'])}",
+            _num(v["test_acc"], True, sp.get("test_acc")), f"{v['epochs']:.0f}",
+            f"{v['seconds']:.1f}" if v["seconds"] is not None else "-", sparkline(row.curve, 12),
+        )
+    out.print(table)
+    if comp.keys:
+        out.print("settings that differ: " + ", ".join(comp.keys), style="dim", soft_wrap=True)
+
+
+def _setting(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ",".join(_setting(v) for v in value) + "]"
+    return str(value)
+
+
+@main.command("runs")
+@click.argument("folder", required=False, default="runs", type=click.Path())
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["completed", "diverged", "interrupted", "failed", "running", "crashed",
+                                 "incomplete"]),
+              help="Only runs with this status (repeatable).")
+@handle_errors
+def runs_(folder, statuses):
+    """List the runs in FOLDER (default: runs), newest first.
+
+    A run whose process is gone without writing its result shows as crashed.
+
+    \b
+    Examples:
+      nnlab runs
+      nnlab runs runs/ --status diverged --status crashed
+    """
+    from rich.table import Table
+
+    from nnlab.runs import find_runs
+
+    found, warnings = find_runs([folder])
+    _warn(warnings)
+    if statuses:
+        found = [r for r in found if r.status in statuses]
+    found.sort(key=lambda r: (r.started is None, r.started), reverse=True)
+    found.sort(key=lambda r: r.started is None)
+    table = Table(header_style="bold", title=f"{len(found)} runs in {folder}, newest first", title_justify="left")
+    for col in ("run folder", "status", "epochs", "time s", "best", "test acc"):
+        table.add_column(col, justify="right" if col in ("epochs", "time s", "test acc") else "left",
+                         no_wrap=col != "run folder", overflow="fold")
+    for r in found:
+        best = r.summary.get("best") or {}
+        metric = best.get("metric", "")
+        test = r.summary.get("test") or {}
+        table.add_row(
+            r.path.name, _status(r.status), str(len(r.metrics)),
+            f"{r.seconds:.1f}" if r.seconds is not None else "-",
+            f"{metric.replace('_', ' ')} {_num(best.get(metric), metric.endswith('acc'))}" if best else "-",
+            _num(test.get("acc"), True),
+        )
+    _console().print(table)
+
+
+@main.command("show")
+@click.argument("run", type=click.Path(exists=False))
+@click.option("--config/--no-config", "show_config", default=True, show_default=True,
+              help="Print the resolved config.")
+@handle_errors
+def show(run, show_config):
+    """Show one run: its summary, the diagnosis, its config and its curves.
+
+    The diagnosis reads the recorded curves the way the lecture notes teach:
+    training first, then validation; the shape of the loss curve; vanishing
+    gradients; dead ReLUs.  It works on old runs too.
+
+    \b
+    Example:
+      nnlab show runs/2026-11-22_10-00-00_adam_relu
+    """
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    from nnlab.runs.diagnosis import diagnose
+    from nnlab.errors import RunError
+    from nnlab.runs import load_run
+
+    r = load_run(run)
+    if r is None:
+        raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
+    _warn(f"{r.path}: {w}" for w in r.warnings)
+    out = _console()
+    s = r.summary
+    best = s.get("best") or {}
+    metric = best.get("metric", "")
+    test = s.get("test") or {}
+    lines = [f"[bold]{r.name}[/]  {_status(r.status)}  {len(r.metrics)} epochs  "
+             f"{r.started.strftime('%Y-%m-%d %H:%M:%S') if r.started else ''}",
+             f"folder: {r.path}"]
+    if s.get("message"):
+        lines.append(s["message"])
+    if best:
+        lines.append(f"best {metric.replace('_', ' ')}: {_num(best.get(metric), metric.endswith('acc'))} "
+                     f"in epoch {best.get('epoch')}")
+    if test.get("loss") is not None:
+        lines.append(f"test: loss {_num(test['loss'])}"
+                     + (f", accuracy {_num(test['acc'], True)}" if test.get("acc") is not None else ""))
+    if s.get("train_seconds") is not None:
+        lines.append(f"training: {s['train_seconds']:.2f} s, {s.get('samples_per_second') or 0:,.0f} samples/s")
+    out.print(Panel("\n".join(lines), title="summary", title_align="left"))
+    findings = s.get("diagnosis")
+    if findings is None or r.status in ("crashed", "running", "incomplete"):
+        findings = diagnose(r.metrics, r.diagnostics, s, r.config)
+    text = "\n".join(f"• {f['message']}" for f in findings) or "No problems found by the rules."
+    out.print(Panel(text, title="diagnosis", title_align="left"))
+    if r.metrics:
+        from nnlab.look.textplot import line_chart
+
+        width = max(30, min(90, out.width - 16))
+        loss = {"train loss": [m.get("train_loss") for m in r.metrics],
+                "val loss": [m.get("val_loss") for m in r.metrics]}
+        out.print(Panel("\n".join(line_chart(loss, width=width, height=10)), title="loss", title_align="left"))
+        if any(m.get("train_acc") is not None for m in r.metrics):
+            acc = {"train acc": [m.get("train_acc") for m in r.metrics],
+                   "val acc": [m.get("val_acc") for m in r.metrics]}
+            out.print(Panel("\n".join(line_chart(acc, width=width, height=8)), title="accuracy",
+                            title_align="left"))
+    if show_config and r.config:
+        import yaml
+
+        out.print(Panel(Syntax(yaml.safe_dump(r.config, sort_keys=False), "yaml", theme="ansi_dark"),
+                        title="config", title_align="left"))
+
+
+@main.command("report")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--metric", type=click.Choice(["val_acc", "val_loss", "train_acc", "train_loss"]), default=None,
+              help="The metric whose best value is shown.")
+@click.option("--no-group", is_flag=True, help="Do not merge runs that differ only in their seed.")
+@handle_errors
+def report(runs, output, metric, no_group):
+    """Write one self-contained HTML report of RUNS.
+
+    The comparison table, the overlaid curves, and each run's diagnosis,
+    results and config; plots are inline SVG, so the file needs no network and
+    no JavaScript and can be mailed or archived as it is.
+
+    \b
+    Example:
+      nnlab report runs/* -o report.html
+    """
+    from nnlab.look.report import write_report
+    from nnlab.runs import find_runs
+
+    found, warnings = find_runs(runs)
+    _warn(warnings)
+    if not found:
+        _console(stderr=True).print("no runs found; nothing written")
+        sys.exit(1)
+    path = write_report(found, output, metric=metric, group=not no_group)
+    _console().print(f"report: {path} ({len(found)} runs)")
+
+

@@ -1,0 +1,157 @@
+"""nnlab list, gradcheck and schedule: looking at components and configs without training."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nnlab.cli import _console, _load_configs, handle_errors, main, set_option
+
+KINDS = {
+    "dataset": ("nnlab.data", "datasets", "data.name (options under data:)"),
+    "preprocessor": ("nnlab.data", "preprocessors", "data.preprocess"),
+    "initializer": ("nnlab.components.initializers", "initializers", "model.init"),
+    "activation": ("nnlab.components.activations", "activations", "model.activation"),
+    "optimizer": ("nnlab.components.optimizers", "optimizers", "train.optimizer"),
+    "schedule": ("nnlab.components.schedules", "schedules", "train.schedule"),
+}
+
+
+def registries():
+    """(kind, registry, config key) for every kind of component, in README order."""
+    import importlib
+
+    for kind, (mod, attr, key) in KINDS.items():
+        yield kind, getattr(importlib.import_module(mod), attr), key
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(list(KINDS) + [k + "s" for k in KINDS]))
+@handle_errors
+def list_(kind):
+    """List every component nnlab has, with its options and defaults.
+
+    The options are read from the components themselves: what this prints is
+    exactly what a config may say.
+
+    \b
+    Examples:
+      nnlab list
+      nnlab list optimizers
+    """
+    from rich.table import Table
+
+    from nnlab.config.registry import component_options_text
+
+    out = _console()
+    for k, reg, key in registries():
+        if kind and kind.rstrip("s") != k.rstrip("s"):
+            continue
+        table = Table(title=f"{reg.plural}  ({key})", title_justify="left", header_style="bold")
+        table.add_column("name", style="bold cyan", no_wrap=True)
+        table.add_column("options (default)")
+        table.add_column("what it is")
+        for comp in reg:
+            table.add_row(comp.name, component_options_text(comp), comp.summary)
+        out.print(table)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--samples", default=16, show_default=True, type=click.IntRange(1, 1000),
+              help="Training samples in the checked batch.")
+@click.option("--entries", default=64, show_default=True, type=click.IntRange(1, 100000),
+              help="Entries checked per parameter tensor (a random sample for bigger tensors).")
+@handle_errors
+def gradcheck(config, overrides, samples, entries):
+    """Check backprop against centred differences for the configured network.
+
+    Builds the network of CONFIG in float64 with dropout masks and RReLU slopes
+    fixed, and compares every parameter tensor's backprop gradient with
+    (J(theta + h) - J(theta - h)) / 2h, h = 1e-5 (CS224n notes 2.1), including
+    the L1/L2 penalty.  A tensor passes when the relative error is below 1e-6.
+    Entries where a unit sits on a kink (ReLU at 0, a maxout tie) are counted,
+    not failed.  Exit code 1 if any tensor fails.
+
+    \b
+    Example:
+      nnlab gradcheck configs/adam_relu.yaml
+    """
+    from rich.table import Table
+
+    from nnlab.experiment import load_data
+    from nnlab.train.gradcheck import TOLERANCE, check_config
+
+    cfg = _load_configs([config], overrides)[0]
+    results = check_config(cfg, load_data(cfg), n_samples=samples, max_entries=entries)
+    table = Table(title=f"gradient check: {cfg.name} (float64, h = 1e-5)", title_justify="left",
+                  header_style="bold")
+    for col in ("tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"):
+        table.add_column(col, justify="left" if col in ("tensor", "result") else "right")
+    for r in results:
+        table.add_row(r.name, "x".join(map(str, r.shape)), str(r.checked), str(r.kinks) if r.kinks else "-",
+                      f"{r.rel_error:.2e}", f"{r.max_abs_error:.2e}",
+                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+    out = _console()
+    out.print(table)
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        out.print(f"[bold red]{len(failed)} tensor(s) failed[/] (relative error >= {TOLERANCE:g}): "
+                  + ", ".join(failed))
+        sys.exit(1)
+    kinks = sum(r.kinks for r in results)
+    note = f"; {kinks} entries on a kink were left out" if kinks else ""
+    out.print(f"[green]all {len(results)} tensors pass[/]{note}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Also draw the schedule into this PNG.")
+@handle_errors
+def schedule(config, overrides, plot):
+    """Print the learning rate CONFIG will use in each epoch, without training.
+
+    With unit: step the rate changes within an epoch; the table shows the rate
+    at each epoch's first step and the plot every step.  A plateau schedule
+    depends on the metrics, so only its starting rate is known in advance.
+
+    \b
+    Examples:
+      nnlab schedule configs/sgd_warm_restart.yaml
+      nnlab schedule configs/sgd_warm_restart.yaml --plot lr.png
+    """
+    from rich.table import Table
+
+    from nnlab.experiment import load_data
+    from nnlab.train.trainer import make_schedule, steps_per_epoch
+
+    cfg = _load_configs([config], overrides)[0]
+    dataset = load_data(cfg)
+    n_train = len(dataset.x_train)
+    sched = make_schedule(cfg, n_train)
+    epochs = cfg.train["epochs"]
+    spe = steps_per_epoch(cfg, n_train) if sched.unit == "step" else 1
+    lrs = [sched(t) for t in range(epochs * spe)]
+    per_epoch = lrs[::spe]
+    table = Table(title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
+                        f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})",
+                  title_justify="left", header_style="bold")
+    table.add_column("epoch", justify="right")
+    table.add_column("learning rate", justify="right")
+    for e, lr in enumerate(per_epoch, start=1):
+        table.add_row(str(e), f"{lr:.6g}")
+    out = _console()
+    out.print(table)
+    if sched.stateful:
+        out.print("note: plateau lowers the rate in reaction to the metrics; shown is the rate before any reduction")
+    if plot:
+        from nnlab.look.figures import plot_schedule
+
+        plot_schedule(lrs, plot, title=f"{cfg.name}: {cfg.train['schedule']['name']}",
+                      xlabel="step" if spe > 1 else "epoch")
+        out.print(f"plot: {plot}")
+
+

@@ -1,0 +1,229 @@
+"""nnlab validate and nnlab train."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from nnlab.cli import EXIT_INTERRUPTED, _console, _load_configs, handle_errors, main, set_option
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@handle_errors
+def validate(configs, overrides):
+    """Check config files without training anything.
+
+    Every problem is reported at once, one line each, naming the file, the key,
+    the bad value and what is allowed; the exit code is 2 if any config is invalid.
+
+    \b
+    Example:
+      nnlab validate configs/*.yaml
+    """
+    cfgs = _load_configs(configs, overrides)
+    out = _console()
+    for cfg in cfgs:
+        out.print(f"[green]ok[/] {cfg.source}  ({_describe(cfg)})")
+
+
+def _describe(cfg) -> str:
+    m, t = cfg.model, cfg.train
+    parts = [cfg.data["name"], f"hidden {m['hidden']}", m["activation"]["name"], m["init"]["name"],
+             f"{t['optimizer']['name']} lr {t['optimizer']['lr']:g}", t["schedule"]["name"],
+             f"{t['epochs']} epochs", f"batch {t['batch_size']}"]
+    return ", ".join(parts)
+
+
+@main.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Folder that receives one timestamped folder per run.")
+@click.option("--name", default=None, help="Name of the run (default: the config's name, or its file's stem).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the run folder of each run.")
+@handle_errors
+def train(configs, overrides, runs_dir, name, quiet):
+    """Train an MLP for each config and write a run folder for each.
+
+    Several configs train one after another; all of them are validated before
+    the first one starts.  Each run writes runs/<date_time>_<name>/ with
+    config.yaml (the resolved config: train it again to replay the run),
+    metrics.csv, summary.json, curves.png and model.npz.
+
+    Exit code 0 when every run completed, 1 if one diverged or failed, 2 for a
+    bad config or data file, 130 when interrupted with Ctrl-C.
+
+    \b
+    Examples:
+      nnlab train configs/adam_relu.yaml
+      nnlab train configs/tiny/*.yaml --quiet
+      nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01 --name adam_lr0.01
+    """
+    from nnlab.errors import ConfigError
+
+    if name is not None:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(f"--name: must be letters, digits, '_', '-', '.' or '+', got {name!r}")
+    cfgs = _load_configs(configs, overrides)
+    worst = 0
+    for cfg in cfgs:
+        if name:
+            cfg.name = name
+        status = _train_one(cfg, runs_dir, quiet)
+        if status == "interrupted":
+            sys.exit(EXIT_INTERRUPTED)
+        if status != "completed":
+            worst = 1
+    sys.exit(worst)
+
+
+def _train_one(cfg, runs_dir, quiet) -> str:
+    from nnlab.experiment import load_data, run_experiment
+
+    out, err = _console(), _console(stderr=True)
+    dataset = load_data(cfg)
+    view = _Progress(cfg, err, quiet)
+    try:
+        run_dir, result, summary = run_experiment(cfg, runs_dir, dataset, on_start=view.start,
+                                                  on_epoch=view.epoch)
+    except Exception as exc:
+        view.stop()
+        from nnlab.errors import NnlabError
+
+        if isinstance(exc, NnlabError) or os.environ.get("NNLAB_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] run failed: {type(exc).__name__}: {exc}")
+        if view.run_dir:
+            err.print(f"what was recorded is in {view.run_dir}")
+        return "failed"
+    view.stop()
+    if quiet:
+        out.print(str(run_dir), soft_wrap=True)
+    else:
+        _print_result(out, cfg, run_dir, summary)
+    if summary["status"] == "diverged":
+        err.print(f"[bold red]diverged:[/] {summary['message']}")
+    elif summary["status"] == "interrupted":
+        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {run_dir}")
+    return summary["status"]
+
+
+class _Progress:
+    """A rich progress bar on a terminal; a plain line every few epochs otherwise."""
+
+    def __init__(self, cfg, console, quiet):
+        self.cfg, self.console, self.quiet = cfg, console, quiet
+        self.bar = None
+        self.run_dir = None
+        self.every = 1
+
+    def start(self, info):
+        self.run_dir = info["run_dir"]
+        epochs = info["epochs"]
+        self.epochs = epochs
+        self.every = max(1, epochs // 10)
+        if self.quiet:
+            return
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(compact=True),
+                console=self.console, transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="")
+        else:
+            self.console.print(f"training {self.cfg.name}: {epochs} epochs, {info['n_params']} parameters "
+                               f"-> {self.run_dir}", soft_wrap=True)
+
+    def epoch(self, row):
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, stats=_row_compact(row))
+        elif row["epoch"] % self.every == 0 or row["epoch"] == self.epochs:
+            self.console.print(f"  epoch {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True)
+
+    def stop(self):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}%" if pct else f"{v:.4g}"
+
+
+def _row_text(row) -> str:
+    parts = [f"loss {_fmt(row['train_loss'])}"]
+    if row.get("val_loss") is not None:
+        parts.append(f"val {_fmt(row['val_loss'])}")
+    if row.get("train_acc") is not None:
+        parts.append(f"acc {_fmt(row['train_acc'], True)}")
+    if row.get("val_acc") is not None:
+        parts.append(f"val acc {_fmt(row['val_acc'], True)}")
+    parts.append(f"lr {row['lr']:.3g}" if row.get("lr") is not None else "")
+    return "  ".join(p for p in parts if p)
+
+
+def _row_compact(row) -> str:
+    """'loss 0.103/1.10 acc 99.9/63.5% lr 0.001': train/val, short enough for an 80-column bar."""
+    val = row.get("val_loss") is not None
+    text = f"loss {row['train_loss']:.3g}" + (f"/{row['val_loss']:.3g}" if val else "")
+    if row.get("train_acc") is not None:
+        text += f" acc {100 * row['train_acc']:.1f}" + (f"/{100 * row['val_acc']:.1f}" if val else "") + "%"
+    return text + (f" lr {row['lr']:.2g}" if row.get("lr") is not None else "")
+
+
+def _print_result(out, cfg, run_dir, summary):
+    from rich.table import Table
+
+    status = summary["status"]
+    color = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(status, "red")
+    best = summary.get("best") or {}
+    metric = best.get("metric", "")
+    final = summary.get("final") or {}
+    test = summary.get("test") or {}
+    table = Table(title=f"result: {cfg.name}", title_justify="left", show_header=False, box=None,
+                  padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", f"[{color}]{status}[/]  after {summary.get('epochs', 0)} epochs")
+    if best:
+        table.add_row("best", f"{metric.replace('_', ' ')} {_fmt(best.get(metric), metric.endswith('acc'))} "
+                              f"in epoch {best['epoch']}")
+    if final:
+        line = f"train loss {_fmt(final.get('train_loss'))}, acc {_fmt(final.get('train_acc'), True)}"
+        if final.get("val_loss") is not None:
+            line += f"   val loss {_fmt(final.get('val_loss'))}, acc {_fmt(final.get('val_acc'), True)}"
+        table.add_row("last epoch", line)
+    if test.get("loss") is not None:
+        table.add_row("test", f"loss {_fmt(test['loss'])}" +
+                      (f", [bold]accuracy {_fmt(test['acc'], True)}[/]" if test.get("acc") is not None else ""))
+    if summary.get("restored_epoch"):
+        table.add_row("weights", f"restored from epoch {summary['restored_epoch']} (early stopping)")
+    elif summary.get("stopped_early"):
+        table.add_row("stopped", summary.get("message", ""))
+    sps = summary.get("samples_per_second")
+    table.add_row("time", f"{summary.get('train_seconds', 0):.2f} s training"
+                          + (f", {sps:,.0f} samples/s" if sps else ""))
+    table.add_row("run folder", str(run_dir))
+    out.print(table)
+    findings = summary.get("diagnosis") or []
+    if findings:
+        out.print("[bold]diagnosis[/]")
+        for f in findings:
+            out.print(f"  • {f['message']}", soft_wrap=False)
+    elif status == "completed":
+        out.print("[bold]diagnosis[/]  no problems found by the rules")
+
+

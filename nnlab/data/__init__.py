@@ -1,0 +1,94 @@
+"""Datasets and input preprocessing: a config's ``data:`` mapping -> arrays ready to train on.
+
+Two registries, each component's keyword-only parameters being its YAML options:
+
+* ``datasets``: loaders returning :class:`RawData` (train and test arrays as
+  stored, unconverted).  Synthetic sets (spiral, moons, circles, xor, blobs)
+  are drawn from their own ``seed`` with ``np.random.default_rng`` (never the
+  global state); file sets (npz, csv, idx) read ``path``; mnist1d is generated
+  by the official ``mnist1d`` package once and cached.
+* ``preprocessors``: classes with ``fit(x) -> self`` (training split only) and
+  ``transform(x) -> new array`` (every split).
+
+:func:`load_dataset` runs load -> check -> validation split -> preprocess ->
+cast and returns a :class:`Dataset`.  Anything wrong with the data is one
+:class:`~nnlab.errors.DataError` line naming the file (or dataset), the
+problem and what is allowed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.config.registry import Registry
+from nnlab.data.formats import csv, idx, npz, read_idx
+from nnlab.data.mnist1d import cache_dir, mnist1d
+from nnlab.data.preprocess import preprocessors
+from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, _check, _holdout_mask
+from nnlab.data.synthetic import blobs, circles, moons, spiral, xor
+from nnlab.errors import ConfigError, DataError
+
+# The registry, filled explicitly: adding a data set is its loader function plus one line here.
+datasets = Registry("dataset", {
+    "spiral": spiral, "moons": moons, "circles": circles, "xor": xor, "blobs": blobs,
+    "mnist1d": mnist1d, "npz": npz, "csv": csv, "idx": idx,
+})
+
+__all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_dataset", "preprocessors",
+           "read_idx"]
+
+
+_SPLIT_KEYS = ("val_fraction", "preprocess")
+
+
+def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
+    """Load, check, split, preprocess and cast the dataset a resolved ``data:`` mapping describes.
+
+    load -> check -> validation split off the training data (stratified by class;
+    rng = default_rng(the loader's seed option, else 0)) -> preprocessor fitted on the
+    train split only -> transform train / val / test -> x as ``dtype``, labels int64,
+    regression targets ``dtype`` shaped (n, k).  The test set is never used for fitting.
+    """
+    name = data_cfg.get("name", "mnist1d")
+    val_fraction = data_cfg.get("val_fraction", 0.1)
+    pre_spec = data_cfg.get("preprocess", "standardize") or "none"
+    errors: list[str] = []
+    # resolving again is cheap and fills defaults for callers passing a partial mapping
+    spec = datasets.resolve({"name": name, **{k: v for k, v in data_cfg.items()
+                                              if k not in ("name", *_SPLIT_KEYS)}}, "data", errors)
+    pre = preprocessors.resolve(pre_spec, "data.preprocess", errors)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        errors.append(f"data.val_fraction: must be a number in [0, 1), got {val_fraction!r}")
+    if errors:
+        raise ConfigError(lines=errors)
+    source = spec.get("path") or f"dataset '{name}'"
+
+    x, y, x_test, y_test, task, n_classes = _check(datasets.build(spec), source)
+
+    x_val = y_val = None
+    if val_fraction > 0:
+        rng = np.random.default_rng(spec.get("seed", 0))
+        is_val = _holdout_mask(y, val_fraction, rng, stratify=task == "classification")
+        n_val, n = int(is_val.sum()), len(y)
+        if n_val == 0:
+            raise DataError(f"{source}: val_fraction {val_fraction} of {n} training samples gives an empty "
+                            f"validation set; use at least {1 / n:.3g}, or 0 for no validation split")
+        if n_val == n:
+            raise DataError(f"{source}: val_fraction {val_fraction} leaves the training split empty "
+                            f"({n} samples); lower data.val_fraction")
+        x, y, x_val, y_val = x[~is_val], y[~is_val], x[is_val], y[is_val]
+
+    prep = preprocessors.build(pre).fit(x)  # training split only
+    fdtype = np.dtype(dtype)
+
+    def cast_x(a):
+        return None if a is None else prep.transform(a).astype(fdtype)
+
+    def cast_y(a):
+        if a is None:
+            return None
+        return a.astype(np.int64) if task == "classification" else a.astype(fdtype)
+
+    return Dataset(name=name, task=task, x_train=cast_x(x), y_train=cast_y(y),
+                   x_val=cast_x(x_val), y_val=cast_y(y_val), x_test=cast_x(x_test), y_test=cast_y(y_test),
+                   n_classes=n_classes, preprocessor=prep)
+

@@ -1,0 +1,219 @@
+"""Data files: NumPy .npz archives, CSV tables and MNIST-format IDX folders."""
+
+from __future__ import annotations
+
+import csv as csvlib
+import gzip
+import io
+import os
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.config.registry import Fraction, NonNegativeInt
+from nnlab.errors import DataError
+from nnlab.data.splits import RawData, _split_test
+
+def _existing_file(path: str, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{p}: file not found; data.path must name {what}")
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder; data.path must name {what}")
+    return p
+
+
+def npz(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -> RawData:
+    """Arrays from a NumPy .npz archive: keys x, y and optionally x_test, y_test.
+
+    Loaded with allow_pickle=False (never unpickles).  Without x_test/y_test a random
+    test_fraction of the rows (stratified by class for integer labels) becomes the
+    test set, drawn with default_rng(seed).
+    """
+    p = _existing_file(path, "an existing .npz archive")
+    try:
+        archive = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise DataError(f"{p}: not a NumPy .npz archive; save one with np.savez(path, x=..., y=...)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{p}: holds a single .npy array, not an .npz archive; "
+                        "save one with np.savez(path, x=..., y=...)")
+    with archive:
+        keys = list(archive.files)
+        missing = [k for k in ("x", "y") if k not in keys]
+        if missing:
+            raise DataError(f"{p}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                            f"the archive has {_key_list(keys)}; expected x, y and optionally x_test, y_test")
+        if ("x_test" in keys) != ("y_test" in keys):
+            have, lack = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
+            raise DataError(f"{p}: has {have} but no {lack}; store both, or neither to split "
+                            "a test set off x, y")
+        arrays = {k: _read_member(archive, k, p) for k in ("x", "y", "x_test", "y_test") if k in keys}
+    if "x_test" in arrays:
+        return RawData(**arrays)
+    return _split_test(arrays["x"], arrays["y"], test_fraction, seed, str(p))
+
+
+def _key_list(keys) -> str:
+    return "keys " + ", ".join(keys) if keys else "no arrays"
+
+
+def _read_member(archive, key: str, p: Path) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{p}: array '{key}' holds Python objects (would need unpickling, which nnlab "
+                            "never does); store numbers, e.g. labels as integers 0..K-1") from None
+        raise DataError(f"{p}: cannot read array '{key}' ({exc}); the archive looks damaged") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{p}: cannot read array '{key}' ({exc}); the archive looks damaged") from None
+
+
+def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -> RawData:
+    """Numeric table from a CSV file: one row per sample, the target in column `label` or the last.
+
+    An optional header row names the columns.  Labels that all parse as integers mean
+    classification, anything else regression.  A random test_fraction of the rows
+    (stratified by class) is the test set, drawn with default_rng(seed).
+    """
+    p = _existing_file(path, "an existing CSV file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")  # -sig: drop a BOM spreadsheet programs write
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not a UTF-8 text file; expected comma-separated numbers") from None
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    reader = csvlib.reader(io.StringIO(text))
+    rows, lines = [], []
+    try:
+        for row in reader:  # text parsing is inherently line by line
+            if any(cell.strip() for cell in row):
+                rows.append([cell.strip() for cell in row])
+                lines.append(reader.line_num)
+    except csvlib.Error as exc:
+        raise DataError(f"{p}:{reader.line_num}: malformed CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{p}: no rows; expected one row per sample of comma-separated numbers")
+    header = None
+    if not all(_is_number(c) for c in rows[0]):
+        header, rows, lines = rows[0], rows[1:], lines[1:]
+        if not rows:
+            raise DataError(f"{p}: has a header row but no data rows")
+    width = len(header) if header is not None else len(rows[0])
+    lengths = np.array([len(r) for r in rows])
+    bad = np.flatnonzero(lengths != width)
+    if bad.size:
+        i = bad[0]
+        raise DataError(f"{p}:{lines[i]}: has {lengths[i]} columns, expected {width} like the "
+                        f"{'header' if header is not None else 'first row'}")
+    if width < 2:
+        raise DataError(f"{p}: has 1 column; expected input columns and a label column")
+    cells = np.array(rows, dtype=str)
+    try:
+        values = cells.astype(np.float64)
+    except ValueError:
+        r, c = np.argwhere(~np.vectorize(_is_number, otypes=[bool])(cells))[0]
+        name = f" ({header[c]!r})" if header is not None else ""
+        raise DataError(f"{p}:{lines[r]}: column {c + 1}{name}: cannot read {str(cells[r, c])!r} as a number; "
+                        "every cell must be numeric (only the first row may be a header)") from None
+    lower = [h.lower() for h in header] if header is not None else []
+    col = lower.index("label") if "label" in lower else width - 1
+    try:  # integer-looking labels mean classes
+        y = cells[:, col].astype(np.int64)
+    except (ValueError, OverflowError):
+        y = values[:, col]
+    x = np.delete(values, col, axis=1)
+    return _split_test(x, y, test_fraction, seed, str(p))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_FILES = {"x": "train-images-idx3-ubyte", "y": "train-labels-idx1-ubyte",
+              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+
+
+def read_idx(file: str | os.PathLike) -> np.ndarray:
+    """Parse one IDX file, raw or gzip-compressed, into an array.
+
+    Layout: magic 0x00 0x00 TT DD (TT element type: 08 ubyte, 09 byte, 0B short,
+    0C int, 0D float, 0E double; DD number of dimensions), DD big-endian uint32
+    sizes, then the elements big-endian.  Source: yann.lecun.com/exdb/mnist.
+    """
+    file = Path(file)
+    try:
+        raw = file.read_bytes()
+        if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{file}: cannot read ({exc}); expected an IDX file, raw or gzip-compressed") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+        raise DataError(f"{file}: bad IDX magic number 0x{raw[:4].hex() or 'none'}; expected 0x0000TTDD "
+                        "with type TT in 08, 09, 0b, 0c, 0d, 0e and DD >= 1 dimensions")
+    ndim, dtype = raw[3], _IDX_TYPES[raw[2]]
+    start = 4 + 4 * ndim
+    if len(raw) < start:
+        raise DataError(f"{file}: truncated IDX header: {ndim} dimension sizes need {start} bytes, "
+                        f"the file has {len(raw)}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    count = int(np.prod(shape))
+    need, have = count * dtype.itemsize, len(raw) - start
+    if have != need:
+        what = "truncated IDX file" if have < need else "malformed IDX file"
+        raise DataError(f"{file}: {what}: the header says shape {shape} ({need} data bytes) "
+                        f"but {have} bytes follow")
+    return np.frombuffer(raw, dtype, count, start).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, base: str) -> Path:
+    dotted = base.replace("-idx", ".idx")
+    for name in (base, base + ".gz", dotted, dotted + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder}: no {base} (or {base}.gz, {dotted}); expected the four MNIST-format "
+                    f"IDX files {', '.join(_IDX_FILES.values())}, each raw or .gz")
+
+
+def idx(*, path: str) -> RawData:
+    """MNIST-format IDX files from a folder (MNIST, Fashion-MNIST, ...), pixels scaled to [0, 1].
+
+    Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+    t10k-labels-idx1-ubyte, each raw or .gz (``train-images.idx3-ubyte`` naming too);
+    images are flattened to rows and scaled: x = pixel / 255.
+    """
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise DataError(f"{folder}: folder not found; data.path must name a folder holding "
+                        f"{', '.join(_IDX_FILES.values())}")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: is a file; the idx dataset needs a folder holding "
+                        f"{', '.join(_IDX_FILES.values())}")
+    arrays, files = {}, {}
+    for key, base in _IDX_FILES.items():
+        files[key] = f = _find_idx(folder, base)
+        a = read_idx(f)
+        if key.startswith("x"):
+            if a.dtype != np.uint8 or a.ndim < 2:
+                raise DataError(f"{f}: images must be unsigned bytes (type 08) shaped (n, rows, cols), "
+                                f"got {a.dtype} shaped {a.shape}")
+            a = a.reshape(len(a), -1) / 255.0
+        elif a.ndim != 1 or a.dtype.kind not in "iu":
+            raise DataError(f"{f}: labels must be a 1-D array of integers, got {a.dtype} shaped {a.shape}")
+        arrays[key] = a
+    for xk, yk in (("x", "y"), ("x_test", "y_test")):
+        if len(arrays[xk]) != len(arrays[yk]):
+            raise DataError(f"{folder}: {files[xk].name} has {len(arrays[xk])} images but {files[yk].name} "
+                            f"has {len(arrays[yk])} labels; they must match")
+    return RawData(**arrays)
+
+

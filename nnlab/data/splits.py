@@ -1,0 +1,188 @@
+"""The data model and the checks every data set passes: RawData -> checked arrays, and the splits.
+
+``_check`` turns a loader's RawData into checked, converted arrays (or one
+DataError line); ``holdout_mask`` draws stratified validation and test splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnlab.errors import DataError
+
+
+# More classes than this is almost always integer regression targets read as labels;
+# one-hot encoding them would exhaust memory instead of failing clearly.
+MAX_CLASSES = 10_000
+
+MNIST1D_CACHE_FILE = "mnist1d_v1.npz"
+
+
+@dataclass
+class RawData:
+    """What a loader returns: train and test arrays as stored (checked and converted later)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass
+class Dataset:
+    """Arrays ready for training: x is (n, d) floats; y is (n,) int labels or (n, k) float targets."""
+
+    name: str
+    task: str  # "classification" | "regression"
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None  # None when val_fraction == 0
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int | None  # classification only: max training label + 1
+    preprocessor: Any = None  # the fitted preprocessor, to transform new inputs the same way
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Network output width: n_classes, or the number of regression target columns."""
+        return int(self.n_classes) if self.task == "classification" else int(self.y_train.shape[1])
+
+
+
+def _round(v: float) -> int:
+    # round half up: Python's round(0.5) == 0 would make thresholds surprising
+    return int(np.floor(v + 0.5))
+
+
+def _split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
+    """Hold out a random test_fraction of the rows (stratified by class for integer labels)."""
+    x, y = _check_pair(x, y, source, "x", "y")
+    if len(x) == 0:
+        raise DataError(f"{source}: the data set is empty (0 rows); it needs samples to train and test on")
+    if test_fraction == 0:
+        raise DataError(f"{source}: has no separate test set and test_fraction is 0; "
+                        "set data.test_fraction > 0 (or store x_test, y_test in an .npz)")
+    is_test = _holdout_mask(y, test_fraction, np.random.default_rng(seed), stratify=y.dtype.kind in "biu")
+    if not is_test.any():
+        raise DataError(f"{source}: test_fraction {test_fraction} of {len(y)} rows gives an empty test set; "
+                        f"use a test_fraction of at least {1 / len(y):.3g}")
+    return RawData(x[~is_test], y[~is_test], x[is_test], y[is_test])
+
+
+
+def _check_pair(x, y, source: str, xname: str, yname: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and labels of one split: numbers, x 2-D (or (n, ...) flattened), one label per row."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{source}: inputs {xname} are not numbers (dtype {x.dtype}); inputs must be "
+                        "integers or floats")
+    if y.dtype.kind not in "biuf":
+        example = f", e.g. {str(y.flat[0])!r}" if y.size else ""
+        raise DataError(f"{source}: labels {yname} are not numbers (dtype {y.dtype}{example}); use integers "
+                        "0..K-1 for classes or floats for regression targets")
+    if x.ndim < 2:
+        raise DataError(f"{source}: {xname} must be 2-D (samples, features), got shape {x.shape}")
+    x = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))  # (n, h, w, ...) images become rows
+    if y.ndim == 0 or y.ndim > 2 or (y.ndim == 2 and y.dtype.kind != "f" and y.shape[1] != 1):
+        allowed = "(n,) or (n, k) for regression" if y.dtype.kind == "f" else "(n,) class labels"
+        raise DataError(f"{source}: {yname} has shape {y.shape}; expected {allowed}")
+    if y.ndim == 2 and y.dtype.kind != "f":
+        y = y[:, 0]
+    if len(x) != len(y):
+        raise DataError(f"{source}: {xname} has {len(x)} rows but {yname} has {len(y)}; "
+                        "each sample needs exactly one label")
+    return x, y
+
+
+def _check_finite(a: np.ndarray, source: str, name: str, what: str) -> None:
+    if a.dtype.kind != "f":
+        return
+    nan, inf = np.isnan(a), np.isinf(a)
+    n_bad = int(nan.sum() + inf.sum())
+    if n_bad:
+        rows = int((nan | inf).reshape(len(a), -1).any(axis=1).sum())
+        raise DataError(f"{source}: {name} has {n_bad} non-finite value{'s' if n_bad > 1 else ''} "
+                        f"({int(nan.sum())} NaN, {int(inf.sum())} inf) in {rows} row{'s' if rows > 1 else ''}; "
+                        f"{what} must be finite numbers")
+
+
+def _check(raw: RawData, source: str):
+    """All checks on a loader's output; returns (x, y, x_test, y_test, task, n_classes) converted."""
+    x, y = _check_pair(raw.x, raw.y, source, "x", "y")
+    x_test, y_test = _check_pair(raw.x_test, raw.y_test, source, "x_test", "y_test")
+    if len(x) == 0:
+        raise DataError(f"{source}: the training set is empty (0 rows); it needs at least one sample")
+    if len(x_test) == 0:
+        raise DataError(f"{source}: the test set is empty (0 rows); it needs at least one sample")
+    if x.shape[1] == 0:
+        raise DataError(f"{source}: x has no feature columns (shape {x.shape})")
+    if x_test.shape[1] != x.shape[1]:
+        raise DataError(f"{source}: x_test has {x_test.shape[1]} features but x has {x.shape[1]}; "
+                        "train and test rows must have the same columns")
+    _check_finite(x, source, "x", "inputs")
+    _check_finite(x_test, source, "x_test", "inputs")
+    classify = y.dtype.kind in "biu"  # float labels mean regression
+    if classify != (y_test.dtype.kind in "biu"):
+        kinds = {True: "integer class labels", False: "float regression targets"}
+        raise DataError(f"{source}: y holds {kinds[classify]} but y_test holds {kinds[not classify]}; "
+                        "both must be integers (classification) or both floats (regression)")
+    if not classify:
+        _check_finite(y, source, "y", "regression targets")
+        _check_finite(y_test, source, "y_test", "regression targets")
+        y = y.reshape(len(y), -1)
+        y_test = y_test.reshape(len(y_test), -1)
+        if y_test.shape[1] != y.shape[1]:
+            raise DataError(f"{source}: y_test has {y_test.shape[1]} target columns but y has {y.shape[1]}")
+        return x, y, x_test, y_test, "regression", None
+    for a, name in ((y, "y"), (y_test, "y_test")):
+        neg = int((a < 0).sum())
+        if neg:
+            raise DataError(f"{source}: {name} has {neg} negative label{'s' if neg > 1 else ''} "
+                            f"(smallest {a.min()}); class labels must be integers 0..K-1")
+    top = int(y.max())
+    if top >= MAX_CLASSES:
+        raise DataError(f"{source}: labels go up to {top}; class labels must be 0..K-1 with K <= {MAX_CLASSES} "
+                        "(store targets as floats for regression)")
+    n_classes = top + 1
+    if n_classes < 2:
+        raise DataError(f"{source}: every training label is 0; classification needs at least 2 classes "
+                        "(labels 0..K-1)")
+    if int(y_test.max()) >= n_classes:
+        raise DataError(f"{source}: y_test has labels up to {int(y_test.max())} but the training labels "
+                        f"only go up to {top}; test classes must be among 0..{top}")
+    return x, y.astype(np.int64), x_test, y_test.astype(np.int64), "classification", n_classes
+
+
+def _holdout_mask(y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool) -> np.ndarray:
+    """Boolean mask of round(n * fraction) random rows to hold out.
+
+    Stratified: class c gets a quota proportional to its count (largest remainders
+    fill up to the total), at most count - 1 so every class keeps a row; rows are
+    picked at random within each class.
+    """
+    n = len(y)
+    n_out = _round(n * fraction)
+    mask = np.zeros(n, dtype=bool)
+    if not stratify:
+        mask[rng.permutation(n)[:n_out]] = True
+        return mask
+    _, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+    exact = counts * (n_out / n)
+    quota = np.floor(exact).astype(int)
+    quota[np.argsort(-(exact - quota), kind="stable")[: n_out - quota.sum()]] += 1
+    quota = np.minimum(quota, counts - 1)
+    order = rng.permutation(n)
+    order = order[np.argsort(inv[order], kind="stable")]  # grouped by class, random within each
+    rank = np.arange(n) - np.concatenate([[0], np.cumsum(counts)[:-1]])[inv[order]]
+    mask[order] = rank < quota[inv[order]]
+    return mask
+
+
