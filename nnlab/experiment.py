@@ -1,25 +1,42 @@
-"""One experiment end to end: data -> run folder -> train -> files.
+"""One experiment end to end: data -> run folder -> train -> files; the seam sweeps call.
 
 ``run_experiment`` is what ``nnlab train`` does for each config, without any
 printing: progress goes to callbacks.  Order matters for safety: the data are
 loaded (and may fail) before the run folder exists; config.yaml is written
 first; summary.json is written at once with status ``running`` (and the pid and
 host, so a vanished process reads as crashed); metrics.csv and diagnostics.csv
-grow row by row; model.npz and the PNGs follow; summary.json is rewritten last,
-atomically, with the outcome and the diagnosis, whatever the outcome.
+grow row by row; checkpoint.npz is replaced atomically after every epoch (and
+every minute within a long epoch); model.npz and the PNGs follow; summary.json is
+rewritten last, atomically, with the outcome and the diagnosis, whatever the
+outcome.  Signals that arrive while those last files are written wait until they
+are all written (nnlab.interrupt.deferred).
+
+``resume_experiment`` continues a run folder from its checkpoint, in place.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from nnlab import runs
+from nnlab.errors import NnlabError, RunError
+from nnlab.interrupt import deferred
+from nnlab.metrics import METRIC_COLUMNS
 from nnlab.runs.diagnosis import diagnose
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
-from nnlab.train.trainer import METRIC_COLUMNS, TrainResult, monitor_metric, train
+from nnlab.train.trainer import TrainResult, monitor_metric, train
+
+CHECKPOINT = "checkpoint.npz"
+RESUMABLE = ("interrupted", "crashed", "failed")
 
 
 def load_data(cfg):
@@ -28,30 +45,163 @@ def load_data(cfg):
     return load_dataset(cfg.data, dtype=cfg.dtype)
 
 
+def check_against_data(cfg, dataset) -> None:
+    """Config choices that only the data can confirm, checked before anything trains.
+
+    The metric of early stopping and of the plateau schedule must be one the run records:
+    no val_* metric without a validation split, no *_acc metric for regression.
+    """
+    from nnlab.errors import ConfigError
+
+    has_val = dataset.x_val is not None
+    uses = []
+    if cfg.train["early_stopping"]:
+        uses.append(("train.early_stopping.metric", cfg.train["early_stopping"]["metric"]))
+    if cfg.train["schedule"]["name"] == "plateau":
+        uses.append(("train.schedule.metric", cfg.train["schedule"]["metric"]))
+    errors = []
+    for key, metric in uses:
+        if metric.endswith("acc") and dataset.task != "classification":
+            allowed = "val_loss or train_loss" if has_val else "train_loss"
+            errors.append(f"{cfg.source}: {key}: {metric} is not recorded for regression data "
+                          f"({dataset.name} has float targets); use {allowed}")
+        elif metric.startswith("val_") and not has_val:
+            allowed = "train_loss or train_acc" if dataset.task == "classification" else "train_loss"
+            errors.append(f"{cfg.source}: {key}: {metric} needs a validation split, but data.val_fraction is 0; "
+                          f"use {allowed}, or set data.val_fraction > 0")
+    if errors:
+        raise ConfigError(lines=errors)
+
+
+def data_fingerprint(dataset) -> str:
+    """A hash of the training and validation arrays: a resumed run must see the same data."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
+        if a is not None:
+            h.update(str((a.shape, a.dtype.str)).encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def _data_summary(dataset) -> dict:
+    return {"name": dataset.name, "task": dataset.task, "n_train": len(dataset.x_train),
+            "n_val": 0 if dataset.x_val is None else len(dataset.x_val), "n_test": len(dataset.x_test),
+            "n_features": dataset.n_features, "n_classes": dataset.n_classes}
+
+
 def run_experiment(cfg, runs_dir="runs", dataset=None,
                    on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
-                   command: str | None = None) -> tuple[Path, TrainResult | None, dict]:
-    """Train one validated config; return (run folder, result, summary)."""
+                   command: str | None = None, checkpoint_seconds: float = 60.0
+                   ) -> tuple[Path, TrainResult | None, dict]:
+    """Train one validated config into a new run folder; return (run folder, result, summary)."""
     if dataset is None:
         dataset = load_data(cfg)
+    check_against_data(cfg, dataset)
     started = datetime.now()
     run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
-    runs.atomic_write(run_dir / "config.yaml", cfg.dump())
-    writer = runs.MetricsWriter(run_dir / "metrics.csv", METRIC_COLUMNS)
-    diag_writer = runs.MetricsWriter(run_dir / "diagnostics.csv", DIAG_COLUMNS)
-    diag_rows: list[dict] = []
     summary = {
         "name": cfg.name, "status": "running", "config_source": cfg.source,
         "started": started.isoformat(timespec="seconds"), **runs.host_info(),
         "seed": cfg.seed, "command": command or runs.command_line(),
         "versions": runs.versions(), "git_commit": runs.git_commit(),
-        "data": {"name": dataset.name, "task": dataset.task, "n_train": len(dataset.x_train),
-                 "n_val": 0 if dataset.x_val is None else len(dataset.x_val), "n_test": len(dataset.x_test),
-                 "n_features": dataset.n_features, "n_classes": dataset.n_classes},
+        "data": _data_summary(dataset),
     }
-    runs.write_json(run_dir / "summary.json", summary)  # status running: a vanished process reads as crashed
+    try:
+        runs.atomic_write(run_dir / "config.yaml", cfg.dump())
+        runs.write_json(run_dir / "summary.json", summary)  # status running: a vanished process reads as crashed
+        writers = (runs.MetricsWriter(run_dir / "metrics.csv", METRIC_COLUMNS),
+                   runs.MetricsWriter(run_dir / "diagnostics.csv", DIAG_COLUMNS))
+    except OSError as exc:  # a full disk or a vanished folder at the start: leave no empty run behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise RunError(f"{run_dir}: cannot write the run folder ({exc.strerror or exc}); nothing was trained") \
+            from None
+    return _run(cfg, dataset, run_dir, summary, writers, [], None, on_start, on_epoch, checkpoint_seconds)
+
+
+def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
+                      command: str | None = None, checkpoint_seconds: float = 60.0, prepared=None
+                      ) -> tuple[Path, TrainResult | None, dict]:
+    """Continue an interrupted or crashed run in place from its checkpoint.npz.
+
+    The finished folder's metrics.csv, model.npz and summary.json are those of a run that
+    never stopped (apart from timings and the ``resumed`` record).
+    """
+    cfg, dataset, state = prepared or prepare_resume(run_dir)
+    run_dir = Path(run_dir)
+    meta = json.loads(str(state["meta"]))
+    done = meta["epochs_done"]
+    summary = _read_summary(run_dir)
+    summary.update(status="running", **runs.host_info(), command=command or runs.command_line())
+    for k in ("message", "finished", "wall_seconds", "plot_error", "error", "signal"):
+        summary.pop(k, None)
+    summary.setdefault("resumed", []).append({"at": datetime.now().isoformat(timespec="seconds"),
+                                              "from_epoch": done})
+    for tmp in run_dir.glob(".*.*"):  # temporary files of an atomic write the kill interrupted
+        if tmp.is_file() and tmp.name.split(".")[1] in ("checkpoint", "summary", "model", "metrics", "diagnostics",
+                                                         "curves", "config"):
+            tmp.unlink()
+    diag_rows = [r for r in runs.read_diagnostics(run_dir / "diagnostics.csv") if r["epoch"] <= done] \
+        if (run_dir / "diagnostics.csv").is_file() else []
+    try:
+        runs.write_json(run_dir / "summary.json", summary)
+        writers = (runs.MetricsWriter(run_dir / "metrics.csv", METRIC_COLUMNS, keep_epochs=done),
+                   runs.MetricsWriter(run_dir / "diagnostics.csv", DIAG_COLUMNS, keep_epochs=done))
+    except OSError as exc:
+        raise RunError(f"{run_dir}: cannot write the run folder ({exc.strerror or exc})") from None
+    return _run(cfg, dataset, run_dir, summary, writers, diag_rows, state, on_start, on_epoch, checkpoint_seconds)
+
+
+def prepare_resume(run_dir):
+    """(config, dataset, checkpoint state) of a run folder that can be resumed, or one RunError line."""
+    from nnlab.config import load_config
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: not a run folder (no such folder)")
+    run = runs.load_run(run_dir)
+    if run is None:
+        raise RunError(f"{run_dir}: not a run folder (expected config.yaml, summary.json and checkpoint.npz)")
+    if run.status == "running":
+        raise RunError(f"{run_dir}: still running (pid {run.summary.get('pid')} on {run.summary.get('host')}); "
+                       "stop it first, or wait")
+    if run.status not in RESUMABLE:
+        raise RunError(f"{run_dir}: the run is {run.status}; only interrupted, crashed or failed runs "
+                       "can be resumed")
+    ckpt = run_dir / CHECKPOINT
+    if not ckpt.is_file():
+        raise RunError(f"{run_dir}: no {CHECKPOINT} (the run stopped before its first epoch ended); "
+                       f"train its config.yaml again")
+    cfg = load_config(run_dir / "config.yaml")
+    try:
+        with np.load(ckpt, allow_pickle=False) as z:
+            state = {k: z[k] for k in z.files}
+        meta = json.loads(str(state["meta"]))
+    except Exception as exc:  # noqa: BLE001 - any damage to the file is the same problem for the user
+        raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}); the run cannot be resumed") from None
+    dataset = load_data(cfg)
+    if str(state.get("data.fingerprint", "")) != data_fingerprint(dataset):
+        raise RunError(f"{run_dir}: the data of {cfg.data['name']} differ from those the run was trained on "
+                       "(a changed data file?); a resumed run must see the same data")
+    if meta["epochs_done"] > cfg.train["epochs"]:
+        raise RunError(f"{ckpt}: says {meta['epochs_done']} epochs were done, but the config has "
+                       f"{cfg.train['epochs']}")
+    return cfg, dataset, state
+
+
+def _read_summary(run_dir: Path) -> dict:
+    try:
+        s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        return s if isinstance(s, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, resume, on_start, on_epoch,
+         checkpoint_seconds) -> tuple[Path, TrainResult | None, dict]:
+    writer, diag_writer = writers
     t0 = time.perf_counter()
     result = None
+    fingerprint = np.array(data_fingerprint(dataset))
 
     def epoch_cb(row):
         writer.write(row)
@@ -68,38 +218,73 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
         if on_start:
             on_start({**info, "run_dir": run_dir})
 
+    def checkpoint_cb(state):
+        state["data.fingerprint"] = fingerprint
+        runs.atomic_savez(run_dir / CHECKPOINT, state)
+
     try:
-        result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb)
-    except Exception as exc:  # a bug or resource problem: record it, then let the CLI report it
-        summary.update(status="failed", message=f"{type(exc).__name__}: {exc}")
+        result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
+                       on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds)
+    except KeyboardInterrupt as exc:  # before the loop started: nothing trained
+        summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "
+                                                     "before training started")
+        raise
+    except BaseException as exc:  # a bug or resource problem: record it, then let the CLI report it
+        summary.update(status="failed", message=_failure(exc))
         raise
     finally:
-        writer.close()
-        diag_writer.close()
-        if result is not None:
-            summary.update(_result_summary(cfg, dataset, result))
-            summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
-            if result.history:
-                runs.atomic_savez(run_dir / "model.npz", result.model.state())
-                try:
-                    from nnlab.look.figures import plot_curves, plot_diagnostics
-
-                    plot_curves(result.history, run_dir / "curves.png", title=cfg.name)
-                    if diag_rows:
-                        plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
-                except Exception as exc:  # a missing plot must not lose the run
-                    summary["plot_error"] = f"{type(exc).__name__}: {exc}"
-        summary["wall_seconds"] = time.perf_counter() - t0
-        summary["finished"] = datetime.now().isoformat(timespec="seconds")
-        runs.write_json(run_dir / "summary.json", summary)
+        with deferred():
+            _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0)
     return run_dir, result, summary
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, NnlabError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "MemoryError: not enough memory for this network and batch size"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0) -> None:
+    """The last files, whatever happened: model, plots, summary; the checkpoint goes once it is useless."""
+    for w in writers:
+        w.close()
+    if result is not None:
+        summary.update(_result_summary(cfg, dataset, result))
+        summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
+        if result.history:
+            try:
+                runs.atomic_savez(run_dir / "model.npz", result.model.state())
+            except OSError as exc:
+                summary["error"] = f"model.npz not written: {exc.strerror or exc}"
+            try:
+                from nnlab.look.figures import plot_curves, plot_diagnostics
+
+                plot_curves(result.history, run_dir / "curves.png", title=cfg.name)
+                if diag_rows:
+                    plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
+            except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run
+                summary["plot_error"] = f"{type(exc).__name__}: {exc}"
+    summary["wall_seconds"] = time.perf_counter() - t0  # of this process (a resumed run: since the resume)
+    summary["finished"] = datetime.now().isoformat(timespec="seconds")
+    try:
+        runs.write_json(run_dir / "summary.json", summary)
+    except OSError as exc:
+        raise RunError(f"{run_dir}: cannot write summary.json ({exc.strerror or exc}); metrics.csv and "
+                       f"{CHECKPOINT} keep what was trained") from None
+    if summary["status"] in ("completed", "diverged"):
+        try:
+            os.unlink(run_dir / CHECKPOINT)  # finished: model.npz and the curves say it all
+        except OSError:
+            pass
 
 
 def _result_summary(cfg, dataset, result: TrainResult) -> dict:
     best = None
     if result.best is not None:
         best = {"metric": monitor_metric(cfg, dataset), **result.best}
-    return {
+    out = {
         "status": result.status,
         "message": result.message,
         "epochs": len(result.history),
@@ -111,3 +296,6 @@ def _result_summary(cfg, dataset, result: TrainResult) -> dict:
         "stopped_early": result.stopped_early,
         "restored_epoch": result.restored_epoch,
     }
+    if result.signal:
+        out["signal"] = result.signal
+    return out

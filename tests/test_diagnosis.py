@@ -13,7 +13,7 @@ import nnlab.config
 import nnlab.look.figures
 from nnlab.runs import diagnosis as D
 from nnlab.runs.diagnosis import diagnose
-from nnlab.train.diagnostics import Diagnostics, saturated_fraction
+from nnlab.train.diagnostics import Diagnostics
 from nnlab.experiment import run_experiment
 from nnlab.components.losses import SoftmaxCrossEntropy
 from nnlab.train.model import build_model
@@ -533,7 +533,7 @@ def test_saturated_fraction_by_hand_and_from_the_training_batch():
     hand = np.mean((a < 0.03) | (a > 0.97))
     assert 0.05 < hand < 0.95  # some units saturated, some not: the fraction is a real test
     step(model, diag, x, rng.integers(0, 3, 40), SoftmaxCrossEntropy(), last=True, lr=0.0)
-    assert saturated_fraction(diag.saturating["dense1"]) == pytest.approx(hand)
+    assert diag.saturating["dense1"].saturated() == pytest.approx(hand)
     # the trainer evaluates the validation set before end_epoch: the epoch's figure must still be
     # the training batch's, not whatever the last forward pass saw
     model.forward(np.zeros((3, 4)), train=False)

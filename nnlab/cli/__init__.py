@@ -45,9 +45,11 @@ def handle_errors(fn):
             if os.environ.get("NNLAB_DEBUG"):
                 raise
             _fail(exc.lines, exc.exit_code)
-        except KeyboardInterrupt:
-            _console(stderr=True).print("interrupted")
-            sys.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt as exc:
+            from nnlab.interrupt import exit_code
+
+            _console(stderr=True).print(f"interrupted ({getattr(exc, 'name', 'SIGINT')})")
+            sys.exit(exit_code(exc))
 
     return wrapper
 

@@ -178,8 +178,9 @@ def runs_(folder, statuses):
         best = r.summary.get("best") or {}
         metric = best.get("metric", "")
         test = r.summary.get("test") or {}
+        resumable = r.status in ("interrupted", "crashed", "failed") and (r.path / "checkpoint.npz").is_file()
         table.add_row(
-            r.path.name, _status(r.status), str(len(r.metrics)),
+            r.path.name, _status(r.status) + (" (resumable)" if resumable else ""), str(len(r.metrics)),
             f"{r.seconds:.1f}" if r.seconds is not None else "-",
             f"{metric.replace('_', ' ')} {_num(best.get(metric), metric.endswith('acc'))}" if best else "-",
             _num(test.get("acc"), True),

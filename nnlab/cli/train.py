@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from nnlab.cli import EXIT_INTERRUPTED, _console, _load_configs, handle_errors, main, set_option
+from nnlab.cli import _console, _load_configs, handle_errors, main, set_option
 
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -38,79 +38,145 @@ def _describe(cfg) -> str:
 
 
 @main.command()
-@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("configs", nargs=-1, type=click.Path(dir_okay=False))
 @set_option
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
               help="Folder that receives one timestamped folder per run.")
 @click.option("--name", default=None, help="Name of the run (default: the config's name, or its file's stem).")
+@click.option("--resume", "resume", multiple=True, metavar="RUN_FOLDER", type=click.Path(file_okay=False),
+              help="Continue an interrupted or crashed run in place from its last checkpoint (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the run folder of each run.")
 @handle_errors
-def train(configs, overrides, runs_dir, name, quiet):
+def train(configs, overrides, runs_dir, name, resume, quiet):
     """Train an MLP for each config and write a run folder for each.
 
-    Several configs train one after another; all of them are validated before
-    the first one starts.  Each run writes runs/<date_time>_<name>/ with
-    config.yaml (the resolved config: train it again to replay the run),
-    metrics.csv, summary.json, curves.png and model.npz.
+    Several configs train one after another; all of them, and their data, are
+    checked before the first one starts.  Each run writes runs/<date_time>_<name>/
+    with config.yaml (the resolved config: train it again to replay the run),
+    metrics.csv, summary.json, curves.png and model.npz.  A checkpoint.npz is
+    kept while the run is under way, so that a run stopped in any way (Ctrl-C,
+    SIGTERM, a crash, a power cut) can go on with --resume, losing at most the
+    epoch in progress; the finished run has the same numbers as one never stopped.
 
     Exit code 0 when every run completed, 1 if one diverged or failed, 2 for a
-    bad config or data file, 130 when interrupted with Ctrl-C.
+    bad config or data file, 130 when interrupted with Ctrl-C (143 for SIGTERM,
+    129 for SIGHUP).
 
     \b
     Examples:
       nnlab train configs/adam_relu.yaml
       nnlab train configs/tiny/*.yaml --quiet
       nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01 --name adam_lr0.01
+      nnlab train --resume runs/2026-11-23_10-00-00_adam_relu
     """
     from nnlab.errors import ConfigError
+    from nnlab.interrupt import graceful_signals
 
+    if resume and (configs or overrides or name):
+        raise ConfigError("--resume continues runs from their own config.yaml; give no CONFIG, --set or --name "
+                          "with it")
+    if not resume and not configs:
+        raise click.UsageError("give one or more CONFIG files, or --resume RUN_FOLDER")
     if name is not None:
         import re
 
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
             raise ConfigError(f"--name: must be letters, digits, '_', '-', '.' or '+', got {name!r}")
-    cfgs = _load_configs(configs, overrides)
+    jobs = _resume_jobs(resume) if resume else _config_jobs(configs, overrides, name)
     worst = 0
-    for cfg in cfgs:
-        if name:
-            cfg.name = name
-        status = _train_one(cfg, runs_dir, quiet)
-        if status == "interrupted":
-            sys.exit(EXIT_INTERRUPTED)
-        if status != "completed":
-            worst = 1
+    with graceful_signals():
+        for job in jobs:
+            status = _train_one(job, runs_dir, quiet)
+            if status != "completed":
+                worst = 1
     sys.exit(worst)
 
 
-def _train_one(cfg, runs_dir, quiet) -> str:
-    from nnlab.experiment import load_data, run_experiment
+def _config_jobs(configs, overrides, name) -> list:
+    """Every config validated and its data loaded and checked, before the first run trains."""
+    from nnlab.errors import NnlabError
+    from nnlab.experiment import check_against_data, load_data
 
+    cfgs = _load_configs(configs, overrides)
+    loaded: dict = {}  # configs on the same data share one loaded copy
+    jobs, lines = [], []
+    for cfg in cfgs:
+        if name:
+            cfg.name = name
+        key = repr((cfg.data, cfg.dtype))
+        try:
+            if key not in loaded:
+                loaded[key] = load_data(cfg)
+            check_against_data(cfg, loaded[key])
+        except NnlabError as exc:
+            lines.extend(line if line.startswith(cfg.source) else f"{cfg.source}: {line}" for line in exc.lines)
+            continue
+        jobs.append(("new", cfg, loaded[key]))
+    if lines:
+        from nnlab.errors import DataError
+
+        raise DataError(lines=lines)
+    return jobs
+
+
+def _resume_jobs(folders) -> list:
+    from nnlab.experiment import prepare_resume
+
+    return [("resume", folder, prepare_resume(folder)) for folder in folders]
+
+
+def _train_one(job, runs_dir, quiet) -> str:
+    from nnlab.errors import NnlabError
+    from nnlab.experiment import resume_experiment, run_experiment
+
+    kind, what, payload = job
+    cfg = payload[0] if kind == "resume" else what
     out, err = _console(), _console(stderr=True)
-    dataset = load_data(cfg)
     view = _Progress(cfg, err, quiet)
     try:
-        run_dir, result, summary = run_experiment(cfg, runs_dir, dataset, on_start=view.start,
-                                                  on_epoch=view.epoch)
+        if kind == "resume":
+            run_dir, result, summary = resume_experiment(what, on_start=view.start, on_epoch=view.epoch,
+                                                         prepared=payload)
+        else:
+            run_dir, result, summary = run_experiment(cfg, runs_dir, payload, on_start=view.start,
+                                                      on_epoch=view.epoch)
+    except KeyboardInterrupt:  # before the first epoch, or a second signal while finishing
+        view.stop()
+        if view.run_dir:
+            err.print(f"[yellow]interrupted:[/] what was recorded is in {view.run_dir}", soft_wrap=True)
+        raise
     except Exception as exc:
         view.stop()
-        from nnlab.errors import NnlabError
-
         if isinstance(exc, NnlabError) or os.environ.get("NNLAB_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] run failed: {type(exc).__name__}: {exc}")
+        err.print(f"[bold red]error:[/] run failed: {_failure_text(exc)}", soft_wrap=True)
         if view.run_dir:
-            err.print(f"what was recorded is in {view.run_dir}")
+            err.print(f"what was recorded is in {view.run_dir}", soft_wrap=True)
         return "failed"
     view.stop()
     if quiet:
         out.print(str(run_dir), soft_wrap=True)
     else:
         _print_result(out, cfg, run_dir, summary)
-    if summary["status"] == "diverged":
-        err.print(f"[bold red]diverged:[/] {summary['message']}")
-    elif summary["status"] == "interrupted":
-        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {run_dir}")
-    return summary["status"]
+    for key in ("plot_error", "error"):
+        if summary.get(key):
+            err.print(f"[yellow]warning:[/] {run_dir}: {summary[key]}", soft_wrap=True)
+    status = summary["status"]
+    if status == "diverged":
+        err.print(f"[bold red]diverged:[/] {summary['message']}", soft_wrap=True)
+    elif status == "interrupted":
+        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {run_dir}; continue with "
+                  f"nnlab train --resume {run_dir}", soft_wrap=True)
+        from nnlab.interrupt import Interrupted, signal_number
+
+        raise Interrupted(signal_number(summary.get("signal")))
+    return status
+
+
+def _failure_text(exc: Exception) -> str:
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this network and batch size (MemoryError); use fewer or narrower layers"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class _Progress:

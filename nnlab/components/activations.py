@@ -27,6 +27,20 @@ class Activation(Layer):
     kind = "activation"
     width_factor = 1  # maxout needs k pieces per unit from the preceding Dense layer
     kink_state = None
+    # what the per-layer diagnostics can ask of an activation (nnlab.train.diagnostics)
+    tracks_activity = False  # unit_activity() defined: units can go 'dead'
+    tracks_saturation = False  # saturated() defined: units can sit on a flat part
+
+    def unit_activity(self):
+        """Per unit (shape (D,)), a value > 0 iff the unit was active on the last batch.
+
+        A unit whose value never exceeds 0 over an epoch is 'dead' for that epoch.
+        """
+        return np.maximum.reduce(self.z, axis=0)  # the unit was on its identity part
+
+    def saturated(self) -> float:
+        """Fraction of the last batch's activations on a flat part of the function."""
+        raise NotImplementedError
 
     def forward(self, z, train=True):
         self.z = z
@@ -62,6 +76,12 @@ class Sigmoid(Activation):
     def df(self):
         return self.a * (1 - self.a)
 
+    tracks_saturation = True
+
+    def saturated(self):
+        """a < 0.03 or a > 0.97, where da/dz < 0.03."""
+        return float(((self.a < 0.03) | (self.a > 0.97)).mean())
+
 
 class Tanh(Activation):
     """a = tanh(z) = 2 sigmoid(2z) - 1; da/dz = 1 - a^2."""
@@ -71,6 +91,12 @@ class Tanh(Activation):
 
     def df(self):
         return 1 - self.a * self.a
+
+    tracks_saturation = True
+
+    def saturated(self):
+        """|a| > 0.97, where da/dz < 0.06."""
+        return float((np.abs(self.a) > 0.97).mean())
 
 
 class HardTanh(Activation):
@@ -84,6 +110,12 @@ class HardTanh(Activation):
 
     def kink_state(self, z):
         return np.sign(z - 1) + 3 * np.sign(z + 1)
+
+    tracks_saturation = True
+
+    def saturated(self):
+        """|z| > 1, where the gradient is exactly 0."""
+        return float((np.abs(self.z) > 1).mean())
 
 
 class Softsign(Activation):
@@ -110,9 +142,16 @@ class ReLU(Activation):
     def kink_state(self, z):
         return z > 0
 
+    tracks_activity = True
+
+    def unit_activity(self):
+        return np.maximum.reduce(self.a, axis=0)  # a > 0 iff z > 0
+
 
 class LeakyReLU(Activation):
     """a = z if z > 0 else slope * z (Maas et al. 2013; Hung-yi Lee: slope 0.01)."""
+
+    tracks_activity = True
 
     def __init__(self, *, slope: NonNegative = 0.01):
         self.slope = slope
@@ -133,6 +172,8 @@ class PReLU(Activation):
     alpha starts at 0.25, is trained by the optimizer and never weight-decayed.
     d a / d alpha_j = z where z <= 0, summed over the batch.
     """
+
+    tracks_activity = True
 
     trainable = True
 
@@ -158,6 +199,8 @@ class RReLU(Activation):
     Training: s ~ U[lower, upper] drawn per element every batch; evaluation: the
     mean slope s = (lower + upper) / 2 (as torch.nn.RReLU).
     """
+
+    tracks_activity = True
 
     frozen = False  # gradient checks reuse the last drawn slopes
 
@@ -191,6 +234,13 @@ class RReLU(Activation):
 class ELU(Activation):
     """a = z if z > 0 else alpha (e^z - 1) (Clevert et al. 2016); da/dz = a + alpha for z <= 0."""
 
+    tracks_activity = True
+    tracks_saturation = True
+
+    def saturated(self):
+        """z < -3, where da/dz = alpha e^z < 0.05 alpha."""
+        return float((self.z < -3).mean())
+
     def __init__(self, *, alpha: Positive = 1.0):
         self.alpha = alpha
 
@@ -209,6 +259,13 @@ class SELU(Activation):
 
     Self-normalizing with lecun_normal initialization.
     """
+
+    tracks_activity = True
+    tracks_saturation = True
+
+    def saturated(self):
+        """z < -3, where da/dz < 0.05 lambda alpha."""
+        return float((self.z < -3).mean())
 
     ALPHA = 1.6732632423543772848170429916717
     SCALE = 1.0507009873554804934193349852946
@@ -293,6 +350,14 @@ class Maxout(Activation):
     def kink_state(self, z):
         n, dk = z.shape
         return np.argmax(z.reshape(n, dk // self.pieces, self.pieces), axis=2)
+
+    tracks_activity = True
+
+    def unit_activity(self):
+        """Per piece (shape (D*k,)): how often it won on the last batch; a piece that never wins is dead."""
+        n, d, k = self.shape
+        flat = (np.arange(d) * k)[None, :] + self.idx[..., 0]
+        return np.bincount(flat.ravel(), minlength=d * k).astype(np.float32)
 
 
 # The registry, filled explicitly: adding a activation is its class or function above plus one line here.

@@ -45,6 +45,20 @@ class Optimizer:
         self.t += 1
         self._update(p, g, p.dtype.type(lr), n_decay)
 
+    # scalar state besides t that a checkpoint must keep (NAdam's running momentum product)
+    scalars: tuple = ()
+
+    def state_dict(self) -> tuple[dict, dict]:
+        """(JSON-able scalars, state arrays) for a checkpoint; scratch buffers are left out."""
+        meta = {"t": self.t, **{k: getattr(self, k) for k in self.scalars}}
+        return meta, {k: v for k, v in self.state.items() if k != "tmp"}
+
+    def load_state_dict(self, meta: dict, arrays: dict) -> None:
+        self.t = meta["t"]
+        for k in self.scalars:
+            setattr(self, k, meta[k])
+        self.state = {k: v.copy() for k, v in arrays.items()}
+
     def _update(self, p, g, lr, n_decay):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -321,6 +335,8 @@ class NAdam(Adam):
         super().__init__(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
         self.momentum_decay = momentum_decay
         self.mu_product = 1.0
+
+    scalars = ("mu_product",)
 
     def _update(self, p, g, lr, n_decay):
         m, v, d = self._moments(p, g)

@@ -45,6 +45,13 @@ class Schedule:
     def observe(self, metrics: dict) -> None:
         """Called after every epoch with its metrics (only plateau uses them)."""
 
+    def state_dict(self) -> dict:
+        """What a checkpoint must keep (only plateau has state: the rate is a pure function of t)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
     def f(self, t):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -284,6 +291,12 @@ class Plateau(Schedule):
 
     def f(self, t):
         return self.lr
+
+    def state_dict(self):
+        return {"lr": self.lr, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state):
+        self.lr, self.best, self.bad = state["lr"], state["best"], state["bad"]
 
 
 # The registry, filled explicitly: adding a schedule is its class or function above plus one line here.

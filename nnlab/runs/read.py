@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nnlab.runs.write import TIMESTAMP, process_start
 
-def _complete_rows(path: str | os.PathLike) -> csv.DictReader:
+def complete_rows(path: str | os.PathLike) -> csv.DictReader:
     """A DictReader over the file's complete lines: a last line without its newline is a truncated write.
 
     The writer ends every row with a line terminator, so a file that does not end with one
@@ -29,7 +29,7 @@ def _complete_rows(path: str | os.PathLike) -> csv.DictReader:
 def read_metrics(path: str | os.PathLike) -> list[dict]:
     """Rows of a metrics.csv as dicts of floats (None for empty cells); a truncated last line is dropped."""
     rows = []
-    reader = _complete_rows(path)
+    reader = complete_rows(path)
     for raw in reader:
         if None in raw or None in raw.values():
             continue  # too few or too many cells: not a row the writer wrote
@@ -160,7 +160,7 @@ def load_run(path: str | os.PathLike) -> Run | None:
 
 def read_diagnostics(path) -> list[dict]:
     rows = []
-    for raw in _complete_rows(path):
+    for raw in complete_rows(path):
         if None in raw.values() or None in raw:
             continue  # too few or too many cells
         row = {}

@@ -14,6 +14,7 @@ renamed over the target (os.replace), so a crash never leaves a half-written fil
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -54,12 +55,36 @@ def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None 
 class MetricsWriter:
     """Appends one CSV row per epoch and flushes it, so a killed run keeps its curve."""
 
-    def __init__(self, path: str | os.PathLike, columns: list[str]):
+    def __init__(self, path: str | os.PathLike, columns: list[str], keep_epochs: int | None = None):
+        """A new file with the header; or, with ``keep_epochs`` (resuming a run), the existing file cut
+        back to its rows of epochs 1..keep_epochs (atomically) and appended to from there."""
         self.path, self.columns = Path(path), list(columns)
+        if keep_epochs is not None:
+            self._cut(keep_epochs)
+            self._f = open(self.path, "a", newline="", encoding="utf-8")
+            self._w = csv.writer(self._f)
+            return
         self._f = open(self.path, "w", newline="", encoding="utf-8")
         self._w = csv.writer(self._f)
         self._w.writerow(self.columns)
         self._f.flush()
+
+    def _cut(self, keep_epochs: int) -> None:
+        from nnlab.runs.read import complete_rows
+
+        kept = []
+        if self.path.is_file():
+            for row in complete_rows(self.path):
+                try:
+                    if int(float(row.get("epoch") or "nan")) <= keep_epochs:
+                        kept.append([row.get(c) or "" for c in self.columns])
+                except (ValueError, OverflowError):
+                    continue
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(self.columns)
+        w.writerows(kept)
+        atomic_write(self.path, buf.getvalue())
 
     def write(self, row: dict) -> None:
         self._w.writerow([_cell(row.get(c)) for c in self.columns])

@@ -7,20 +7,22 @@ For each Dense layer, per epoch:
                       vanishing-gradient picture of Hung-yi Lee's notes
   update_ratio        ||W_after - W_before|| / ||W_before|| on the epoch's last step
                       (CS231n suggests around 1e-3)
-  dead_fraction       ReLU layers: fraction of units never positive on any of the epoch's batches
-  saturated_fraction  sigmoid/tanh/hard_tanh layers: fraction of activations on the flat part
-                      (|tanh| > 0.97, sigmoid < 0.03 or > 0.97, |hard_tanh| = 1) in the epoch's last
-                      training batch (recorded before the step, not after the validation pass)
+  dead_fraction       activations that can die (ReLU and its variants, ELU, SELU: units never on their
+                      positive part; maxout: pieces that never win) over all of the epoch's batches
+  saturated_fraction  activations with flat parts (sigmoid, tanh, hard tanh, ELU, SELU): fraction of
+                      activations on a flat part in the epoch's last training batch (recorded before
+                      the step, not after the validation pass)
 
-Cost per step: for ReLU layers one ``any`` over the activations; on the sampled steps one
-pass over the weight gradients (a reduceat); the rest happens once per epoch.
+Which statistic a layer gets is asked of the activation (``tracks_activity`` with
+``unit_activity()``, ``tracks_saturation`` with ``saturated()``), never by testing classes.
+
+Cost per step: for layers that track activity one ``maximum.reduce`` over the batch; on the
+sampled steps one pass over the weight gradients (a reduceat); the rest happens once per epoch.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from nnlab.components.activations import HardTanh, ReLU, Sigmoid, Tanh
 
 COLUMNS = ["epoch", "layer", "grad_norm", "update_ratio", "dead_fraction", "saturated_fraction"]
 
@@ -44,16 +46,16 @@ class Diagnostics:
                 current = name
             elif hasattr(layer, "kind") and layer.kind == "activation" and current not in self.acts:
                 self.acts[current] = layer
-        self.relu = {k: a for k, a in self.acts.items() if type(a) is ReLU}
-        self.saturating = {k: a for k, a in self.acts.items() if isinstance(a, (Sigmoid, Tanh, HardTanh))}
+        self.active = {k: a for k, a in self.acts.items() if a.tracks_activity}
+        self.saturating = {k: a for k, a in self.acts.items() if a.tracks_saturation}
         self.start_epoch()
 
     def start_epoch(self):
         self.grad_norm_sum = np.zeros(len(self.names))
         self.steps = 0  # sampled steps
         self.step = 0  # all steps of the epoch
-        # the largest activation of each ReLU unit over the epoch's batches: > 0 iff it fired
-        self.peak = {k: None for k in self.relu}
+        # the largest activity of each unit over the epoch's batches: > 0 iff it was ever active
+        self.peak = {k: None for k in self.active}
         self.saturated = {}
 
     def after_backward(self, g):
@@ -63,8 +65,8 @@ class Diagnostics:
             self.grad_norm_sum += np.sqrt(np.add.reduceat(self._sq, self.offsets))
             self.steps += 1
         self.step += 1
-        for k, act in self.relu.items():
-            top = np.maximum.reduce(act.a, axis=0)
+        for k, act in self.active.items():
+            top = act.unit_activity()
             peak = self.peak[k]
             if peak is None:
                 self.peak[k] = top
@@ -74,8 +76,8 @@ class Diagnostics:
     def before_last_step(self):
         self._w_before = self.model.params[: self.n_w].copy()
         # the activations still hold the last training batch; by end_epoch the validation pass has replaced them
-        self.saturated = {k: saturated_fraction(a) for k, a in self.saturating.items()
-                          if getattr(a, "a", None) is not None}
+        self.saturated = {k: a.saturated() for k, a in self.saturating.items()
+                          if getattr(a, "z", None) is not None}
 
     def end_epoch(self, epoch: int) -> list[dict]:
         p = self.model.params[: self.n_w]
@@ -91,25 +93,28 @@ class Diagnostics:
             row = {"epoch": epoch, "layer": name,
                    "grad_norm": float(self.grad_norm_sum[i] / max(self.steps, 1)),
                    "update_ratio": ratio, "dead_fraction": None, "saturated_fraction": None}
-            if name in self.relu and self.peak[name] is not None:
+            if name in self.active and self.peak[name] is not None:
                 row["dead_fraction"] = float(np.count_nonzero(self.peak[name] <= 0)) / self.peak[name].size
             act = self.saturating.get(name)
             if name in self.saturated:
                 row["saturated_fraction"] = self.saturated[name]
-            elif act is not None and getattr(act, "a", None) is not None:
-                row["saturated_fraction"] = saturated_fraction(act)
+            elif act is not None and getattr(act, "z", None) is not None:
+                row["saturated_fraction"] = act.saturated()
             rows.append(row)
         self._w_before = None
         self.start_epoch()
         return rows
 
+    # -- checkpoints in the middle of an epoch -------------------------------------------
+    def state_dict(self) -> tuple[dict, dict]:
+        meta = {"steps": self.steps, "step": self.step}
+        arrays = {"grad_norm_sum": self.grad_norm_sum}
+        arrays.update({f"peak.{k}": v for k, v in self.peak.items() if v is not None})
+        return meta, arrays
 
-def saturated_fraction(act) -> float:
-    a = act.a
-    if isinstance(act, Sigmoid):
-        flat = (a < 0.03) | (a > 0.97)
-    elif isinstance(act, Tanh):
-        flat = np.abs(a) > 0.97
-    else:  # hard tanh: exactly flat outside [-1, 1]
-        flat = np.abs(act.z) > 1
-    return float(flat.mean())
+    def load_state_dict(self, meta: dict, arrays: dict) -> None:
+        self.steps, self.step = meta["steps"], meta["step"]
+        self.grad_norm_sum = np.array(arrays["grad_norm_sum"])
+        for k in self.peak:
+            if f"peak.{k}" in arrays:
+                self.peak[k] = np.array(arrays[f"peak.{k}"])

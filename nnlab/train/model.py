@@ -86,10 +86,19 @@ class MLP:
             else:
                 self.view(t.name)[...] = t.fill
 
-    def forward(self, x, train: bool = True):
+    def forward_buffered(self, x, train: bool = True):
+        """The output in a buffer the next call overwrites (the training step's fast path)."""
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
+
+    def forward(self, x, train: bool = False):
+        """The network's output for x (N, n_in) -> (N, n_out), as an array the caller owns.
+
+        Evaluation mode by default; ``train=True`` uses batch statistics, draws dropout masks
+        and updates batch-norm running statistics, as a training step does.
+        """
+        return self.forward_buffered(x, train).copy()
 
     def backward(self, dout):
         last = len(self.layers) - 1
@@ -98,7 +107,7 @@ class MLP:
 
     def predict(self, x, batch: int = 4096):
         """Evaluation-mode outputs, in chunks so a large set needs little memory."""
-        outs = [self.forward(x[i:i + batch], train=False).copy() for i in range(0, len(x), batch)]
+        outs = [self.forward_buffered(x[i:i + batch], train=False).copy() for i in range(0, len(x), batch)]
         return np.concatenate(outs) if outs else np.empty((0, self.n_out), self.dtype)
 
     # -- state for model.npz and early stopping -----------------------------------------
@@ -125,7 +134,10 @@ class MLP:
         for k, v in bufs.items():
             name, attr = k.rsplit(".", 1)
             layer = self.layers[self.names.index(name)]
-            getattr(layer, attr)[...] = v
+            if getattr(layer, attr, None) is None:  # running statistics are allocated on first use
+                setattr(layer, attr, np.array(v, dtype=self.dtype))
+            else:
+                getattr(layer, attr)[...] = v
 
     def load_state(self, state: dict) -> None:
         for t in self.tensors:

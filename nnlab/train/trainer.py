@@ -1,14 +1,23 @@
 """train(): the only training loop.
 
 It knows nothing of YAML, files or terminals: it takes a validated Config and a
-Dataset, and reports each epoch's metrics to callbacks (the CLI writes them to
-the run folder and draws the progress bar).  It stops with a status:
-completed, diverged (a NaN or infinite loss), interrupted (Ctrl-C) or, through
-early stopping, completed with ``stopped_early``.
+Dataset, and reports to callbacks (the experiment writes the run folder, the CLI
+draws the progress bar).  It stops with a status: completed, diverged (a NaN or
+infinite loss), interrupted (Ctrl-C, SIGTERM, SIGHUP) or, through early stopping,
+completed with ``stopped_early``.
+
+One gradient step, in this order (each a test in tests/test_loop.py):
+    forward (training mode) -> loss -> backward -> diagnostics (data gradient)
+    -> + L1/L2 penalty gradient (Dense weights only) -> clipping (of the penalised gradient)
+    -> optimizer step with the schedule's rate -> max-norm (after the step)
+After every epoch: validation (evaluation mode), the plateau schedule is fed, early
+stopping decides, and a checkpoint is offered (``on_checkpoint``): everything needed
+to continue the run exactly as if it had never stopped (``resume=``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,16 +25,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nnlab.train.diagnostics import Diagnostics
 from nnlab.components.losses import loss_for_task
-from nnlab.train.model import MLP, build_model
 from nnlab.components.optimizers import optimizers
 from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
 from nnlab.components.schedules import schedules
+from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
+from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
+from nnlab.train.diagnostics import Diagnostics
+from nnlab.train.early_stopping import EarlyStopping
+from nnlab.train.model import MLP, build_model
 
-GATHER_LIMIT = 1 << 30  # shuffle by copying the training set once per epoch up to 1 GiB
-
-METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -40,6 +50,7 @@ class TrainResult:
     stopped_early: bool = False
     restored_epoch: Optional[int] = None
     test: dict = field(default_factory=lambda: {"loss": None, "acc": None})
+    signal: Optional[str] = None  # SIGINT, SIGTERM or SIGHUP when interrupted by one
 
     @property
     def final(self) -> Optional[dict]:
@@ -72,7 +83,7 @@ def evaluate(model: MLP, x, y, loss_fn, batch: int = 4096) -> tuple[float, Optio
     """Mean loss and accuracy (None for regression) over a whole set, in evaluation mode."""
     total, correct, n = 0.0, 0, len(x)
     for i in range(0, n, batch):
-        out = model.forward(x[i:i + batch], train=False)
+        out = model.forward_buffered(x[i:i + batch], train=False)
         yb = y[i:i + batch]
         c = loss_fn.correct(out, yb)
         loss, _ = loss_fn(out, yb)
@@ -82,16 +93,10 @@ def evaluate(model: MLP, x, y, loss_fn, batch: int = 4096) -> tuple[float, Optio
 
 
 def build(cfg, dataset):
-    """The model, loss, optimizer and schedule for a config, plus the random streams."""
+    """The model, loss and random streams for a config."""
     rngs = rng_streams(cfg.seed)
     model = build_model(cfg.model, dataset.n_features, dataset.n_outputs, cfg.dtype, rngs["init"], rngs["noise"])
-    loss_fn = loss_for_task(dataset.task)
-    return model, loss_fn, rngs
-
-
-def steps_per_epoch(cfg, n_train: int) -> int:
-    bs = n_train if cfg.train["batch_size"] == "full" else min(cfg.train["batch_size"], n_train)
-    return -(-n_train // bs)
+    return model, loss_for_task(dataset.task), rngs
 
 
 def make_schedule(cfg, n_train: int):
@@ -101,151 +106,256 @@ def make_schedule(cfg, n_train: int):
     return schedules.build(spec, t["optimizer"]["lr"], total)
 
 
-def _better(value, best, maximize, min_delta=0.0):
-    if value is None or value != value:
-        return False
-    if best is None:
-        return True
-    return value > best + min_delta if maximize else value < best - min_delta
+def _diverged(what: str, value, epoch: int, lr) -> str:
+    return f"{what} became {value} in epoch {epoch}; try a lower learning rate (train.optimizer.lr is {lr})"
+
+
+class Trainer:
+    """The state of one run and the loop over it; ``train()`` is the way to use it."""
+
+    def __init__(self, cfg, dataset, on_epoch=None, on_diagnostics=None, on_checkpoint=None,
+                 checkpoint_seconds: float = 60.0):
+        self.cfg, self.data = cfg, dataset
+        self.on_epoch, self.on_diagnostics, self.on_checkpoint = on_epoch, on_diagnostics, on_checkpoint
+        self.checkpoint_seconds = checkpoint_seconds
+        t = cfg.train
+        self.model, self.loss_fn, self.rngs = build(cfg, dataset)
+        self.opt = optimizers.build(t["optimizer"])
+        self.sched = make_schedule(cfg, len(dataset.x_train))
+        self.step_unit = self.sched.unit == "step"
+        reg = t["regularization"]
+        self.l1, self.l2, self.max_norm = reg["l1"], reg["l2"], reg["max_norm"]
+        self.clip = t["grad_clip"]
+        m = self.model
+        self.w, self.gw = m.params[:m.n_decay], m.grads[:m.n_decay]
+        self.dense_w = [m.view(tn.name) for tn in m.tensors if tn.key == "W"]
+        n = len(dataset.x_train)
+        bounds = batch_bounds(n, batch_size_for(t["batch_size"], n), bool(cfg.model["batch_norm"]))
+        self.batches = Batches(dataset.x_train, dataset.y_train, bounds, t["shuffle"], self.rngs["shuffle"])
+        self.diag = Diagnostics(m, len(bounds)) if on_diagnostics else None
+        self.stopper = EarlyStopping.from_config(t["early_stopping"], monitor_metric(cfg, dataset))
+        self.classify = dataset.task == "classification"
+        self.result = TrainResult(status="completed", history=[], model=m)
+        self.step_count = 0  # optimizer steps so far
+        self.done = False  # stopped for good (early stopping); a resumed run only finishes
+        self._epoch_pos = None  # (epoch, next batch, sums, order) while an epoch is under way
+
+    # -- one step and one epoch ---------------------------------------------------------
+    def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
+        """One gradient step on a batch; returns (mean batch loss, correct count)."""
+        m, g = self.model, self.model.grads
+        out = m.forward_buffered(xb, train=True)
+        c = self.loss_fn.correct(out, yb)
+        loss, dout = self.loss_fn(out, yb)
+        if not math.isfinite(loss):
+            return loss, 0
+        m.backward(dout)
+        if self.diag is not None:
+            self.diag.after_backward(g)
+            if last:
+                self.diag.before_last_step()
+        if self.l1 or self.l2:
+            add_penalty_grad(self.gw, self.w, self.l1, self.l2)
+        if self.clip is not None:
+            if self.clip["norm"] is not None:
+                clip_by_norm(g, self.clip["norm"])
+            else:
+                clip_by_value(g, self.clip["value"])
+        lr = self.sched(self.step_count if self.step_unit else epoch)
+        self.opt.step(m.params, g, lr, m.n_decay)
+        if self.max_norm is not None:
+            apply_max_norm(self.dense_w, self.max_norm)
+        self.step_count += 1
+        return loss, (c or 0)
+
+    def run_epoch(self, epoch: int) -> Optional[dict]:
+        """Train one epoch (0-based index); the epoch's row, or None if the loss diverged."""
+        batches, res = self.batches, self.result
+        if self._epoch_pos is not None:  # resuming mid-epoch
+            _, first, loss_sum, correct_sum, lr_epoch, before, order = self._epoch_pos
+            batches.start_epoch(order)
+        else:
+            first, loss_sum, correct_sum, lr_epoch, before = 0, 0.0, 0, None, 0.0
+            batches.start_epoch()
+        self._epoch_pos = None
+        t0 = seg = last_ckpt = time.perf_counter()  # seg: start of the time not yet in train_seconds
+        n_batches = len(batches.bounds)
+        for i in range(first, n_batches):
+            if lr_epoch is None:
+                lr_epoch = self.sched(self.step_count if self.step_unit else epoch)
+            xb, yb = batches.get(i)
+            loss, c = self.step(xb, yb, epoch, last=i == n_batches - 1)
+            if not math.isfinite(loss):
+                res.train_seconds += time.perf_counter() - seg
+                res.status = "diverged"
+                res.message = _diverged("the training loss", loss, epoch + 1, self.cfg.train["optimizer"]["lr"])
+                return None
+            loss_sum += loss * len(xb)
+            correct_sum += c
+            if self.on_checkpoint and i + 1 < n_batches and time.perf_counter() - last_ckpt > self.checkpoint_seconds:
+                # a long epoch: save where it stands, so that a kill loses at most checkpoint_seconds
+                now = time.perf_counter()
+                res.train_seconds += now - seg
+                seg = now
+                self._epoch_pos = (epoch, i + 1, loss_sum, correct_sum, lr_epoch, before + now - t0, batches.order)
+                self.on_checkpoint(self.state_dict())
+                self._epoch_pos = None
+                last_ckpt = time.perf_counter()
+        res.train_seconds += time.perf_counter() - seg
+        n = len(self.data.x_train)
+        res.samples_seen += n
+        row = {"epoch": epoch + 1, "lr": lr_epoch, "train_loss": loss_sum / n,
+               "train_acc": correct_sum / n if self.classify else None, "val_loss": None, "val_acc": None}
+        if self.data.x_val is not None:
+            row["val_loss"], row["val_acc"] = evaluate(self.model, self.data.x_val, self.data.y_val, self.loss_fn)
+        row["seconds"] = before + time.perf_counter() - t0
+        return row
+
+    def end_epoch(self, row: dict) -> bool:
+        """Record the row, feed the schedule and early stopping; True to stop training."""
+        res = self.result
+        res.history.append(row)
+        self.sched.observe(row)
+        if self.on_epoch:
+            self.on_epoch(row)
+        if self.diag is not None:
+            self.on_diagnostics(self.diag.end_epoch(row["epoch"]))
+        stop = self.stopper.update(row, self.model)
+        res.best = self.stopper.best_row
+        value = row.get(self.stopper.metric)
+        if value is not None and not np.isfinite(value):
+            res.status = "diverged"
+            res.message = _diverged(self.stopper.metric, value, row["epoch"], self.cfg.train["optimizer"]["lr"])
+            return True
+        if stop:
+            res.stopped_early = True
+            res.message = self.stopper.message()
+            self.done = True
+        return stop
+
+    def run(self) -> TrainResult:
+        res = self.result
+        # overflow on the way to a NaN loss is reported as divergence, not as numpy warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                epoch = len(res.history)
+                while not self.done and epoch < self.cfg.train["epochs"]:
+                    row = self.run_epoch(epoch)
+                    if row is None or self.end_epoch(row):
+                        break
+                    epoch += 1
+                    if self.on_checkpoint:
+                        self.on_checkpoint(self.state_dict())
+            except KeyboardInterrupt as exc:
+                res.status = "interrupted"
+                res.signal = getattr(exc, "name", "SIGINT")
+                how = "the user (Ctrl-C)" if res.signal == "SIGINT" else res.signal
+                res.message = f"interrupted by {how} after {len(res.history)} epochs"
+        self.finish()
+        return res
+
+    def finish(self) -> None:
+        """Restore the best weights if asked, then touch the test set once."""
+        res = self.result
+        if self.stopper.snapshot is not None:
+            self.model.restore(self.stopper.snapshot)
+            res.restored_epoch = self.stopper.best_row["epoch"]
+        # the test set is used once, at the end, unless the weights are broken (diverged, nothing restored)
+        if res.history and (res.status != "diverged" or res.restored_epoch is not None):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss, acc = evaluate(self.model, self.data.x_test, self.data.y_test, self.loss_fn)
+            res.test = {"loss": loss, "acc": acc}
+
+    # -- checkpoints --------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything needed to continue exactly: weights, optimizer, schedule, early stopping,
+        every random stream, the position in the run; as arrays plus one JSON 'meta' string."""
+        m, res = self.model, self.result
+        arrays = {"model.params": m.params}
+        arrays.update({f"model.buf.{k}": v for k, v in m.buffers().items()})
+        opt_meta, opt_arrays = self.opt.state_dict()
+        arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
+        es_meta, es_arrays = self.stopper.state_dict()
+        arrays.update(es_arrays)
+        pos = None
+        if self._epoch_pos is not None:
+            epoch, nxt, loss_sum, correct_sum, lr_epoch, elapsed, order = self._epoch_pos
+            pos = {"epoch": epoch, "next_batch": nxt, "loss_sum": loss_sum, "correct_sum": correct_sum,
+                   "lr": lr_epoch, "elapsed": elapsed}
+            if order is not None:
+                arrays["epoch.order"] = order
+            if self.diag is not None:
+                d_meta, d_arrays = self.diag.state_dict()
+                pos["diagnostics"] = d_meta
+                arrays.update({f"diag.{k}": v for k, v in d_arrays.items()})
+        meta = {
+            "version": CHECKPOINT_VERSION, "epochs_done": len(res.history), "step": self.step_count,
+            "done": self.done, "history": res.history, "train_seconds": res.train_seconds,
+            "samples_seen": res.samples_seen, "stopped_early": res.stopped_early, "message": res.message,
+            "optimizer": opt_meta, "schedule": self.sched.state_dict(), "early_stopping": es_meta,
+            "rngs": {k: g.bit_generator.state for k, g in self.rngs.items()}, "epoch_position": pos,
+        }
+        arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
+        return arrays
+
+    def load_state_dict(self, state: dict) -> None:
+        meta = json.loads(str(state["meta"]))
+        if meta.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint version {meta.get('version')} is not {CHECKPOINT_VERSION}")
+        m, res = self.model, self.result
+        if state["model.params"].shape != m.params.shape:
+            raise ValueError(f"checkpoint has {state['model.params'].size} parameters, the model "
+                             f"{m.params.size}")
+        m.restore((state["model.params"],
+                   {k[len("model.buf."):]: v for k, v in state.items() if k.startswith("model.buf.")}))
+        self.opt.load_state_dict(meta["optimizer"],
+                                 {k[4:]: np.array(v) for k, v in state.items() if k.startswith("opt.")})
+        self.sched.load_state_dict(meta["schedule"])
+        self.stopper.load_state_dict(meta["early_stopping"], state)
+        for k, g in self.rngs.items():
+            g.bit_generator.state = meta["rngs"][k]
+        self.step_count, self.done = meta["step"], meta["done"]
+        res.history, res.best = meta["history"], self.stopper.best_row
+        res.train_seconds, res.samples_seen = meta["train_seconds"], meta["samples_seen"]
+        res.stopped_early, res.message = meta["stopped_early"], meta["message"]
+        pos = meta.get("epoch_position")
+        if pos is not None:
+            order = np.array(state["epoch.order"]) if "epoch.order" in state else None
+            self._epoch_pos = (pos["epoch"], pos["next_batch"], pos["loss_sum"], pos["correct_sum"], pos["lr"],
+                               pos["elapsed"], order)
+            if self.diag is not None and "diagnostics" in pos:
+                self.diag.load_state_dict(pos["diagnostics"],
+                                          {k[5:]: np.array(v) for k, v in state.items() if k.startswith("diag.")})
+
+
+def _json_default(v):
+    if hasattr(v, "item"):
+        return v.item()
+    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint")
 
 
 def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
           on_start: Callable[[dict], None] | None = None,
-          on_diagnostics: Callable[[list], None] | None = None) -> TrainResult:
+          on_diagnostics: Callable[[list], None] | None = None,
+          on_checkpoint: Callable[[dict], None] | None = None,
+          resume: dict | None = None, checkpoint_seconds: float = 60.0) -> TrainResult:
     """Train the configured MLP on the dataset.
 
-    Calls ``on_epoch(row)`` after every epoch with its metrics and, when given,
-    ``on_diagnostics(rows)`` with the per-layer diagnostics (nnlab.train.diagnostics).
+    Calls ``on_epoch(row)`` after every epoch with its metrics, ``on_diagnostics(rows)``
+    with the per-layer diagnostics (nnlab.train.diagnostics) when given, and
+    ``on_checkpoint(state)`` after every epoch (and every ``checkpoint_seconds`` within a
+    long epoch) with the state to save (its arrays are live views of the training state:
+    save or copy them during the call).  ``resume`` is such a state: training continues
+    from it and ends with the same numbers as a run that never stopped.
     """
-    t_cfg = cfg.train
-    model, loss_fn, rngs = build(cfg, dataset)
-    opt = optimizers.build(t_cfg["optimizer"])
-    sched = make_schedule(cfg, len(dataset.x_train))
-    reg, clip = t_cfg["regularization"], t_cfg["grad_clip"]
-    es = t_cfg["early_stopping"]
-    metric = monitor_metric(cfg, dataset)
-    maximize = metric.endswith("acc")
-
-    x, y = dataset.x_train, dataset.y_train
-    n = len(x)
-    bs = n if t_cfg["batch_size"] == "full" else min(int(t_cfg["batch_size"]), n)
-    step_unit = sched.unit == "step"
-    p, g, n_decay = model.params, model.grads, model.n_decay
-    w, gw = p[:n_decay], g[:n_decay]
-    l1, l2, max_norm = reg["l1"], reg["l2"], reg["max_norm"]
-    dense_w = [model.view(tn.name) for tn in model.tensors if tn.key == "W"]
-    full_batch = bs == n and not t_cfg["shuffle"]
-    gather_epoch = t_cfg["shuffle"] and x.nbytes <= GATHER_LIMIT
-    if gather_epoch:
-        xs, ys = np.empty_like(x), np.empty_like(y)
-    diag = Diagnostics(model, -(-n // bs)) if on_diagnostics else None
-    last_start = ((n - 1) // bs) * bs  # the epoch's last batch starts here
-
+    trainer = Trainer(cfg, dataset, on_epoch, on_diagnostics, on_checkpoint, checkpoint_seconds)
+    if resume is not None:
+        trainer.load_state_dict(resume)
     if on_start:
-        on_start({"epochs": t_cfg["epochs"], "n_params": model.n_params, "steps_per_epoch": -(-n // bs)})
+        on_start({"epochs": cfg.train["epochs"], "n_params": trainer.model.n_params,
+                  "steps_per_epoch": len(trainer.batches.bounds), "start_epoch": len(trainer.result.history)})
+    return trainer.run()
 
-    result = TrainResult(status="completed", history=[], model=model)
-    best_val, best_snap, since_best = None, None, 0
-    step = 0
-    # overflow on the way to a NaN loss is reported as divergence, not as numpy warnings
-    errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    errstate.__enter__()
-    try:
-        for epoch in range(t_cfg["epochs"]):
-            t0 = time.perf_counter()
-            if t_cfg["shuffle"]:
-                order = rngs["shuffle"].permutation(n)
-                if gather_epoch:
-                    # one gather per epoch, then every batch is a contiguous view: far fewer cache
-                    # misses than gathering random rows batch by batch
-                    np.take(x, order, axis=0, out=xs)
-                    np.take(y, order, axis=0, out=ys)
-            loss_sum, correct_sum, lr_epoch = 0.0, 0, None
-            diverged = False
-            for s in range(0, n, bs):
-                if not t_cfg["shuffle"] or full_batch:
-                    xb, yb = x[s:s + bs], y[s:s + bs]
-                elif gather_epoch:
-                    xb, yb = xs[s:s + bs], ys[s:s + bs]
-                else:  # a training set too large to copy: gather each batch
-                    idx = order[s:s + bs]
-                    xb, yb = np.take(x, idx, axis=0), y[idx]
-                m = len(xb)
-                out = model.forward(xb, train=True)
-                c = loss_fn.correct(out, yb)
-                loss, dout = loss_fn(out, yb)
-                if not math.isfinite(loss):
-                    diverged = True
-                    break
-                loss_sum += loss * m
-                if c is not None:
-                    correct_sum += c
-                model.backward(dout)
-                if diag is not None:
-                    diag.after_backward(g)
-                    if s == last_start:
-                        diag.before_last_step()
-                if l1 or l2:
-                    add_penalty_grad(gw, w, l1, l2)
-                if clip is not None:
-                    if clip["norm"] is not None:
-                        clip_by_norm(g, clip["norm"])
-                    else:
-                        clip_by_value(g, clip["value"])
-                lr = sched(step if step_unit else epoch)
-                if lr_epoch is None:
-                    lr_epoch = lr
-                opt.step(p, g, lr, n_decay)
-                if max_norm is not None:
-                    apply_max_norm(dense_w, max_norm)
-                step += 1
-            result.train_seconds += time.perf_counter() - t0
-            if diverged:
-                result.status = "diverged"
-                result.message = (f"the training loss became {loss} in epoch {epoch + 1}; "
-                                  f"try a lower learning rate (train.optimizer.lr is {t_cfg['optimizer']['lr']})")
-                break
-            result.samples_seen += n
-            row = {"epoch": epoch + 1, "lr": lr_epoch, "train_loss": loss_sum / n,
-                   "train_acc": correct_sum / n if dataset.task == "classification" else None,
-                   "val_loss": None, "val_acc": None}
-            if dataset.x_val is not None:
-                row["val_loss"], row["val_acc"] = evaluate(model, dataset.x_val, dataset.y_val, loss_fn)
-            row["seconds"] = time.perf_counter() - t0
-            result.history.append(row)
-            sched.observe(row)
-            if on_epoch:
-                on_epoch(row)
-            if diag is not None:
-                on_diagnostics(diag.end_epoch(epoch + 1))
-            value = row.get(metric)
-            if _better(value, best_val, maximize, es["min_delta"] if es else 0.0):
-                best_val, since_best = value, 0
-                result.best = dict(row)
-                if es and es["restore_best"]:
-                    best_snap = model.snapshot()
-            else:
-                since_best += 1
-            if value is not None and not np.isfinite(value):
-                result.status = "diverged"
-                result.message = (f"{metric} became {value} in epoch {epoch + 1}; "
-                                  f"try a lower learning rate (train.optimizer.lr is {t_cfg['optimizer']['lr']})")
-                break
-            if es and since_best >= es["patience"]:
-                result.stopped_early = True
-                result.message = (f"early stopping: {metric} did not improve for {es['patience']} epochs "
-                                  f"(best {best_val:.4g} in epoch {result.best['epoch']})")
-                break
-    except KeyboardInterrupt:
-        result.status = "interrupted"
-        result.message = f"interrupted by the user after {len(result.history)} epochs"
-    finally:
-        errstate.__exit__(None, None, None)
-    if best_snap is not None:
-        model.restore(best_snap)
-        result.restored_epoch = result.best["epoch"]
-    # the test set is touched once, at the end, unless the weights are broken (diverged, nothing restored)
-    if result.history and (result.status != "diverged" or result.restored_epoch is not None):
-        loss, acc = evaluate(model, dataset.x_test, dataset.y_test, loss_fn)
-        result.test = {"loss": loss, "acc": acc}
-    return result
+
+__all__ = ["TrainResult", "Trainer", "train", "evaluate", "monitor_metric", "rng_streams", "make_schedule",
+           "steps_per_epoch", "build"]

@@ -1,0 +1,265 @@
+"""Checkpoints, --resume, and stopping by signal: a run stopped in any way goes on as if it never stopped."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from nnlab.cli import main
+from nnlab.config import validate
+from nnlab.data import load_dataset
+from nnlab.experiment import CHECKPOINT, resume_experiment, run_experiment
+from nnlab.train.trainer import train
+
+# a run that uses every piece of state a checkpoint must keep: dropout and shuffling (two random
+# streams), batch norm (running statistics), NAdam (moments and its momentum product), a plateau
+# schedule (its own state), early stopping with weight restore (best snapshot)
+RAW = {
+    "name": "rs", "seed": 3,
+    "data": {"name": "spiral", "n_samples": 600, "val_fraction": 0.2},
+    "model": {"hidden": [32, 32], "activation": "relu", "dropout": 0.1, "batch_norm": True},
+    "train": {"epochs": 200, "batch_size": 32, "optimizer": {"name": "nadam", "lr": 0.01},
+              "schedule": {"name": "plateau", "patience": 3, "factor": 0.5, "metric": "val_loss"},
+              "early_stopping": {"metric": "val_loss", "patience": 1000}},
+}
+TIMING = {"started", "finished", "wall_seconds", "train_seconds", "samples_per_second", "pid", "pid_start", "host",
+          "command", "resumed", "config_source"}
+
+
+def copy(state: dict) -> dict:
+    """A checkpoint's arrays are live views, valid during the callback (the run folder saves them at once)."""
+    return {k: np.array(v) for k, v in state.items()}
+
+
+def write_config(folder: Path, **train) -> Path:
+    raw = json.loads(json.dumps(RAW))
+    raw["train"].update(train)
+    path = folder / "rs.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def nnlab(*args, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "nnlab", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def only_run(folder: Path) -> Path:
+    (run,) = [p for p in folder.iterdir() if p.is_dir()]
+    return run
+
+
+def wait_for_rows(run_parent: Path, rows: int, proc, timeout=60.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        files = list(run_parent.glob("*/metrics.csv"))
+        if files and files[0].read_text().count("\n") - 1 >= rows:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {rows} epochs: {proc.stderr.read()}")
+        time.sleep(0.002)
+    pytest.fail("timed out waiting for epochs")
+
+
+def table(path: Path, drop=("seconds",)) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
+
+
+def untimed(summary: dict) -> dict:
+    out = {k: v for k, v in summary.items() if k not in TIMING}
+    for k in ("best", "final"):
+        if isinstance(out.get(k), dict):
+            out[k] = {kk: vv for kk, vv in out[k].items() if kk != "seconds"}
+    return out
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two run folders hold the same results, timings aside."""
+    assert table(a / "metrics.csv") == table(b / "metrics.csv")
+    assert table(a / "diagnostics.csv") == table(b / "diagnostics.csv")
+    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+    sa = json.loads((a / "summary.json").read_text())
+    sb = json.loads((b / "summary.json").read_text())
+    assert untimed(sa) == untimed(sb)
+    assert not (b / CHECKPOINT).exists()  # a finished run drops its checkpoint
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same config, trained without interruption."""
+    folder = tmp_path_factory.mktemp("ref")
+    cfg = write_config(folder)
+    proc = nnlab("train", cfg, "--runs-dir", folder / "runs", "--quiet")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return only_run(folder / "runs")
+
+
+def test_sigkill_at_a_random_epoch_then_resume_gives_the_uninterrupted_run(tmp_path, reference):
+    k = random.Random().randint(2, 120)  # any epoch must do; the value is in the failure message
+    cfg = write_config(tmp_path)
+    proc = nnlab("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    wait_for_rows(tmp_path / "runs", k, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    run = only_run(tmp_path / "runs")
+    assert (run / CHECKPOINT).is_file(), f"killed after epoch {k}"
+    listing = CliRunner().invoke(main, ["runs", str(tmp_path / "runs")], env={"COLUMNS": "200"})
+    assert "resumable" in listing.output
+    res = nnlab("train", "--resume", run)
+    out, err = res.communicate(timeout=120)
+    assert res.returncode == 0, f"killed after epoch {k}: {err}"
+    assert_same_run(reference, run)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert len(summary["resumed"]) == 1 and 1 <= summary["resumed"][0]["from_epoch"] <= 200
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_signals_stop_like_ctrl_c_keep_everything_and_resume(tmp_path, reference, sig, code):
+    cfg = write_config(tmp_path)
+    proc = nnlab("train", cfg, "--runs-dir", tmp_path / "runs")
+    wait_for_rows(tmp_path / "runs", 20, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    run = only_run(tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["signal"] == signal.Signals(sig).name
+    assert summary["epochs"] >= 20
+    assert summary["test"]["acc"] is not None  # evaluated with what was trained
+    for name in ("model.npz", "curves.png", "metrics.csv", CHECKPOINT):
+        assert (run / name).is_file(), name
+    assert f"nnlab train --resume {run}" in err
+    assert CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"]).exit_code == 0
+    assert_same_run(reference, run)
+
+
+def test_resume_from_the_middle_of_an_epoch_is_exact():
+    """checkpoint_seconds=0 offers a checkpoint after every batch; any of them continues exactly."""
+    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 4}})
+    data = load_dataset(cfg.data)
+    states = []
+    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)), checkpoint_seconds=0.0,
+                 on_diagnostics=lambda rows: None)
+    metas = [json.loads(str(s["meta"])) for s in states]
+    mid = [i for i, m in enumerate(metas) if m["epoch_position"] is not None and m["epochs_done"] == 2]
+    assert len(mid) >= 5  # 15 batches an epoch
+    state = states[mid[len(mid) // 2]]
+    again = train(cfg, data, resume=state, on_diagnostics=lambda rows: None)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(again.history) == strip(full.history)
+    np.testing.assert_array_equal(again.model.params, full.model.params)
+    assert again.test == full.test
+
+
+def test_every_end_of_epoch_checkpoint_resumes_exactly():
+    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 6}})
+    data = load_dataset(cfg.data)
+    states = []
+    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)))
+    assert [json.loads(str(s["meta"]))["epochs_done"] for s in states] == [1, 2, 3, 4, 5, 6]
+    for s in states[:-1]:
+        again = train(cfg, data, resume=s)
+        np.testing.assert_array_equal(again.model.params, full.model.params)
+        strip = {k: v for k, v in again.best.items() if k != "seconds"}
+        assert strip == {k: v for k, v in full.best.items() if k != "seconds"}
+        assert again.restored_epoch == full.restored_epoch
+
+
+def test_early_stopped_run_resumed_after_its_last_checkpoint_stops_the_same_way():
+    raw = {**RAW, "train": {**RAW["train"], "epochs": 60,
+                            "early_stopping": {"metric": "val_loss", "patience": 3, "min_delta": 0.05}}}
+    cfg = validate(raw)
+    data = load_dataset(cfg.data)
+    states = []
+    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)))
+    assert full.stopped_early and len(full.history) < 60
+    again = train(cfg, data, resume=states[-1])
+    assert again.stopped_early and len(again.history) == len(full.history)
+    assert again.restored_epoch == full.restored_epoch
+    np.testing.assert_array_equal(again.model.params, full.model.params)
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    runner = CliRunner()
+    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 3}})
+    run, _, _ = run_experiment(cfg, tmp_path / "runs")
+    r = runner.invoke(main, ["train", "--resume", str(run)])
+    assert r.exit_code == 1 and "the run is completed; only interrupted, crashed or failed runs" in r.output
+    r = runner.invoke(main, ["train", "--resume", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and "not a run folder (no such folder)" in r.output
+    r = runner.invoke(main, ["train", "configs/x.yaml", "--resume", str(run)])
+    assert r.exit_code == 2 and "give no CONFIG" in r.output
+    r = runner.invoke(main, ["train"])
+    assert r.exit_code == 2 and "or --resume RUN_FOLDER" in r.output
+
+    # an interrupted run without a checkpoint (stopped before its first epoch ended)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    r = runner.invoke(main, ["train", "--resume", str(run)])
+    assert r.exit_code == 1 and "no checkpoint.npz" in r.output
+    (run / CHECKPOINT).write_bytes(b"PK\x03\x04 not a zip")
+    r = runner.invoke(main, ["train", "--resume", str(run)])
+    assert r.exit_code == 1 and "damaged checkpoint" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_resume_refuses_changed_data(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(60, 3))
+    labels = (rows[:, 0] > 0).astype(int)
+    data = tmp_path / "d.csv"
+    data.write_text("\n".join(f"{a},{b},{c},{y}" for (a, b, c), y in zip(rows, labels)) + "\n")
+    cfg = validate({"name": "csvrun", "data": {"name": "csv", "path": str(data)}, "model": {"hidden": [4]},
+                    "train": {"epochs": 200, "batch_size": 8}})
+    stop = {"n": 0}
+
+    def ctrl_c(row):
+        stop["n"] += 1
+        if stop["n"] == 2:
+            raise KeyboardInterrupt
+
+    run, result, summary = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c)
+    assert summary["status"] == "interrupted" and (run / CHECKPOINT).is_file()
+    data.write_text(data.read_text().replace(",1\n", ",0\n", 1))
+    r = CliRunner().invoke(main, ["train", "--resume", str(run)])
+    assert r.exit_code == 1 and "differ from those the run was trained on" in r.output
+
+
+def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, reference):
+    cfg = validate(RAW)
+    n = {"epochs": 0}
+
+    def stop_at_7(row):
+        n["epochs"] += 1
+        if n["epochs"] == 7:
+            raise KeyboardInterrupt
+
+    run, _, first = run_experiment(cfg, tmp_path / "runs", on_epoch=stop_at_7)
+    assert first["status"] == "interrupted" and first["epochs"] == 7
+    _, result, summary = resume_experiment(run)
+    assert summary["started"] == first["started"]
+    # the interruption came in epoch 7's bookkeeping, before its checkpoint: it is trained again
+    assert summary["resumed"][0]["from_epoch"] == 6
+    assert result.status == "completed"
+    assert_same_run(reference, run)
