@@ -180,3 +180,27 @@ def test_resolved_dump_round_trips(tmp_path):
                                       "model: {dropout: 0.2, batch_norm: true}\n"))
     again = validate(parse_yaml(cfg.dump(), "dump"), "dump.yaml")
     assert again.as_dict() == cfg.as_dict()
+
+
+def test_empty_config_is_valid_with_a_note(tmp_path):
+    for text in ("", "# only a comment\n\n"):
+        cfg = load_config(write(tmp_path, text))
+        assert cfg.notes == [f"{tmp_path / 'c.yaml'} is empty; all defaults are used"]
+        assert cfg.train["epochs"] == 100 and cfg.model["hidden"] == [100, 100]
+    cfg = load_config(write(tmp_path, ""), ["seed=4"])
+    assert cfg.seed == 4
+    assert cfg.notes == [f"{tmp_path / 'c.yaml'} is empty; all defaults are used except the --set values"]
+    assert load_config(write(tmp_path, "seed: 1\n")).notes == []
+
+
+def test_validate_prints_the_empty_config_note(tmp_path):
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    p = write(tmp_path, "# nothing yet\n", name="x.yaml")
+    r = CliRunner().invoke(main, ["validate", str(p)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert lines[0] == f"note: {p} is empty; all defaults are used"
+    assert lines[1].startswith(f"ok {p}")

@@ -26,6 +26,8 @@ def validate(configs, overrides):
     cfgs = _load_configs(configs, overrides)
     out = _console()
     for cfg in cfgs:
+        for note in cfg.notes:
+            out.print(f"note: {note}", markup=False, soft_wrap=True)
         out.print(f"[green]ok[/] {cfg.source}  ({_describe(cfg)})")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -87,6 +87,7 @@ class Config:
     model: dict
     train: dict
     source: str = ""
+    notes: list = field(default_factory=list)  # one-line remarks for the user, e.g. "x.yaml is empty"
 
     def as_dict(self) -> dict:
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype,
@@ -99,11 +100,16 @@ class Config:
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Config:
     """Read, merge, override and validate one config file."""
     path = Path(path)
-    raw = _load_with_extends(path)
+    notes: list[str] = []
+    raw = _load_with_extends(path, notes=notes)
+    if notes:  # named as the user wrote it, not resolved
+        notes = [f"{path} is empty; all defaults are used" + (" except the --set values" if overrides else "")]
     for item in overrides:
         apply_override(raw, item)
     raw.setdefault("name", path.stem)
-    return validate(raw, source=str(path))
+    cfg = validate(raw, source=str(path))
+    cfg.notes.extend(notes)
+    return cfg
 
 
 def validate(raw: dict, source: str = "config") -> Config:
