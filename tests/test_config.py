@@ -204,3 +204,38 @@ def test_validate_prints_the_empty_config_note(tmp_path):
     lines = r.output.splitlines()
     assert lines[0] == f"note: {p} is empty; all defaults are used"
     assert lines[1].startswith(f"ok {p}")
+
+
+@pytest.mark.parametrize("assignment,section,key,expected", [
+    ("train.schedule.warmup=2", "train", "schedule", {"name": "constant", "unit": "epoch", "warmup": 2}),
+    ("train.optimizer.lr=0.01", "train", "optimizer", {"name": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999,
+                                                       "eps": 1e-8, "amsgrad": False, "bias_correction": True}),
+])
+def test_set_option_of_an_unnamed_component_uses_the_default_component(tmp_path, assignment, section, key,
+                                                                        expected):
+    cfg = load_config(write(tmp_path, "seed: 1\n"), [assignment])
+    assert getattr(cfg, section)[key] == expected
+    raw = {}
+    apply_override(raw, assignment)
+    assert raw[section][key]["name"] == expected["name"]
+
+
+def test_set_option_of_unnamed_init_and_activation_merges_onto_the_default(tmp_path):
+    # he_normal has no std and relu no slope: the error names the default component, not a missing 'name'
+    lines = errors_of(tmp_path, "seed: 1\n", ["model.init.std=0.05", "model.activation.slope=0.2"])
+    assert lines == [
+        f"{tmp_path / 'c.yaml'}: model.activation.slope: unknown option 'slope' for activation 'relu'; "
+        "choose from none",
+        f"{tmp_path / 'c.yaml'}: model.init.std: unknown option 'std' for initializer 'he_normal'; "
+        "choose from none",
+    ]
+
+
+def test_set_option_of_a_named_component_keeps_its_name(tmp_path):
+    cfg = load_config(write(tmp_path, "model: {activation: leaky_relu, init: {name: normal}}\n"
+                                      "train: {optimizer: {name: sgd, lr: 0.5}}\n"),
+                      ["model.activation.slope=0.2", "model.init.std=0.05", "train.optimizer.momentum=0.9"])
+    assert cfg.model["activation"] == {"name": "leaky_relu", "slope": 0.2}
+    assert cfg.model["init"]["name"] == "normal" and cfg.model["init"]["std"] == 0.05
+    assert cfg.train["optimizer"]["name"] == "sgd" and cfg.train["optimizer"]["lr"] == 0.5
+    assert cfg.train["optimizer"]["momentum"] == 0.9

@@ -134,8 +134,19 @@ def _absolutize_data_path(data: dict, folder: Path) -> None:
 # ---------------------------------------------------------------- --set overrides
 
 
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping."""
+def apply_override(data: dict, assignment: str, component_defaults: dict | None = None) -> None:
+    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping.
+
+    A missing intermediate key that names a component (train.optimizer, train.schedule,
+    model.init, model.activation, data.preprocess) starts from the section's default
+    component, so ``--set train.schedule.warmup=2`` on a config without a schedule means
+    the default schedule with warmup 2.  ``component_defaults`` maps such dotted keys to
+    their defaults (nnlab.config.schema.component_defaults() when not given).
+    """
+    if component_defaults is None:
+        from nnlab.config.schema import component_defaults as _defaults
+
+        component_defaults = _defaults()
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
     key, _, text = assignment.partition("=")
@@ -152,7 +163,8 @@ def apply_override(data: dict, assignment: str) -> None:
         if isinstance(nxt, str):  # a bare component name gains options: adam -> {name: adam, ...}
             nxt = node[part] = {"name": nxt}
         elif nxt is None:
-            nxt = node[part] = {}
+            default = component_defaults.get(".".join(parts[: i + 1]))
+            nxt = node[part] = {"name": default} if isinstance(default, str) else copy.deepcopy(default or {})
         elif not isinstance(nxt, dict):
             raise ConfigError(
                 f"--set {assignment}: '{'.'.join(parts[: i + 1])}' is {nxt!r}, not a mapping with keys"

@@ -76,6 +76,22 @@ SCHEMAS = {name: schema(fn) for name, fn in {
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
 
+def component_defaults() -> dict[str, Any]:
+    """Dotted key -> default component of every section key that names a component.
+
+    Read from the section signatures: an untyped key whose default is a component name
+    or a {name: ...} mapping, e.g. {'train.optimizer': {'name': 'adam', 'lr': 0.001},
+    'train.schedule': 'constant', 'model.init': 'he_normal', ...}.
+    """
+    out = {}
+    for sec, options in SCHEMAS.items():
+        for key, opt in options.items():
+            d = opt.default
+            if opt.annotation is Any and (isinstance(d, str) or (isinstance(d, dict) and "name" in d)):
+                out[f"{sec}.{key}"] = d
+    return out
+
+
 @dataclass
 class Config:
     """A validated config with every default filled in (plain dicts inside)."""
@@ -104,8 +120,9 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> C
     raw = _load_with_extends(path, notes=notes)
     if notes:  # named as the user wrote it, not resolved
         notes = [f"{path} is empty; all defaults are used" + (" except the --set values" if overrides else "")]
+    defaults = component_defaults()
     for item in overrides:
-        apply_override(raw, item)
+        apply_override(raw, item, defaults)
     raw.setdefault("name", path.stem)
     cfg = validate(raw, source=str(path))
     cfg.notes.extend(notes)
