@@ -100,8 +100,8 @@ def _read_member(archive, key: str, p: Path) -> np.ndarray:
 def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -> RawData:
     """Numeric table from a CSV file: one row per sample, the target in column `label` or the last.
 
-    An optional header row names the columns.  Labels that all parse as integers mean
-    classification, anything else regression.  A random test_fraction of the rows
+    An optional header row names the columns.  Labels that are all whole numbers
+    (``1`` or ``1.0``) in 0..K-1 mean classification, anything else regression.  A random test_fraction of the rows
     (stratified by class) is the test set, drawn with default_rng(seed).
     """
     p = _existing_file(path, "an existing CSV file")
