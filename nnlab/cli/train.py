@@ -67,10 +67,12 @@ def train(configs, overrides, runs_dir, name, quiet):
     from nnlab.errors import ConfigError
 
     if name is not None:
-        import re
+        from nnlab.config.schema import run_name_problem
 
-        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
-            raise ConfigError(f"--name: must be letters, digits, '_', '-', '.' or '+', got {name!r}")
+        if run_name_problem(name):
+            raise ConfigError(f"--name: {run_name_problem(name)}")
+    if not runs_dir.strip():
+        raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current folder")
     cfgs = _load_configs(configs, overrides)
     worst = 0
     for cfg in cfgs:
