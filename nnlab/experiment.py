@@ -48,7 +48,7 @@ def load_data(cfg):
 def check_against_data(cfg, dataset) -> None:
     """Config choices that only the data can confirm, checked before anything trains.
 
-    The metric of early stopping and of the plateau schedule must be one the run records:
+    The network must fit in memory for the data's width.  The metric of early stopping and of the plateau schedule must be one the run records:
     no val_* metric without a validation split, no *_acc metric for regression.
     """
     from nnlab.errors import ConfigError
@@ -71,6 +71,9 @@ def check_against_data(cfg, dataset) -> None:
                           f"use {allowed}, or set data.val_fraction > 0")
     if errors:
         raise ConfigError(lines=errors)
+    from nnlab.train.size import check_model_size
+
+    check_model_size(cfg, dataset.n_features, dataset.n_outputs)  # one line, not a MemoryError mid-build
 
 
 def data_fingerprint(dataset) -> str:

@@ -52,3 +52,97 @@ def atomic_savez(path: str | os.PathLike, arrays: dict) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
+
+# ---------------------------------------------------------------- bounded reads
+# Reading a path that is not a regular file (/dev/zero, a FIFO, a socket, a device)
+# would read without end or block forever; an enormous file would exhaust memory.
+
+CONFIG_MAX_BYTES = 1 << 20  # 1 MiB: a config is a few hundred bytes
+DATA_MAX_BYTES = 4 << 30  # 4 GiB unless NNLAB_MAX_DATA_BYTES says otherwise
+
+
+def data_max_bytes() -> int:
+    """The cap on one data file: $NNLAB_MAX_DATA_BYTES (a whole number of bytes) or 4 GiB."""
+    text = os.environ.get("NNLAB_MAX_DATA_BYTES", "").strip()
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value > 0:
+            return value
+    return DATA_MAX_BYTES
+
+
+def size_text(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _kind_of(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_bytes_bounded(path: str | os.PathLike, limit: int, what: str, error=OSError, hint: str = "") -> bytes:
+    """The whole content of a regular file of at most ``limit`` bytes, else ``error`` with one line.
+
+    Symlinks are followed (a link to a regular file is fine).  The file is opened with
+    O_NONBLOCK, so opening a FIFO never blocks, and fstat-checked before anything is
+    read; at most limit + 1 bytes are ever read, so a file growing meanwhile is still
+    caught.  ``what`` names the expected file in the message, e.g. 'a YAML config file';
+    ``hint`` is appended to the too-large message.  Missing files raise FileNotFoundError
+    (callers word that case themselves).
+    """
+    fd = _open_regular(path, limit, what, error, hint)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise error(f"{path}: larger than {size_text(limit)}, the most nnlab reads for {what}{hint}")
+    return data
+
+
+def open_regular_file(path: str | os.PathLike, limit: int, what: str, error=OSError, hint: str = ""):
+    """Open a regular file of at most ``limit`` bytes for binary reading (same checks as read_bytes_bounded)."""
+    return os.fdopen(_open_regular(path, limit, what, error, hint), "rb")
+
+
+def _open_regular(path, limit: int, what: str, error, hint: str = "") -> int:
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc}); expected {what}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{path}: is {_kind_of(st.st_mode)}, not a regular file; expected {what}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc}); expected {what}") from None
+    try:
+        st = os.fstat(fd)  # the path may have been swapped since os.stat
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{path}: is {_kind_of(st.st_mode)}, not a regular file; expected {what}")
+        if st.st_size > limit:
+            raise error(f"{path}: is {size_text(st.st_size)}, larger than {size_text(limit)}, "
+                        f"the most nnlab reads for {what}{hint}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -180,3 +180,147 @@ def test_resolved_dump_round_trips(tmp_path):
                                       "model: {dropout: 0.2, batch_norm: true}\n"))
     again = validate(parse_yaml(cfg.dump(), "dump"), "dump.yaml")
     assert again.as_dict() == cfg.as_dict()
+
+
+def test_empty_config_is_valid_with_a_note(tmp_path):
+    for text in ("", "# only a comment\n\n"):
+        cfg = load_config(write(tmp_path, text))
+        assert cfg.notes == [f"{tmp_path / 'c.yaml'} is empty; all defaults are used"]
+        assert cfg.train["epochs"] == 100 and cfg.model["hidden"] == [100, 100]
+    cfg = load_config(write(tmp_path, ""), ["seed=4"])
+    assert cfg.seed == 4
+    assert cfg.notes == [f"{tmp_path / 'c.yaml'} is empty; all defaults are used except the --set values"]
+    assert load_config(write(tmp_path, "seed: 1\n")).notes == []
+
+
+def test_validate_prints_the_empty_config_note(tmp_path):
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    p = write(tmp_path, "# nothing yet\n", name="x.yaml")
+    r = CliRunner().invoke(main, ["validate", str(p)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert lines[0] == f"note: {p} is empty; all defaults are used"
+    assert lines[1].startswith(f"ok {p}")
+
+
+@pytest.mark.parametrize("assignment,section,key,expected", [
+    ("train.schedule.warmup=2", "train", "schedule", {"name": "constant", "unit": "epoch", "warmup": 2}),
+    ("train.optimizer.lr=0.01", "train", "optimizer", {"name": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999,
+                                                       "eps": 1e-8, "amsgrad": False, "bias_correction": True}),
+])
+def test_set_option_of_an_unnamed_component_uses_the_default_component(tmp_path, assignment, section, key,
+                                                                        expected):
+    cfg = load_config(write(tmp_path, "seed: 1\n"), [assignment])
+    assert getattr(cfg, section)[key] == expected
+    raw = {}
+    apply_override(raw, assignment)
+    assert raw[section][key]["name"] == expected["name"]
+
+
+def test_set_option_of_unnamed_init_and_activation_merges_onto_the_default(tmp_path):
+    # he_normal has no std and relu no slope: the error names the default component, not a missing 'name'
+    lines = errors_of(tmp_path, "seed: 1\n", ["model.init.std=0.05", "model.activation.slope=0.2"])
+    assert lines == [
+        f"{tmp_path / 'c.yaml'}: model.activation.slope: unknown option 'slope' for activation 'relu'; "
+        "choose from none",
+        f"{tmp_path / 'c.yaml'}: model.init.std: unknown option 'std' for initializer 'he_normal'; "
+        "choose from none",
+    ]
+
+
+def test_set_option_of_a_named_component_keeps_its_name(tmp_path):
+    cfg = load_config(write(tmp_path, "model: {activation: leaky_relu, init: {name: normal}}\n"
+                                      "train: {optimizer: {name: sgd, lr: 0.5}}\n"),
+                      ["model.activation.slope=0.2", "model.init.std=0.05", "train.optimizer.momentum=0.9"])
+    assert cfg.model["activation"] == {"name": "leaky_relu", "slope": 0.2}
+    assert cfg.model["init"]["name"] == "normal" and cfg.model["init"]["std"] == 0.05
+    assert cfg.train["optimizer"]["name"] == "sgd" and cfg.train["optimizer"]["lr"] == 0.5
+    assert cfg.train["optimizer"]["momentum"] == 0.9
+
+
+# ---------------------------------------------------------------- run name length (#13a)
+
+
+def test_name_longer_than_200_characters_is_rejected(tmp_path):
+    cfg = load_config(write(tmp_path, "name: " + "a" * 200 + "\n"))
+    assert cfg.name == "a" * 200
+    lines = errors_of(tmp_path, "name: " + "a" * 300 + "\n")
+    assert lines == [f"{tmp_path / 'c.yaml'}: name: must be at most 200 characters (it names the run folder), "
+                     f"got 300: {'a' * 20}..."]
+
+
+def test_train_name_option_uses_the_same_rule(tmp_path):
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    p = write(tmp_path, "seed: 1\n")
+    r = CliRunner().invoke(main, ["train", str(p), "--runs-dir", str(tmp_path / "runs"), "--name", "b" * 201])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [f"error: --name: must be at most 200 characters (it names the run folder), "
+                                     f"got 201: {'b' * 20}..."]
+    r = CliRunner().invoke(main, ["train", str(p), "--runs-dir", str(tmp_path / "runs"), "--name", "a/b"])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == ["error: --name: must be letters, digits, '_', '-', '.' or '+' (it names the "
+                                     "run folder), got 'a/b'"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_empty_runs_dir_is_rejected_before_training(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    p = write(tmp_path, "seed: 1\n")
+    r = CliRunner().invoke(main, ["train", str(p), "--runs-dir", ""])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == ["error: --runs-dir: must name a folder, got an empty string; use --runs-dir . "
+                                     "for the current folder"]
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.yaml"]
+
+
+# ---------------------------------------------------------------- one rule for numbers (#13d)
+
+
+def test_whole_number_options_take_whole_floats_but_not_text(tmp_path):
+    cfg = load_config(write(tmp_path, "seed: 1.0\ntrain: {epochs: 1e2, batch_size: 32.0}\n"
+                                      "data: {name: spiral, n_samples: 3e2}\n"))
+    assert (cfg.seed, cfg.train["epochs"], cfg.train["batch_size"], cfg.data["n_samples"]) == (1, 100, 32, 300)
+    assert all(type(v) is int for v in (cfg.seed, cfg.train["epochs"], cfg.train["batch_size"],
+                                        cfg.data["n_samples"]))
+    src = tmp_path / "c.yaml"
+    lines = errors_of(tmp_path, "seed: '3'\ndata: {name: spiral, n_samples: \"300\"}\n"
+                                "train: {epochs: 2.5, batch_size: '64', optimizer: {name: sgd, lr: '0.01'}}\n")
+    assert lines == [
+        f"{src}: seed: must be a whole number >= 0, got '3' (text; write it without quotes)",
+        f"{src}: train.epochs: must be a whole number, got 2.5",
+        f"{src}: data.n_samples: must be a whole number, got '300' (text; write it without quotes)",
+        f"{src}: train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' (batch gradient descent), "
+        "got '64' (text; write it without quotes)",
+        f"{src}: train.optimizer.lr: must be a valid number, got '0.01' (text; write it without quotes)",
+    ]
+
+
+def test_float_options_take_ints_and_reject_booleans(tmp_path):
+    cfg = load_config(write(tmp_path, "train: {optimizer: {name: sgd, lr: 1}}\n"))
+    assert cfg.train["optimizer"]["lr"] == 1.0 and type(cfg.train["optimizer"]["lr"]) is float
+    lines = errors_of(tmp_path, "train: {optimizer: {name: sgd, lr: true}}\n")
+    assert lines == [f"{tmp_path / 'c.yaml'}: train.optimizer.lr: must be a valid number, got true"]
+
+
+def test_upper_bounds_on_epochs_samples_and_widths(tmp_path):
+    src = tmp_path / "c.yaml"
+    lines = errors_of(tmp_path, "train: {epochs: 1e9}\nmodel: {hidden: [64, 1000001]}\n"
+                                "data: {name: blobs, n_samples: 1e9, n_features: 200000}\n")
+    assert lines == [
+        f"{src}: model.hidden: item 2 must be less than or equal to 100000, got [64, 1000001]",
+        f"{src}: train.epochs: must be less than or equal to 1000000, got 1000000000.0",
+        f"{src}: data.n_samples: must be less than or equal to 100000000, got 1000000000.0",
+        f"{src}: data.n_features: must be less than or equal to 100000, got 200000",
+    ]
+    cfg = load_config(write(tmp_path, "train: {epochs: 1e6}\n"))
+    assert cfg.train["epochs"] == 1_000_000

@@ -350,10 +350,12 @@ def test_stratified_validation_split_keeps_class_proportions(tmp_path):
 
 def test_regression_validation_split_sizes(tmp_path):
     x = np.arange(50.0)[:, None]
-    p = write_npz(tmp_path / "r.npz", x=x, y=x[:, 0] * 2, x_test=x[:5], y_test=x[:5, 0])
+    # (targets with a fraction: whole-number floats would be class labels)
+    p = write_npz(tmp_path / "r.npz", x=x, y=x[:, 0] * 2 + 0.5, x_test=x[:5], y_test=x[:5, 0] + 0.5)
     ds = load("npz", path=p, val_fraction=0.3)
+    assert ds.task == "regression"
     assert len(ds.x_val) == 15 and len(ds.x_train) == 35
-    np.testing.assert_array_equal(ds.y_val[:, 0], 2 * ds.x_val[:, 0])
+    np.testing.assert_array_equal(ds.y_val[:, 0], 2 * ds.x_val[:, 0] + 0.5)
 
 
 # ------------------------------------------------------------------ preprocessing
@@ -568,3 +570,63 @@ def test_error_split_test_needs_fraction(tmp_path):
     p = write_npz(tmp_path / "s.npz", x=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
     with pytest.raises(DataError, match=r"s\.npz: has no separate test set and test_fraction is 0"):
         load("npz", path=p, test_fraction=0.0)
+
+
+# ------------------------------------------------------------------ which task the labels make
+
+
+def test_npz_whole_number_float_labels_are_classes(tmp_path):
+    x = np.arange(24.0).reshape(12, 2)
+    y = (np.arange(12) % 3).astype(np.float64)  # 0.0, 1.0, 2.0
+    p = write_npz(tmp_path / "f.npz", x=x, y=y, x_test=x[:3], y_test=y[:3])
+    ds = load("npz", path=p)
+    assert ds.task == "classification" and ds.n_classes == 3 and ds.n_outputs == 3
+    assert ds.y_train.dtype == np.int64
+    np.testing.assert_array_equal(ds.y_train, np.arange(12) % 3)
+    assert ds.task_reason == ("y holds whole numbers stored as floats, so this is classification with 3 classes "
+                              "(0..2, cross-entropy)")
+    # without a stored test set the split is stratified by those classes
+    p = write_npz(tmp_path / "g.npz", x=x, y=y)
+    ds = load("npz", path=p, test_fraction=0.25)
+    np.testing.assert_array_equal(np.bincount(ds.y_test), [1, 1, 1])
+
+
+def test_csv_labels_written_with_decimal_point_are_classes(tmp_path):
+    lines = ["a,b,label"] + [f"{i},{2 * i},{i % 2}.0" for i in range(20)]
+    p = tmp_path / "d.csv"
+    p.write_text("\n".join(lines))
+    ds = load("csv", path=str(p), test_fraction=0.2)
+    assert ds.task == "classification" and ds.n_classes == 2
+    np.testing.assert_array_equal(np.bincount(ds.y_test), [2, 2])
+    np.testing.assert_array_equal(ds.y_train, ds.x_train[:, 0].astype(int) % 2)
+
+
+def test_task_reason_for_regression_and_integer_labels(tmp_path):
+    x = np.arange(10.0).reshape(5, 2)
+    p = write_npz(tmp_path / "r.npz", x=x, y=np.array([0.5, 1, 2, 3, 4]), x_test=x[:2], y_test=np.array([1.0, 2]))
+    ds = load("npz", path=p)
+    assert ds.task == "regression"
+    assert ds.task_reason == "y holds non-integer numbers (e.g. 0.5), so this is regression (mean squared error)"
+    p = write_npz(tmp_path / "n.npz", x=x, y=np.array([-1.0, 1, 2, 3, 4]), x_test=x[:2], y_test=np.array([1.0, 2]))
+    ds = load("npz", path=p)
+    assert ds.task == "regression"
+    assert ds.task_reason == ("y holds whole numbers but some are negative (smallest -1), so this is regression "
+                              "(mean squared error)")
+    p = write_npz(tmp_path / "i.npz", x=x, y=np.array([0, 1, 2, 0, 1]), x_test=x[:2], y_test=np.array([1, 2]))
+    ds = load("npz", path=p)
+    assert ds.task_reason == "y holds integer labels, so this is classification with 3 classes (0..2, cross-entropy)"
+    # whole-number floats in y but fractions in y_test: regression for both
+    p = write_npz(tmp_path / "m.npz", x=x, y=np.array([0.0, 1, 2, 0, 1]), x_test=x[:2], y_test=np.array([0.5, 2]))
+    ds = load("npz", path=p)
+    assert ds.task == "regression" and ds.y_test.dtype == np.float32
+    assert ds.task_reason.startswith("y_test holds non-integer numbers (e.g. 0.5), so this is regression")
+
+
+@pytest.mark.parametrize("y", [np.full(6, 3), np.full(6, 3.0), np.full(6, 1)])
+def test_one_class_only_is_an_error(tmp_path, y):
+    x = np.arange(12.0).reshape(6, 2)
+    p = write_npz(tmp_path / "one.npz", x=x, y=y, x_test=x[:2], y_test=y[:2])
+    with pytest.raises(DataError) as info:
+        load("npz", path=p)
+    assert info.value.lines == [f"{p}: every training label is {int(y[0])}; classification needs at least 2 "
+                                "classes (labels 0..K-1)"]

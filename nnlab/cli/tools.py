@@ -84,8 +84,12 @@ def gradcheck(config, overrides, samples, entries):
     from nnlab.experiment import load_data
     from nnlab.train.gradcheck import TOLERANCE, check_config
 
+    from nnlab.train.size import check_model_size
+
     cfg = _load_configs([config], overrides)[0]
-    results = check_config(cfg, load_data(cfg), n_samples=samples, max_entries=entries)
+    dataset = load_data(cfg)
+    check_model_size(cfg, dataset.n_features, dataset.n_outputs, "gradcheck", n_samples=samples)
+    results = check_config(cfg, dataset, n_samples=samples, max_entries=entries)
     table = Table(title=f"gradient check: {cfg.name} (float64, h = 1e-5)", title_justify="left",
                   header_style="bold")
     for col in ("tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"):

@@ -26,6 +26,8 @@ def validate(configs, overrides):
     cfgs = _load_configs(configs, overrides)
     out = _console()
     for cfg in cfgs:
+        for note in cfg.notes:
+            out.print(f"note: {note}", markup=False, soft_wrap=True)
         out.print(f"[green]ok[/] {cfg.source}  ({_describe(cfg)})")
 
 
@@ -78,10 +80,12 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
     if not resume and not configs:
         raise click.UsageError("give one or more CONFIG files, or --resume RUN_FOLDER")
     if name is not None:
-        import re
+        from nnlab.config.schema import run_name_problem
 
-        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
-            raise ConfigError(f"--name: must be letters, digits, '_', '-', '.' or '+', got {name!r}")
+        if run_name_problem(name):
+            raise ConfigError(f"--name: {run_name_problem(name)}")
+    if not runs_dir.strip():
+        raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current folder")
     jobs = _resume_jobs(resume) if resume else _config_jobs(configs, overrides, name)
     worst = 0
     with graceful_signals():
@@ -107,6 +111,8 @@ def _config_jobs(configs, overrides, name) -> list:
         try:
             if key not in loaded:
                 loaded[key] = load_data(cfg)
+                if loaded[key].task == "regression" and getattr(loaded[key], "task_reason", None):
+                    _console(stderr=True).print(f"note: {cfg.source}: {loaded[key].task_reason}", soft_wrap=True)
             check_against_data(cfg, loaded[key])
         except NnlabError as exc:
             lines.extend(line if line.startswith(cfg.source) else f"{cfg.source}: {line}" for line in exc.lines)

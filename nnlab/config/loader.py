@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from nnlab import files
 from nnlab.errors import ConfigError
 
 # ---------------------------------------------------------------- YAML loading
@@ -67,18 +68,26 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(f"{source}: malformed YAML ({exc})") from None
 
 
-def read_yaml_file(path: Path) -> dict:
+def read_yaml_file(path: Path, notes: list[str] | None = None) -> dict:
+    """Read one YAML config file (a regular file of at most 1 MiB) into a mapping.
+
+    An empty or comments-only file is an empty mapping; when ``notes`` is given a note
+    saying so is appended to it.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = files.read_bytes_bounded(path, files.CONFIG_MAX_BYTES, "a YAML config file", ConfigError)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a YAML config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); a config must be a UTF-8 YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
     data = parse_yaml(text, str(path))
     if data is None:
         data = {}
+        if notes is not None:
+            notes.append(f"{path} is empty; all defaults are used")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a YAML mapping (key: value lines), got {type(data).__name__}")
     return data
@@ -95,12 +104,13 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _load_with_extends(path: Path, chain: tuple = ()) -> dict:
+def _load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = None) -> dict:
+    """Read ``path`` and the files it extends, merged; a note goes to ``notes`` if ``path`` is empty."""
     path = path.resolve() if path.exists() else path
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ConfigError(f"{chain[-1]}: extends: circular chain {cycle}")
-    data = read_yaml_file(path)
+    data = read_yaml_file(path, notes)
     parent = data.pop("extends", None)
     # relative data paths are relative to the file that names them
     _absolutize_data_path(data, path.parent)
@@ -124,8 +134,19 @@ def _absolutize_data_path(data: dict, folder: Path) -> None:
 # ---------------------------------------------------------------- --set overrides
 
 
-def apply_override(data: dict, assignment: str) -> None:
-    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping."""
+def apply_override(data: dict, assignment: str, component_defaults: dict | None = None) -> None:
+    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping.
+
+    A missing intermediate key that names a component (train.optimizer, train.schedule,
+    model.init, model.activation, data.preprocess) starts from the section's default
+    component, so ``--set train.schedule.warmup=2`` on a config without a schedule means
+    the default schedule with warmup 2.  ``component_defaults`` maps such dotted keys to
+    their defaults (nnlab.config.schema.component_defaults() when not given).
+    """
+    if component_defaults is None:
+        from nnlab.config.schema import component_defaults as _defaults
+
+        component_defaults = _defaults()
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
     key, _, text = assignment.partition("=")
@@ -142,7 +163,8 @@ def apply_override(data: dict, assignment: str) -> None:
         if isinstance(nxt, str):  # a bare component name gains options: adam -> {name: adam, ...}
             nxt = node[part] = {"name": nxt}
         elif nxt is None:
-            nxt = node[part] = {}
+            default = component_defaults.get(".".join(parts[: i + 1]))
+            nxt = node[part] = {"name": default} if isinstance(default, str) else copy.deepcopy(default or {})
         elif not isinstance(nxt, dict):
             raise ConfigError(
                 f"--set {assignment}: '{'.'.join(parts[: i + 1])}' is {nxt!r}, not a mapping with keys"

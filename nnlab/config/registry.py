@@ -131,11 +131,23 @@ def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -
 
 
 class Invalid(ValueError):
-    """A value that does not fit its type hint; the message says what is allowed."""
+    """A value that does not fit its type hint; the message says what is allowed.
+
+    ``hint`` goes after the shown value: 'must be a whole number, got '300' (text; write it without quotes)'.
+    """
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+def invalid_line(where: str, exc: Invalid, value: Any) -> str:
+    """'where: must be ..., got <value> <hint>': one problem, one line."""
+    return f"{where}: {exc}, got {_show(value)}{getattr(exc, 'hint', '')}"
 
 
 def check_value(value: Any, annotation: Any) -> Any:
-    """Return ``value`` converted to fit ``annotation`` (int -> float, numeric text -> number),
+    """Return ``value`` converted to fit ``annotation`` (int -> float, 3.0 -> 3; see _number),
     or raise Invalid with 'must be ...'."""
     if annotation is Any or annotation is inspect.Parameter.empty:
         return value
@@ -176,7 +188,7 @@ def check_value(value: Any, annotation: Any) -> Any:
             try:
                 out.append(check_value(v, item))
             except Invalid as exc:
-                raise Invalid(f"item {i + 1} {exc}") from None
+                raise Invalid(f"item {i + 1} {exc}", exc.hint) from None
         return out
     if annotation is bool:
         if isinstance(value, bool):
@@ -196,20 +208,28 @@ def check_value(value: Any, annotation: Any) -> Any:
 
 
 def _number(value: Any, kind: type) -> Any:
-    """An int or float from a number or numeric text; whole floats are accepted as ints (3.0 -> 3)."""
+    """The one rule for numbers in a config.
+
+    * an int option takes a whole number written as a number: 3, and also 3.0 or 1e2
+      (-> 3, 100), since YAML reads 1e2 as a float;
+    * a float option takes any number: 3 -> 3.0;
+    * text is never a number, even '300' (quoted in the YAML): it is rejected with a hint to
+      drop the quotes, and so are true/false, inf and nan for ints.
+    """
     wanted = "a whole number" if kind is int else "a valid number"
-    if isinstance(value, bool):
-        raise Invalid(f"must be {wanted}")
     if isinstance(value, str):
         try:
-            value = kind(value.strip())
+            float(value.strip())
         except ValueError:
             raise Invalid(f"must be {wanted}") from None
-    if kind is float and isinstance(value, (int, float)):
+        raise Invalid(f"must be {wanted}", " (text; write it without quotes)")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"must be {wanted}")
+    if kind is float:
         return float(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if value.is_integer():
         return int(value)
     raise Invalid(f"must be {wanted}")
 
@@ -238,7 +258,7 @@ def check_options(options: dict[str, "Option"], given: dict, where: str, errors:
         try:
             out[name] = check_value(given[name], opt.annotation)
         except Invalid as exc:
-            errors.append(f"{where}.{name}: {exc}, got {_show(given[name])}")
+            errors.append(invalid_line(f"{where}.{name}", exc, given[name]))
             bad = True
     return None if bad else _plain(out)
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
 from nnlab.config.loader import _load_with_extends, apply_override
-from nnlab.config.registry import (Fraction, NonNegative, Positive, PositiveInt, check_options, schema,
+from nnlab.config.registry import (Fraction, Gt, Invalid, Le, NonNegative, NonNegativeInt, Positive, PositiveInt,
+                                   _show, check_options, check_value, schema,
                                    unknown_key_message)
 from nnlab.errors import ConfigError
 
@@ -31,17 +32,24 @@ from nnlab.errors import ConfigError
 
 Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
 
+# Upper bounds where a bigger value would not fail but hang or exhaust memory without a word.
+MAX_EPOCHS = 1_000_000
+MAX_WIDTH = 100_000  # units in one hidden layer
+MAX_NAME_LENGTH = 200  # the run folder is '<YYYY-MM-DD_HH-MM-SS>_<name>[-NNNN]': under 255 bytes
+Epochs = Annotated[int, Gt(0), Le(MAX_EPOCHS)]
+Width = Annotated[int, Gt(0), Le(MAX_WIDTH)]
+
 
 def data_section(*, name: str = "mnist1d", val_fraction: Fraction = 0.1, preprocess: Any = "standardize"):
     """data: (plus the data set's own options, checked by its loader's signature)"""
 
 
-def model_section(*, hidden: list[PositiveInt] = (100, 100), activation: Any = "relu", init: Any = "he_normal",
+def model_section(*, hidden: list[Width] = (100, 100), activation: Any = "relu", init: Any = "he_normal",
                   dropout: Any = 0.0, batch_norm: Any = False):
     """model:"""
 
 
-def train_section(*, epochs: PositiveInt = 100, batch_size: Any = 100, shuffle: bool = True,
+def train_section(*, epochs: Epochs = 100, batch_size: Any = 100, shuffle: bool = True,
                   optimizer: Any = {"name": "adam", "lr": 1e-3}, schedule: Any = "constant",  # noqa: B006
                   regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None):
     """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message)"""
@@ -76,6 +84,22 @@ SCHEMAS = {name: schema(fn) for name, fn in {
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
 
+def component_defaults() -> dict[str, Any]:
+    """Dotted key -> default component of every section key that names a component.
+
+    Read from the section signatures: an untyped key whose default is a component name
+    or a {name: ...} mapping, e.g. {'train.optimizer': {'name': 'adam', 'lr': 0.001},
+    'train.schedule': 'constant', 'model.init': 'he_normal', ...}.
+    """
+    out = {}
+    for sec, options in SCHEMAS.items():
+        for key, opt in options.items():
+            d = opt.default
+            if opt.annotation is Any and (isinstance(d, str) or (isinstance(d, dict) and "name" in d)):
+                out[f"{sec}.{key}"] = d
+    return out
+
+
 @dataclass
 class Config:
     """A validated config with every default filled in (plain dicts inside)."""
@@ -87,6 +111,7 @@ class Config:
     model: dict
     train: dict
     source: str = ""
+    notes: list = field(default_factory=list)  # one-line remarks for the user, e.g. "x.yaml is empty"
 
     def as_dict(self) -> dict:
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype,
@@ -99,11 +124,17 @@ class Config:
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Config:
     """Read, merge, override and validate one config file."""
     path = Path(path)
-    raw = _load_with_extends(path)
+    notes: list[str] = []
+    raw = _load_with_extends(path, notes=notes)
+    if notes:  # named as the user wrote it, not resolved
+        notes = [f"{path} is empty; all defaults are used" + (" except the --set values" if overrides else "")]
+    defaults = component_defaults()
     for item in overrides:
-        apply_override(raw, item)
+        apply_override(raw, item, defaults)
     raw.setdefault("name", path.stem)
-    return validate(raw, source=str(path))
+    cfg = validate(raw, source=str(path))
+    cfg.notes.extend(notes)
+    return cfg
 
 
 def validate(raw: dict, source: str = "config") -> Config:
@@ -117,11 +148,14 @@ def validate(raw: dict, source: str = "config") -> Config:
             errors.append(f"{key}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
 
     name = raw.get("name", Path(source).stem)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name or ""):
-        errors.append(f"name: must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {name!r}")
+    problem = run_name_problem(name)
+    if problem:
+        errors.append(f"name: {problem}")
     seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        errors.append(f"seed: must be a whole number >= 0, got {seed!r}")
+    try:  # the same number rule as every other whole-number option (1.0 -> 1, '1' is text)
+        seed = check_value(seed, NonNegativeInt)
+    except Invalid as exc:
+        errors.append(f"seed: must be a whole number >= 0, got {_show(seed)}{exc.hint}")
     dtype = raw.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         errors.append(f"dtype: must be float32 or float64, got {dtype!r}")
@@ -167,9 +201,12 @@ def validate(raw: dict, source: str = "config") -> Config:
         m["batch_norm"] = _resolve_batch_norm(m["batch_norm"], errors)
     if t is not None:
         bs = t["batch_size"]
+        if isinstance(bs, float) and bs.is_integer():  # the number rule: 128.0 -> 128
+            bs = t["batch_size"] = int(bs)
         if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
             errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
-                          f"(batch gradient descent), got {bs!r}")
+                          f"(batch gradient descent), got {_show(bs)}"
+                          + (" (text; write it without quotes)" if isinstance(bs, str) and _is_number(bs) else ""))
         t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
         t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
         t["regularization"] = _sub(t["regularization"] or {}, "train.regularization", errors, "a mapping")
@@ -191,6 +228,24 @@ def validate(raw: dict, source: str = "config") -> Config:
     if errors:
         raise ConfigError(lines=[f"{source}: {e}" for e in errors])
     return Config(name=name, seed=seed, dtype=dtype, data=d, model=m, train=t, source=source)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def run_name_problem(name) -> str | None:
+    """What is wrong with a run name (config ``name:`` or ``nnlab train --name``), or None if it is fine."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name or ""):
+        return f"must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {_show(name)}"
+    if len(name) > MAX_NAME_LENGTH:
+        return (f"must be at most {MAX_NAME_LENGTH} characters (it names the run folder), "
+                f"got {len(name)}: {name[:20]}...")
+    return None
 
 
 def _sub(value, where: str, errors: list[str], allowed: str):

@@ -62,7 +62,7 @@ def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
         raise ConfigError(lines=errors)
     source = spec.get("path") or f"dataset '{name}'"
 
-    x, y, x_test, y_test, task, n_classes = _check(datasets.build(spec), source)
+    x, y, x_test, y_test, task, n_classes, task_reason = _check(datasets.build(spec), source)
 
     x_val = y_val = None
     if val_fraction > 0:
@@ -90,5 +90,5 @@ def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
 
     return Dataset(name=name, task=task, x_train=cast_x(x), y_train=cast_y(y),
                    x_val=cast_x(x_val), y_val=cast_y(y_val), x_test=cast_x(x_test), y_test=cast_y(y_test),
-                   n_classes=n_classes, preprocessor=prep)
+                   n_classes=n_classes, preprocessor=prep, task_reason=task_reason)
 

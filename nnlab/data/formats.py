@@ -12,9 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab import files
 from nnlab.config.registry import Fraction, NonNegativeInt
 from nnlab.errors import DataError
 from nnlab.data.splits import RawData, _split_test
+
+_CAP_HINT = " (set NNLAB_MAX_DATA_BYTES to allow more)"
+
+
+def read_data_bytes(path, what: str) -> bytes:
+    """A data file's bytes: a regular file of at most files.data_max_bytes(), else one DataError line."""
+    return files.read_bytes_bounded(path, files.data_max_bytes(), what, DataError, _CAP_HINT)
+
+
+def open_data_file(path, what: str):
+    """A data file opened for binary reading, with the checks of read_data_bytes."""
+    return files.open_regular_file(path, files.data_max_bytes(), what, DataError, _CAP_HINT)
+
 
 def _existing_file(path: str, what: str) -> Path:
     p = Path(path).expanduser()
@@ -33,27 +47,38 @@ def npz(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     test set, drawn with default_rng(seed).
     """
     p = _existing_file(path, "an existing .npz archive")
-    try:
-        archive = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise DataError(f"{p}: not a NumPy .npz archive; save one with np.savez(path, x=..., y=...)") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{p}: holds a single .npy array, not an .npz archive; "
-                        "save one with np.savez(path, x=..., y=...)")
-    with archive:
-        keys = list(archive.files)
-        missing = [k for k in ("x", "y") if k not in keys]
-        if missing:
-            raise DataError(f"{p}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                            f"the archive has {_key_list(keys)}; expected x, y and optionally x_test, y_test")
-        if ("x_test" in keys) != ("y_test" in keys):
-            have, lack = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
-            raise DataError(f"{p}: has {have} but no {lack}; store both, or neither to split "
-                            "a test set off x, y")
-        arrays = {k: _read_member(archive, k, p) for k in ("x", "y", "x_test", "y_test") if k in keys}
+    with open_data_file(p, "an .npz archive") as f:
+        try:
+            archive = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+            raise DataError(f"{p}: not a NumPy .npz archive; save one with np.savez(path, x=..., y=...)") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{p}: holds a single .npy array, not an .npz archive; "
+                            "save one with np.savez(path, x=..., y=...)")
+        with archive:
+            keys = list(archive.files)
+            missing = [k for k in ("x", "y") if k not in keys]
+            if missing:
+                raise DataError(f"{p}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                                f"the archive has {_key_list(keys)}; expected x, y and optionally x_test, y_test")
+            if ("x_test" in keys) != ("y_test" in keys):
+                have, lack = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
+                raise DataError(f"{p}: has {have} but no {lack}; store both, or neither to split "
+                                "a test set off x, y")
+            _check_unpacked_size(archive, p)
+            arrays = {k: _read_member(archive, k, p) for k in ("x", "y", "x_test", "y_test") if k in keys}
     if "x_test" in arrays:
         return RawData(**arrays)
     return _split_test(arrays["x"], arrays["y"], test_fraction, seed, str(p))
+
+
+def _check_unpacked_size(archive, p: Path) -> None:
+    """A compressed archive may unpack to far more than its file size: cap the unpacked size too."""
+    limit = files.data_max_bytes()
+    unpacked = sum(info.file_size for info in archive.zip.infolist())
+    if unpacked > limit:
+        raise DataError(f"{p}: its arrays unpack to {files.size_text(unpacked)}, larger than "
+                        f"{files.size_text(limit)}, the most nnlab reads for a data file{_CAP_HINT}")
 
 
 def _key_list(keys) -> str:
@@ -75,13 +100,13 @@ def _read_member(archive, key: str, p: Path) -> np.ndarray:
 def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -> RawData:
     """Numeric table from a CSV file: one row per sample, the target in column `label` or the last.
 
-    An optional header row names the columns.  Labels that all parse as integers mean
-    classification, anything else regression.  A random test_fraction of the rows
+    An optional header row names the columns.  Labels that are all whole numbers
+    (``1`` or ``1.0``) in 0..K-1 mean classification, anything else regression.  A random test_fraction of the rows
     (stratified by class) is the test set, drawn with default_rng(seed).
     """
     p = _existing_file(path, "an existing CSV file")
     try:
-        text = p.read_text(encoding="utf-8-sig")  # -sig: drop a BOM spreadsheet programs write
+        text = read_data_bytes(p, "a CSV file").decode("utf-8-sig")  # -sig: drop a BOM spreadsheet programs write
     except UnicodeDecodeError:
         raise DataError(f"{p}: not a UTF-8 text file; expected comma-separated numbers") from None
     except OSError as exc:
@@ -151,10 +176,17 @@ def read_idx(file: str | os.PathLike) -> np.ndarray:
     sizes, then the elements big-endian.  Source: yann.lecun.com/exdb/mnist.
     """
     file = Path(file)
+    limit = files.data_max_bytes()
     try:
-        raw = file.read_bytes()
+        raw = read_data_bytes(file, "an IDX file")
         if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(limit + 1)
+            if len(raw) > limit:
+                raise DataError(f"{file}: unpacks to more than {files.size_text(limit)}, the most nnlab "
+                                f"reads for a data file{_CAP_HINT}")
+    except FileNotFoundError:
+        raise DataError(f"{file}: file not found; expected an IDX file, raw or gzip-compressed") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{file}: cannot read ({exc}); expected an IDX file, raw or gzip-compressed") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
@@ -178,7 +210,7 @@ def read_idx(file: str | os.PathLike) -> np.ndarray:
 def _find_idx(folder: Path, base: str) -> Path:
     dotted = base.replace("-idx", ".idx")
     for name in (base, base + ".gz", dotted, dotted + ".gz"):
-        if (folder / name).is_file():
+        if (folder / name).exists():  # not is_file(): a FIFO or device gets its own message in read_idx
             return folder / name
     raise DataError(f"{folder}: no {base} (or {base}.gz, {dotted}); expected the four MNIST-format "
                     f"IDX files {', '.join(_IDX_FILES.values())}, each raw or .gz")

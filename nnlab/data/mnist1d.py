@@ -11,6 +11,7 @@ import numpy as np
 
 from nnlab.errors import DataError
 from nnlab.files import atomic_savez
+from nnlab.data.formats import open_data_file
 from nnlab.data.splits import RawData
 
 MNIST1D_CACHE_FILE = "mnist1d_v1.npz"
@@ -41,10 +42,20 @@ def mnist1d() -> RawData:
 
 
 def _read_mnist1d_cache(file: Path) -> dict | None:
+    """The cached arrays, or None when the cache is missing or damaged (then it is regenerated).
+
+    A cache path that is not a regular file (a FIFO, a device) or is absurdly large is a
+    DataError: reading it would hang or exhaust memory, and replacing it could destroy
+    something that is not ours.
+    """
     try:
-        with np.load(file, allow_pickle=False) as z:
+        f = open_data_file(file, "the mnist1d cache (an .npz archive; delete it to regenerate)")
+    except (FileNotFoundError, OSError):
+        return None
+    try:
+        with f, np.load(f, allow_pickle=False) as z:
             data = {k: z[k] for k in ("x", "y", "x_test", "y_test")}
-    except Exception:  # noqa: BLE001 - any unreadable cache (missing, partial, not npz) is regenerated
+    except Exception:  # noqa: BLE001 - any unreadable cache (partial, not npz) is regenerated
         return None
     x, y, xt, yt = data["x"], data["y"], data["x_test"], data["y_test"]
     sane = (x.ndim == 2 and xt.ndim == 2 and x.shape[1] == xt.shape[1] and y.shape == (len(x),)

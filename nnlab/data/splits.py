@@ -45,6 +45,9 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int | None  # classification only: max training label + 1
     preprocessor: Any = None  # the fitted preprocessor, to transform new inputs the same way
+    # why the labels made this task, in one line for the user, e.g. "y holds non-integer numbers
+    # (e.g. 0.37), so this is regression (mean squared error)"
+    task_reason: str = ""
 
     @property
     def n_features(self) -> int:
@@ -65,6 +68,9 @@ def _round(v: float) -> int:
 def _split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
     """Hold out a random test_fraction of the rows (stratified by class for integer labels)."""
     x, y = _check_pair(x, y, source, "x", "y")
+    if y.dtype.kind == "f":  # whole-number float labels are classes: stratify by them
+        whole = _whole_labels(y)
+        y = y if whole is None else whole
     if len(x) == 0:
         raise DataError(f"{source}: the data set is empty (0 rows); it needs samples to train and test on")
     if test_fraction == 0:
@@ -129,7 +135,17 @@ def _check(raw: RawData, source: str):
                         "train and test rows must have the same columns")
     _check_finite(x, source, "x", "inputs")
     _check_finite(x_test, source, "x_test", "inputs")
-    classify = y.dtype.kind in "biu"  # float labels mean regression
+    reason = ""
+    if "f" in (y.dtype.kind, y_test.dtype.kind):
+        # float labels that are all whole numbers in 0..MAX_CLASSES-1 (0.0, 1.0, 2.0) are classes
+        wy = _whole_labels(y) if y.dtype.kind == "f" else y
+        wt = _whole_labels(y_test) if y_test.dtype.kind == "f" else y_test
+        if wy is not None and wt is not None:
+            y, y_test = wy, wt
+            reason = "y holds whole numbers stored as floats"
+        else:
+            reason = _regression_reason(y, y_test)
+    classify = y.dtype.kind in "biu"  # other float labels mean regression
     if classify != (y_test.dtype.kind in "biu"):
         kinds = {True: "integer class labels", False: "float regression targets"}
         raise DataError(f"{source}: y holds {kinds[classify]} but y_test holds {kinds[not classify]}; "
@@ -141,7 +157,7 @@ def _check(raw: RawData, source: str):
         y_test = y_test.reshape(len(y_test), -1)
         if y_test.shape[1] != y.shape[1]:
             raise DataError(f"{source}: y_test has {y_test.shape[1]} target columns but y has {y.shape[1]}")
-        return x, y, x_test, y_test, "regression", None
+        return x, y, x_test, y_test, "regression", None, reason + ", so this is regression (mean squared error)"
     for a, name in ((y, "y"), (y_test, "y_test")):
         neg = int((a < 0).sum())
         if neg:
@@ -152,13 +168,57 @@ def _check(raw: RawData, source: str):
         raise DataError(f"{source}: labels go up to {top}; class labels must be 0..K-1 with K <= {MAX_CLASSES} "
                         "(store targets as floats for regression)")
     n_classes = top + 1
-    if n_classes < 2:
-        raise DataError(f"{source}: every training label is 0; classification needs at least 2 classes "
+    if int(y.min()) == top:  # one distinct value, whatever it is (all 3s would otherwise make 4 classes)
+        raise DataError(f"{source}: every training label is {top}; classification needs at least 2 classes "
                         "(labels 0..K-1)")
     if int(y_test.max()) >= n_classes:
         raise DataError(f"{source}: y_test has labels up to {int(y_test.max())} but the training labels "
                         f"only go up to {top}; test classes must be among 0..{top}")
-    return x, y.astype(np.int64), x_test, y_test.astype(np.int64), "classification", n_classes
+    reason = (reason or "y holds integer labels") + f", so this is classification with {n_classes} classes " \
+        f"(0..{top}, cross-entropy)"
+    return x, y.astype(np.int64), x_test, y_test.astype(np.int64), "classification", n_classes, reason
+
+
+def _whole_labels(y: np.ndarray) -> np.ndarray | None:
+    """Float labels as int64 class labels when they are one column of whole numbers in 0..MAX_CLASSES-1.
+
+    0.0, 1.0, 2.0 (a CSV's "1.0", an npz saved as floats) are classes; anything else
+    (fractions, NaN, negative or huge whole numbers, several target columns) is None:
+    regression targets.
+    """
+    if y.ndim == 2 and y.shape[1] != 1:
+        return None
+    y = y.reshape(len(y))
+    if y.size == 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        if not (np.isfinite(y).all() and (y == np.floor(y)).all()):
+            return None
+    if y.min() < 0 or y.max() >= MAX_CLASSES:
+        return None
+    return y.astype(np.int64)
+
+
+def _regression_reason(y: np.ndarray, y_test: np.ndarray) -> str:
+    """Why float labels are regression targets, e.g. 'y holds non-integer numbers (e.g. 0.37)'."""
+    for a, name in ((y, "y"), (y_test, "y_test")):
+        if a.dtype.kind != "f":
+            continue
+        if a.ndim == 2 and a.shape[1] > 1:
+            return f"{name} has {a.shape[1]} target columns of floats"
+        flat = a.reshape(-1)
+        with np.errstate(invalid="ignore"):
+            frac = flat[np.isfinite(flat) & (flat != np.floor(flat))]
+        if frac.size:
+            return f"{name} holds non-integer numbers (e.g. {frac[0]:.6g})"
+    for a, name in ((y, "y"), (y_test, "y_test")):
+        flat = a.reshape(-1)[np.isfinite(a.reshape(-1))] if a.dtype.kind == "f" else a.reshape(-1)
+        if flat.size and flat.min() < 0:
+            return f"{name} holds whole numbers but some are negative (smallest {flat.min():.6g})"
+        if flat.size and flat.max() >= MAX_CLASSES:
+            return (f"{name} holds whole numbers up to {flat.max():.6g}, more than the {MAX_CLASSES} "
+                    "classes allowed")
+    return "y holds floats"
 
 
 def _holdout_mask(y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool) -> np.ndarray:

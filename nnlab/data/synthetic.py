@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.config.registry import Fraction, NonNegative, NonNegativeInt, PositiveInt
-from nnlab.data.splits import RawData, _round
+from typing import Annotated
+
+from nnlab.config.registry import Fraction, Gt, Le, NonNegative, NonNegativeInt
+from nnlab.data.splits import MAX_CLASSES, RawData, _round
+
+# Upper bounds: more would exhaust memory (or take hours) instead of failing clearly.
+MAX_SAMPLES = 100_000_000
+MAX_FEATURES = 100_000
+Samples = Annotated[int, Gt(0), Le(MAX_SAMPLES)]
+Features = Annotated[int, Gt(0), Le(MAX_FEATURES)]
+Classes = Annotated[int, Gt(0), Le(MAX_CLASSES)]
+
 
 def _n_test(n_samples: int, test_fraction: float) -> int:
     """Test rows so that test / (train + test) == test_fraction: n * f / (1 - f), rounded."""
@@ -51,7 +61,7 @@ def _synthetic(make_class, n_classes: int, n_samples: int, test_fraction: float,
     return RawData(x[tr], y[tr], x[te], y[te])
 
 
-def spiral(*, n_samples: PositiveInt = 1000, classes: PositiveInt = 3, noise: NonNegative = 0.2,
+def spiral(*, n_samples: Samples = 1000, classes: Classes = 3, noise: NonNegative = 0.2,
            seed: NonNegativeInt = 0, test_fraction: Fraction = 0.2) -> RawData:
     """Interleaved 2-D spiral arms, one per class (the CS231n toy set).
 
@@ -69,7 +79,7 @@ def spiral(*, n_samples: PositiveInt = 1000, classes: PositiveInt = 3, noise: No
     return _synthetic(arm, classes, n_samples, test_fraction, rng)
 
 
-def moons(*, n_samples: PositiveInt = 1000, noise: NonNegative = 0.1, seed: NonNegativeInt = 0,
+def moons(*, n_samples: Samples = 1000, noise: NonNegative = 0.1, seed: NonNegativeInt = 0,
           test_fraction: Fraction = 0.2) -> RawData:
     """Two interleaving half circles, 2 classes (like sklearn.datasets.make_moons).
 
@@ -86,7 +96,7 @@ def moons(*, n_samples: PositiveInt = 1000, noise: NonNegative = 0.1, seed: NonN
     return _synthetic(moon, 2, n_samples, test_fraction, rng)
 
 
-def circles(*, n_samples: PositiveInt = 1000, factor: Fraction = 0.5, noise: NonNegative = 0.05,
+def circles(*, n_samples: Samples = 1000, factor: Fraction = 0.5, noise: NonNegative = 0.05,
             seed: NonNegativeInt = 0, test_fraction: Fraction = 0.2) -> RawData:
     """A small circle inside a large one, 2 classes (like sklearn.datasets.make_circles).
 
@@ -103,7 +113,7 @@ def circles(*, n_samples: PositiveInt = 1000, factor: Fraction = 0.5, noise: Non
     return _synthetic(ring, 2, n_samples, test_fraction, rng)
 
 
-def xor(*, n_samples: PositiveInt = 1000, noise: NonNegative = 0.1, seed: NonNegativeInt = 0,
+def xor(*, n_samples: Samples = 1000, noise: NonNegative = 0.1, seed: NonNegativeInt = 0,
         test_fraction: Fraction = 0.2) -> RawData:
     """Points uniform in [-1, 1]^2 labelled by quadrant: y = (x0 > 0) xor (x1 > 0).
 
@@ -121,7 +131,7 @@ def xor(*, n_samples: PositiveInt = 1000, noise: NonNegative = 0.1, seed: NonNeg
     return _synthetic(quadrants, 2, n_samples, test_fraction, rng)
 
 
-def blobs(*, n_samples: PositiveInt = 1000, classes: PositiveInt = 3, n_features: PositiveInt = 2,
+def blobs(*, n_samples: Samples = 1000, classes: Classes = 3, n_features: Features = 2,
           noise: NonNegative = 1.0, seed: NonNegativeInt = 0, test_fraction: Fraction = 0.2) -> RawData:
     """Isotropic Gaussian clusters, one per class (like sklearn.datasets.make_blobs).
 
