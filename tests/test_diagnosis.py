@@ -538,3 +538,39 @@ def test_saturated_fraction_by_hand_and_from_the_training_batch():
     # the training batch's, not whatever the last forward pass saw
     model.forward(np.zeros((3, 4)), train=False)
     assert diag.end_epoch(1)[0]["saturated_fraction"] == pytest.approx(hand)
+
+
+def test_dead_statistics_come_from_the_activation_for_every_kind():
+    """Leaky ReLU, PReLU, ELU and maxout get dead-unit statistics too (asked of the activation)."""
+    import numpy as np
+
+    from nnlab.config import validate
+    from nnlab.train.model import build_model
+    from nnlab.train.trainer import rng_streams
+
+    x = np.vstack([np.full((3, 2), -1.0), np.full((3, 2), 1.0)])
+    for act, expect in (("leaky_relu", 0.5), ("prelu", 0.5), ("elu", 0.5), ("relu", 0.5), ("maxout", 0.5)):
+        cfg = validate({"model": {"hidden": [2], "activation": act}})
+        r = rng_streams(0)
+        model = build_model(cfg.model, 2, 2, "float64", r["init"], r["noise"])
+        w = model.view("dense1.W")
+        # unit/piece 0 sees x0 + x1, unit/piece 1 sees -(x0 + x1) - 10: never positive, never the winner
+        w[...] = 0
+        w[:, 0] = 1.0
+        w[:, 1] = -1.0
+        model.view("dense1.b")[...] = [0.0, -10.0] * (w.shape[1] // 2)
+        diag = Diagnostics(model, 1)
+        model.forward(x, train=True)
+        diag.after_backward(model.grads)
+        row = diag.end_epoch(1)[0]
+        assert row["dead_fraction"] == expect, act
+
+
+def test_dead_unit_message_names_the_activation():
+    rows = [{"epoch": 1, "layer": "dense1", "grad_norm": 1.0, "dead_fraction": 0.9},
+            {"epoch": 1, "layer": "dense2", "grad_norm": 1.0, "dead_fraction": None}]
+    leaky = diagnose([], rows, {}, {"model": {"activation": {"name": "leaky_relu"}}})
+    assert [f["code"] for f in leaky] == ["dead_units"] and "leaky_relu units stayed on their negative part" \
+        in leaky[0]["message"]
+    relu = diagnose([], rows, {}, {"model": {"activation": {"name": "relu"}}})
+    assert [f["code"] for f in relu] == ["dead_relu"]

@@ -102,7 +102,7 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
         _overfitting(history, add)
 
     if diagnostics:
-        _gradients(diagnostics, add)
+        _gradients(diagnostics, add, _activation_name(config))
     return findings
 
 
@@ -138,7 +138,15 @@ def _overfitting(history, add):
                 best_epoch=best + 1, best_val_loss=vl[best], last_val_loss=vl[-1])
 
 
-def _gradients(diagnostics, add):
+def _activation_name(config) -> str | None:
+    """The hidden activation's name from a resolved config, None when it cannot be told."""
+    model = config.get("model") if isinstance(config, dict) else None
+    act = model.get("activation") if isinstance(model, dict) else None
+    name = act.get("name") if isinstance(act, dict) else act
+    return name if isinstance(name, str) else None
+
+
+def _gradients(diagnostics, add, activation=None):
     diagnostics = [r for r in diagnostics if r.get("layer") is not None and r.get("epoch") is not None]
     if not diagnostics:
         return
@@ -171,7 +179,19 @@ def _gradients(diagnostics, add):
     for r in diagnostics:
         d = r.get("dead_fraction")
         if r["epoch"] == last_epoch and _finite(d) and d > DEAD:
-            add("dead_relu",
-                f"{100 * d:.0f}% of {r['layer']}'s ReLU units never fired in the last epoch (dead ReLUs, 003 "
-                f"notes): lower the learning rate, or use leaky_relu, prelu or elu.",
-                layer=r["layer"], dead_fraction=d)
+            if activation in (None, "relu"):
+                add("dead_relu",
+                    f"{100 * d:.0f}% of {r['layer']}'s ReLU units never fired in the last epoch (dead ReLUs, 003 "
+                    f"notes): lower the learning rate, or use leaky_relu, prelu or elu.",
+                    layer=r["layer"], dead_fraction=d)
+            elif activation == "maxout":
+                add("dead_units",
+                    f"{100 * d:.0f}% of {r['layer']}'s maxout pieces never won in the last epoch: those pieces "
+                    f"learn nothing; fewer pieces or a lower learning rate may do as well.",
+                    layer=r["layer"], dead_fraction=d)
+            else:
+                add("dead_units",
+                    f"{100 * d:.0f}% of {r['layer']}'s {activation} units stayed on their negative part for the "
+                    f"whole last epoch: they pass only a small slope of the gradient; lower the learning rate "
+                    f"or check the initialization.",
+                    layer=r["layer"], dead_fraction=d)
