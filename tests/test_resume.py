@@ -177,7 +177,7 @@ def test_every_end_of_epoch_checkpoint_resumes_exactly():
     cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 6}})
     data = load_dataset(cfg.data)
     states = []
-    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)))
+    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)), checkpoint_every=0)
     assert [json.loads(str(s["meta"]))["epochs_done"] for s in states] == [1, 2, 3, 4, 5, 6]
     for s in states[:-1]:
         again = train(cfg, data, resume=s)
@@ -263,3 +263,23 @@ def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, r
     assert summary["resumed"][0]["from_epoch"] == 6
     assert result.status == "completed"
     assert_same_run(reference, run)
+
+
+def test_short_epochs_are_saved_once_a_second_and_a_signal_saves_the_last_one():
+    """Checkpoints of fast epochs are throttled; a stop by signal still keeps every finished epoch."""
+    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 50}})
+    data = load_dataset(cfg.data)
+    saved = []
+
+    def stop_at_30(row):
+        if row["epoch"] == 30:
+            raise KeyboardInterrupt
+
+    result = train(cfg, data, on_epoch=stop_at_30, on_checkpoint=lambda s: saved.append(copy(s)),
+                   checkpoint_every=3600)
+    assert result.status == "interrupted"
+    done = [json.loads(str(s["meta"]))["epochs_done"] for s in saved]
+    assert done == [1, 29]  # the first epoch, then on the signal the last finished (and fed) epoch
+    again = train(cfg, data, resume=saved[-1])
+    full = train(cfg, data)
+    np.testing.assert_array_equal(again.model.params, full.model.params)
