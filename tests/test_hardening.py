@@ -182,3 +182,9 @@ def test_forward_is_evaluation_mode_by_default():
     x = np.ones((64, 2), np.float32)
     np.testing.assert_array_equal(model.forward(x), model.forward(x))  # no dropout masks drawn
     assert not np.array_equal(model.forward(x, train=True), model.forward(x))
+
+
+def test_batch_norm_with_batches_of_one_row_is_a_config_error():
+    with pytest.raises(ConfigError, match="batch normalization needs batches of at least 2 rows"):
+        cfg_of(model={"batch_norm": True}, train={"batch_size": 1})
+    cfg_of(model={"batch_norm": True}, train={"batch_size": 2})  # fine

@@ -139,14 +139,21 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> C
 
 def validate(raw: dict, source: str = "config") -> Config:
     """Validate a raw mapping; raise one ConfigError listing every problem."""
-    from nnlab import data
-    from nnlab.components import activations, initializers, optimizers, schedules
-
     errors: list[str] = []
+    name, seed, dtype = _top_level(raw, source, errors)
+    sections = {sec: _plain_section(raw, sec, errors) for sec in ("data", "model", "train")}
+    d = _resolve_data(sections["data"], errors) if sections["data"] is not None else None
+    m = _resolve_model(sections["model"], errors) if sections["model"] is not None else None
+    t = _resolve_train(sections["train"], d, m, errors) if sections["train"] is not None else None
+    if errors:
+        raise ConfigError(lines=[f"{source}: {e}" for e in errors])
+    return Config(name=name, seed=seed, dtype=dtype, data=d, model=m, train=t, source=source)
+
+
+def _top_level(raw: dict, source: str, errors: list[str]):
     for key in raw:
         if key not in _TOP_KEYS:
             errors.append(f"{key}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
-
     name = raw.get("name", Path(source).stem)
     problem = run_name_problem(name)
     if problem:
@@ -159,75 +166,87 @@ def validate(raw: dict, source: str = "config") -> Config:
     dtype = raw.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         errors.append(f"dtype: must be float32 or float64, got {dtype!r}")
+    return name, seed, dtype
 
-    sections = {}
-    for sec in ("data", "model", "train"):
-        value = raw.get(sec, {})
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            errors.append(f"{sec}: must be a mapping of keys, got {value!r}")
-            sections[sec] = None
-            continue
-        known = SCHEMAS[sec]
-        if sec == "data":  # the loader's own options are checked by its registry below
-            extra = {k: v for k, v in value.items() if k not in known}
-            value = {k: v for k, v in value.items() if k in known}
-        # a bad plain value is reported, and the rest of the section (its components) is still checked
-        n_before = len(errors)
-        out = check_options(known, value, sec, errors)
-        if out is None:
-            bad = {e.split(":", 1)[0].split(".")[1] for e in errors[n_before:]}
-            out = check_options(known, {k: v for k, v in value.items() if k not in bad}, sec, [])
-        if out is not None and sec == "data":
-            out.update(extra)
-        sections[sec] = out
 
-    d, m, t = sections.get("data"), sections.get("model"), sections.get("train")
-    if d is not None:
-        known = set(SCHEMAS["data"])
-        loader_spec = {"name": d["name"], **{k: v for k, v in d.items() if k not in known}}
-        resolved = data.datasets.resolve(loader_spec, "data", errors)
-        if resolved is not None:
-            d = {"name": d["name"], **{k: v for k, v in resolved.items() if k != "name"},
-                 "val_fraction": d["val_fraction"]}
-            pre = data.preprocessors.resolve(sections["data"]["preprocess"], "data.preprocess", errors)
-            d["preprocess"] = pre
-        sections["data"] = d
-    if m is not None:
-        m["activation"] = activations.activations.resolve(m["activation"], "model.activation", errors)
-        m["init"] = initializers.initializers.resolve(m["init"], "model.init", errors)
-        m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
-        m["batch_norm"] = _resolve_batch_norm(m["batch_norm"], errors)
-    if t is not None:
-        bs = t["batch_size"]
-        if isinstance(bs, float) and bs.is_integer():  # the number rule: 128.0 -> 128
-            bs = t["batch_size"] = int(bs)
-        if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
-            errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
-                          f"(batch gradient descent), got {_show(bs)}"
-                          + (" (text; write it without quotes)" if isinstance(bs, str) and _is_number(bs) else ""))
-        t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
-        t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
-        t["regularization"] = _sub(t["regularization"] or {}, "train.regularization", errors, "a mapping")
-        gc = t["grad_clip"]
-        if gc is not None:
-            gc = t["grad_clip"] = _sub(gc, "train.grad_clip", errors, "null, {norm: c} or {value: v}")
-            if gc is not None and (gc["norm"] is None) == (gc["value"] is None):
-                errors.append("train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)")
-        es = t["early_stopping"]
-        if es is True:
-            es = {}
-        t["early_stopping"] = None if es is None or es is False else \
-            _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
-        if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
-                and t["early_stopping"]["metric"].startswith("val_"):
-            errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
-                          "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
+def _plain_section(raw: dict, sec: str, errors: list[str]) -> dict | None:
+    """The plain keys of data/model/train checked against their schema (components come later)."""
+    value = raw.get(sec, {})
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        errors.append(f"{sec}: must be a mapping of keys, got {value!r}")
+        return None
+    known = SCHEMAS[sec]
+    extra = {}
+    if sec == "data":  # the loader's own options are checked by its registry
+        extra = {k: v for k, v in value.items() if k not in known}
+        value = {k: v for k, v in value.items() if k in known}
+    # a bad plain value is reported, and the rest of the section (its components) is still checked
+    n_before = len(errors)
+    out = check_options(known, value, sec, errors)
+    if out is None:
+        bad = {e.split(":", 1)[0].split(".")[1] for e in errors[n_before:]}
+        out = check_options(known, {k: v for k, v in value.items() if k not in bad}, sec, [])
+    if out is not None:
+        out.update(extra)
+    return out
 
-    if errors:
-        raise ConfigError(lines=[f"{source}: {e}" for e in errors])
-    return Config(name=name, seed=seed, dtype=dtype, data=d, model=m, train=t, source=source)
+
+def _resolve_data(d: dict, errors: list[str]) -> dict:
+    from nnlab import data
+
+    known = set(SCHEMAS["data"])
+    loader_spec = {"name": d["name"], **{k: v for k, v in d.items() if k not in known}}
+    resolved = data.datasets.resolve(loader_spec, "data", errors)
+    if resolved is None:
+        return d
+    out = {"name": d["name"], **{k: v for k, v in resolved.items() if k != "name"}, "val_fraction": d["val_fraction"]}
+    out["preprocess"] = data.preprocessors.resolve(d["preprocess"], "data.preprocess", errors)
+    return out
+
+
+def _resolve_model(m: dict, errors: list[str]) -> dict:
+    from nnlab.components import activations, initializers
+
+    m["activation"] = activations.activations.resolve(m["activation"], "model.activation", errors)
+    m["init"] = initializers.initializers.resolve(m["init"], "model.init", errors)
+    m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
+    m["batch_norm"] = _resolve_batch_norm(m["batch_norm"], errors)
+    return m
+
+
+def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -> dict:
+    from nnlab.components import optimizers, schedules
+
+    bs = t["batch_size"]
+    if isinstance(bs, float) and bs.is_integer():  # the number rule: 128.0 -> 128
+        bs = t["batch_size"] = int(bs)
+    if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+        errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
+                      f"(batch gradient descent), got {_show(bs)}"
+                      + (" (text; write it without quotes)" if isinstance(bs, str) and _is_number(bs) else ""))
+    elif bs == 1 and m is not None and m.get("batch_norm"):
+        errors.append("train.batch_size: batch normalization needs batches of at least 2 rows (a single row's "
+                      "variance is 0), got 1; raise batch_size or set model.batch_norm: false")
+    t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
+    t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
+    t["regularization"] = _sub(t["regularization"] or {}, "train.regularization", errors, "a mapping")
+    gc = t["grad_clip"]
+    if gc is not None:
+        gc = t["grad_clip"] = _sub(gc, "train.grad_clip", errors, "null, {norm: c} or {value: v}")
+        if gc is not None and (gc["norm"] is None) == (gc["value"] is None):
+            errors.append("train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)")
+    es = t["early_stopping"]
+    if es is True:
+        es = {}
+    t["early_stopping"] = None if es is None or es is False else \
+        _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
+    if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
+            and t["early_stopping"]["metric"].startswith("val_"):
+        errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
+                      "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
+    return t
 
 
 def _is_number(text: str) -> bool:
