@@ -146,10 +146,17 @@ def _train_one(job, runs_dir, quiet) -> str:
         else:
             run_dir, result, summary = run_experiment(cfg, runs_dir, payload, on_start=view.start,
                                                       on_epoch=view.epoch)
-    except KeyboardInterrupt:  # before the first epoch, or a second signal while finishing
+    except KeyboardInterrupt:  # before the first epoch, or a signal while the last files were written
         view.stop()
         if view.run_dir:
-            err.print(f"[yellow]interrupted:[/] what was recorded is in {view.run_dir}", soft_wrap=True)
+            from nnlab.runs import load_run
+
+            run = load_run(view.run_dir)
+            status = run.status if run is not None else "interrupted"
+            if status in ("completed", "diverged"):
+                err.print(f"stopped after the run {status}: {view.run_dir}", soft_wrap=True)
+            else:
+                err.print(f"[yellow]interrupted:[/] what was recorded is in {view.run_dir}", soft_wrap=True)
         raise
     except Exception as exc:
         view.stop()
@@ -210,7 +217,10 @@ class _Progress:
                 console=self.console, transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="")
+            self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="", completed=info.get("start_epoch", 0))
+        elif info.get("start_epoch"):
+            self.console.print(f"resuming {self.cfg.name} after epoch {info['start_epoch']} of {epochs} "
+                               f"-> {self.run_dir}", soft_wrap=True)
         else:
             self.console.print(f"training {self.cfg.name}: {epochs} epochs, {info['n_params']} parameters "
                                f"-> {self.run_dir}", soft_wrap=True)
