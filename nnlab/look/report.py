@@ -592,11 +592,18 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
                  title: str = "nnlab report") -> Path:
     """Write the HTML report of ``runs`` to ``path`` atomically; return the path."""
+    from nnlab.errors import OutputError
+    from nnlab.files import output_target
+
     path = Path(path)
+    if path.parent.is_dir():
+        output_target(path)  # a device, FIFO or folder is refused before any work
     text = render_report(runs, metric=metric, group=group, title=title)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text)
+    except OutputError:
+        raise
     except OSError as exc:
         raise RunError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     return path
