@@ -342,7 +342,7 @@ def test_find_runs_reads_broken_folders_without_raising(broken):
     assert by["bad_config"].config is None and by["bad_config"].name == "bad_config"
     assert by["odd_status"].status == "incomplete"
     assert by["json_list"].status == "incomplete" and by["json_list"].summary == {}
-    assert sorted(warnings) == sorted([f"{d / 'bad_config'}: config.yaml is not a mapping",
+    assert sorted(warnings) == sorted([f"{d / 'bad_config'}: config.yaml is not a mapping, ignored",
                                        f"{d / 'bad_csv'}: metrics.csv is unreadable",
                                        f"{d / 'damaged'}: summary.json is damaged",
                                        f"{d / 'json_list'}: summary.json is damaged"])
@@ -384,7 +384,14 @@ def test_summary_values_of_the_wrong_type_do_not_break_reading(lab, tmp_path):
         write_json(d / "summary.json", {**odd, **extra})
         folders.append(d)
     runs, warnings = find_runs(folders)
-    assert warnings == [] and [r.status for r in runs] == ["completed", "completed"]
+    assert [r.status for r in runs] == ["completed", "completed"]
+    # each wrong-typed field is dropped with one warning naming it
+    common = ["summary.json: field 'started' is not text, ignored", "summary.json: field 'data' is not a mapping, ignored",
+              "summary.json: field 'wall_seconds' is not a number, ignored",
+              "summary.json: field 'train_seconds' is not a number, ignored"]
+    assert sorted(warnings) == sorted([f"{folders[0]}: {w}" for w in common] + [f"{folders[1]}: {w}" for w in common]
+                                      + [f"{folders[1]}: summary.json: field 'test' is not a mapping of numbers, ignored"])
+    assert "started" not in runs[0].summary and runs[0].summary["test"] == {"loss": float("inf"), "acc": 0.5}
     r = runs[0]
     assert r.started.isoformat() == "2024-05-06T07:08:00"  # from the folder name
     assert r.task == "classification"  # from the metrics
