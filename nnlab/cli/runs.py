@@ -60,8 +60,9 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     """Show runs side by side: the settings that differ, next to the results.
 
     RUNS are run folders or folders of runs (shell globs are the normal use).
-    Runs whose configs are the same except for the seed are merged into one row
-    with mean ± std over the seeds.  Folders that are not runs, or damaged ones,
+    Completed runs whose configs are the same except for the seed are merged
+    into one row with mean ± std over the seeds (a crashed or diverged run is
+    never averaged in).  Folders that are not runs, or damaged ones,
     are shown as far as possible or skipped with a warning.
 
     \b

@@ -549,7 +549,7 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     n_rows = len(comp.rows)
     counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     if n_rows != len(runs):
-        counts += f" in {n_rows} rows (runs whose configs differ only in name and seed are grouped: mean ± std)"
+        counts += f" in {n_rows} rows (completed runs whose configs differ only in the seed are grouped: mean ± std)"
     direction = "highest" if comp.metric.endswith("acc") else "lowest"
     parts += ["<header>", f"<h1>{esc(title)}</h1>",
               f'<p class="meta">Generated {esc(now.strftime("%Y-%m-%d %H:%M:%S"))} by nnlab {esc(__version__)} '
