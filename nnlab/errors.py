@@ -36,3 +36,10 @@ class RunError(NnlabError):
     """A run folder is missing, incomplete or cannot be written."""
 
     exit_code = 1
+
+
+class OutputError(RunError, OSError):
+    """An output file cannot be written where it was asked for (not a regular file, no such folder).
+
+    Also an OSError, so code that already tolerates a failed write (a read-only cache) still does.
+    """

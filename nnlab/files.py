@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from nnlab.errors import OutputError
 
 
 def _default_mode() -> int:
@@ -19,10 +22,44 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def output_target(path: str | os.PathLike) -> Path:
+    """The file an output to ``path`` will replace, checked before anything is opened or written.
+
+    Only a regular file (or nothing) is ever replaced: a device, FIFO, socket or folder is refused
+    (as root, replacing /dev/full would turn the device into a file).  A symlink to a regular file
+    is written through: the file it points to is replaced and the link stays.  The folder must exist.
+    Raises OutputError (a RunError, one line).
+    """
+    path = Path(path)
+    if os.path.lexists(path):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            raise OutputError(f"{path}: is a broken symbolic link; outputs only replace regular files; "
+                              "choose another path") from None
+        if not stat.S_ISREG(mode):
+            kind = next((text for test, text in _KINDS if test(mode)), "not a file")
+            raise OutputError(f"{path}: is not a regular file ({kind}); outputs only replace regular files; "
+                              "choose another path")
+        if os.path.islink(path):
+            path = Path(os.path.realpath(path))
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: folder {parent} does not exist")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
-    """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed.
+
+    ``path`` is checked first (output_target): only a regular file is replaced.
+    """
+    path = output_target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -1,6 +1,9 @@
-"""The names of the recorded metrics, in one place every stage may import (no heavy imports)."""
+"""The names of what a run records, in one place every stage may import (no heavy imports here).
 
-# the metrics a run records per epoch and that early stopping, plateau, compare and sweeps can name
+METRICS: the per-epoch metrics a run can be judged by (``--metric``, early stopping, plateau).
+METRIC_COLUMNS: the columns of a run's metrics.csv, in order.
+For a ``typing.Literal`` of the metrics: ``Literal[METRICS]`` (a tuple subscript spreads).
+"""
+
 METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
-# the columns of metrics.csv, in order
-METRIC_COLUMNS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")

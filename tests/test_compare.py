@@ -342,7 +342,7 @@ def test_find_runs_reads_broken_folders_without_raising(broken):
     assert by["bad_config"].config is None and by["bad_config"].name == "bad_config"
     assert by["odd_status"].status == "incomplete"
     assert by["json_list"].status == "incomplete" and by["json_list"].summary == {}
-    assert sorted(warnings) == sorted([f"{d / 'bad_config'}: config.yaml is not a mapping",
+    assert sorted(warnings) == sorted([f"{d / 'bad_config'}: config.yaml is not a mapping, ignored",
                                        f"{d / 'bad_csv'}: metrics.csv is unreadable",
                                        f"{d / 'damaged'}: summary.json is damaged",
                                        f"{d / 'json_list'}: summary.json is damaged"])
@@ -384,7 +384,14 @@ def test_summary_values_of_the_wrong_type_do_not_break_reading(lab, tmp_path):
         write_json(d / "summary.json", {**odd, **extra})
         folders.append(d)
     runs, warnings = find_runs(folders)
-    assert warnings == [] and [r.status for r in runs] == ["completed", "completed"]
+    assert [r.status for r in runs] == ["completed", "completed"]
+    # each wrong-typed field is dropped with one warning naming it
+    common = ["summary.json: field 'started' is not text, ignored", "summary.json: field 'data' is not a mapping, ignored",
+              "summary.json: field 'wall_seconds' is not a number, ignored",
+              "summary.json: field 'train_seconds' is not a number, ignored"]
+    assert sorted(warnings) == sorted([f"{folders[0]}: {w}" for w in common] + [f"{folders[1]}: {w}" for w in common]
+                                      + [f"{folders[1]}: summary.json: field 'test' is not a mapping of numbers, ignored"])
+    assert "started" not in runs[0].summary and runs[0].summary["test"] == {"loss": float("inf"), "acc": 0.5}
     r = runs[0]
     assert r.started.isoformat() == "2024-05-06T07:08:00"  # from the folder name
     assert r.task == "classification"  # from the metrics
@@ -587,3 +594,66 @@ def test_line_chart_log_scale_constant_and_empty():
     assert flat[1] == "      0.5 ┤•••"
     assert line_chart({}) == ["(nothing to plot)"] == line_chart({"a": [None]}) == \
         line_chart({"a": [0.0]}, log=True)
+
+
+HEADER = "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\n"
+
+
+def folder_run(root, folder, name="g", seed=0, status="completed", val_accs=(0.5, 0.6), best=None, **config):
+    """A run folder written by hand: config, metrics.csv with these val accuracies, summary.json."""
+    d = root / folder
+    d.mkdir(parents=True)
+    cfg = {**raw(), "name": name, "seed": seed, **config}
+    (d / "config.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    (d / "metrics.csv").write_text(HEADER + "".join(
+        f"{i + 1},0.01,{1 - a},{a},{1.1 - a},{a},0.1\n" for i, a in enumerate(val_accs)))
+    summary = {"status": status, "name": name}
+    if best is not None:
+        summary["best"] = best
+    write_json(d / "summary.json", summary)
+    return d
+
+
+def test_group_only_completed_runs_with_the_same_name_that_differ_in_the_seed(tmp_path):
+    folders = [folder_run(tmp_path, "s0", seed=0, val_accs=(0.5, 0.6)),
+               folder_run(tmp_path, "s1", seed=1, val_accs=(0.5, 0.8)),
+               folder_run(tmp_path, "other", name="h", seed=2, val_accs=(0.5, 0.9)),  # same config, other name
+               folder_run(tmp_path, "crash", seed=3, status="failed", val_accs=(0.1,)),
+               folder_run(tmp_path, "div", seed=4, status="diverged", val_accs=(0.2,))]
+    runs, warnings = find_runs(folders)
+    assert warnings == []
+    comp = compare(runs, metric="val_acc")
+    assert [(r.name, r.status, r.seeds) for r in comp.rows] == [
+        ("g (2 seeds)", "completed", [0, 1]), ("h", "completed", [2]), ("g", "failed", [3]), ("g", "diverged", [4])]
+    assert comp.rows[0].values["best"] == pytest.approx(0.7)  # the mean of 0.6 and 0.8, the crash not in it
+    assert comp.rows[2].values["best"] == pytest.approx(0.1)
+    r = invoke("compare", *folders, "--format", "json")
+    assert [o["run"] for o in strict_json(r.stdout)] == ["g (2 seeds)", "h", "g", "g"]
+
+
+def test_compare_takes_the_best_epoch_recorded_in_summary(tmp_path):
+    # early stopping with min_delta: epoch 3's 0.705 did not count as better than epoch 2's 0.70
+    recorded = {"metric": "val_acc", "epoch": 2, "val_acc": 0.7, "val_loss": 0.4}
+    d = folder_run(tmp_path, "es", val_accs=(0.5, 0.7, 0.705), best=recorded)
+    (run,), _ = find_runs([d])
+    assert run_values_of(run, "val_acc")[:2] == (0.7, 2)
+    # another metric than the recorded one: found in metrics.csv
+    assert run_values_of(run, "train_acc")[:2] == (0.705, 3)
+    assert run_values_of(run, "val_loss")[:2] == (pytest.approx(1.1 - 0.705), 3)
+    # an old or crashed run without a usable best: recomputed
+    old = folder_run(tmp_path, "old", val_accs=(0.5, 0.7, 0.705), best={"metric": "val_acc", "epoch": 2})
+    (run_old,), warnings = find_runs([old])
+    assert run_values_of(run_old, "val_acc")[:2] == (0.705, 3)
+    assert warnings == [f"{old}: summary.json: field 'best' has no number for val_acc, ignored"]
+    # runs and compare agree
+    out = invoke("compare", d, "--format", "csv").stdout
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert (row["best_val_acc"], row["best_epoch"]) == ("0.7", "2")
+    assert "val acc 70.0%" in invoke("runs", tmp_path, env={"COLUMNS": "200"}).stdout
+
+
+def run_values_of(run, metric):
+    from nnlab.runs.compare import run_values
+
+    v = run_values(run, metric)
+    return v["best"], v["best_epoch"], v["epochs"]

@@ -295,3 +295,49 @@ def test_regression_runs_plot_log_validation_loss(tmp_path):
     assert "validation loss (log scale)" in text and "validation accuracy" not in text
     assert "best = lowest val_loss" in text
     assert c.table[0][-4:-2] == ["–", "2.5"]  # test acc, test loss
+
+
+def test_one_log_axis_rule_for_every_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nnlab.look.figures import LOG_RATIO, log_if_wide
+
+    assert LOG_RATIO == 50.0
+    cases = [([1.0, 49.0], False, False), ([1.0, 51.0], False, True), ([0.0, 100.0], False, False),
+             ([-1.0, 100.0], True, False), ([1.0, 2.0], True, True), ([1.0, float("nan"), 100.0], False, True),
+             ([], False, False)]
+    for values, force, want in cases:
+        fig, ax = plt.subplots()
+        assert log_if_wide(ax, values, force=force) is want, values
+        assert ax.get_yscale() == ("log" if want else "linear")
+        plt.close(fig)
+
+
+def test_report_and_compare_plot_draw_the_same_overlaid_figure(tmp_path, monkeypatch):
+    import nnlab.look.figures as figures
+    import nnlab.look.report as report
+
+    # the report keeps no drawing code of its own
+    assert not any(hasattr(report, n) for n in ("curves_figure", "gradnorm_figure", "_log_y", "_log_if_wide",
+                                                 "_Figures", "_svg"))
+    calls = []
+    real = figures.overlaid_curves
+
+    def spy(series, regression=False, title=""):
+        calls.append(([lab for lab, _, _ in series], regression))
+        return real(series, regression=regression, title=title)
+
+    monkeypatch.setattr(figures, "overlaid_curves", spy)
+    rows = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "val_loss": 2.0 / e, "train_acc": None, "val_acc": None}
+            for e in (1, 2, 3)]
+    figures.plot_compare([("a", rows), ("b", rows)], tmp_path / "c.svg", metric="val_loss")
+    svg = figures.curves_svg(figures.SvgFigures(), [("a", rows, "#123456")], regression=True)
+    assert calls == [(["a", "b"], True), (["a"], True)]
+    text = (tmp_path / "c.svg").read_text()
+    assert "validation loss (log scale)" in text and "validation loss (log scale)" in svg
+    assert svg.startswith('<svg role="img" aria-label="Overlaid curves: training loss, validation loss, '
+                          'validation loss (log scale), learning rate against epoch"')
+    assert 'id="f1-' in svg and "<style" not in svg

@@ -26,9 +26,11 @@ def _console(stderr=False):
 
 
 def _fail(lines, code):
+    from rich.markup import escape
+
     err = _console(stderr=True)
-    for line in lines:
-        err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+    for line in lines:  # a path or a name may hold [brackets]: text, not markup
+        err.print(f"[bold red]error:[/] {escape(str(line))}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 
@@ -75,6 +77,31 @@ def main():
       nnlab train configs/adam_relu.yaml
       nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01
     """
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # the figure formats --plot writes (matplotlib's Agg canvas)
+REPORT_SUFFIXES = (".html", ".htm")
+
+
+def check_output(path, option: str, suffixes: tuple, create_folder: bool = False):
+    """Refuse an output path before any work (ConfigError, one line): a file type not in ``suffixes``,
+    a missing folder (unless ``create_folder``), or something that is not a regular file."""
+    from pathlib import Path
+
+    from nnlab.errors import ConfigError, OutputError
+    from nnlab.files import output_target
+
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        got = f"'{path.suffix}'" if path.suffix else "no file extension"
+        raise ConfigError(f"{option} {path}: {got} is not a file type it writes; "
+                          f"use {', '.join(suffixes[:-1])} or {suffixes[-1]}")
+    if create_folder and not path.parent.exists():
+        return
+    try:
+        output_target(path)
+    except OutputError as exc:
+        raise ConfigError(f"{option} {exc}") from None
 
 
 def _load_configs(paths, overrides):

@@ -6,35 +6,44 @@ import sys
 
 import click
 
-from nnlab.cli import _console, handle_errors, main
+from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, _console, check_output, handle_errors, main
+from nnlab.metrics import METRICS
 
 STATUS_STYLE = {"completed": "green", "diverged": "red", "failed": "red", "crashed": "red",
                 "interrupted": "yellow", "running": "cyan", "incomplete": "yellow"}
 
 
+def _esc(text) -> str:
+    """Text from a run folder (names, messages, paths) for rich: '[' is a bracket, not markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _status(text: str) -> str:
-    return f"[{STATUS_STYLE.get(text, 'white')}]{text}[/]"
+    return f"[{STATUS_STYLE.get(text, 'white')}]{_esc(text)}[/]"
 
 
 def _warn(lines):
     err = _console(stderr=True)
     for w in lines:
-        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {_esc(w)}", soft_wrap=True)
 
 
 def _num(v, pct=False, spread=None):
-    if v is None:
-        return "-"
-    text = f"{100 * v:.1f}%" if pct else f"{v:.4g}"
-    if spread is not None:
-        text += f" ± {100 * spread:.1f}" if pct else f" ± {spread:.2g}"
-    return text
+    from nnlab.look.format import mean_std
+
+    return mean_std(v, spread, pct=pct)
+
+
+def _runs_word(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 @main.command("compare")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--all", "all_keys", is_flag=True, help="Show every config key, not only the ones that differ.")
-@click.option("--metric", type=click.Choice(["val_acc", "val_loss", "train_acc", "train_loss"]), default=None,
+@click.option("--metric", type=click.Choice(METRICS), default=None,
               help="The metric whose best value and epoch are shown (default: val_acc, or val_loss for "
                    "regression).")
 @click.option("--sort", "sort", default=None, metavar="COLUMN",
@@ -44,15 +53,16 @@ def _num(v, pct=False, spread=None):
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table",
               show_default=True, help="Output format; csv, json and markdown are for scripts and reports.")
 @click.option("--no-group", is_flag=True, help="Do not merge runs that differ only in their seed.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the runs' curves overlaid into this PNG.")
+@click.option("--plot", type=click.Path(), default=None,
+              help="Also draw the runs' curves overlaid into this figure (.png, .svg or .pdf).")
 @handle_errors
 def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     """Show runs side by side: the settings that differ, next to the results.
 
     RUNS are run folders or folders of runs (shell globs are the normal use).
-    Runs whose configs are the same except for the seed are merged into one row
-    with mean ± std over the seeds.  Folders that are not runs, or damaged ones,
+    Completed runs whose configs are the same except for the seed are merged
+    into one row with mean ± std over the seeds (a crashed or diverged run is
+    never averaged in).  Folders that are not runs, or damaged ones,
     are shown as far as possible or skipped with a warning.
 
     \b
@@ -68,6 +78,8 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
 
     if sort and sort not in COLUMNS and sort != "name":
         raise ConfigError(f"--sort: unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
+    if plot:
+        check_output(plot, "--plot", PLOT_SUFFIXES)
     found, warnings = find_runs(runs)
     _warn(warnings)
     out = _console()
@@ -89,8 +101,8 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
 
         by_path = {str(r.path): r for r in found}
         series = [(label(row), by_path[row.runs[0]].metrics) for row in comp.rows]
-        plot_compare(series, plot, metric=comp.metric, title=f"{len(comp.rows)} runs")
-        _console(stderr=True).print(f"plot: {plot}")
+        plot_compare(series, plot, metric=comp.metric, title=_runs_word(len(comp.rows)))
+        _console(stderr=True).print(f"plot: {_esc(plot)}")
 
 
 def _compare_table(out, comp):
@@ -102,7 +114,7 @@ def _compare_table(out, comp):
     separate = len(comp.keys) <= 3  # few settings get a column each; more share one column
     from rich import box
 
-    table = Table(header_style="bold", title=f"{len(comp.rows)} runs, best {comp.metric.replace('_', ' ')}",
+    table = Table(header_style="bold", title=f"{_runs_word(len(comp.rows))}, best {comp.metric.replace('_', ' ')}",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("run", style="bold", overflow="fold", min_width=8)
     table.add_column("status", no_wrap=True)
@@ -116,21 +128,25 @@ def _compare_table(out, comp):
     table.add_column("curve", no_wrap=True)
     for row in comp.rows:
         v, sp = row.values, row.spread
-        shown = {k: (_setting(row.settings.get(k))) for k in comp.keys}
+        shown = {k: _esc(_setting(row.settings.get(k))) for k in comp.keys}
         settings = list(shown.values()) if separate else (
-            [", ".join(f"{short_key(k)}={val}" for k, val in shown.items())] if comp.keys else [])
+            [", ".join(f"{_esc(short_key(k))}={val}" for k, val in shown.items())] if comp.keys else [])
         best = _num(v["best"], pct, sp.get("best"))
         if v["best_epoch"] is not None:
             best += f" @{v['best_epoch']:.0f}"
         table.add_row(
-            row.name, _status(row.status), *settings, best,
+            _esc(row.name), _status(row.status), *settings, best,
             f"{_num(v['final_train_loss'])}/{_num(v['final_val_loss'])}",
             _num(v["test_acc"], True, sp.get("test_acc")), f"{v['epochs']:.0f}",
-            f"{v['seconds']:.1f}" if v["seconds"] is not None else "-", sparkline(row.curve, 12),
+            _seconds(v["seconds"]), sparkline(row.curve, 12),
         )
     out.print(table)
     if comp.keys:
-        out.print("settings that differ: " + ", ".join(comp.keys), style="dim", soft_wrap=True)
+        out.print("settings that differ: " + _esc(", ".join(comp.keys)), style="dim", soft_wrap=True)
+
+
+def _seconds(v) -> str:
+    return f"{v:.1f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
 
 
 def _setting(value) -> str:
@@ -147,7 +163,7 @@ def _setting(value) -> str:
 @click.argument("folder", required=False, default="runs", type=click.Path())
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice(["completed", "diverged", "interrupted", "failed", "running", "crashed",
-                                 "incomplete"]),
+                                 "incomplete"]),  # nnlab.runs.STATUSES (not imported: --help stays fast)
               help="Only runs with this status (repeatable).")
 @handle_errors
 def runs_(folder, statuses):
@@ -170,7 +186,8 @@ def runs_(folder, statuses):
         found = [r for r in found if r.status in statuses]
     found.sort(key=lambda r: (r.started is None, r.started), reverse=True)
     found.sort(key=lambda r: r.started is None)
-    table = Table(header_style="bold", title=f"{len(found)} runs in {folder}, newest first", title_justify="left")
+    table = Table(header_style="bold", title=f"{_runs_word(len(found))} in {_esc(folder)}, newest first",
+                  title_justify="left")
     for col in ("run folder", "status", "epochs", "time s", "best", "test acc"):
         table.add_column(col, justify="right" if col in ("epochs", "time s", "test acc") else "left",
                          no_wrap=col != "run folder", overflow="fold")
@@ -180,8 +197,8 @@ def runs_(folder, statuses):
         test = r.summary.get("test") or {}
         resumable = r.status in ("interrupted", "crashed", "failed") and (r.path / "checkpoint.npz").is_file()
         table.add_row(
-            r.path.name, _status(r.status) + (" (resumable)" if resumable else ""), str(len(r.metrics)),
-            f"{r.seconds:.1f}" if r.seconds is not None else "-",
+            _esc(r.path.name), _status(r.status) + (" (resumable)" if resumable else ""), str(len(r.metrics)),
+            _seconds(r.seconds),
             f"{metric.replace('_', ' ')} {_num(best.get(metric), metric.endswith('acc'))}" if best else "-",
             _num(test.get("acc"), True),
         )
@@ -220,14 +237,14 @@ def show(run, show_config):
     best = s.get("best") or {}
     metric = best.get("metric", "")
     test = s.get("test") or {}
-    lines = [f"[bold]{r.name}[/]  {_status(r.status)}  {len(r.metrics)} epochs  "
+    lines = [f"[bold]{_esc(r.name)}[/]  {_status(r.status)}  {len(r.metrics)} epochs  "
              f"{r.started.strftime('%Y-%m-%d %H:%M:%S') if r.started else ''}",
-             f"folder: {r.path}"]
+             f"folder: {_esc(r.path)}"]
     if s.get("message"):
-        lines.append(s["message"])
+        lines.append(_esc(s["message"]))
     if best:
         lines.append(f"best {metric.replace('_', ' ')}: {_num(best.get(metric), metric.endswith('acc'))} "
-                     f"in epoch {best.get('epoch')}")
+                     f"in epoch {_num(best.get('epoch'))}")
     if test.get("loss") is not None:
         lines.append(f"test: loss {_num(test['loss'])}"
                      + (f", accuracy {_num(test['acc'], True)}" if test.get("acc") is not None else ""))
@@ -237,7 +254,7 @@ def show(run, show_config):
     findings = s.get("diagnosis")
     if findings is None or r.status in ("crashed", "running", "incomplete"):
         findings = diagnose(r.metrics, r.diagnostics, s, r.config)
-    text = "\n".join(f"• {f['message']}" for f in findings) or "No problems found by the rules."
+    text = "\n".join(f"• {_esc(f['message'])}" for f in findings) or "No problems found by the rules."
     out.print(Panel(text, title="diagnosis", title_align="left"))
     if r.metrics:
         from nnlab.look.textplot import line_chart
@@ -260,9 +277,9 @@ def show(run, show_config):
 
 @main.command("report")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(dir_okay=False),
-              help="The HTML file to write.")
-@click.option("--metric", type=click.Choice(["val_acc", "val_loss", "train_acc", "train_loss"]), default=None,
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(),
+              help="The HTML file to write (.html or .htm; a missing folder is created).")
+@click.option("--metric", type=click.Choice(METRICS), default=None,
               help="The metric whose best value is shown.")
 @click.option("--no-group", is_flag=True, help="Do not merge runs that differ only in their seed.")
 @handle_errors
@@ -280,12 +297,13 @@ def report(runs, output, metric, no_group):
     from nnlab.look.report import write_report
     from nnlab.runs import find_runs
 
+    check_output(output, "--output", REPORT_SUFFIXES, create_folder=True)
     found, warnings = find_runs(runs)
     _warn(warnings)
     if not found:
         _console(stderr=True).print("no runs found; nothing written")
         sys.exit(1)
     path = write_report(found, output, metric=metric, group=not no_group)
-    _console().print(f"report: {path} ({len(found)} runs)")
+    _console().print(f"report: {_esc(path)} ({_runs_word(len(found))})", soft_wrap=True)
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from nnlab.cli import _console, _load_configs, handle_errors, main, set_option
+from nnlab.cli import PLOT_SUFFIXES, _console, _load_configs, check_output, handle_errors, main, set_option
 
 KINDS = {
     "dataset": ("nnlab.data", "datasets", "data.name (options under data:)"),
@@ -113,7 +113,8 @@ def gradcheck(config, overrides, samples, entries):
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @set_option
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Also draw the schedule into this PNG.")
+@click.option("--plot", type=click.Path(), default=None,
+              help="Also draw the schedule into this figure (.png, .svg or .pdf).")
 @handle_errors
 def schedule(config, overrides, plot):
     """Print the learning rate CONFIG will use in each epoch, without training.
@@ -132,6 +133,8 @@ def schedule(config, overrides, plot):
     from nnlab.experiment import load_data
     from nnlab.train.trainer import make_schedule, steps_per_epoch
 
+    if plot:
+        check_output(plot, "--plot", PLOT_SUFFIXES)
     cfg = _load_configs([config], overrides)[0]
     dataset = load_data(cfg)
     n_train = len(dataset.x_train)

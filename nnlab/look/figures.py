@@ -1,7 +1,17 @@
-"""matplotlib figures (Agg backend, imported lazily: matplotlib is slow to import)."""
+"""Every figure nnlab draws, for files (PNG, SVG, PDF) and for the HTML report (inline SVG).
+
+matplotlib (Agg backend) is imported lazily: it is slow to import.  A figure is a
+``draw(plt) -> Figure`` function, so the same drawing goes to a file (``_to_file``) or
+into the report (``SvgFigures.render``: ids prefixed, an accessible name).  The
+overlaid curves of several runs (``overlaid_curves``) serve ``compare --plot`` and the
+report alike; ``log_if_wide`` is the one rule for when an axis goes logarithmic.
+"""
 
 from __future__ import annotations
 
+import io
+import math
+import re
 from pathlib import Path
 
 
@@ -38,9 +48,7 @@ def plot_curves(rows: list[dict], path, title: str = "") -> None:
         ax.plot(ep, _col(rows, "val_loss"), label="validation", color="C1")
     ax.set_title("loss")
     ax.set_xlabel("epoch")
-    losses = [v for v in _col(rows, "train_loss") + _col(rows, "val_loss") if v == v and v > 0]
-    if losses and max(losses) / min(losses) > 50:
-        ax.set_yscale("log")
+    log_if_wide(ax, _col(rows, "train_loss") + _col(rows, "val_loss"))
     ax.legend()
     ax.grid(alpha=0.3)
     if has_acc:
@@ -92,7 +100,7 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
         color = cmap(i / max(1, len(layers) - 1))
         ax.plot([r["epoch"] for r in rs], [r["grad_norm"] if r["grad_norm"] else float("nan") for r in rs],
                 label=layer, color=color)
-    ax.set_yscale("log")
+    log_y(ax)
     ax.set_xlabel("epoch")
     ax.set_title("gradient norm per layer (input layer darkest)")
     ax.grid(alpha=0.3, which="both")
@@ -119,45 +127,254 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
     plt.close(fig)
 
 
-def plot_compare(runs_rows: list[tuple[str, list[dict]]], path, metric: str = "val_acc", title: str = "") -> None:
-    """Overlaid curves of several runs: train loss, validation loss, the metric, learning rate.
+# ------------------------------------------------------------------ shared helpers
 
-    ``runs_rows``: (legend label, metrics rows) per run; one colour per run.
-    """
+
+LOG_RATIO = 50.0  # a loss or learning-rate axis whose values span more than this factor goes logarithmic
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _plain(text) -> str:
+    """Text for a matplotlib label: a '$' in a run name is a dollar sign, not mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def log_y(ax) -> None:
+    """A log y axis labelled in plain numbers (0.01, 0.2): no mathtext, which is slow to lay out."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+
+    def minor(y, _):  # label some minor ticks when the axis spans about a decade or less
+        lo, hi = ax.get_ylim()
+        if not (lo > 0 and hi > 0 and y > 0):
+            return ""
+        decades = abs(math.log10(hi / lo))
+        mantissa = round(y / 10 ** math.floor(math.log10(y) + 1e-9), 3)
+        if decades >= 1.2 or (decades > 0.5 and mantissa not in (2, 3, 5)):
+            return ""
+        return f"{y:g}"
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def log_if_wide(ax, values, ratio: float = LOG_RATIO, force: bool = False) -> bool:
+    """Make the y axis logarithmic when its finite values are all positive and span more than ``ratio``
+    (or, with ``force``, whenever they are all positive); return whether it did."""
+    finite = [v for v in values if _finite(v)]
+    pos = [v for v in finite if v > 0]
+    if pos and len(pos) == len(finite) and (force or max(pos) / min(pos) > ratio):
+        log_y(ax)
+        return True
+    return False
+
+
+def run_colors(keys: list) -> dict:
+    """One colour per key (tab10, tab20 beyond ten), as '#rrggbb'."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10" if len(keys) <= 10 else "tab20"]
+    return {k: to_hex(cmap(i % cmap.N)) for i, k in enumerate(keys)}
+
+
+def _xy(rows: list[dict], key: str):
+    """Epochs and values of one column; missing or non-finite values are gaps (nan)."""
+    xs, ys = [], []
+    for r in rows:
+        if not _finite(r.get("epoch")):
+            continue
+        v = r.get(key)
+        xs.append(r["epoch"])
+        ys.append(v if _finite(v) else float("nan"))
+    return xs, ys
+
+
+# ------------------------------------------------------------------ output: a file or inline SVG
+
+SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "nnlab-report", "font.size": 9}
+SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+
+
+def inline_svg(fig, prefix: str, alt: str) -> str:
+    """The figure as an <svg> element for inline HTML: no prolog, ids prefixed, an accessible name."""
+    from html import escape
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08, metadata=SVG_METADATA)
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    # matplotlib's <style> would apply to the whole page; the page CSS carries the same rule for svgs
+    text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)
+    ids = set(re.findall(r'\bid="([^"]+)"', text))
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
+    text = re.sub(r'(url\(#|href="#)([^)"]+)',
+                  lambda m: m.group(1) + prefix + m.group(2) if m.group(2) in ids else m.group(0), text)
+    text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(alt, quote=True)}" ', 1)
+    return text.strip()
+
+
+class SvgFigures:
+    """Makes inline SVG figures in a private rc context; numbers their ids so figures on one page cannot clash."""
+
+    def __init__(self):
+        import matplotlib
+
+        self.plt = _plt()
+        self.mpl = matplotlib
+        self.rc = dict(SVG_RC)
+        self.count = 0
+
+    def render(self, draw, alt: str) -> str:
+        with self.mpl.rc_context(self.rc):
+            fig = None
+            try:
+                fig = draw(self.plt)
+                self.count += 1
+                return inline_svg(fig, f"f{self.count}-", alt)
+            finally:
+                if fig is not None:
+                    self.plt.close(fig)
+
+
+def _to_file(draw, path) -> None:
     plt = _plt()
-    panels = [("train_loss", "training loss"), ("val_loss", "validation loss"),
-              (metric if metric not in ("train_loss", "val_loss") else "val_acc", "validation accuracy"),
-              ("lr", "learning rate")]
-    if metric.endswith("loss"):
-        panels[2] = ("train_acc", "training accuracy")
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    colors = plt.get_cmap("tab10" if len(runs_rows) <= 10 else "tab20")
-    for ax, (key, name) in zip(axes.flat, panels):
-        drawn = False
-        for i, (lab, rows) in enumerate(runs_rows):
-            ys = _col(rows, key)
-            if any(y == y for y in ys):
-                ax.plot([r["epoch"] for r in rows], ys, color=colors(i % colors.N), label=lab, lw=1.4)
-                drawn = True
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        if (key.endswith("loss") or key == "lr") and drawn:
-            vals = [v for _, rows in runs_rows for v in _col(rows, key) if v == v and v > 0]
-            if vals and max(vals) / min(vals) > 50:
-                ax.set_yscale("log")
-            elif key == "lr":
+    fig = draw(plt)
+    try:
+        _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------ overlaid curves of several runs
+
+
+def curve_panels(runs_rows: list[list[dict]], regression: bool) -> list[tuple[str, str]]:
+    """The four panels: train loss, val loss, val accuracy (or val loss on a log scale for regression;
+    training values when there is no validation data), learning rate."""
+    def has(key):
+        return any(r.get(key) is not None for rows in runs_rows for r in rows)
+
+    if regression:
+        third = ("val_loss", "validation loss (log scale)") if has("val_loss") else \
+            ("train_loss", "training loss (log scale)")
+    else:
+        third = ("val_acc", "validation accuracy") if has("val_acc") else \
+            ("train_acc", "training accuracy (no validation data)")
+    return [("train_loss", "training loss"), ("val_loss", "validation loss"), third, ("lr", "learning rate")]
+
+
+def overlaid_curves(series: list[tuple[str, list[dict], str]], regression: bool = False, title: str = ""):
+    """(draw, alt text) of the overlaid-curves figure; ``series``: (legend label, metrics rows, colour) per run.
+
+    ``draw(plt)`` returns the figure: the four panels of curve_panels, one colour per run, losses and
+    learning rates on a log axis when they span more than LOG_RATIO, markers for short runs, the legend
+    below.  plot_compare saves it to a file, the HTML report inlines it as SVG.
+    """
+    panels = curve_panels([rows for _, rows, _ in series], regression)
+    longest = max((len(rows) for _, rows, _ in series), default=0)
+
+    def draw(plt):
+        fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
+        legend: dict = {}  # run index -> (line, label): each run once, from the first panel it appears in
+        for p, (ax, (key, name)) in enumerate(zip(axes.flat, panels)):
+            values = []
+            for i, (text, rows, color) in enumerate(series):
+                xs, ys = _xy(rows, key)
+                if not any(_finite(y) for y in ys):
+                    continue
+                values += ys
+                (line,) = ax.plot(xs, ys, color=color, linewidth=1.6,
+                                  linestyle=("-", "--", ":", "-.")[(i // 20) % 4],
+                                  marker="o" if longest <= 15 or len(xs) <= 2 else None, markersize=3)
+                legend.setdefault(i, (line, _plain(text)))
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3, which="both")
+            if not values:
+                ax.text(0.5, 0.5, "no validation data" if key.startswith("val") else "no data",
+                        ha="center", va="center", transform=ax.transAxes, color="0.45")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            if key.endswith("loss"):
+                log_if_wide(ax, values, force=regression and p == 2)
+            elif key == "lr" and not log_if_wide(ax, values):
                 ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if not handles:
-        for ax in axes.flat:
-            handles, labels = ax.get_legend_handles_labels()
-            if handles:
-                break
-    fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8,
-               bbox_to_anchor=(0.5, -0.01))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
-    _save(fig, path)
-    plt.close(fig)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        if title:
+            fig.suptitle(_plain(title))
+        fig.tight_layout(h_pad=1.6, w_pad=2.0)
+        handles = [legend[i][0] for i in sorted(legend)]
+        labels = [legend[i][1] for i in sorted(legend)]
+        if labels:
+            widest = max(len(t) for t in labels)
+            ncol = 1 if len(labels) <= 4 or widest > 70 else 2 if len(labels) <= 12 or widest > 45 else 3
+            fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+                       frameon=False, fontsize=9)
+        return fig
+
+    return draw, "Overlaid curves: " + ", ".join(name for _, name in panels) + " against epoch"
+
+
+def plot_compare(runs_rows: list[tuple[str, list[dict]]], path, metric: str = "val_acc", title: str = "") -> None:
+    """Overlaid curves of several runs into a file (.png, .svg, .pdf): the report's curves figure.
+
+    ``runs_rows``: (legend label, metrics rows) per run; one colour per run.  A loss ``metric`` on runs that
+    recorded no accuracy (regression) shows the validation loss on a log scale in the third panel.
+    """
+    colors = run_colors(list(range(len(runs_rows))))
+    regression = metric.endswith("loss") and not any(
+        r.get("train_acc") is not None for _, rows in runs_rows for r in rows)
+    draw, _ = overlaid_curves([(lab, rows, colors[i]) for i, (lab, rows) in enumerate(runs_rows)],
+                              regression=regression, title=title)
+    _to_file(draw, path)
+
+
+def curves_svg(figs: SvgFigures, series: list[tuple[str, list[dict], str]], regression: bool) -> str:
+    """The overlaid-curves figure as inline SVG (the HTML report's)."""
+    draw, alt = overlaid_curves(series, regression=regression)
+    return figs.render(draw, alt)
+
+
+# ------------------------------------------------------------------ gradient norms of one run
+
+
+def gradnorm_svg(figs: SvgFigures, rows: list[dict], name: str) -> str | None:
+    """Each layer's gradient norm against epoch on a log scale, as inline SVG; None when nothing can be drawn."""
+    layers = list(dict.fromkeys(r.get("layer") for r in rows if r.get("layer") is not None))
+    series = []
+    for layer in layers:
+        mine = [r for r in rows if r.get("layer") == layer and _finite(r.get("epoch"))]
+        ys = [r.get("grad_norm") if _finite(r.get("grad_norm")) and r["grad_norm"] > 0 else float("nan")
+              for r in mine]
+        if any(y == y for y in ys):
+            series.append((layer, [r["epoch"] for r in mine], ys))
+    if not series:
+        return None
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(5.6, 3.0))
+        cmap = plt.get_cmap("viridis")
+        for i, (layer, xs, ys) in enumerate(series):
+            ax.plot(xs, ys, color=cmap(i / max(1, len(series) - 1) * 0.9), label=_plain(layer), linewidth=1.5,
+                    marker="o" if len(xs) <= 15 else None, markersize=3)
+        log_y(ax)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("gradient norm")
+        ax.set_title("gradient norm per layer (input layer darkest)")
+        ax.grid(alpha=0.3, which="both")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if len(series) <= 3:
+            ax.legend(fontsize=7)
+        else:  # many layers: beside the plot, not over the lines
+            ax.legend(fontsize=7, ncol=2 if len(series) > 12 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      frameon=False)
+        fig.tight_layout()
+        return fig
+
+    return figs.render(draw, f"Gradient norm per layer of {name}, log scale, against epoch")

@@ -1,7 +1,7 @@
 """One self-contained HTML report of some runs: the comparison, the curves, each run's story.
 
 ``write_report(runs, path)`` writes a single HTML5 file that needs nothing else:
-no network, no JavaScript, no image files.  The plots are matplotlib figures
+no network, no JavaScript, no image files.  The plots are nnlab.look.figures
 saved as SVG and embedded inline (text kept as text, ids prefixed per figure so
 figures cannot clash), the CSS sits in a <style> element, and everything that
 comes from a run folder (names, messages, config text) is HTML-escaped.
@@ -21,7 +21,6 @@ temporary file in the same folder and renamed over the target.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 import re
@@ -29,9 +28,11 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from nnlab.runs.compare import Comparison, compare, label, run_values, short_key
 from nnlab.errors import RunError
+from nnlab.look.figures import SvgFigures, curves_svg, gradnorm_svg, run_colors
+from nnlab.look.format import mean_std, number
 from nnlab.runs import Run, atomic_write
+from nnlab.runs.compare import Comparison, compare, label, run_values, short_key
 
 # the comparison table's numeric columns: (Row.values key, header)
 TABLE_COLUMNS = (
@@ -51,10 +52,6 @@ STATUS_NOTES = {
     "running": "Still running (or running on another host) when this report was made.",
 }
 
-SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "nnlab-report", "font.size": 9}
-SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
-
-
 # ------------------------------------------------------------------ formatting
 
 
@@ -64,28 +61,13 @@ def esc(value) -> str:
 
 
 def fmt_number(v) -> str:
-    """How the report writes a number: ints as they are, floats to 4 significant digits."""
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.4g}"
-    return str(v)
+    """How the report writes a number: ints as they are, floats to 4 significant digits (look.format)."""
+    return number(v, missing="–")
 
 
 def fmt_value(v, std=None) -> str:
     """A table cell's text: the number, and ``± std`` for groups of seeds."""
-    text = fmt_number(v)
-    if std is not None and v is not None:
-        text += f" ± {std:.2g}"
-    return text
+    return mean_std(v, std, missing="–")
 
 
 def fmt_setting(v) -> str:
@@ -100,193 +82,6 @@ def fmt_setting(v) -> str:
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-# ------------------------------------------------------------------ figures
-
-
-def _svg(fig, prefix: str, alt: str) -> str:
-    """The figure as an <svg> element for inline HTML: no prolog, ids prefixed, an accessible name."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08, metadata=SVG_METADATA)
-    text = buf.getvalue()
-    text = text[text.index("<svg"):]
-    # matplotlib's <style> would apply to the whole page; the page CSS carries the same rule for svgs
-    text = re.sub(r"<style[^>]*>.*?</style>\s*", "", text, flags=re.S)
-    ids = set(re.findall(r'\bid="([^"]+)"', text))
-    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
-    text = re.sub(r'(url\(#|href="#)([^)"]+)',
-                  lambda m: m.group(1) + prefix + m.group(2) if m.group(2) in ids else m.group(0), text)
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{esc(alt)}" ', 1)
-    return text.strip()
-
-
-class _Figures:
-    """Makes the report's figures with matplotlib in a private rc context; numbers their ids."""
-
-    def __init__(self):
-        from nnlab.look.figures import _plt
-
-        self.plt = _plt()
-        import matplotlib
-
-        self.mpl = matplotlib
-        self.rc = dict(SVG_RC)
-        self.count = 0
-
-    def render(self, draw, alt: str) -> str:
-        with self.mpl.rc_context(self.rc):
-            fig = None
-            try:
-                fig = draw(self.plt)
-                self.count += 1
-                return _svg(fig, f"f{self.count}-", alt)
-            finally:
-                if fig is not None:
-                    self.plt.close(fig)
-
-
-def _plain(text) -> str:
-    """Text for a matplotlib label: a '$' in a run name is a dollar sign, not mathtext."""
-    return str(text).replace("$", r"\$")
-
-
-def run_colors(runs: list[Run]) -> dict:
-    """One colour per run (tab10, tab20 beyond ten runs), as '#rrggbb', keyed by the run's folder."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    cmap = colormaps["tab10" if len(runs) <= 10 else "tab20"]
-    n = cmap.N
-    return {str(r.path): to_hex(cmap(i % n)) for i, r in enumerate(runs)}
-
-
-def _series(run: Run, key: str):
-    xs, ys = [], []
-    for r in run.metrics:
-        v = r.get(key)
-        if r.get("epoch") is None:
-            continue
-        xs.append(r["epoch"])
-        ys.append(v if _finite(v) else float("nan"))
-    return xs, ys
-
-
-def _log_y(ax) -> None:
-    """A log y axis labelled in plain numbers (0.01, 0.2): no mathtext, which is slow to lay out."""
-    from matplotlib.ticker import FuncFormatter
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-
-    def minor(y, _):  # label some minor ticks when the axis spans about a decade or less
-        lo, hi = ax.get_ylim()
-        if not (lo > 0 and hi > 0 and y > 0):
-            return ""
-        decades = abs(math.log10(hi / lo))
-        mantissa = round(y / 10 ** math.floor(math.log10(y) + 1e-9), 3)
-        if decades >= 1.2 or (decades > 0.5 and mantissa not in (2, 3, 5)):
-            return ""
-        return f"{y:g}"
-
-    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
-
-
-def _log_if_wide(ax, values, ratio: float = 50.0, force: bool = False) -> None:
-    pos = [v for v in values if _finite(v) and v > 0]
-    if pos and (force or max(pos) / min(pos) > ratio) and len(pos) == len([v for v in values if _finite(v)]):
-        _log_y(ax)
-
-
-def curves_figure(figs: _Figures, entries: list[tuple[Run, str, str]], regression: bool) -> str:
-    """Train loss, val loss, val accuracy (or log val loss), learning rate; one colour per run."""
-    has_val = any(r.get("val_loss") is not None for run, _, _ in entries for r in run.metrics)
-    if regression:
-        third, third_title = ("val_loss", "validation loss (log scale)") if has_val else \
-            ("train_loss", "training loss (log scale)")
-    else:
-        has_val_acc = any(r.get("val_acc") is not None for run, _, _ in entries for r in run.metrics)
-        third, third_title = ("val_acc", "validation accuracy") if has_val_acc else \
-            ("train_acc", "training accuracy (no validation data)")
-    panels = [("train_loss", "training loss"), ("val_loss", "validation loss"), (third, third_title),
-              ("lr", "learning rate")]
-
-    longest = max(len(run.metrics) for run, _, _ in entries)
-
-    def draw(plt):
-        fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
-        handles, labels = [], []
-        for p, (ax, (key, title)) in enumerate(zip(axes.flat, panels)):
-            values = []
-            for i, (run, color, text) in enumerate(entries):
-                xs, ys = _series(run, key)
-                if not any(_finite(y) for y in ys):
-                    continue
-                values += ys
-                (line,) = ax.plot(xs, ys, color=color, linewidth=1.6,
-                                  linestyle=("-", "--", ":", "-.")[(i // 20) % 4],
-                                  marker="o" if longest <= 15 or len(xs) <= 2 else None, markersize=3)
-                if key == "train_loss":
-                    handles.append(line)
-                    labels.append(_plain(text))
-            ax.set_title(title)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3, which="both")
-            if not values:
-                ax.text(0.5, 0.5, "no validation data" if key.startswith("val") else "no data",
-                        ha="center", va="center", transform=ax.transAxes, color="0.45")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                continue
-            if key.endswith("loss"):
-                _log_if_wide(ax, values, force=regression and p == 2)
-            elif key == "lr":
-                _log_if_wide(ax, values)
-            ax.xaxis.get_major_locator().set_params(integer=True)
-        fig.tight_layout(h_pad=1.6, w_pad=2.0)
-        widest = max(len(t) for t in labels)
-        ncol = 1 if len(labels) <= 4 or widest > 70 else 2 if len(labels) <= 12 or widest > 45 else 3
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
-                   frameon=False, fontsize=9)
-        return fig
-
-    return figs.render(draw, "Overlaid curves: " + ", ".join(t for _, t in panels) + " against epoch")
-
-
-def gradnorm_figure(figs: _Figures, run: Run) -> str | None:
-    """Each layer's gradient norm against epoch on a log scale; None when nothing can be drawn."""
-    layers = list(dict.fromkeys(r.get("layer") for r in run.diagnostics if r.get("layer") is not None))
-    series = []
-    for layer in layers:
-        rows = [r for r in run.diagnostics if r.get("layer") == layer and r.get("epoch") is not None]
-        ys = [r.get("grad_norm") if _finite(r.get("grad_norm")) and r["grad_norm"] > 0 else float("nan")
-              for r in rows]
-        if any(y == y for y in ys):
-            series.append((layer, [r["epoch"] for r in rows], ys))
-    if not series:
-        return None
-
-    def draw(plt):
-        fig, ax = plt.subplots(figsize=(5.6, 3.0))
-        cmap = plt.get_cmap("viridis")
-        for i, (layer, xs, ys) in enumerate(series):
-            ax.plot(xs, ys, color=cmap(i / max(1, len(series) - 1) * 0.9), label=_plain(layer), linewidth=1.5,
-                    marker="o" if len(xs) <= 15 else None, markersize=3)
-        _log_y(ax)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("gradient norm")
-        ax.set_title("gradient norm per layer (input layer darkest)")
-        ax.grid(alpha=0.3, which="both")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        if len(series) <= 3:
-            ax.legend(fontsize=7)
-        else:  # many layers: beside the plot, not over the lines
-            ax.legend(fontsize=7, ncol=2 if len(series) > 12 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                      frameon=False)
-        fig.tight_layout()
-        return fig
-
-    return figs.render(draw, f"Gradient norm per layer of {run.name}, log scale, against epoch")
 
 
 # ------------------------------------------------------------------ HTML pieces
@@ -481,7 +276,7 @@ def results_table(run: Run, metric: str) -> str:
     return f'<table class="kv">{body}</table>'
 
 
-def run_section(run: Run, index: int, metric: str, color: str | None, figs: _Figures) -> str:
+def run_section(run: Run, index: int, metric: str, color: str | None, figs: SvgFigures) -> str:
     out = [f'<section class="run" id="{_anchor(index)}">']
     swatch = f'<span class="swatch" style="background:{color}"></span>' if color else ""
     out.append(f"<h2>{swatch}{esc(run.name)}{_status_badge(run.status)}</h2>")
@@ -508,7 +303,7 @@ def run_section(run: Run, index: int, metric: str, color: str | None, figs: _Fig
         out.append('<p class="none">No problems found by the rules.</p>')
 
     left = [f"<h3>Results</h3>{results_table(run, metric)}"]
-    svg = gradnorm_figure(figs, run) if run.diagnostics else None
+    svg = gradnorm_svg(figs, run.diagnostics, run.name) if run.diagnostics else None
     if svg:
         left.append(f'<figure class="grad"><h3>Gradient norms</h3>{svg}</figure>')
     text = _config_text(run)
@@ -535,9 +330,9 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 
     runs = list(runs)
     comp = compare(runs, metric=metric, group=group)
-    figs = _Figures()
+    figs = SvgFigures()
     plotted = [r for r in runs if _has_curve(r)]
-    colors = run_colors(plotted)  # only runs with a curve get a colour (and a swatch in the table)
+    colors = run_colors([str(r.path) for r in plotted])  # only runs with a curve get a colour (and a swatch in the table)
     anchors = {str(r.path): _anchor(i) for i, r in enumerate(runs)}
     row_of = {p: row for row in comp.rows for p in row.runs}
     now = now or datetime.now()
@@ -549,7 +344,7 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     n_rows = len(comp.rows)
     counts = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     if n_rows != len(runs):
-        counts += f" in {n_rows} rows (runs whose configs differ only in name and seed are grouped: mean ± std)"
+        counts += f" in {n_rows} rows (completed runs whose configs differ only in the seed are grouped: mean ± std)"
     direction = "highest" if comp.metric.endswith("acc") else "lowest"
     parts += ["<header>", f"<h1>{esc(title)}</h1>",
               f'<p class="meta">Generated {esc(now.strftime("%Y-%m-%d %H:%M:%S"))} by nnlab {esc(__version__)} '
@@ -570,11 +365,12 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
         if row is not None and len(row.runs) > 1:  # a member of a group: its own name and seed
             row = replace(row, name=f"{run.name} [seed {(run.config or {}).get('seed', '?')}]")
         text = label(row) if row is not None else run.name
-        entries.append((run, colors[str(run.path)], text))
+        entries.append((run, text))
     missing = [r for r in runs if not _has_curve(r)]
     if entries:
-        regression = all(r.task == "regression" for r, _, _ in entries)
-        parts.append(f"<figure>{curves_figure(figs, entries, regression)}</figure>")
+        regression = all(r.task == "regression" for r, _ in entries)
+        series = [(text, r.metrics, colors[str(r.path)]) for r, text in entries]
+        parts.append(f"<figure>{curves_svg(figs, series, regression)}</figure>")
     else:
         parts.append('<p class="none">No run recorded a finite loss, so there are no curves.</p>')
     if missing and entries:
@@ -592,11 +388,18 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
                  title: str = "nnlab report") -> Path:
     """Write the HTML report of ``runs`` to ``path`` atomically; return the path."""
+    from nnlab.errors import OutputError
+    from nnlab.files import output_target
+
     path = Path(path)
+    if path.parent.is_dir():
+        output_target(path)  # a device, FIFO or folder is refused before any work
     text = render_report(runs, metric=metric, group=group, title=title)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text)
+    except OutputError:
+        raise
     except OSError as exc:
         raise RunError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     return path

@@ -2,8 +2,11 @@
 
 Reads run folders only (nnlab.runs), never the trainer.  ``compare(runs)`` gives
 a Comparison: the differing config keys (dotted names) and one row per run, or
-per group of runs that differ only in their seed (mean and standard deviation
-over the seeds).  The CLI renders it with rich; ``to_csv``, ``to_json`` and
+per group of completed runs whose configs differ only in their seed (mean and
+standard deviation over the seeds; the name must match too, and a crashed,
+diverged or unfinished run is always a row of its own).  The best value and
+epoch are the ones the run recorded in summary.json when it monitored the
+compared metric, so ``runs``, ``show`` and ``compare`` agree.  The CLI renders it with rich; ``to_csv``, ``to_json`` and
 ``to_markdown`` render it for scripts and reports.
 """
 
@@ -16,13 +19,15 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from nnlab.look.format import spread as fmt_spread
+from nnlab.metrics import METRICS  # noqa: F401 (part of this module's API)
 from nnlab.runs.read import Run
 from nnlab.runs.write import _jsonable
 
 SPARKS = "▁▂▃▄▅▆▇█"
 IGNORED_KEYS = {"name"}  # the run column shows the name already
-GROUP_IGNORED = {"name", "seed"}
-METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
+GROUP_IGNORED = {"seed"}  # runs merge only when their configs differ in the seed alone
+GROUPED_STATUS = "completed"  # and only finished runs: a crash is not averaged into a mean
 # numeric columns of a row; the ones a user can --sort by
 COLUMNS = ("best", "best_epoch", "final_train_loss", "final_val_loss", "test_acc", "test_loss", "epochs",
            "seconds")
@@ -121,17 +126,23 @@ class Comparison:
 
 
 def run_values(run: Run, metric: str) -> dict:
-    """The numbers of one run: best metric and its epoch, final losses, test, epochs, time."""
-    maximize = metric.endswith("acc")
-    scored = [r for r in run.metrics if r.get(metric) is not None and math.isfinite(r[metric])]
-    best = (max if maximize else min)(scored, key=lambda r: r[metric]) if scored else None
+    """The numbers of one run: best metric and its epoch, final losses, test, epochs, time.
+
+    The best is the one summary.json records when the run monitored ``metric`` (early stopping's
+    min_delta, a restored epoch: what the run itself called best); else it is found in metrics.csv.
+    """
+    best = recorded_best(run, metric)
+    if best is None:
+        maximize = metric.endswith("acc")
+        scored = [r for r in run.metrics if _finite(r.get(metric))]
+        best = (max if maximize else min)(scored, key=lambda r: r[metric]) if scored else None
     last = run.metrics[-1] if run.metrics else {}
     test = run.summary.get("test")
     test = test if isinstance(test, dict) else {}
     seconds = _number(run.summary.get("train_seconds"))
     return {
         "best": best[metric] if best else None,
-        "best_epoch": best["epoch"] if best else None,
+        "best_epoch": best.get("epoch") if best else None,
         "final_train_loss": last.get("train_loss"),
         "final_val_loss": last.get("val_loss"),
         "test_acc": _number(test.get("acc")),
@@ -139,6 +150,20 @@ def run_values(run: Run, metric: str) -> dict:
         "epochs": len(run.metrics),
         "seconds": _number(run.seconds) if seconds is None else seconds,
     }
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def recorded_best(run: Run, metric: str) -> dict | None:
+    """summary.json's best (metric, epoch, the metric's value) when it is for ``metric``; else None."""
+    best = run.summary.get("best")
+    if not isinstance(best, dict) or best.get("metric") != metric or not _finite(_number(best.get(metric))):
+        return None
+    epoch = best.get("epoch")
+    return {metric: _number(best[metric]),
+            "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None}
 
 
 def _number(v) -> float | int | None:
@@ -165,8 +190,11 @@ def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_
     if group:
         buckets: dict[str, list[Run]] = {}
         for run in runs:
-            key = json.dumps({k: v for k, v in flatten(run.config or {}).items() if k not in GROUP_IGNORED},
-                             sort_keys=True, default=str) if run.config else f"<no config>{run.path}"
+            if run.config and run.status == GROUPED_STATUS:
+                key = json.dumps({k: v for k, v in flatten(run.config).items() if k not in GROUP_IGNORED},
+                                 sort_keys=True, default=str)
+            else:  # no config to compare, or not finished: a row of its own
+                key = f"<alone>{run.path}"
             buckets.setdefault(key, []).append(run)
         groups = list(buckets.values())
         if any(len(g) > 1 for g in groups):
@@ -239,7 +267,7 @@ def _cells(comp: Comparison, row: Row, pm: bool) -> list[str]:
         v = row.values.get(col)
         text = _fmt(v)
         if pm and row.spread.get(col) is not None and v is not None:
-            text += f" ± {row.spread[col]:.2g}"
+            text += fmt_spread(row.spread[col])
         cells.append(text)
     return cells
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nnlab.metrics import METRICS
 from nnlab.runs.write import TIMESTAMP, process_start
+
 
 def complete_rows(path: str | os.PathLike) -> csv.DictReader:
     """A DictReader over the file's complete lines: a last line without its newline is a truncated write.
@@ -35,14 +37,162 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
             continue  # too few or too many cells: not a row the writer wrote
         try:
             row = {k: (None if v == "" else float(v)) for k, v in raw.items()}
-            if row.get("epoch") is not None:
-                row["epoch"] = int(row["epoch"])
-        except (ValueError, OverflowError):
+            row["epoch"] = int(row["epoch"])  # a row without its epoch is not one the writer wrote
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
         rows.append(row)
     return rows
 
 
+
+
+# ------------------------------------------------------------------ validating what a folder holds
+
+_BAD = object()  # a value of the wrong type
+
+
+def _number(v):
+    """A number as summary.json holds it (write_json spells infinities "inf"/"-inf"); _BAD otherwise."""
+    if isinstance(v, bool):
+        return _BAD
+    if isinstance(v, (int, float)):
+        return v
+    if v in ("inf", "-inf", "nan"):
+        return float(v)
+    return _BAD
+
+
+def _int(v):
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v if isinstance(v, int) and not isinstance(v, bool) else _BAD
+
+
+def _text(v):
+    return v if isinstance(v, str) else _BAD
+
+
+def _flag(v):
+    return v if isinstance(v, bool) else _BAD
+
+
+def _mapping(v):
+    return v if isinstance(v, dict) else _BAD
+
+
+def _numbers(v, field, warnings, ints=()):
+    """A mapping of numbers (final, test): wrong-typed entries dropped with a warning."""
+    if not isinstance(v, dict):
+        return _BAD
+    out = {}
+    for k, x in v.items():
+        y = x if x is None else (_int if k in ints else _number)(x)
+        if y is _BAD:
+            warnings.append(f"summary.json: field '{field}.{k}' is not a number, ignored")
+        else:
+            out[k] = y
+    return out
+
+
+def _best(v, warnings):
+    if not isinstance(v, dict):
+        return _BAD
+    if v.get("metric") not in METRICS:
+        warnings.append(f"summary.json: field 'best' names no known metric ({', '.join(METRICS)}), ignored")
+        return None
+    out = _numbers({k: x for k, x in v.items() if k != "metric"}, "best", warnings, ints=("epoch",))
+    if _number(out.get(v["metric"])) is _BAD:
+        warnings.append(f"summary.json: field 'best' has no number for {v['metric']}, ignored")
+        return None
+    return {"metric": v["metric"], **out}
+
+
+def _diagnosis(v, warnings):
+    if not isinstance(v, list):
+        return _BAD
+    out = []
+    for f in v:
+        if isinstance(f, dict) and isinstance(f.get("message"), str):
+            out.append({**f, "code": f["code"] if isinstance(f.get("code"), str) else ""})
+        else:
+            warnings.append("summary.json: a 'diagnosis' entry without a text message, ignored")
+    return out
+
+
+def _data(v, warnings):
+    if not isinstance(v, dict):
+        return _BAD
+    out = {}
+    for k, x in v.items():
+        y = x if x is None else (_int(x) if k.startswith("n_") else _text(x) if k in ("name", "task") else x)
+        if y is _BAD:
+            warnings.append(f"summary.json: field 'data.{k}' has the wrong type, ignored")
+        else:
+            out[k] = y
+    return out
+
+
+def _alone(check):
+    return lambda v, warnings: check(v)
+
+
+# summary.json field -> (what it must be, check(value, warnings) -> the clean value or _BAD)
+_SUMMARY_FIELDS = {
+    **{k: ("text", _alone(_text)) for k in ("name", "status", "message", "config_source", "started", "finished", "host",
+                                     "command", "git_commit", "plot_error")},
+    **{k: ("a whole number", _alone(_int)) for k in ("pid", "pid_start", "seed", "n_params", "epochs", "restored_epoch")},
+    **{k: ("a number", _alone(_number)) for k in ("train_seconds", "samples_per_second", "wall_seconds")},
+    "stopped_early": ("true or false", _alone(_flag)),
+    "versions": ("a mapping", _alone(_mapping)),
+    "final": ("a mapping of numbers", lambda v, w: _numbers(v, "final", w)),
+    "test": ("a mapping of numbers", lambda v, w: _numbers(v, "test", w)),
+    "best": ("a mapping", _best),
+    "diagnosis": ("a list", _diagnosis),
+    "data": ("a mapping", _data),
+}
+
+
+def clean_summary(summary: dict, warnings: list) -> dict:
+    """summary.json with every field nnlab reads checked for its type; a wrong-typed field is dropped
+    (one warning each), so no reader meets a string where a number belongs.  Unknown fields stay."""
+    out = {}
+    for key, value in summary.items():
+        if key not in _SUMMARY_FIELDS or value is None:
+            out[key] = value
+            continue
+        what, check = _SUMMARY_FIELDS[key]
+        clean = check(value, warnings)
+        if clean is _BAD:
+            warnings.append(f"summary.json: field '{key}' is not {what}, ignored")
+        elif clean is not None:
+            out[key] = clean
+    if isinstance(out.get("pid"), int) and out["pid"] <= 0:
+        del out["pid"]  # os.kill(-n, 0) would ask about a process group
+    return out
+
+
+def _keys_are_text(v) -> bool:
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _keys_are_text(x) for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return all(_keys_are_text(x) for x in v)
+    return True
+
+
+def config_problem(config) -> str | None:
+    """Why a loaded config.yaml cannot be used as a resolved config, or None when it can."""
+    if not isinstance(config, dict):
+        return "is not a mapping"
+    for key in ("data", "model", "train"):
+        if key in config and not isinstance(config[key], dict):
+            return f"'{key}' is not a mapping"
+    if "name" in config and not isinstance(config["name"], str):
+        return "'name' is not text"
+    if config.get("seed") is not None and _int(config["seed"]) is _BAD:
+        return "'seed' is not a whole number"
+    if not _keys_are_text(config):
+        return "has a key that is not text"
+    return None
 
 
 STATUSES = ("completed", "diverged", "interrupted", "failed", "running", "crashed", "incomplete")
@@ -124,19 +274,21 @@ def load_run(path: str | os.PathLike) -> Run | None:
 
         try:
             run.config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-            if not isinstance(run.config, dict):
-                run.config, _ = None, run.warnings.append("config.yaml is not a mapping")
-        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            problem = config_problem(run.config)
+            if problem:
+                run.config, _ = None, run.warnings.append(f"config.yaml {problem}, ignored")
+        except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
+            run.config = None
             run.warnings.append("config.yaml is unreadable")
     if run.config and isinstance(run.config.get("name"), str):
         run.name = run.config["name"]
     if "summary.json" in files:
         try:
-            run.summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-            if not isinstance(run.summary, dict):
-                run.summary = {}
+            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+            if not isinstance(summary, dict):
                 raise ValueError
-        except (OSError, ValueError, UnicodeDecodeError):
+            run.summary = clean_summary(summary, run.warnings)
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
             run.warnings.append("summary.json is damaged")
     if "metrics.csv" in files:
         try:
