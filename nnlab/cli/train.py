@@ -28,7 +28,7 @@ def validate(configs, overrides):
     for cfg in cfgs:
         for note in cfg.notes:
             out.print(f"note: {note}", markup=False, soft_wrap=True)
-        out.print(f"[green]ok[/] {cfg.source}  ({_describe(cfg)})")
+        out.print(f"[green]ok[/] {_e(cfg.source)}  ({_e(_describe(cfg))})")
 
 
 def _describe(cfg) -> str:
@@ -154,17 +154,17 @@ def _train_one(job, runs_dir, quiet) -> str:
             run = load_run(view.run_dir)
             status = run.status if run is not None else "interrupted"
             if status in ("completed", "diverged"):
-                err.print(f"stopped after the run {status}: {view.run_dir}", soft_wrap=True)
+                err.print(f"stopped after the run {status}: {_e(view.run_dir)}", soft_wrap=True)
             else:
-                err.print(f"[yellow]interrupted:[/] what was recorded is in {view.run_dir}", soft_wrap=True)
+                err.print(f"[yellow]interrupted:[/] what was recorded is in {_e(view.run_dir)}", soft_wrap=True)
         raise
     except Exception as exc:
         view.stop()
         if isinstance(exc, NnlabError) or os.environ.get("NNLAB_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] run failed: {_failure_text(exc)}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] run failed: {_e(_failure_text(exc))}", soft_wrap=True)
         if view.run_dir:
-            err.print(f"what was recorded is in {view.run_dir}", soft_wrap=True)
+            err.print(f"what was recorded is in {_e(view.run_dir)}", soft_wrap=True)
         return "failed"
     view.stop()
     if quiet:
@@ -173,17 +173,24 @@ def _train_one(job, runs_dir, quiet) -> str:
         _print_result(out, cfg, run_dir, summary)
     for key in ("plot_error", "error"):
         if summary.get(key):
-            err.print(f"[yellow]warning:[/] {run_dir}: {summary[key]}", soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {_e(run_dir)}: {_e(summary[key])}", soft_wrap=True)
     status = summary["status"]
     if status == "diverged":
-        err.print(f"[bold red]diverged:[/] {summary['message']}", soft_wrap=True)
+        err.print(f"[bold red]diverged:[/] {_e(summary['message'])}", soft_wrap=True)
     elif status == "interrupted":
-        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {run_dir}; continue with "
-                  f"nnlab train --resume {run_dir}", soft_wrap=True)
+        err.print(f"[yellow]interrupted:[/] kept {summary['epochs']} epochs in {_e(run_dir)}; continue with "
+                  f"nnlab train --resume {_e(run_dir)}", soft_wrap=True)
         from nnlab.interrupt import Interrupted, signal_number
 
         raise Interrupted(signal_number(summary.get("signal")))
     return status
+
+
+def _e(text) -> str:
+    """Text shown as it is (a '[' in a path or message is not rich markup)."""
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _failure_text(exc: Exception) -> str:
@@ -240,9 +247,9 @@ class _Progress:
 
 
 def _fmt(v, pct=False):
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if pct else f"{v:.4g}"
+    from nnlab.look.format import number, percent
+
+    return percent(v) if pct else number(v)
 
 
 def _row_text(row) -> str:
@@ -294,17 +301,17 @@ def _print_result(out, cfg, run_dir, summary):
     if summary.get("restored_epoch"):
         table.add_row("weights", f"restored from epoch {summary['restored_epoch']} (early stopping)")
     elif summary.get("stopped_early"):
-        table.add_row("stopped", summary.get("message", ""))
+        table.add_row("stopped", _e(summary.get("message", "")))
     sps = summary.get("samples_per_second")
     table.add_row("time", f"{summary.get('train_seconds', 0):.2f} s training"
                           + (f", {sps:,.0f} samples/s" if sps else ""))
-    table.add_row("run folder", str(run_dir))
+    table.add_row("run folder", _e(run_dir))
     out.print(table)
     findings = summary.get("diagnosis") or []
     if findings:
         out.print("[bold]diagnosis[/]")
         for f in findings:
-            out.print(f"  • {f['message']}", soft_wrap=False)
+            out.print(f"  • {_e(f['message'])}", soft_wrap=False)
     elif status == "completed":
         out.print("[bold]diagnosis[/]  no problems found by the rules")
 

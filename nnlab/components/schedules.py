@@ -22,10 +22,10 @@ from bisect import bisect_right
 from typing import Literal, Optional
 
 from nnlab.config.registry import NonNegative, NonNegativeInt, Positive, Registry
-
+from nnlab.metrics import METRICS
 
 Unit = Literal["epoch", "step"]
-Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
+Metric = Literal[METRICS]  # the four recorded metrics (nnlab.metrics)
 
 
 class Schedule:

@@ -21,16 +21,29 @@ from typing import Annotated, Any, Literal, Optional, Union
 import yaml
 
 from nnlab.config.loader import _load_with_extends, apply_override
-from nnlab.config.registry import (Fraction, Gt, Invalid, Le, NonNegative, NonNegativeInt, Positive, PositiveInt,
-                                   _show, check_options, check_value, schema,
-                                   unknown_key_message)
+from nnlab.config.registry import (
+    Fraction,
+    Gt,
+    Invalid,
+    Le,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    PositiveInt,
+    _show,
+    check_options,
+    check_value,
+    schema,
+    unknown_key_message,
+)
 from nnlab.errors import ConfigError
+from nnlab.metrics import METRICS
 
 # ---------------------------------------------------------------- schema of the plain fields
 # Each section is a function whose keyword-only parameters are its keys, like a component:
 # the signature is the schema (nnlab.config.registry.check_options reads it).
 
-Metric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
+Metric = Literal[METRICS]  # the four recorded metrics (nnlab.metrics)
 
 # Upper bounds where a bigger value would not fail but hang or exhaust memory without a word.
 MAX_EPOCHS = 1_000_000
