@@ -43,6 +43,14 @@ def copy(state: dict) -> dict:
     return {k: np.array(v) for k, v in state.items()}
 
 
+def ctrl_c_after(epochs: int):
+    """An on_epoch callback that presses Ctrl-C at the end of epoch ``epochs``."""
+    def callback(row):
+        if row["epoch"] == epochs:
+            raise KeyboardInterrupt
+    return callback
+
+
 def write_config(folder: Path, **train) -> Path:
     raw = json.loads(json.dumps(RAW))
     raw["train"].update(train)
@@ -232,14 +240,7 @@ def test_resume_refuses_changed_data(tmp_path):
     data.write_text("\n".join(f"{a},{b},{c},{y}" for (a, b, c), y in zip(rows, labels)) + "\n")
     cfg = validate({"name": "csvrun", "data": {"name": "csv", "path": str(data)}, "model": {"hidden": [4]},
                     "train": {"epochs": 200, "batch_size": 8}})
-    stop = {"n": 0}
-
-    def ctrl_c(row):
-        stop["n"] += 1
-        if stop["n"] == 2:
-            raise KeyboardInterrupt
-
-    run, result, summary = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c)
+    run, result, summary = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c_after(2))
     assert summary["status"] == "interrupted" and (run / CHECKPOINT).is_file()
     data.write_text(data.read_text().replace(",1\n", ",0\n", 1))
     r = CliRunner().invoke(main, ["train", "--resume", str(run)])
@@ -248,14 +249,7 @@ def test_resume_refuses_changed_data(tmp_path):
 
 def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, reference):
     cfg = validate(RAW)
-    n = {"epochs": 0}
-
-    def stop_at_7(row):
-        n["epochs"] += 1
-        if n["epochs"] == 7:
-            raise KeyboardInterrupt
-
-    run, _, first = run_experiment(cfg, tmp_path / "runs", on_epoch=stop_at_7)
+    run, _, first = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c_after(7))
     assert first["status"] == "interrupted" and first["epochs"] == 7
     _, result, summary = resume_experiment(run)
     assert summary["started"] == first["started"]

@@ -130,6 +130,15 @@ def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -
             f"{did_you_mean(key, allowed)}")
 
 
+def is_number(text: str) -> bool:
+    """Whether text reads as a number (float() accepts it)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Invalid(ValueError):
     """A value that does not fit its type hint; the message says what is allowed.
 

@@ -33,6 +33,7 @@ from nnlab.config.registry import (
     _show,
     check_options,
     check_value,
+    is_number,
     schema,
     unknown_key_message,
 )
@@ -238,7 +239,7 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
     if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
         errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
                       f"(batch gradient descent), got {_show(bs)}"
-                      + (" (text; write it without quotes)" if isinstance(bs, str) and _is_number(bs) else ""))
+                      + (" (text; write it without quotes)" if isinstance(bs, str) and is_number(bs) else ""))
     elif bs == 1 and m is not None and m.get("batch_norm"):
         errors.append("train.batch_size: batch normalization needs batches of at least 2 rows (a single row's "
                       "variance is 0), got 1; raise batch_size or set model.batch_norm: false")
@@ -260,14 +261,6 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
                       "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
     return t
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def run_name_problem(name) -> str | None:

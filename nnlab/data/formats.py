@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import files
-from nnlab.config.registry import Fraction, NonNegativeInt
-from nnlab.errors import DataError
+from nnlab.config.registry import Fraction, NonNegativeInt, is_number
 from nnlab.data.splits import RawData, _split_test
+from nnlab.errors import DataError
 
 _CAP_HINT = " (set NNLAB_MAX_DATA_BYTES to allow more)"
 
@@ -123,7 +123,7 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     if not rows:
         raise DataError(f"{p}: no rows; expected one row per sample of comma-separated numbers")
     header = None
-    if not all(_is_number(c) for c in rows[0]):
+    if not all(is_number(c) for c in rows[0]):
         header, rows, lines = rows[0], rows[1:], lines[1:]
         if not rows:
             raise DataError(f"{p}: has a header row but no data rows")
@@ -140,7 +140,7 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     try:
         values = cells.astype(np.float64)
     except ValueError:
-        r, c = np.argwhere(~np.vectorize(_is_number, otypes=[bool])(cells))[0]
+        r, c = np.argwhere(~np.vectorize(is_number, otypes=[bool])(cells))[0]
         name = f" ({header[c]!r})" if header is not None else ""
         raise DataError(f"{p}:{lines[r]}: column {c + 1}{name}: cannot read {str(cells[r, c])!r} as a number; "
                         "every cell must be numeric (only the first row may be a header)") from None
@@ -152,14 +152,6 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
         y = values[:, col]
     x = np.delete(values, col, axis=1)
     return _split_test(x, y, test_fraction, seed, str(p))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
