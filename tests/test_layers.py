@@ -276,3 +276,44 @@ def test_batchnorm_backward_matches_finite_differences(gamma, beta):
     assert rel_error(bn.g["gamma"], num_gamma) < 1e-7
     # the input gradient of a batch-normalized layer sums to 0 over the batch
     np.testing.assert_allclose(dx.sum(axis=0), 0.0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- defaults and dtypes
+# (added for mutation testing, see docs/mutants.md)
+
+
+def test_forward_defaults_to_training_mode():
+    x = np.random.default_rng(0).normal(size=(50, 4))
+    drop = Dropout(0.5, "inverted", np.random.default_rng(1))
+    assert (drop.forward(x) == 0).any()  # train=True by default: units are dropped
+    bn = bind(BatchNorm(), 4)
+    assert (bn.momentum, bn.eps) == (0.9, 1e-5)  # Keras/CS231n momentum, torch's eps
+    bn.forward(x)  # a training pass: the running statistics move
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=0), rtol=1e-12)
+
+
+def test_batchnorm_running_statistics_keep_float32():
+    bn = bind(BatchNorm(), 3, dtype=np.float32)
+    bn.forward(np.ones((4, 3), dtype=np.float32), train=False)
+    assert bn.running_mean.dtype == np.float32 and bn.running_var.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_dense_follows_a_change_of_dtype_at_the_same_batch_size(dtypes):
+    # one layer, the same batch size, the data type switched: its cached buffers must follow
+    layer = Dense(2)
+    for dtype in dtypes:
+        bind(layer, 3, dtype=dtype, W=1.0)
+        out = layer.forward(np.arange(12, dtype=dtype).reshape(4, 3))
+        dx = layer.backward(np.ones((4, 2), dtype=dtype))
+        assert out.dtype == dtype and dx.dtype == dtype
+        np.testing.assert_array_equal(dx, np.full((4, 3), 2.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_comes_from_uniforms_of_the_data_dtype(dtype):
+    # float32 data draws float32 uniforms (half the random bits): the mask is fixed by the seed
+    x = np.ones((20, 7), dtype=dtype)
+    out = Dropout(0.3, "inverted", np.random.default_rng(5)).forward(x)
+    keep = np.random.default_rng(5).random(x.shape, dtype=dtype) < 0.7
+    np.testing.assert_array_equal(out != 0, keep)

@@ -732,3 +732,102 @@ def test_resolve_fills_defaults_and_builds():
 def test_beta_of_one_is_rejected_like_torch(spec):
     out, errors = resolve(spec)
     assert out is None and errors
+
+
+# ----------------------------------------------------------------------------- construction and state
+# (added for mutation testing, see docs/mutants.md: each pins something the golden runs cannot see)
+
+# option name -> instance attribute, where they differ
+ATTR = {"initial_accumulator": "init_acc", "eps_inside_sqrt": "inside"}
+# a value other than the default for every option of every optimizer
+OTHER = {"lr": 0.123, "momentum": 0.5, "nesterov": True, "form": "cs231n", "eps": 1e-3,
+         "initial_accumulator": 0.5, "eps_inside_sqrt": True, "rho": 0.8, "centered": True,
+         "beta1": 0.8, "beta2": 0.99, "amsgrad": True, "bias_correction": False, "weight_decay": 0.2,
+         "momentum_decay": 0.1}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constructed_without_options_the_instance_has_torchs_defaults(name):
+    comp = optimizers.get(name)
+    opt = comp.obj()  # direct construction, not through the registry's resolved spec
+    for key, value in TORCH_DEFAULTS[name].items():
+        assert getattr(opt, ATTR.get(key, key)) == value, key
+    for key in ("form", "bias_correction", "eps_inside_sqrt", "amsgrad", "nesterov"):
+        if key in comp.options:
+            assert getattr(opt, ATTR.get(key, key)) == comp.defaults()[key], key
+    if name in ("sgd", "momentum"):
+        assert opt.nesterov is False
+    assert opt.t == 0 and opt.state == {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_option_reaches_the_instance(name):
+    comp = optimizers.get(name)
+    for key in comp.options:
+        opt = optimizers.build({"name": name, key: OTHER[key]})
+        assert getattr(opt, ATTR.get(key, key)) == OTHER[key], key
+
+
+# the state buffers each rule keeps, by name (torch's names where torch has the buffer; 'tmp' is
+# the one scratch array): a checkpoint of the optimizer is this dict
+STATE = [
+    ({"name": "sgd"}, set()),  # plain SGD keeps nothing
+    ({"name": "sgd", "momentum": 0.9}, {"b"}),
+    ({"name": "nesterov"}, {"b", "tmp"}),
+    ({"name": "momentum", "form": "cs231n"}, {"v"}),
+    ({"name": "nesterov", "form": "cs231n"}, {"v", "tmp"}),
+    ({"name": "adagrad"}, {"sum", "tmp"}),
+    ({"name": "adadelta"}, {"square_avg", "acc_delta", "tmp"}),
+    ({"name": "rmsprop"}, {"square_avg", "tmp"}),
+    ({"name": "rmsprop", "centered": True, "momentum": 0.5}, {"square_avg", "grad_avg", "momentum_buffer", "tmp"}),
+    ({"name": "adam"}, {"exp_avg", "exp_avg_sq", "tmp"}),
+    ({"name": "adam", "amsgrad": True}, {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "tmp"}),
+    ({"name": "adamw"}, {"exp_avg", "exp_avg_sq", "tmp"}),
+    ({"name": "nadam"}, {"exp_avg", "exp_avg_sq", "tmp"}),
+    ({"name": "adamax"}, {"exp_avg", "exp_inf", "tmp"}),
+]
+
+
+@pytest.mark.parametrize("spec, names", STATE, ids=[str(s) for s, _ in STATE])
+def test_state_buffer_names(spec, names):
+    opt = optimizers.build(spec)
+    p = np.array(P0)
+    for lr in (0.01, 0.02):
+        opt.step(p, grad(p), lr)
+    assert set(opt.state) == names
+
+
+def test_state_buffers_hold_what_their_names_say():
+    # one step from zero state with gradient g: the torch-named moments are known in closed form
+    g = np.array([2.0, -1.0])
+    adam = optimizers.build({"name": "adam", "amsgrad": True})
+    adam.step(np.zeros(2), g.copy(), 0.1)
+    np.testing.assert_allclose(adam.state["exp_avg"], 0.1 * g, rtol=1e-15)
+    np.testing.assert_allclose(adam.state["exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
+    np.testing.assert_allclose(adam.state["max_exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
+    rms = optimizers.build({"name": "rmsprop", "centered": True, "momentum": 0.5})
+    rms.step(np.zeros(2), g.copy(), 0.1)
+    np.testing.assert_allclose(rms.state["grad_avg"], 0.01 * g, rtol=1e-12)
+    adagrad = optimizers.build({"name": "adagrad", "initial_accumulator": 0.5})
+    adagrad.step(np.zeros(2), g.copy(), 0.1)
+    np.testing.assert_allclose(adagrad.state["sum"], 0.5 + g * g, rtol=1e-15)
+    adamax = optimizers.build({"name": "adamax"})
+    adamax.step(np.zeros(2), g.copy(), 0.1)
+    np.testing.assert_allclose(adamax.state["exp_inf"], np.abs(g) + 1e-8, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_follows_a_change_of_dtype(name):
+    # the same optimizer stepping float64 then float32 parameters of the same shape: fresh float32 state
+    opt = optimizers.build(name)
+    opt.step(np.array(P0), grad(np.array(P0)), 0.01)
+    p = np.array(P0, dtype=np.float32)
+    opt.step(p, grad(p).astype(np.float32), 0.01)
+    assert p.dtype == np.float32 and all(a.dtype == np.float32 for a in opt.state.values())
+
+
+def test_nesterov_messages_name_the_rule():
+    _, errors = resolve({"name": "sgd", "nesterov": True})
+    assert errors[0].endswith("nesterov needs momentum > 0 (as torch.optim.SGD)")
+    _, errors = resolve({"name": "nesterov", "momentum": 0.0})
+    assert errors[0].endswith("nesterov needs momentum > 0")

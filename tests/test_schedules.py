@@ -530,3 +530,96 @@ def test_resolve_fills_defaults():
     p = resolve({"name": "plateau"})
     assert (p["factor"], p["patience"], p["threshold"], p["min_lr"], p["metric"]) == (
         0.1, 10, 1e-4, 0.0, "val_loss")  # torch ReduceLROnPlateau's defaults
+
+
+# ---- 4. construction, plateau edges, one-cycle and SGDR corner cases -----------------------
+# (added for mutation testing, see docs/mutants.md)
+
+from nnlab.components.schedules import (Constant, Cosine, Cyclic, Exponential, InverseTime,  # noqa: E402
+                                        MultiStep, OneCycle, Plateau, Step, WarmRestart)
+
+# class, required options, the defaults (torch's where torch has the schedule) as attributes
+DIRECT = [
+    (Constant, {}, {}),
+    (Step, {"step_size": 3}, {"gamma": 0.1}),
+    (MultiStep, {"milestones": [2]}, {"gamma": 0.1}),
+    (Exponential, {"k": 0.5}, {"k": 0.5}),
+    (InverseTime, {"k": 0.5}, {"k": 0.5, "tau": None}),
+    (Cosine, {"t_max": 10}, {"eta_min": 0.0}),
+    (WarmRestart, {"t_0": 5}, {"t_mult": 1.0, "eta_min": 0.0}),
+    (Cyclic, {"max_lr": 1.0, "step_size": 2}, {"mode": "triangular"}),
+    (OneCycle, {"max_lr": 1.0}, {"pct_start": 0.3, "initial": 1.0 / 25, "final": 1.0 / 25 / 1e4}),
+    (Plateau, {}, {"factor": 0.1, "patience": 10, "metric": "val_loss", "min_lr": 0.0,
+                   "threshold": 1e-4, "lr": 0.1, "best": None, "bad": 0}),
+]
+
+
+@pytest.mark.parametrize("cls, required, defaults", DIRECT, ids=[c.__name__ for c, _, _ in DIRECT])
+def test_constructed_directly_a_schedule_has_the_documented_defaults(cls, required, defaults):
+    s = cls(0.1, 40, **required)
+    assert (s.base_lr, s.total, s.unit, s.warmup) == (0.1, 40, "epoch", 0)
+    for key, value in defaults.items():
+        assert getattr(s, key) == value, key
+    if cls is not Plateau:  # plateau is epoch-only (its check rejects step)
+        s = cls(0.1, 40, **required, unit="step", warmup=3)
+        assert (s.unit, s.warmup) == ("step", 3)
+
+
+def test_plateau_factor_of_one_is_rejected():
+    assert "factor must be < 1 (the rate is multiplied by it), got 1.0" in messages({"name": "plateau", "factor": 1.0})
+
+
+def test_check_messages_in_full():
+    assert messages({"name": "plateau", "unit": "step"}).endswith(
+        "plateau reacts to epoch metrics: unit must be epoch")
+    assert messages({"name": "exponential"}).endswith(
+        "give exactly one of k (lr e^(-k t)) or gamma (lr gamma^t)")
+
+
+@pytest.mark.parametrize("metric", ["val_loss", "val_acc"])
+def test_plateau_an_equal_value_is_not_an_improvement(metric):
+    # threshold 0: improving means strictly better (torch: a < best * (1 - 0)), so a flat metric
+    # is a bad epoch every time: patience 1 -> a cut after every second repeat
+    s = make({"name": "plateau", "patience": 1, "factor": 0.5, "threshold": 0.0, "metric": metric}, 0.1)
+    seen = []
+    for _ in range(5):
+        s.observe({metric: 0.5})
+        seen.append(s(0))
+    assert seen == [0.1, 0.1, 0.05, 0.05, 0.025]
+
+
+def test_plateau_ignores_a_cut_of_exactly_eps():
+    # lr 2e-8, factor 0.5: the cut is 1e-8 exactly, not more than torch's eps, so lr stays
+    s = make({"name": "plateau", "patience": 0, "factor": 0.5}, 2e-8)
+    s.observe({"val_loss": 1.0})
+    s.observe({"val_loss": 1.0})
+    assert s(0) == 2e-8
+    s = make({"name": "plateau", "patience": 0, "factor": 0.5}, 4e-8)  # a cut of 2e-8 happens
+    s.observe({"val_loss": 1.0})
+    s.observe({"val_loss": 1.0})
+    assert s(0) == 2e-8
+
+
+def test_one_cycle_with_a_one_unit_warm_phase():
+    # pct_start * total = 1: the rise ends at t = 0, which is the peak
+    s = make({"name": "one_cycle", "max_lr": 1.0, "pct_start": 0.2}, 0.1, 5)
+    assert s(0) == 1.0 and s(4) == pytest.approx(1.0 / 25 / 1e4)
+    # pct_start * total = 1.5: t = 0 is still the start of the rise
+    s = make({"name": "one_cycle", "max_lr": 1.0, "pct_start": 0.3}, 0.1, 5)
+    assert s(0) == pytest.approx(1.0 / 25)
+
+
+@pytest.mark.parametrize("t_mult, k, at_restart", [(2, k, False) for k in range(48, 54)]
+                         + [(3, k, True) for k in (5, 10, 13, 15, 17, 20, 23, 26)])
+def test_warm_restart_cycle_exact_where_the_float_log_is_not(t_mult, k, at_restart):
+    # cycle k starts at t = (m^k - 1) / (m - 1) (t_0 = 1).  There the float log over- or
+    # undershoots by an ulp (m = 2 one unit before a restart, m = 3 right at one); the
+    # corrections after it must land on the exact cycle.
+    start = (t_mult ** k - 1) // (t_mult - 1)
+    t = start if at_restart else start - 1
+    s = make({"name": "warm_restart", "t_0": 1, "t_mult": t_mult}, 0.1)
+    n = k if at_restart else k - 1
+    first = (t_mult ** n - 1) // (t_mult - 1)
+    assert s.cycle(t) == (n, t - first, t_mult ** n)
+    if at_restart:
+        assert s(t) == 0.1
