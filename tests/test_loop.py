@@ -183,7 +183,7 @@ def test_validation_runs_in_eval_mode_and_leaves_batch_norm_statistics(monkeypat
     d = load_dataset(cfg.data, cfg.dtype)
     loss_fn = loss_for_task(d.task)
     seen = {"model": None, "stats": None}
-    original = MLP.forward
+    original = MLP.forward_buffered  # the trainer's path (the public forward copies its result)
 
     def bn_stats(model):
         return [v.copy() for v in model.buffers().values()]
@@ -194,7 +194,7 @@ def test_validation_runs_in_eval_mode_and_leaves_batch_norm_statistics(monkeypat
             seen["model"], seen["stats"] = self, bn_stats(self)  # after the latest training batch
         return out
 
-    monkeypatch.setattr(MLP, "forward", spy)
+    monkeypatch.setattr(MLP, "forward_buffered", spy)
     checked = []
 
     def on_epoch(row):
