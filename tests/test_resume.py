@@ -19,9 +19,7 @@ from click.testing import CliRunner
 
 from nnlab.cli import main
 from nnlab.config import validate
-from nnlab.data import load_dataset
 from nnlab.experiment import CHECKPOINT, resume_experiment, run_experiment
-from nnlab.train.trainer import train
 
 # a run that uses every piece of state a checkpoint must keep: dropout and shuffling (two random
 # streams), batch norm (running statistics), NAdam (moments and its momentum product), a plateau
@@ -163,52 +161,6 @@ def test_signals_stop_like_ctrl_c_keep_everything_and_resume(tmp_path, reference
     assert_same_run(reference, run)
 
 
-def test_resume_from_the_middle_of_an_epoch_is_exact():
-    """checkpoint_seconds=0 offers a checkpoint after every batch; any of them continues exactly."""
-    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 4}})
-    data = load_dataset(cfg.data)
-    states = []
-    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)), checkpoint_seconds=0.0,
-                 on_diagnostics=lambda rows: None)
-    metas = [json.loads(str(s["meta"])) for s in states]
-    mid = [i for i, m in enumerate(metas) if m["epoch_position"] is not None and m["epochs_done"] == 2]
-    assert len(mid) >= 5  # 15 batches an epoch
-    state = states[mid[len(mid) // 2]]
-    again = train(cfg, data, resume=state, on_diagnostics=lambda rows: None)
-    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
-    assert strip(again.history) == strip(full.history)
-    np.testing.assert_array_equal(again.model.params, full.model.params)
-    assert again.test == full.test
-
-
-def test_every_end_of_epoch_checkpoint_resumes_exactly():
-    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 6}})
-    data = load_dataset(cfg.data)
-    states = []
-    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)), checkpoint_every=0)
-    assert [json.loads(str(s["meta"]))["epochs_done"] for s in states] == [1, 2, 3, 4, 5, 6]
-    for s in states[:-1]:
-        again = train(cfg, data, resume=s)
-        np.testing.assert_array_equal(again.model.params, full.model.params)
-        strip = {k: v for k, v in again.best.items() if k != "seconds"}
-        assert strip == {k: v for k, v in full.best.items() if k != "seconds"}
-        assert again.restored_epoch == full.restored_epoch
-
-
-def test_early_stopped_run_resumed_after_its_last_checkpoint_stops_the_same_way():
-    raw = {**RAW, "train": {**RAW["train"], "epochs": 60,
-                            "early_stopping": {"metric": "val_loss", "patience": 3, "min_delta": 0.05}}}
-    cfg = validate(raw)
-    data = load_dataset(cfg.data)
-    states = []
-    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)))
-    assert full.stopped_early and len(full.history) < 60
-    again = train(cfg, data, resume=states[-1])
-    assert again.stopped_early and len(again.history) == len(full.history)
-    assert again.restored_epoch == full.restored_epoch
-    np.testing.assert_array_equal(again.model.params, full.model.params)
-
-
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
     runner = CliRunner()
     cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 3}})
@@ -257,23 +209,3 @@ def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, r
     assert summary["resumed"][0]["from_epoch"] == 6
     assert result.status == "completed"
     assert_same_run(reference, run)
-
-
-def test_short_epochs_are_saved_once_a_second_and_a_signal_saves_the_last_one():
-    """Checkpoints of fast epochs are throttled; a stop by signal still keeps every finished epoch."""
-    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 50}})
-    data = load_dataset(cfg.data)
-    saved = []
-
-    def stop_at_30(row):
-        if row["epoch"] == 30:
-            raise KeyboardInterrupt
-
-    result = train(cfg, data, on_epoch=stop_at_30, on_checkpoint=lambda s: saved.append(copy(s)),
-                   checkpoint_every=3600)
-    assert result.status == "interrupted"
-    done = [json.loads(str(s["meta"]))["epochs_done"] for s in saved]
-    assert done == [1, 29]  # the first epoch, then on the signal the last finished (and fed) epoch
-    again = train(cfg, data, resume=saved[-1])
-    full = train(cfg, data)
-    np.testing.assert_array_equal(again.model.params, full.model.params)
