@@ -286,16 +286,14 @@ class Trainer:
             self._unsaved = (dict(meta), {k: np.array(v) for k, v in arrays.items()})
 
     def _save(self, state) -> None:
-        meta, arrays = state
-        self.on_checkpoint({**arrays, "meta": np.array(json.dumps(meta, default=_json_default))})
+        self.on_checkpoint(_pack(*state))
         self._last_saved = time.perf_counter()
         self._unsaved = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything needed to continue exactly: weights, optimizer, schedule, early stopping,
         every random stream, the position in the run; as arrays plus one JSON 'meta' string."""
-        meta, arrays = self._state()
-        return {**arrays, "meta": np.array(json.dumps(meta, default=_json_default))}
+        return _pack(*self._state())
 
     def _state(self) -> tuple[dict, dict]:
         m, res = self.model, self.result
@@ -353,6 +351,11 @@ class Trainer:
             if self.diag is not None and "diagnostics" in pos:
                 self.diag.load_state_dict(pos["diagnostics"],
                                           {k[5:]: np.array(v) for k, v in state.items() if k.startswith("diag.")})
+
+
+def _pack(meta: dict, arrays: dict) -> dict[str, np.ndarray]:
+    """A checkpoint: the arrays plus the scalars as one JSON string under 'meta'."""
+    return {**arrays, "meta": np.array(json.dumps(meta, default=_json_default))}
 
 
 def _json_default(v):
