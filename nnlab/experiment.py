@@ -159,11 +159,15 @@ def prepare_resume(run_dir):
     from nnlab.config import load_config
 
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise RunError(f"{run_dir}: no such run folder")
     if not run_dir.is_dir():
-        raise RunError(f"{run_dir}: not a run folder (no such folder)")
+        raise RunError(f"{run_dir}: is a file, not a run folder")
     run = runs.load_run(run_dir)
     if run is None:
-        raise RunError(f"{run_dir}: not a run folder (expected config.yaml, summary.json and checkpoint.npz)")
+        inside = sorted(c.name for c in run_dir.iterdir() if c.is_dir() and (c / "config.yaml").is_file())
+        hint = f"; it holds runs: name one, e.g. {run_dir / inside[-1]}" if inside else ""
+        raise RunError(f"{run_dir}: not a run folder (expected config.yaml, summary.json and checkpoint.npz){hint}")
     if run.status == "running":
         raise RunError(f"{run_dir}: still running (pid {run.summary.get('pid')} on {run.summary.get('host')}); "
                        "stop it first, or wait")

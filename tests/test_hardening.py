@@ -188,3 +188,23 @@ def test_batch_norm_with_batches_of_one_row_is_a_config_error():
     with pytest.raises(ConfigError, match="batch normalization needs batches of at least 2 rows"):
         cfg_of(model={"batch_norm": True}, train={"batch_size": 1})
     cfg_of(model={"batch_norm": True}, train={"batch_size": 2})  # fine
+
+
+def test_runs_dir_that_is_a_file_and_resume_of_a_folder_of_runs(tmp_path):
+    cfg = write(tmp_path, "c.yaml", "data: {name: spiral, n_samples: 60}\ntrain: {epochs: 1}\n")
+    a_file = write(tmp_path, "f", "x")
+    r = CliRunner().invoke(main, ["train", str(cfg), "--runs-dir", str(a_file)])
+    assert r.exit_code == 2 and "--runs-dir" in r.output and "is a file, not a folder" in r.output
+    assert a_file.read_text() == "x"
+    runs = tmp_path / "runs"
+    assert CliRunner().invoke(main, ["train", str(cfg), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    (run,) = runs.iterdir()
+    r = CliRunner().invoke(main, ["train", "--resume", str(runs)])
+    assert r.exit_code == 1 and f"it holds runs: name one, e.g. {run}" in r.output
+    r = CliRunner().invoke(main, ["train", "--resume", str(a_file)])
+    assert r.exit_code == 1 and "is a file, not a run folder" in r.output
+
+
+def test_plot_without_extension_says_so():
+    r = CliRunner().invoke(main, ["compare", "runs", "--plot", "plot"])
+    assert r.exit_code == 2 and "--plot plot: has no file extension; name a .png, .svg or .pdf file" in r.output

@@ -112,13 +112,13 @@ def test_cli_outputs_onto_a_fifo_or_folder_fail_in_one_line_and_keep_them(tmp_pa
     assert (tmp_path / "fig.png").is_dir() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("name, got", [("cmp.txt", "'.txt'"), ("cmp", "no file extension")])
+@pytest.mark.parametrize("name, got", [("cmp.txt", "'.txt' is not a file type it writes; use .png, .svg or .pdf"),
+                                       ("cmp", "has no file extension; name a .png, .svg or .pdf file")])
 def test_cli_plot_needs_a_known_file_type_before_the_table(tmp_path, name, got):
     run = fake_run(tmp_path / "runs" / "a")
     r = invoke("compare", run, "--plot", tmp_path / name)
     assert r.exit_code == 2 and r.stdout == "" and not isinstance(r.exception, (TypeError, ValueError))
-    assert r.stderr.strip() == (f"error: --plot {tmp_path / name}: {got} is not a file type it writes; "
-                                "use .png, .svg or .pdf")
+    assert r.stderr.strip() == f"error: --plot {tmp_path / name}: {got}"
     r = invoke("compare", run, "--plot", tmp_path / "missing" / "c.png")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.strip() == f"error: --plot {tmp_path / 'missing' / 'c.png'}: folder {tmp_path / 'missing'} " \

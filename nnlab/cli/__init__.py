@@ -92,10 +92,16 @@ def check_output(path, option: str, suffixes: tuple, create_folder: bool = False
     from nnlab.files import output_target
 
     path = Path(path)
+    allowed = f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+    try:
+        output_target(path)  # not a regular file: say that first, whatever its name
+    except OutputError as exc:
+        if not (create_folder and not path.parent.exists()):
+            raise ConfigError(f"{option} {exc}") from None
     if path.suffix.lower() not in suffixes:
-        got = f"'{path.suffix}'" if path.suffix else "no file extension"
-        raise ConfigError(f"{option} {path}: {got} is not a file type it writes; "
-                          f"use {', '.join(suffixes[:-1])} or {suffixes[-1]}")
+        if not path.suffix:
+            raise ConfigError(f"{option} {path}: has no file extension; name a {allowed} file")
+        raise ConfigError(f"{option} {path}: '{path.suffix}' is not a file type it writes; use {allowed}")
     if create_folder and not path.parent.exists():
         return
     try:

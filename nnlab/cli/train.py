@@ -42,7 +42,7 @@ def _describe(cfg) -> str:
 @main.command()
 @click.argument("configs", nargs=-1, type=click.Path(dir_okay=False))
 @set_option
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(),
               help="Folder that receives one timestamped folder per run.")
 @click.option("--name", default=None, help="Name of the run (default: the config's name, or its file's stem).")
 @click.option("--resume", "resume", multiple=True, metavar="RUN_FOLDER", type=click.Path(file_okay=False),
@@ -86,6 +86,8 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
             raise ConfigError(f"--name: {run_name_problem(name)}")
     if not runs_dir.strip():
         raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current folder")
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        raise ConfigError(f"--runs-dir {runs_dir}: is a file, not a folder; name a folder (it is created if missing)")
     jobs = _resume_jobs(resume) if resume else _config_jobs(configs, overrides, name)
     worst = 0
     with graceful_signals():
