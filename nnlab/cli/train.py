@@ -45,7 +45,7 @@ def _describe(cfg) -> str:
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(),
               help="Folder that receives one timestamped folder per run.")
 @click.option("--name", default=None, help="Name of the run (default: the config's name, or its file's stem).")
-@click.option("--resume", "resume", multiple=True, metavar="RUN_FOLDER", type=click.Path(file_okay=False),
+@click.option("--resume", "resume", multiple=True, metavar="RUN_FOLDER", type=click.Path(),
               help="Continue an interrupted or crashed run in place from its last checkpoint (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the run folder of each run.")
 @handle_errors
