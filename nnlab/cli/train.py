@@ -57,8 +57,9 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
     with config.yaml (the resolved config: train it again to replay the run),
     metrics.csv, summary.json, curves.png and model.npz.  A checkpoint.npz is
     kept while the run is under way, so that a run stopped in any way (Ctrl-C,
-    SIGTERM, a crash, a power cut) can go on with --resume, losing at most the
-    epoch in progress; the finished run has the same numbers as one never stopped.
+    SIGTERM, a crash, a power cut) can go on with --resume; the finished run has
+    the same numbers as one never stopped.  A stop by signal loses only the
+    epoch in progress, a kill at most that epoch or the last second of training.
 
     Exit code 0 when every run completed, 1 if one diverged or failed, 2 for a
     bad config or data file, 130 when interrupted with Ctrl-C (143 for SIGTERM,
