@@ -155,7 +155,7 @@ def build_model(model_cfg: dict, n_in: int, n_out: int, dtype: str, init_rng, no
     RReLU slopes (separate streams, so adding dropout does not change the init).
     """
     hidden = model_cfg["hidden"]
-    drop = model_cfg["dropout"] or {"rate": 0.0, "mode": "inverted"}
+    drop = model_cfg["dropout"]  # resolved by validate(): always {"rate", "mode"} (rate 0.0 for none)
     rates = drop["rate"] if isinstance(drop["rate"], list) else [drop["rate"]] * len(hidden)
     bn = model_cfg["batch_norm"]
     layers: list[tuple[str, Layer]] = []
