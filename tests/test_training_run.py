@@ -24,7 +24,7 @@ from nnlab.config import validate
 from nnlab.data import load_dataset
 from nnlab.data.splits import Dataset
 from nnlab.interrupt import Interrupted
-from nnlab.train.model import build_model
+from nnlab.train.model import MLP, build_model
 from nnlab.train.trainer import (CHECKPOINT_VERSION, Trainer, _json_default, _pack, evaluate, make_schedule,
                                  monitor_metric, rng_streams, train)
 
@@ -508,3 +508,57 @@ def test_load_state_dict_rejects_other_versions_and_other_models():
     other = config(model={"hidden": [6]})  # (2*6 + 6) + (6*3 + 3) = 39 parameters
     with pytest.raises(ValueError, match=r"^checkpoint has 27 parameters, the model 39$"):
         Trainer(other, d).load_state_dict(state)
+
+
+def test_interrupted_before_the_first_epoch_ends_touches_no_test_set():
+    cfg = config(train={"epochs": 3})
+    d = data(cfg)
+
+    def stop(state):
+        raise KeyboardInterrupt
+
+    res = train(cfg, d, on_checkpoint=stop, checkpoint_seconds=0)  # the first mid-epoch save, after batch 1
+    assert res.status == "interrupted" and res.history == [] and res.best is None
+    assert res.message == "interrupted by the user (Ctrl-C) after 0 epochs"
+    assert res.test == {"loss": None, "acc": None} and res.samples_seen == 0
+
+
+def test_a_test_set_that_overflows_gives_a_nan_loss_and_no_warning():
+    # inputs at the float64 maximum overflow the first layer (inf), and inf - inf follows (NaN)
+    cfg = config(train={"epochs": 1})
+    d = data(cfg)
+    x_test = np.full_like(d.x_test, np.finfo(np.float64).max)
+    d = Dataset(name="o", task="classification", x_train=d.x_train, y_train=d.y_train, x_val=d.x_val,
+                y_val=d.y_val, x_test=x_test, y_test=d.y_test, n_classes=d.n_classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # overflow and invalid values in the test pass are not warnings
+        res = train(cfg, d)
+    assert res.status == "completed" and np.isnan(res.test["loss"])
+    with np.errstate(all="ignore"):
+        assert res.test["acc"] == evaluate(res.model, x_test, d.y_test, SoftmaxCrossEntropy())[1]
+
+
+def test_diagnostics_sample_every_third_step_of_24(monkeypatch):
+    # 120 rows in batches of 5: 24 steps an epoch; the gradient norm is sampled every 24 // 8 = 3 steps
+    cfg = config(train={"epochs": 1, "batch_size": 5})
+    d = data(cfg)
+    grads = []
+    backward = MLP.backward
+
+    def spy(model, dout):
+        out = backward(model, dout)
+        grads.append(model.grads.copy())  # the data gradient of this step
+        return out
+
+    monkeypatch.setattr(MLP, "backward", spy)
+    rows, states = [], []
+    res = train(cfg, d, on_diagnostics=rows.append, on_checkpoint=lambda s: states.append(copy(s)),
+                checkpoint_seconds=0)
+    assert len(grads) == 24
+    for row, t in zip(rows[0], [t for t in res.model.tensors if t.key == "W"]):
+        sl = slice(t.start, t.start + t.size)
+        expected = np.mean([np.linalg.norm(g[sl]) for g in grads[::3]])
+        assert row["grad_norm"] == pytest.approx(expected, rel=1e-12)
+    diag = [meta(s)["epoch_position"]["diagnostics"] for s in states if meta(s)["epoch_position"]]
+    assert diag[:5] == [{"steps": 1, "step": 1}, {"steps": 1, "step": 2}, {"steps": 1, "step": 3},
+                        {"steps": 2, "step": 4}, {"steps": 2, "step": 5}]
