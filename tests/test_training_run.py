@@ -562,3 +562,19 @@ def test_diagnostics_sample_every_third_step_of_24(monkeypatch):
     diag = [meta(s)["epoch_position"]["diagnostics"] for s in states if meta(s)["epoch_position"]]
     assert diag[:5] == [{"steps": 1, "step": 1}, {"steps": 1, "step": 2}, {"steps": 1, "step": 3},
                         {"steps": 2, "step": 4}, {"steps": 2, "step": 5}]
+
+
+def test_a_division_by_zero_in_training_is_divergence_not_a_warning():
+    # Adam with eps 0 (allowed): a feature of 1e-30 gives float32 weight gradients around 1e-31 whose
+    # squares underflow to 0, so the update divides by zero (inf weights, then a NaN loss)
+    cfg = config(dtype="float32", train={"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01, "eps": 0.0}})
+    d = data(cfg)
+    x = d.x_train.copy()
+    x[:, 1] = 1e-30
+    d = Dataset(name="e", task="classification", x_train=x, y_train=d.y_train, x_val=None, y_val=None,
+                x_test=d.x_test, y_test=d.y_test, n_classes=d.n_classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = train(cfg, d)
+    assert res.status == "diverged" and res.history == []
+    assert res.message == "the training loss became nan in epoch 1; try a lower learning rate (train.optimizer.lr is 0.01)"
