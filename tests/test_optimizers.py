@@ -831,3 +831,28 @@ def test_nesterov_messages_name_the_rule():
     assert errors[0].endswith("nesterov needs momentum > 0 (as torch.optim.SGD)")
     _, errors = resolve({"name": "nesterov", "momentum": 0.0})
     assert errors[0].endswith("nesterov needs momentum > 0")
+
+
+@pytest.mark.parametrize("name, keys", [("adam", {"exp_avg", "exp_avg_sq"}), ("sgd", set()),
+                                        ("nesterov", {"b"}), ("nadam", {"exp_avg", "exp_avg_sq"}),
+                                        ("adagrad", {"sum"})])
+def test_state_dict_keeps_the_state_not_the_scratch_buffer_and_round_trips(name, keys):
+    """A checkpoint holds the optimizer's state (not its scratch 'tmp' buffer); loading it continues exactly."""
+    from nnlab.components.optimizers import optimizers as registry
+
+    rng = np.random.default_rng(0)
+    p, g = rng.normal(size=7), rng.normal(size=7)
+    a = registry.build({"name": name, "lr": 0.1})
+    a.step(p.copy(), g, 0.1)
+    meta, arrays = a.state_dict()
+    assert set(arrays) == keys and meta["t"] == 1
+    if name == "nadam":
+        assert meta["mu_product"] == a.mu_product != 1.0
+    b = registry.build({"name": name, "lr": 0.1})
+    b.load_state_dict(meta, arrays)
+    for k in arrays:  # copies, not views of a's state
+        assert not np.shares_memory(b.state[k], a.state[k])
+    pa, pb = p.copy(), p.copy()
+    a.step(pa, g, 0.1)
+    b.step(pb, g, 0.1)
+    np.testing.assert_array_equal(pa, pb)
