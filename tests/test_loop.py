@@ -17,7 +17,7 @@ import pytest
 from nnlab.components import regularizers
 from nnlab.components.losses import loss_for_task
 from nnlab.components.optimizers import SGD
-from nnlab.config import validate
+from helpers import merged_config
 from nnlab.data import load_dataset
 from nnlab.train.model import MLP, build_model
 from nnlab.train.trainer import rng_streams, train
@@ -25,14 +25,27 @@ from nnlab.train.trainer import rng_streams, train
 RTOL, ATOL = 1e-12, 1e-14  # float64, same operations in the same order: agreement to rounding
 
 
-def config(**sections):
-    raw = {"name": "t", "seed": 0, "dtype": "float64",
+BASE = {"name": "t", "seed": 0, "dtype": "float64",
            "data": {"name": "spiral", "n_samples": 150, "val_fraction": 0.2},
            "model": {"hidden": [16], "activation": "relu"},
            "train": {"epochs": 5, "batch_size": 16, "optimizer": {"name": "adam", "lr": 0.01}}}
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return validate(raw)
+
+
+def sgd_rates(monkeypatch) -> list:
+    """The learning rates SGD.step receives, in order (a spy on the optimizer)."""
+    used = []
+    original = SGD.step
+
+    def spy(self, p, g, lr, n_decay=None):
+        used.append(lr)
+        return original(self, p, g, lr, n_decay)
+
+    monkeypatch.setattr(SGD, "step", spy)
+    return used
+
+
+def config(**sections):
+    return merged_config(BASE, **sections)
 
 
 def one_step(optimizer, **train_section):
@@ -241,14 +254,7 @@ def test_plateau_cut_shows_in_the_recorded_lr():
 
 
 def test_plateau_rate_is_the_one_the_optimizer_uses(monkeypatch):
-    used = []
-    original = SGD.step
-
-    def spy(self, p, g, lr, n_decay=None):
-        used.append(lr)
-        return original(self, p, g, lr, n_decay)
-
-    monkeypatch.setattr(SGD, "step", spy)
+    used = sgd_rates(monkeypatch)
     lr = 0.01
     cfg = config(train={"epochs": 5, "batch_size": "full", "optimizer": {"name": "sgd", "lr": lr},
                         "schedule": {"name": "plateau", "patience": 1, "factor": 0.5, "threshold": 0.5}})
@@ -257,14 +263,7 @@ def test_plateau_rate_is_the_one_the_optimizer_uses(monkeypatch):
 
 
 def test_epoch_unit_schedule_gives_epoch_e_the_rate_of_t_e_minus_1(monkeypatch):
-    used = []
-    original = SGD.step
-
-    def spy(self, p, g, lr, n_decay=None):
-        used.append(lr)
-        return original(self, p, g, lr, n_decay)
-
-    monkeypatch.setattr(SGD, "step", spy)
+    used = sgd_rates(monkeypatch)
     lr = 0.1
     cfg = config(train={"epochs": 5, "batch_size": 40, "optimizer": {"name": "sgd", "lr": lr},
                         "schedule": {"name": "step", "step_size": 2, "gamma": 0.5}})
@@ -276,14 +275,7 @@ def test_epoch_unit_schedule_gives_epoch_e_the_rate_of_t_e_minus_1(monkeypatch):
 
 
 def test_step_unit_schedule_row_has_the_rate_of_the_epochs_first_step(monkeypatch):
-    used = []
-    original = SGD.step
-
-    def spy(self, p, g, lr, n_decay=None):
-        used.append(lr)
-        return original(self, p, g, lr, n_decay)
-
-    monkeypatch.setattr(SGD, "step", spy)
+    used = sgd_rates(monkeypatch)
     lr, spe = 0.1, 4  # 120 training samples, batches of 30
     cfg = config(train={"epochs": 3, "batch_size": 30, "optimizer": {"name": "sgd", "lr": lr},
                         "schedule": {"name": "step", "step_size": 3, "gamma": 0.5, "unit": "step"}})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab.config import validate
+from helpers import merged_config
 from nnlab.data import load_dataset
 from nnlab.components.losses import SoftmaxCrossEntropy
 from nnlab.train.model import build_model
@@ -13,14 +14,14 @@ from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip
 from nnlab.train.trainer import evaluate, rng_streams, steps_per_epoch, train
 
 
-def config(**sections):
-    raw = {"name": "t", "seed": 0,
+BASE = {"name": "t", "seed": 0,
            "data": {"name": "spiral", "n_samples": 150, "val_fraction": 0.2},
            "model": {"hidden": [16], "activation": "relu"},
            "train": {"epochs": 5, "batch_size": 16, "optimizer": {"name": "adam", "lr": 0.01}}}
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return validate(raw)
+
+
+def config(**sections):
+    return merged_config(BASE, **sections)
 
 
 def fit(cfg, **kw):

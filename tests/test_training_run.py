@@ -20,7 +20,7 @@ import pytest
 
 import nnlab.train.trainer as trainer
 from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy
-from nnlab.config import validate
+from helpers import merged_config
 from nnlab.data import load_dataset
 from nnlab.data.splits import Dataset
 from nnlab.interrupt import Interrupted
@@ -31,15 +31,15 @@ from nnlab.train.trainer import (CHECKPOINT_VERSION, Trainer, _json_default, _pa
 N_TRAIN = 120  # spiral, 150 samples, val_fraction 0.2: 120 training rows, 30 validation rows
 
 
-def config(**sections):
-    """A small float64 run: 120 training rows in batches of 30 (4 steps an epoch), SGD."""
-    raw = {"name": "t", "seed": 0, "dtype": "float64",
+BASE = {"name": "t", "seed": 0, "dtype": "float64",
            "data": {"name": "spiral", "n_samples": 150, "val_fraction": 0.2},
            "model": {"hidden": [4], "activation": "relu"},
            "train": {"epochs": 3, "batch_size": 30, "optimizer": {"name": "sgd", "lr": 0.1}}}
-    for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    return validate(raw)
+
+
+def config(**sections):
+    """A small float64 run: 120 training rows in batches of 30 (4 steps an epoch), SGD."""
+    return merged_config(BASE, **sections)
 
 
 def data(cfg):

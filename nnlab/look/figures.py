@@ -35,6 +35,17 @@ def _col(rows, key):
     return [r.get(key) if r.get(key) is not None else float("nan") for r in rows]
 
 
+def _train_val_panel(ax, ep, rows, metric: str) -> None:
+    """Training and (when recorded) validation curves of one metric ('loss' or 'acc') on one axis."""
+    ax.plot(ep, _col(rows, f"train_{metric}"), label="train", color="C0")
+    if any(r.get(f"val_{metric}") is not None for r in rows):
+        ax.plot(ep, _col(rows, f"val_{metric}"), label="validation", color="C1")
+    ax.set_title("loss" if metric == "loss" else "accuracy")
+    ax.set_xlabel("epoch")
+    ax.legend()
+    ax.grid(alpha=0.3)
+
+
 def plot_curves(rows: list[dict], path, title: str = "") -> None:
     """Loss (train, val), accuracy (train, val) and learning rate against epoch, side by side."""
     plt = _plt()
@@ -42,24 +53,10 @@ def plot_curves(rows: list[dict], path, title: str = "") -> None:
     n = 3 if has_acc else 2
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4))
     ep = [r["epoch"] for r in rows]
-    ax = axes[0]
-    ax.plot(ep, _col(rows, "train_loss"), label="train", color="C0")
-    if any(r.get("val_loss") is not None for r in rows):
-        ax.plot(ep, _col(rows, "val_loss"), label="validation", color="C1")
-    ax.set_title("loss")
-    ax.set_xlabel("epoch")
-    log_if_wide(ax, _col(rows, "train_loss") + _col(rows, "val_loss"))
-    ax.legend()
-    ax.grid(alpha=0.3)
+    _train_val_panel(axes[0], ep, rows, "loss")
+    log_if_wide(axes[0], _col(rows, "train_loss") + _col(rows, "val_loss"))
     if has_acc:
-        ax = axes[1]
-        ax.plot(ep, _col(rows, "train_acc"), label="train", color="C0")
-        if any(r.get("val_acc") is not None for r in rows):
-            ax.plot(ep, _col(rows, "val_acc"), label="validation", color="C1")
-        ax.set_title("accuracy")
-        ax.set_xlabel("epoch")
-        ax.legend()
-        ax.grid(alpha=0.3)
+        _train_val_panel(axes[1], ep, rows, "acc")
     ax = axes[-1]
     ax.plot(ep, _col(rows, "lr"), color="C2")
     ax.set_title("learning rate")
