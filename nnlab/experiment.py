@@ -186,6 +186,13 @@ def prepare_resume(run_dir):
     except Exception as exc:  # noqa: BLE001 - any damage to the file is the same problem for the user
         raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}); the run cannot be resumed") from None
     dataset = load_data(cfg)
+    try:  # every field the trainer will read, checked now rather than after the run folder is touched
+        from nnlab.train.trainer import Trainer
+
+        Trainer(cfg, dataset).load_state_dict(state)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run cannot be resumed") \
+            from None
     if str(state.get("data.fingerprint", "")) != data_fingerprint(dataset):
         raise RunError(f"{run_dir}: the data of {cfg.data['name']} differ from those the run was trained on "
                        "(a changed data file?); a resumed run must see the same data")

@@ -209,3 +209,19 @@ def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, r
     assert summary["resumed"][0]["from_epoch"] == 6
     assert result.status == "completed"
     assert_same_run(reference, run)
+
+
+def test_a_checkpoint_with_missing_or_wrong_fields_is_refused_before_anything_changes(tmp_path):
+    cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 30}})
+    run, _, summary = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c_after(3))
+    assert summary["status"] == "interrupted"
+    good = dict(np.load(run / CHECKPOINT, allow_pickle=False))
+    before = (run / "metrics.csv").read_text()
+    meta = json.loads(str(good["meta"]))
+    for damage in ({"meta": np.array(json.dumps({k: v for k, v in meta.items() if k != "step"}))},
+                   {"model.params": good["model.params"][:-1]},
+                   {"meta": np.array(json.dumps({**meta, "rngs": {"init": 3}}))}):
+        np.savez(run / CHECKPOINT, **{**good, **damage})
+        r = CliRunner().invoke(main, ["train", "--resume", str(run)])
+        assert r.exit_code == 1 and "damaged checkpoint" in r.output and "Traceback" not in r.output
+        assert (run / "metrics.csv").read_text() == before  # nothing was rewritten
