@@ -22,3 +22,11 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
 
     data = json.loads((tmp_path / "b.json").read_text())
     assert set(data["results"]["c"]["median_seconds"]) == {"nnlab", "nnlab_monitored", "nnlab_90"}
+
+
+def test_checkpoint_benchmark_runs_and_reports():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "checkpoint.py"),
+                          str(ROOT / "configs" / "tiny" / "spiral_relu_sgd.yaml")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "spiral_relu_sgd:" in out.stdout and "median checkpoint write" in out.stdout

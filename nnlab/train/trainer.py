@@ -274,8 +274,8 @@ class Trainer:
     def _offer_checkpoint(self) -> None:
         """Hand the end-of-epoch state over, at most once per ``checkpoint_every`` seconds.
 
-        Writing a checkpoint costs about 1 ms for a 15k-parameter net (a tenth of an MNIST-1D
-        epoch), so short epochs are saved once a second; between saves the state is kept as an
+        Writing a checkpoint costs about 1.2 ms for a 15k-parameter net (a seventh of an MNIST-1D
+        epoch; bench/checkpoint.py), so short epochs are saved once a second; between saves the state is kept as an
         in-memory copy, written if a signal stops the run.  A kill (SIGKILL, power loss) then
         loses at most the epoch in progress or the last second, whichever is longer.
         """
