@@ -208,3 +208,20 @@ def test_runs_dir_that_is_a_file_and_resume_of_a_folder_of_runs(tmp_path):
 def test_plot_without_extension_says_so():
     r = CliRunner().invoke(main, ["compare", "runs", "--plot", "plot"])
     assert r.exit_code == 2 and "--plot plot: has no file extension; name a .png, .svg or .pdf file" in r.output
+
+
+def test_train_says_in_one_line_when_float_targets_make_a_run_regression(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    data = tmp_path / "r.csv"
+    data.write_text("\n".join(f"{a},{b},{a + 0.5 * b:.3f}" for a, b in x) + "\n")
+    cfg = write(tmp_path, "r.yaml", f"data: {{name: csv, path: {data}}}\nmodel: {{hidden: [4]}}\ntrain: {{epochs: 1}}\n")
+    r = CliRunner().invoke(main, ["train", str(cfg), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert r.exit_code == 0
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "so this is regression (mean squared error)" in notes[0] and "r.yaml" in notes[0]
+    whole = tmp_path / "c.csv"
+    whole.write_text("\n".join(f"{a},{b},{float(a > 0)}" for a, b in x) + "\n")
+    cfg2 = write(tmp_path, "c.yaml", f"data: {{name: csv, path: {whole}}}\nmodel: {{hidden: [4]}}\ntrain: {{epochs: 1}}\n")
+    r = CliRunner().invoke(main, ["train", str(cfg2), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert r.exit_code == 0 and "note:" not in r.stderr  # whole-number labels are classes: nothing to say
