@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from nnlab.look.format import spread as fmt_spread
 from nnlab.metrics import METRICS  # noqa: F401 (part of this module's API)
-from nnlab.runs.read import Run
+from nnlab.runs.read import Run, summary_number
 from nnlab.runs.write import _jsonable
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -166,15 +166,7 @@ def recorded_best(run: Run, metric: str) -> dict | None:
             "epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None}
 
 
-def _number(v) -> float | int | None:
-    """A number from summary.json: write_json stores infinities as "inf"/"-inf"; anything else is no number."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return v
-    if v in ("inf", "-inf", "nan"):
-        return float(v)
-    return None
+_number = summary_number  # a number from summary.json, None for anything else
 
 
 def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_keys: bool = False,

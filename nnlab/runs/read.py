@@ -51,15 +51,19 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 _BAD = object()  # a value of the wrong type
 
 
-def _number(v):
-    """A number as summary.json holds it (write_json spells infinities "inf"/"-inf"); _BAD otherwise."""
+def summary_number(v, bad=None):
+    """A number as summary.json holds it (write_json spells infinities "inf"/"-inf"); ``bad`` otherwise."""
     if isinstance(v, bool):
-        return _BAD
+        return bad
     if isinstance(v, (int, float)):
         return v
     if v in ("inf", "-inf", "nan"):
         return float(v)
-    return _BAD
+    return bad
+
+
+def _number(v):
+    return summary_number(v, _BAD)
 
 
 def _int(v):
