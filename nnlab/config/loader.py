@@ -44,6 +44,9 @@ def _construct_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (list, dict, set)):  # '? [a, b]': YAML allows it, a config never needs it
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a plain name, got a {type(key).__name__}", key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark
@@ -61,11 +64,19 @@ def parse_yaml(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
+        where = f"{printable(source)}:{mark.line + 1}" if mark else printable(source)
         problem = exc.problem or exc.context or "malformed YAML"
-        raise ConfigError(f"{where}: {problem}") from None
+        raise ConfigError(f"{where}: {printable(problem)}") from None
+    except yaml.reader.ReaderError as exc:  # a control character: YAML text must be printable
+        raise ConfigError(f"{printable(source)}: character {exc.character!r} at position {exc.position} is not "
+                          "allowed in YAML; a config is plain text") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML ({exc})") from None
+        raise ConfigError(f"{printable(source)}: malformed YAML ({printable(exc)})") from None
+
+
+def printable(text) -> str:
+    """Text for a one-line message: control characters (newlines, escapes) shown as \\xNN, never sent raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def read_yaml_file(path: Path, notes: list[str] | None = None) -> dict:
@@ -148,11 +159,11 @@ def apply_override(data: dict, assignment: str, component_defaults: dict | None 
 
         component_defaults = _defaults()
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
+        raise ConfigError(f"--set {printable(assignment)}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
     key, _, text = assignment.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set {assignment}: the key must be a dotted path such as train.epochs")
+        raise ConfigError(f"--set {printable(assignment)}: the key must be a dotted path such as train.epochs")
     value = parse_yaml(text, f"--set {assignment}") if text.strip() else None
     if key == "data.path" and isinstance(value, str) and value:
         value = str(Path(os.path.expanduser(value)).resolve())
@@ -167,7 +178,8 @@ def apply_override(data: dict, assignment: str, component_defaults: dict | None 
             nxt = node[part] = {"name": default} if isinstance(default, str) else copy.deepcopy(default or {})
         elif not isinstance(nxt, dict):
             raise ConfigError(
-                f"--set {assignment}: '{'.'.join(parts[: i + 1])}' is {nxt!r}, not a mapping with keys"
+                f"--set {printable(assignment)}: '{printable('.'.join(parts[: i + 1]))}' is {nxt!r}, not a mapping "
+                "with keys"
             )
         node = nxt
     node[parts[-1]] = value

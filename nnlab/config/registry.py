@@ -124,9 +124,11 @@ def did_you_mean(word: str, choices) -> str:
 
 
 def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -> str:
+    from nnlab.config.loader import printable
+
     allowed = sorted(allowed)
     owner = f" for {owner}" if owner else ""
-    return (f"unknown {what} '{key}'{owner}; choose from {', '.join(allowed) or 'none'}"
+    return (f"unknown {what} '{printable(key)}'{owner}; choose from {', '.join(allowed) or 'none'}"
             f"{did_you_mean(key, allowed)}")
 
 
@@ -137,6 +139,12 @@ def is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _printable(text) -> str:
+    from nnlab.config.loader import printable
+
+    return printable(text)
 
 
 class Invalid(ValueError):
@@ -254,7 +262,7 @@ def check_options(options: dict[str, "Option"], given: dict, where: str, errors:
     out = {}
     for key in given:
         if key not in options:
-            errors.append(f"{where}.{key}: " + unknown_key_message(key, options, what=what, owner=owner))
+            errors.append(f"{where}.{_printable(key)}: " + unknown_key_message(key, options, what=what, owner=owner))
             bad = True
     for name, opt in options.items():
         if name not in given:

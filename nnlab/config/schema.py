@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
-from nnlab.config.loader import _load_with_extends, apply_override
+from nnlab.config.loader import _load_with_extends, apply_override, printable
 from nnlab.config.registry import (
     Fraction,
     Gt,
@@ -167,7 +167,7 @@ def validate(raw: dict, source: str = "config") -> Config:
 def _top_level(raw: dict, source: str, errors: list[str]):
     for key in raw:
         if key not in _TOP_KEYS:
-            errors.append(f"{key}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
+            errors.append(f"{printable(key)}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
     name = raw.get("name", Path(source).stem)
     problem = run_name_problem(name)
     if problem:
