@@ -230,7 +230,7 @@ def idx(*, path: str) -> RawData:
             if a.dtype != np.uint8 or a.ndim < 2:
                 raise DataError(f"{f}: images must be unsigned bytes (type 08) shaped (n, rows, cols), "
                                 f"got {a.dtype} shaped {a.shape}")
-            a = a.reshape(len(a), -1) / 255.0
+            a = a.reshape(len(a), int(np.prod(a.shape[1:]))) / 255.0  # -1 fails for 0 images
         elif a.ndim != 1 or a.dtype.kind not in "iu":
             raise DataError(f"{f}: labels must be a 1-D array of integers, got {a.dtype} shaped {a.shape}")
         arrays[key] = a
