@@ -236,9 +236,14 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         state["data.fingerprint"] = fingerprint
         runs.atomic_savez(run_dir / CHECKPOINT, state)
 
+    from nnlab.train.threads import blas_threads, limited
+
+    threads = blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
+    summary["blas_threads"] = threads or "default"
     try:
-        result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
-                       on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds)
+        with limited(threads):
+            result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
+                           on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds)
     except KeyboardInterrupt as exc:  # before the loop started: nothing trained
         summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "
                                                      "before training started")

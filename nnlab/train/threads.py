@@ -1,0 +1,53 @@
+"""How many BLAS threads one run uses, chosen from the sizes of its matrix products.
+
+On this project's 2-core machine a float32 product of 2 million flops or fewer (a batch of
+100 through a 100 x 100 layer) is no faster with 2 OpenBLAS threads than with one (19 us
+either way), while one of 17 million flops or more is 1.7x faster (128 x 256 x 256: 167 vs
+97 us; measured with threadpoolctl, see README "Threads").  Two threads are not free: when
+several runs share the cores, their spinning BLAS threads fight, and small runs side by side
+became 25-30x slower.  So a run whose largest product per step is under THRESHOLD flops
+trains with one BLAS thread; a larger one keeps the library's default.  NNLAB_THREADS=N
+sets the count for every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+THRESHOLD = 3e6  # flops of the largest matrix product of one training step
+
+
+def largest_product_flops(cfg, n_features: int, n_outputs: int, n_train: int) -> float:
+    """2 * batch * fan_in * fan_out of the widest Dense layer's forward product."""
+    from nnlab.train.batching import batch_size_for
+
+    m = cfg.model
+    pieces = m["activation"].get("pieces", 1) if m["activation"]["name"] == "maxout" else 1
+    outs = [*(h * pieces for h in m["hidden"]), n_outputs]
+    ins = [n_features, *m["hidden"]]
+    batch = batch_size_for(cfg.train["batch_size"], n_train)
+    return max(2.0 * batch * a * b for a, b in zip(ins, outs))
+
+
+def blas_threads(cfg, n_features: int, n_outputs: int, n_train: int) -> int | None:
+    """The thread count for a run: NNLAB_THREADS if set, 1 for small products, else None (the default)."""
+    env = os.environ.get("NNLAB_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            return None
+    return 1 if largest_product_flops(cfg, n_features, n_outputs, n_train) < THRESHOLD else None
+
+
+@contextlib.contextmanager
+def limited(threads: int | None):
+    """Run the block with at most ``threads`` BLAS threads (no change for None)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # lazy: only runs that train need it
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
