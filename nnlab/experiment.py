@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
@@ -94,20 +95,34 @@ def _data_summary(dataset) -> dict:
 
 def run_experiment(cfg, runs_dir="runs", dataset=None,
                    on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
-                   command: str | None = None, checkpoint_seconds: float = 60.0
+                   command: str | None = None, checkpoint_seconds: float = 60.0, *,
+                   run_dir: str | os.PathLike | None = None, options: "RunOptions | None" = None
                    ) -> tuple[Path, TrainResult | None, dict]:
-    """Train one validated config into a new run folder; return (run folder, result, summary)."""
+    """Train one validated config into a new run folder; return (run folder, result, summary).
+
+    The folder is ``runs_dir/<date_time>_<name>``, or exactly ``run_dir`` when given (it must not
+    exist yet: a sweep names its runs).  ``options`` are what a sweep changes (RunOptions).
+    """
+    options = options or RunOptions()
     if dataset is None:
         dataset = load_data(cfg)
     check_against_data(cfg, dataset)
     started = datetime.now()
-    run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
+    if run_dir is None:
+        run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
+    else:
+        run_dir = Path(run_dir)
+        try:
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(run_dir)
+        except OSError as exc:
+            raise RunError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
     summary = {
         "name": cfg.name, "status": "running", "config_source": cfg.source,
         "started": started.isoformat(timespec="seconds"), **runs.host_info(),
         "seed": cfg.seed, "command": command or runs.command_line(),
         "versions": runs.versions(), "git_commit": runs.git_commit(),
-        "data": _data_summary(dataset),
+        "data": _data_summary(dataset), **options.summary,
     }
     try:
         runs.atomic_write(run_dir / "config.yaml", cfg.dump())
@@ -118,7 +133,24 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
         shutil.rmtree(run_dir, ignore_errors=True)
         raise RunError(f"{run_dir}: cannot write the run folder ({exc.strerror or exc}); nothing was trained") \
             from None
-    return _run(cfg, dataset, run_dir, summary, writers, [], None, on_start, on_epoch, checkpoint_seconds)
+    return _run(cfg, dataset, run_dir, summary, writers, [], None, on_start, on_epoch, checkpoint_seconds, options)
+
+
+@dataclass
+class RunOptions:
+    """How a run differs from a plain ``nnlab train`` (what a sweep asks for).
+
+    ``threads``: BLAS threads (None: chosen from the matrix sizes, nnlab.train.threads);
+    ``should_stop(row)``: a pruner, see nnlab.train.trainer.train; ``evaluate_test=False``
+    holds the test set back; ``plots=False`` skips curves.png and diagnostics.png (a sweep
+    draws its own); ``summary``: extra keys for summary.json.
+    """
+
+    threads: int | None = None
+    should_stop: Optional[Callable] = None
+    evaluate_test: bool = True
+    plots: bool = True
+    summary: dict = field(default_factory=dict)
 
 
 def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
@@ -151,7 +183,8 @@ def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Op
                    runs.MetricsWriter(run_dir / "diagnostics.csv", DIAG_COLUMNS, keep_epochs=done))
     except OSError as exc:
         raise RunError(f"{run_dir}: cannot write the run folder ({exc.strerror or exc})") from None
-    return _run(cfg, dataset, run_dir, summary, writers, diag_rows, state, on_start, on_epoch, checkpoint_seconds)
+    return _run(cfg, dataset, run_dir, summary, writers, diag_rows, state, on_start, on_epoch, checkpoint_seconds,
+                RunOptions())
 
 
 def prepare_resume(run_dir):
@@ -211,7 +244,7 @@ def _read_summary(run_dir: Path) -> dict:
 
 
 def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, resume, on_start, on_epoch,
-         checkpoint_seconds) -> tuple[Path, TrainResult | None, dict]:
+         checkpoint_seconds, options: RunOptions) -> tuple[Path, TrainResult | None, dict]:
     writer, diag_writer = writers
     t0 = time.perf_counter()
     result = None
@@ -238,12 +271,13 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
 
     from nnlab.train.threads import blas_threads, limited
 
-    threads = blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
+    threads = options.threads or blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
     summary["blas_threads"] = threads or "default"
     try:
         with limited(threads):
             result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
-                           on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds)
+                           on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds,
+                           should_stop=options.should_stop, evaluate_test=options.evaluate_test)
     except KeyboardInterrupt as exc:  # before the loop started: nothing trained
         summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "
                                                      "before training started")
@@ -253,8 +287,19 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         raise
     finally:
         with deferred():
-            _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0)
+            _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, options)
     return run_dir, result, summary
+
+
+def _plot(cfg, run_dir: Path, history: list, diag_rows: list, summary: dict) -> None:
+    try:
+        from nnlab.look.figures import plot_curves, plot_diagnostics
+
+        plot_curves(history, run_dir / "curves.png", title=cfg.name)
+        if diag_rows:
+            plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run
+        summary["plot_error"] = f"{type(exc).__name__}: {exc}"
 
 
 def _failure(exc: BaseException) -> str:
@@ -265,26 +310,24 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0) -> None:
+def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, options: RunOptions) -> None:
     """The last files, whatever happened: model, plots, summary; the checkpoint goes once it is useless."""
     for w in writers:
         w.close()
     if result is not None:
         summary.update(_result_summary(cfg, dataset, result))
+        if not options.evaluate_test:
+            summary["test"] = {"loss": None, "acc": None, "held_back": True}
         summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
         if result.history:
             try:
                 runs.atomic_savez(run_dir / "model.npz", result.model.state())
             except OSError as exc:
                 summary["error"] = f"model.npz not written: {exc.strerror or exc}"
-            try:
-                from nnlab.look.figures import plot_curves, plot_diagnostics
-
-                plot_curves(result.history, run_dir / "curves.png", title=cfg.name)
-                if diag_rows:
-                    plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
-            except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run
-                summary["plot_error"] = f"{type(exc).__name__}: {exc}"
+            if options.plots:
+                _plot(cfg, run_dir, result.history, diag_rows, summary)
+            else:
+                summary["plots"] = "not drawn (a sweep's run: the sweep draws its own figures)"
     summary["wall_seconds"] = time.perf_counter() - t0  # of this process (a resumed run: since the resume)
     summary["finished"] = datetime.now().isoformat(timespec="seconds")
     try:
@@ -292,7 +335,7 @@ def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0) -> N
     except OSError as exc:
         raise RunError(f"{run_dir}: cannot write summary.json ({exc.strerror or exc}); metrics.csv and "
                        f"{CHECKPOINT} keep what was trained") from None
-    if summary["status"] in ("completed", "diverged"):
+    if summary["status"] in ("completed", "diverged", "pruned"):
         try:
             os.unlink(run_dir / CHECKPOINT)  # finished: model.npz and the curves say it all
         except OSError:

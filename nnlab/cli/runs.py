@@ -10,7 +10,7 @@ from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, _console, check_output, ha
 from nnlab.metrics import METRICS
 
 STATUS_STYLE = {"completed": "green", "diverged": "red", "failed": "red", "crashed": "red",
-                "interrupted": "yellow", "running": "cyan", "incomplete": "yellow"}
+                "interrupted": "yellow", "pruned": "magenta", "running": "cyan", "incomplete": "yellow"}
 
 
 def _esc(text) -> str:
@@ -162,7 +162,7 @@ def _setting(value) -> str:
 @main.command("runs")
 @click.argument("folder", required=False, default="runs", type=click.Path())
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["completed", "diverged", "interrupted", "failed", "running", "crashed",
+              type=click.Choice(["completed", "diverged", "pruned", "interrupted", "failed", "running", "crashed",
                                  "incomplete"]),  # nnlab.runs.STATUSES (not imported: --help stays fast)
               help="Only runs with this status (repeatable).")
 @handle_errors

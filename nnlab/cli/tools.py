@@ -7,15 +7,7 @@ import sys
 import click
 
 from nnlab.cli import PLOT_SUFFIXES, _console, _load_configs, check_output, handle_errors, main, set_option
-
-KINDS = {
-    "dataset": ("nnlab.data", "datasets", "data.name (options under data:)"),
-    "preprocessor": ("nnlab.data", "preprocessors", "data.preprocess"),
-    "initializer": ("nnlab.components.initializers", "initializers", "model.init"),
-    "activation": ("nnlab.components.activations", "activations", "model.activation"),
-    "optimizer": ("nnlab.components.optimizers", "optimizers", "train.optimizer"),
-    "schedule": ("nnlab.components.schedules", "schedules", "train.schedule"),
-}
+from nnlab.kinds import KINDS
 
 
 def registries():

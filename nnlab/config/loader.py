@@ -154,10 +154,6 @@ def apply_override(data: dict, assignment: str, component_defaults: dict | None 
     the default schedule with warmup 2.  ``component_defaults`` maps such dotted keys to
     their defaults (nnlab.config.schema.component_defaults() when not given).
     """
-    if component_defaults is None:
-        from nnlab.config.schema import component_defaults as _defaults
-
-        component_defaults = _defaults()
     if "=" not in assignment:
         raise ConfigError(f"--set {printable(assignment)}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
     key, _, text = assignment.partition("=")
@@ -167,6 +163,20 @@ def apply_override(data: dict, assignment: str, component_defaults: dict | None 
     value = parse_yaml(text, f"--set {assignment}") if text.strip() else None
     if key == "data.path" and isinstance(value, str) and value:
         value = str(Path(os.path.expanduser(value)).resolve())
+    set_key(data, key, value, component_defaults, f"--set {printable(assignment)}")
+
+
+def set_key(data: dict, key: str, value: Any, component_defaults: dict | None = None, where: str = "") -> None:
+    """Set the dotted ``key`` of a raw config mapping to ``value``, creating the mappings on the way.
+
+    A bare component name on the way gains options (adam -> {name: adam}); a missing component
+    starts from its section default (see apply_override).  A non-mapping on the way is one
+    ConfigError line starting with ``where``.
+    """
+    if component_defaults is None:
+        from nnlab.config.schema import component_defaults as _defaults
+
+        component_defaults = _defaults()
     parts = key.split(".")
     node = data
     for i, part in enumerate(parts[:-1]):
@@ -178,10 +188,7 @@ def apply_override(data: dict, assignment: str, component_defaults: dict | None 
             nxt = node[part] = {"name": default} if isinstance(default, str) else copy.deepcopy(default or {})
         elif not isinstance(nxt, dict):
             raise ConfigError(
-                f"--set {printable(assignment)}: '{printable('.'.join(parts[: i + 1]))}' is {nxt!r}, not a mapping "
-                "with keys"
+                f"{where}: '{printable('.'.join(parts[: i + 1]))}' is {nxt!r}, not a mapping with keys"
             )
         node = nxt
     node[parts[-1]] = value
-
-

@@ -123,7 +123,7 @@ table.kv th { width: 11em; font-weight: 500; }
           white-space: nowrap; border: 1px solid transparent; }
 .st-completed { background: #e3f4e8; color: #17622f; border-color: #a6d8b5; }
 .st-diverged, .st-failed, .st-crashed { background: #fde7e7; color: #a11a1a; border-color: #f0b1b1; }
-.st-interrupted, .st-mixed { background: #fff1d6; color: #7a4b00; border-color: #f0cf8c; }
+.st-interrupted, .st-pruned, .st-mixed { background: #fff1d6; color: #7a4b00; border-color: #f0cf8c; }
 .st-running { background: #e2eefc; color: #17457e; border-color: #a9c7ef; }
 .st-incomplete { background: #eceef0; color: #4a525a; border-color: #c9d0d6; }
 h2 .status { font-size: 0.62em; vertical-align: 0.2em; margin-left: 8px; }
@@ -150,7 +150,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
 
 
 def _status_badge(status: str) -> str:
-    cls = status if status in ("completed", "diverged", "failed", "crashed", "interrupted", "running",
+    cls = status if status in ("completed", "diverged", "pruned", "failed", "crashed", "interrupted", "running",
                                "incomplete") else "mixed"
     return f'<span class="status st-{cls}">{esc(status)}</span>'
 

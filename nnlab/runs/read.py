@@ -199,7 +199,7 @@ def config_problem(config) -> str | None:
     return None
 
 
-STATUSES = ("completed", "diverged", "interrupted", "failed", "running", "crashed", "incomplete")
+STATUSES = ("completed", "diverged", "pruned", "interrupted", "failed", "running", "crashed", "incomplete")
 
 
 @dataclass

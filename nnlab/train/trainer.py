@@ -40,7 +40,7 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class TrainResult:
-    status: str  # completed | diverged | interrupted
+    status: str  # completed | diverged | pruned | interrupted
     history: list[dict]
     model: MLP
     message: str = ""
@@ -114,8 +114,10 @@ class Trainer:
     """The state of one run and the loop over it; ``train()`` is the way to use it."""
 
     def __init__(self, cfg, dataset, on_epoch=None, on_diagnostics=None, on_checkpoint=None,
-                 checkpoint_seconds: float = 60.0, checkpoint_every: float = 1.0):
+                 checkpoint_seconds: float = 60.0, checkpoint_every: float = 1.0, should_stop=None,
+                 evaluate_test: bool = True):
         self.cfg, self.data = cfg, dataset
+        self.should_stop, self.evaluate_test = should_stop, evaluate_test
         self.on_epoch, self.on_diagnostics, self.on_checkpoint = on_epoch, on_diagnostics, on_checkpoint
         self.checkpoint_seconds, self.checkpoint_every = checkpoint_seconds, checkpoint_every
         self._last_saved = -math.inf  # perf_counter of the last checkpoint handed to on_checkpoint
@@ -245,6 +247,11 @@ class Trainer:
                     row = self.run_epoch(epoch)
                     if row is None or self.end_epoch(row):
                         break
+                    if self.should_stop is not None:  # a sweep's pruner: this run is clearly worse
+                        reason = self.should_stop(row)
+                        if reason:
+                            res.status, res.message = "pruned", reason
+                            break
                     epoch += 1
                     if self.on_checkpoint:
                         self._offer_checkpoint()
@@ -265,7 +272,8 @@ class Trainer:
             self.model.restore(self.stopper.snapshot)
             res.restored_epoch = self.stopper.best_row["epoch"]
         # the test set is used once, at the end, unless the weights are broken (diverged, nothing restored)
-        if res.history and (res.status != "diverged" or res.restored_epoch is not None):
+        # or the caller holds it back (a sweep looks at it only for the configuration it chose)
+        if self.evaluate_test and res.history and (res.status != "diverged" or res.restored_epoch is not None):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss, acc = evaluate(self.model, self.data.x_test, self.data.y_test, self.loss_fn)
             res.test = {"loss": loss, "acc": acc}
@@ -369,7 +377,8 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
           on_diagnostics: Callable[[list], None] | None = None,
           on_checkpoint: Callable[[dict], None] | None = None,
           resume: dict | None = None, checkpoint_seconds: float = 60.0,
-          checkpoint_every: float = 1.0) -> TrainResult:
+          checkpoint_every: float = 1.0, should_stop: Callable[[dict], str | None] | None = None,
+          evaluate_test: bool = True) -> TrainResult:
     """Train the configured MLP on the dataset.
 
     Calls ``on_epoch(row)`` after every epoch with its metrics, ``on_diagnostics(rows)``
@@ -378,9 +387,12 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     ``checkpoint_every`` seconds; when a signal stops the run, the last finished epoch's
     state) and every ``checkpoint_seconds`` within a long epoch.  Its arrays may be live
     views of the training state: save or copy them during the call.  ``resume`` is such a state: training continues
-    from it and ends with the same numbers as a run that never stopped.
+    from it and ends with the same numbers as a run that never stopped.  ``should_stop(row)``, called after
+    each epoch, may return a reason to stop the run now as ``pruned`` (a sweep's pruner).  With
+    ``evaluate_test=False`` the test set is not touched (``result.test`` stays None).
     """
-    trainer = Trainer(cfg, dataset, on_epoch, on_diagnostics, on_checkpoint, checkpoint_seconds, checkpoint_every)
+    trainer = Trainer(cfg, dataset, on_epoch, on_diagnostics, on_checkpoint, checkpoint_seconds, checkpoint_every,
+                      should_stop, evaluate_test)
     if resume is not None:
         trainer.load_state_dict(resume)
     if on_start:

@@ -1,0 +1,161 @@
+"""nnlab sweep: grid, random or Bayesian (TPE) search over configs, in parallel, resumable."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from nnlab.cli import _console, handle_errors, main, set_option
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUES",
+              help="Search this config key (repeatable): log:1e-4:1e-1 or 0:0.5 (ranges; int:16:256 for whole "
+                   "numbers; a third number gives grid points), relu,elu or [[64],[100,100]] (choices).")
+@set_option
+@click.option("--method", type=click.Choice(["grid", "random", "tpe"]),
+              help="grid (every point), random (seeded draws) or tpe (Bayesian, Optuna's TPE).")
+@click.option("--trials", type=click.IntRange(min=1), help="Points to try (random and tpe; default 20).")
+@click.option("--seeds", metavar="LIST", help="Seeds each point is trained with, e.g. 0,1,2 (default: the "
+                                               "config's seed); the metric is their mean.")
+@click.option("--metric", type=click.Choice(["val_acc", "val_loss", "train_acc", "train_loss"]),
+              help="What is optimized (default val_acc): maximized for *acc, minimized for *loss.")
+@click.option("--prune", type=click.Choice(["median", "none"]),
+              help="median: stop runs worse than the median of finished runs at the same epoch.")
+@click.option("--seed", "sampler_seed", type=click.IntRange(min=0), help="Seed of the random or TPE sampler.")
+@click.option("--name", default=None, help="Name of the sweep (default: the file's name: or stem).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Runs trained at once on this machine, one BLAS thread each  [default: the number of cores]")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Send the runs to a Dask cluster, e.g. tcp://10.0.0.5:8786 (or set DASK_SCHEDULER_ADDRESS).")
+@click.option("--runs-dir", default="sweeps", show_default=True, type=click.Path(file_okay=False),
+              help="Folder that receives the timestamped sweep folder.")
+@click.option("--resume", "resume", metavar="SWEEP_FOLDER", type=click.Path(),
+              help="Continue a stopped sweep: finished runs are kept, interrupted ones run again.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the sweep folder.")
+@handle_errors
+def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler_seed, name, jobs, scheduler,
+          runs_dir, resume, quiet):
+    """Search over configs: train every point of a grid, random draws, or TPE's proposals.
+
+    FILE is a sweep file (the base config, the params and how to search) or a plain
+    config with -p params (the short form).  Every param key and value is checked
+    against the config schema before anything trains.  Each point trains once per
+    seed; the points are ranked by the validation metric's mean over the seeds, and
+    only the chosen one is evaluated on the test set (note 004's protocol).
+
+    The sweep writes <runs-dir>/<date_time>_<name>/ with sweep.yaml, trials.csv (one
+    row per run), runs/ (ordinary run folders), best.yaml (nnlab train it), summary.json
+    and the figures params.png, progress.png and best_curves.png.  Ctrl-C stops it so
+    that --resume continues it; a run that fails is recorded and the sweep goes on.
+
+    Exit code 0 when the sweep finished with at least one trial scored, 1 if none was,
+    2 for a bad sweep file, 130 when interrupted (143 for SIGTERM).
+
+    \b
+    Examples:
+      nnlab sweep sweeps/lr_optimizer.yaml
+      nnlab sweep configs/base.yaml -p train.optimizer.lr=log:1e-4:1e-1 -p model.activation=relu,elu --trials 20
+      nnlab sweep sweeps/lr_optimizer.yaml --scheduler tcp://127.0.0.1:8786
+      nnlab sweep --resume sweeps/2026-11-23_10-00-00_lr_optimizer
+    """
+    from nnlab.errors import ConfigError
+    from nnlab.interrupt import graceful_signals
+    from nnlab.sweep import runner
+    from nnlab.sweep.space import make_sampler
+    from nnlab.sweep.view import SweepView, print_result
+
+    out = _console()
+    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if resume:
+        given = [opt for opt, v in (("FILE", file), ("-p", params), ("--set", overrides), ("--method", method),
+                                    ("--seeds", seeds), ("--metric", metric), ("--prune", prune),
+                                    ("--seed", sampler_seed), ("--name", name)) if v]
+        if given:
+            raise ConfigError(f"--resume continues a sweep as its sweep.yaml says; give no {', '.join(given)} with "
+                              "it (--trials, --jobs and --scheduler are allowed)")
+        spec = runner.load_spec(resume)
+        if spec.method == "grid" and trials:
+            raise ConfigError("--trials: a grid sweep runs every point once; it cannot have more trials")
+        folder = click.format_filename(resume)
+    else:
+        if not file:
+            raise ConfigError("nnlab sweep needs a sweep file or a config with -p params, or --resume FOLDER; "
+                              "e.g. nnlab sweep configs/base.yaml -p train.optimizer.lr=log:1e-4:1e-1")
+        from nnlab.sweep.spec import load_sweep
+
+        spec = load_sweep(file, params=params, overrides=overrides, method=method, trials=trials, seeds=seeds,
+                          metric=metric, prune=prune, seed=sampler_seed, name=name)
+        for note in spec.notes:
+            out.print(f"note: {note}", markup=False, soft_wrap=True, highlight=False)
+    dataset = runner.prepare(spec)
+    key = runner.data_key(dataset)
+    jobs = jobs or _cores()
+    if scheduler:
+        from nnlab.sweep.pool import DaskPool
+
+        pool = DaskPool(scheduler)
+        if spec.prune:
+            out.print("note: pruning uses the medians of the runs finished when a run is sent to the cluster",
+                      markup=False, soft_wrap=True, highlight=False)
+    else:
+        pool = None
+    from pathlib import Path
+
+    if resume:
+        folder = Path(folder)
+        sweep_ = runner.Sweep(spec, folder, None, dataset, key)
+        sweep_.lock()
+        old = runner.read_summary(folder)
+        if old.get("data_fingerprint") not in (None, key):
+            raise ConfigError(f"{folder}: the data differ from those the sweep started with (a changed data file?);"
+                              " a resumed sweep must see the same data")
+        sweep_.sampler = make_sampler(spec, folder)
+        stats = runner.restore(sweep_, trials)
+        if old.get("started"):
+            sweep_.started = runner.timestamp(old["started"], sweep_.started)
+        if not quiet:
+            out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again",
+                      markup=False, soft_wrap=True, highlight=False)
+    else:
+        folder = runner.create(spec, runs_dir)
+        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), dataset, key)
+        sweep_.lock()
+    if pool is None:
+        from nnlab.sweep.pool import LocalPool
+
+        pool = LocalPool(jobs, threads=1 if jobs > 1 else None)
+    view = SweepView(out, spec, folder, pool.capacity, pool.where, quiet)
+    from nnlab.runs import write_json
+
+    try:
+        write_json(folder / "summary.json", sweep_.summary())
+        with graceful_signals():
+            view.start(sweep_)
+            try:
+                sweep_.execute(pool, view, threads=1 if (scheduler or jobs > 1) else None)
+            finally:
+                view.stop(sweep_)
+                pool.close()
+    except KeyboardInterrupt:
+        from nnlab.interrupt import deferred
+
+        with deferred():
+            summary = runner.finish(sweep_)
+            print_result(out, sweep_, summary, quiet)
+            sweep_.unlock()
+        raise
+    summary = runner.finish(sweep_)
+    sweep_.unlock()
+    print_result(out, sweep_, summary, quiet)
+    if summary["best"] is None:
+        raise SystemExit(1)

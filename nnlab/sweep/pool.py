@@ -1,0 +1,256 @@
+"""Where a sweep's runs train: worker processes on this machine, or a Dask cluster.
+
+Both pools take ``submit(key, task)`` and report finished runs with ``wait(timeout)`` as
+``(key, outcome)`` pairs; ``free()`` says how many more runs they take now.
+
+Local workers are spawned processes that live for the whole sweep (numpy and nnlab are
+imported once per worker, not once per run).  Each sets its BLAS libraries to ``threads``
+threads through the environment before numpy loads, so N workers on N cores never fight
+over them.  A worker ignores Ctrl-C (the sweep stops them with SIGTERM, which a run in
+progress takes like ``nnlab train`` does: status interrupted, checkpoint kept), and stops by
+itself within half a second when the ``nnlab sweep`` process is gone (even after SIGKILL).
+A worker that dies (out of memory, a crash in a C library) fails only its own run; a new
+worker takes its place.
+
+This module imports nothing heavy at the top: it is what a spawned worker imports first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:  # the sweep process is gone: stop the run as Ctrl-C would
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _worker_main(conn, threads: int | None) -> None:  # pragma: no cover - runs in a child process
+    if threads:
+        for var in BLAS_ENV:
+            os.environ[var] = str(threads)
+        os.environ["NNLAB_THREADS"] = str(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process decides what Ctrl-C stops
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    from nnlab.interrupt import graceful_signals
+    from nnlab.sweep.trial import run_task
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        key, task = msg
+        with graceful_signals():
+            out = run_task(task)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            conn.send((key, out))
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx, threads):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, threads), daemon=True,
+                                   name="nnlab-sweep-worker")
+        self.process.start()
+        child.close()
+        self.key = None  # the run it trains
+
+
+class LocalPool:
+    """``jobs`` worker processes on this machine, one BLAS thread each (``threads``)."""
+
+    where = "this machine"
+
+    def __init__(self, jobs: int, threads: int | None = 1):
+        import multiprocessing
+
+        self.ctx = multiprocessing.get_context("spawn")
+        self.jobs, self.threads = jobs, threads
+        self.workers = [_Worker(self.ctx, threads) for _ in range(jobs)]
+
+    @property
+    def capacity(self) -> int:
+        return self.jobs
+
+    def free(self) -> int:
+        return sum(w.key is None for w in self.workers)
+
+    def submit(self, key, task: dict, dataset_key: str = "", dataset=None) -> None:
+        """Send a run to an idle worker (which loads its data itself: same machine, same files)."""
+        w = next(w for w in self.workers if w.key is None)
+        w.key = key
+        w.conn.send((key, task))
+
+    def wait(self, timeout: float) -> list:
+        from multiprocessing.connection import wait
+
+        busy = [w for w in self.workers if w.key is not None]
+        if not busy:
+            time.sleep(min(timeout, 0.05))
+            return []
+        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
+        done = []
+        for i, w in enumerate(self.workers):
+            if w.key is None:
+                continue
+            if w.conn in ready:
+                try:
+                    key, out = w.conn.recv()
+                    done.append((key, out))
+                    w.key = None
+                    continue
+                except (EOFError, OSError):
+                    pass
+            if w.conn in ready or w.process.sentinel in ready:
+                w.process.join(1)
+                done.append((w.key, {"status": "failed", "value": None, "epochs": 0, "seconds": None, "curve": [],
+                                     "message": f"the worker process died ({_exit_text(w.process.exitcode)}) "
+                                                "while training this run", "died": True}))
+                self.workers[i] = _Worker(self.ctx, self.threads)
+        return done
+
+    def stop(self, grace: float = 10.0) -> list:
+        """Stop every worker: runs in progress end as interrupted (SIGTERM); returns their outcomes."""
+        for w in self.workers:
+            if w.process.is_alive():
+                try:
+                    os.kill(w.process.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        done, deadline = [], time.monotonic() + grace
+        while any(w.key is not None for w in self.workers) and time.monotonic() < deadline:
+            for key, out in self.wait(0.2):
+                out = dict(out)
+                if out.get("died"):
+                    out.update(status="interrupted", message="stopped with the sweep")
+                done.append((key, out))
+        self.close()
+        return done
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.process.is_alive() and w.key is None:
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in self.workers:
+            w.process.join(2)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(1)
+            w.conn.close()
+
+
+def _exit_text(code) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+# ------------------------------------------------------------------ Dask
+
+
+class DaskPool:
+    """Runs sent to a Dask cluster (``dask scheduler`` + ``dask worker ADDRESS --nthreads 1``).
+
+    The data are loaded here once and scattered to the workers, so they need nnlab but no
+    data files and no shared folder; each run comes back as its files (nnlab.sweep.trial.remote_task).
+    """
+
+    def __init__(self, address: str, timeout: float = 10.0):
+        from nnlab.errors import ConfigError
+
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ConfigError("--scheduler needs dask.distributed, which is not installed: "
+                              "pip install 'nnlab[cluster]'") from None
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc}); start one "
+                              "with 'dask scheduler' and workers with 'dask worker ADDRESS --nthreads 1'") from None
+        self.address = address
+        self.where = f"the Dask cluster at {address}"
+        self.futures: dict = {}  # future -> key
+        self.data: dict = {}  # data spec -> scattered dataset future
+        self._asked, self._capacity = -1e9, 1
+
+    @property
+    def capacity(self) -> int:
+        """The cluster's worker threads (asked at most once a second: workers come and go)."""
+        now = time.monotonic()
+        if now - self._asked > 1.0:
+            self._capacity = max(1, sum(self.client.nthreads().values()))
+            self._asked = now
+        return self._capacity
+
+    def free(self) -> int:
+        return max(0, self.capacity - len(self.futures))
+
+    def scatter(self, key: str, dataset):
+        if key not in self.data:
+            self.data[key] = self.client.scatter(dataset, broadcast=True)
+        return self.data[key]
+
+    def submit(self, key, task: dict, dataset_key: str, dataset) -> None:
+        from nnlab.sweep.trial import remote_task
+
+        fut = self.client.submit(remote_task, task, self.scatter(dataset_key, dataset), pure=False,
+                                 key=f"nnlab-{task['sweep']}-{os.path.basename(task['run_dir'])}-{time.time_ns()}")
+        self.futures[fut] = key
+
+    def wait(self, timeout: float) -> list:
+        from dask.distributed import wait as dask_wait
+
+        if not self.futures:
+            time.sleep(min(timeout, 0.05))
+            return []
+        try:
+            dask_wait(list(self.futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        done = []
+        for fut in [f for f in self.futures if f.done()]:
+            key = self.futures.pop(fut)
+            try:
+                done.append((key, fut.result()))
+            except Exception as exc:  # noqa: BLE001 - a lost worker or a crash there fails this run only
+                done.append((key, {"status": "failed", "value": None, "epochs": 0, "seconds": None, "curve": [],
+                                   "message": f"on the cluster: {type(exc).__name__}: {exc}"}))
+        return done
+
+    def stop(self, grace: float = 0.0) -> list:
+        """Cancel what is queued or running on the cluster (those runs are rerun by --resume)."""
+        self.close()
+        return []
+
+    def close(self) -> None:
+        try:
+            if self.futures:
+                self.client.cancel(list(self.futures))
+            self.futures.clear()
+            self.client.close(timeout=5)
+        except Exception:  # noqa: BLE001 - closing a connection that is already gone
+            pass

@@ -1,0 +1,600 @@
+"""Sweep files: what to search over, read and checked before any trial runs.
+
+A sweep file is a YAML mapping::
+
+    name: lr_activation
+    config: ../configs/base.yaml      # the base config (relative to this file), or inline keys
+    method: tpe                       # grid | random | tpe
+    metric: val_acc                   # maximized for *acc, minimized for *loss
+    trials: 24                        # random and tpe (grid runs every point)
+    seeds: [0, 1, 2]                  # each point is trained once per seed
+    params:
+      train.optimizer.lr: {low: 1.0e-4, high: 1.0e-1, log: true}
+      model.activation: [relu, elu, tanh]
+    prune: median                     # optional
+
+``load_sweep`` reads it (or a plain config plus ``-p`` params: the short form) into a
+:class:`SweepSpec`; every param path, every choice and both ends of every range are
+validated against the config schema first, then every point a grid or a random sweep will
+run, so a typo is one line before anything trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnlab.config.loader import _load_with_extends, apply_override, parse_yaml, printable, read_yaml_file, set_key
+from nnlab.config.registry import did_you_mean, is_number, unknown_key_message
+from nnlab.errors import ConfigError
+from nnlab.metrics import METRICS
+
+METHODS = ("grid", "random", "tpe")
+SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune")
+PRUNE_RULES = ("median",)
+PRUNE_DEFAULTS = {"rule": "median", "startup": 4, "warmup": 1}
+DEFAULT_TRIALS = 20
+MAX_TRIALS = 100_000  # trials x seeds: a sweep bigger than this is a typo, not a plan
+MAX_SEEDS = 1000
+SIGNIFICANT = 4  # digits a random or TPE draw from a float range is rounded to (readable configs)
+_CONFIG_KEYS = ("name", "seed", "dtype", "data", "model", "train", "extends")
+
+
+@dataclass
+class Param:
+    """One searched config key: a list of choices, or a range (low, high, log, int; num points for grid)."""
+
+    path: str
+    choices: list | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    int: bool = False
+    num: int | None = None
+    where: str = field(default="params", compare=False)  # for messages: 'x.yaml: params' or '-p'
+
+    @property
+    def is_range(self) -> bool:
+        return self.choices is None
+
+    @property
+    def short(self) -> str:
+        """The last part of the path (lr, activation), or the last two for .name (optimizer.name)."""
+        parts = self.path.split(".")
+        return ".".join(parts[-2:]) if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+    def spec(self) -> dict:
+        """The normalized form written to sweep.yaml (and read back by from_spec)."""
+        if not self.is_range:
+            return {"choices": copy.deepcopy(self.choices)}
+        out = {"low": self.low, "high": self.high, "log": self.log, "int": self.int}
+        if self.num is not None:
+            out["num"] = self.num
+        return out
+
+    def grid_values(self) -> list:
+        if not self.is_range:
+            return list(self.choices)
+        if self.num is None:
+            raise ValueError("a range needs num for a grid")
+        if self.num == 1:
+            pts = [self.low]
+        elif self.log:
+            pts = [math.exp(math.log(self.low) + i * (math.log(self.high) - math.log(self.low)) / (self.num - 1))
+                   for i in range(self.num)]
+        else:
+            pts = [self.low + i * (self.high - self.low) / (self.num - 1) for i in range(self.num)]
+        pts = [round(p) for p in pts] if self.int else [round_significant(p) for p in pts]
+        return list(dict.fromkeys(pts))  # an int range with num > its width repeats points
+
+    def sample(self, rng) -> Any:
+        """One random value (numpy Generator): uniform choice, uniform or log-uniform in the range."""
+        if not self.is_range:
+            return copy.deepcopy(self.choices[int(rng.integers(len(self.choices)))])
+        if self.int:
+            if self.log:  # log-uniform over the integers: each octave equally likely
+                v = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
+                return int(min(self.high, max(self.low, math.floor(v))))
+            return int(rng.integers(int(self.low), int(self.high) + 1))
+        if self.log:
+            v = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            v = rng.uniform(self.low, self.high)
+        return min(self.high, max(self.low, round_significant(v)))
+
+    def label(self, value) -> str:
+        return value_text(value)
+
+
+def round_significant(v: float, digits: int = SIGNIFICANT) -> float:
+    if v == 0 or not math.isfinite(v):
+        return float(v)
+    return float(f"{v:.{digits}g}")
+
+
+def value_text(value) -> str:
+    """A param value as it appears in trials.csv and in messages: YAML flow text ([100, 100], 0.001, relu)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep: the base config (resolved mapping), the params, and how to search."""
+
+    name: str
+    method: str
+    metric: str
+    trials: int
+    seeds: list[int]
+    seed: int
+    params: list[Param]
+    prune: dict | None
+    base: dict  # the validated base config (Config.as_dict())
+    source: str = "sweep"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.metric.endswith("acc") else "minimize"
+
+    @property
+    def n_trials(self) -> int:
+        """How many points: the grid's size, or trials for random and tpe."""
+        if self.method == "grid":
+            return math.prod(len(p.grid_values()) for p in self.params)
+        return self.trials
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "maximize" else a < b
+
+    @property
+    def worst(self) -> float:
+        """What a diverged run scores: 0 for an accuracy, +inf for a loss."""
+        return 0.0 if self.direction == "maximize" else math.inf
+
+    def as_dict(self) -> dict:
+        """What sweep.yaml holds: everything needed to resume or rerun the sweep."""
+        return {"name": self.name, "method": self.method, "metric": self.metric, "direction": self.direction,
+                "trials": self.n_trials, "seeds": list(self.seeds), "seed": self.seed,
+                "prune": copy.deepcopy(self.prune), "params": {p.path: p.spec() for p in self.params},
+                "config": copy.deepcopy(self.base)}
+
+    def dump(self) -> str:
+        head = (f"# nnlab sweep '{self.name}', resolved: the params, the search and the whole base config.\n"
+                f"# Resume with: nnlab sweep --resume <this folder>\n")
+        return head + yaml.safe_dump(self.as_dict(), sort_keys=False, default_flow_style=None, width=100)
+
+    # -- points -> configs -----------------------------------------------------------
+    def raw_point(self, values: dict) -> dict:
+        """The base config mapping with the params set (a component switch drops options it lacks)."""
+        return point_mapping(self.base, values)
+
+    def config(self, values: dict, seed: int, name: str):
+        """The validated Config of one point and seed (ConfigError if the combination is invalid)."""
+        from nnlab.config.schema import validate
+
+        raw = self.raw_point(values)
+        raw["seed"], raw["name"] = seed, name
+        return validate(raw, source=f"{self.source}: params ({point_text(values)})")
+
+
+def point_text(values: dict) -> str:
+    return ", ".join(f"{k}={value_text(v)}" for k, v in values.items())
+
+
+def point_mapping(base: dict, values: dict) -> dict:
+    """``base`` with each dotted key of ``values`` set; switching a component by its ``name``
+    keeps only the options the new component accepts (lr survives adam -> sgd, betas do not)."""
+    from nnlab.kinds import registry_for_key
+
+    raw = copy.deepcopy(base)
+    for path, value in values.items():
+        set_key(raw, path, copy.deepcopy(value), where=f"params: {path}")
+    for path in values:
+        if not path.endswith(".name"):
+            continue
+        owner = path[: -len(".name")]
+        reg = registry_for_key(owner)
+        node = _get(raw, owner)
+        if reg is None or not isinstance(node, dict) or node.get("name") not in reg:
+            continue
+        accepted = set(reg.get(node["name"]).options)
+        explicit = {p.rsplit(".", 1)[1] for p in values if p.rsplit(".", 1)[0] == owner}
+        for k in list(node):
+            if k != "name" and k not in accepted and k not in explicit:
+                del node[k]
+    return raw
+
+
+def _get(d: dict, path: str):
+    for part in path.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)
+    return d
+
+
+# ------------------------------------------------------------------ reading sweep files
+
+
+def is_sweep_file(data: dict) -> bool:
+    """A sweep file has params/method/config keys and no config sections of its own."""
+    return bool(set(data) & {"params", "method", "config", "seeds", "trials", "prune"}) \
+        and not set(data) & {"data", "model", "train", "extends", "dtype"}
+
+
+def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple = (), method: str | None = None,
+               trials: int | None = None, seeds: str | None = None, metric: str | None = None,
+               prune: str | None = None, seed: int | None = None, name: str | None = None) -> SweepSpec:
+    """A sweep file, or a config file plus ``-p`` params (the short form); command-line values win."""
+    path = Path(path)
+    data = read_yaml_file(path)
+    errors: list[str] = []
+    if is_sweep_file(data):
+        raw = data
+        for key in raw:
+            if key not in SWEEP_KEYS:
+                errors.append(f"{path}: {printable(key)}: " + unknown_key_message(key, SWEEP_KEYS)
+                              + (" (a sweep file puts config keys under config:)" if key in _CONFIG_KEYS else ""))
+        base_raw = _base_config(raw.get("config"), path, errors)
+        file_params = raw.get("params")
+    else:  # the short form: the file is the base config
+        raw = {}
+        base_raw = _load_with_extends(path)
+        base_raw.setdefault("name", path.stem)
+        file_params = {}
+    for item in overrides:
+        apply_override(base_raw, item)
+    given = {"name": name, "method": method, "trials": trials, "metric": metric, "seed": seed}
+    for k, v in given.items():
+        if v is not None:
+            raw[k] = v
+    if seeds is not None:
+        raw["seeds"] = _seeds_text(seeds, errors)
+    if prune is not None:
+        raw["prune"] = None if prune == "none" else prune
+    plist = _params(file_params, path, errors)
+    for item in params:
+        p = _short_param(item, errors)
+        if p is not None:
+            plist = [q for q in plist if q.path != p.path] + [p]
+    return build_spec(raw, base_raw, plist, str(path), errors)
+
+
+def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, errors: list[str] | None = None
+               ) -> SweepSpec:
+    """Check the sweep settings, the base config, each param, and then the points; one ConfigError
+    with every problem (``errors``: those found while reading)."""
+    from nnlab.config.schema import run_name_problem, validate
+
+    errors = list(errors or [])
+    notes: list[str] = []
+    base_cfg = None
+    try:
+        base_cfg = validate(copy.deepcopy(base_raw), source=f"{source}: config")
+    except ConfigError as exc:
+        errors.extend(exc.lines)
+    name = raw.get("name", base_raw.get("name") or Path(source).stem)
+    if run_name_problem(name):
+        errors.append(f"{source}: name: {run_name_problem(name)}")
+    method = raw.get("method", "grid" if plist and all(not p.is_range or p.num for p in plist) else "random")
+    if method not in METHODS:
+        errors.append(f"{source}: method: unknown method {_show(method)}; choose from grid, random, tpe"
+                      f"{did_you_mean(method, METHODS)}")
+    metric = raw.get("metric", "val_acc")
+    if metric not in METRICS:
+        errors.append(f"{source}: metric: unknown metric {_show(metric)}; choose from {', '.join(METRICS)}"
+                      f"{did_you_mean(metric, METRICS)}")
+    trials = raw.get("trials")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        errors.append(f"{source}: trials: must be a whole number >= 1, got {_show(trials)}")
+        trials = None
+    if method == "grid" and trials is not None:
+        notes.append(f"{source}: trials: {trials} is not used by a grid sweep, which runs every point once")
+    trials = trials or DEFAULT_TRIALS
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        errors.append(f"{source}: seed: the sampler's seed must be a whole number >= 0, got {_show(seed)}")
+        seed = 0
+    seeds = raw.get("seeds")
+    if seeds is None:
+        seeds = [base_cfg.seed if base_cfg else 0]
+    elif not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
+                                                         for s in seeds):
+        errors.append(f"{source}: seeds: must be a list of whole numbers >= 0 such as [0, 1, 2], got {_show(seeds)}")
+        seeds = [0]
+    elif len(set(seeds)) != len(seeds):
+        errors.append(f"{source}: seeds: {_show(seeds)} repeats a seed; each seed trains the point once")
+    elif len(seeds) > MAX_SEEDS:
+        errors.append(f"{source}: seeds: {len(seeds)} seeds; at most {MAX_SEEDS}")
+    prune = _prune(raw.get("prune"), source, errors)
+    if not plist and not errors:
+        errors.append(f"{source}: params: nothing to search; give params: in the sweep file or -p KEY=VALUES, "
+                      "e.g. -p train.optimizer.lr=log:1e-4:1e-1")
+    if method == "grid":
+        for p in plist:
+            if p.is_range and p.num is None:
+                errors.append(f"{source}: params: {p.path}: a grid needs a list of values or a range with num "
+                              f"(e.g. {{low: {p.low:g}, high: {p.high:g}, num: 5}}); or use method: random or tpe")
+    if base_cfg is None:
+        raise ConfigError(lines=errors)
+    spec = SweepSpec(name=name, method=method if method in METHODS else "random",
+                     metric=metric if metric in METRICS else "val_acc", trials=trials, seeds=list(seeds),
+                     seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes)
+    if not errors and spec.n_trials * len(spec.seeds) > MAX_TRIALS:
+        errors.append(f"{source}: {spec.n_trials} points x {len(spec.seeds)} seeds = "
+                      f"{spec.n_trials * len(spec.seeds)} runs; at most {MAX_TRIALS}")
+    check_params(spec, errors)
+    return spec
+
+
+def _show(v) -> str:
+    from nnlab.config.registry import _show as show
+
+    return printable(show(v))
+
+
+def _base_config(value, path: Path, errors: list[str]) -> dict:
+    if value is None:
+        return {"name": path.stem}
+    if isinstance(value, str):
+        base_path = (path.parent / os.path.expanduser(value))
+        if not base_path.exists():
+            errors.append(f"{path}: config: file not found: {base_path}")
+            return {}
+        try:
+            out = _load_with_extends(base_path)
+        except ConfigError as exc:
+            errors.extend(exc.lines)
+            return {}
+        out.setdefault("name", path.stem)
+        return out
+    if isinstance(value, dict):
+        out = copy.deepcopy(value)
+        if "extends" in out:  # inline keys may extend a config file, relative to the sweep file
+            parent = out.pop("extends")
+            try:
+                from nnlab.config.loader import deep_merge
+
+                out = deep_merge(_load_with_extends(path.parent / str(parent)), out)
+            except ConfigError as exc:
+                errors.extend(exc.lines)
+        out.setdefault("name", path.stem)
+        return out
+    errors.append(f"{path}: config: must be a path to a config file or a mapping of config keys, "
+                  f"got {_show(value)}")
+    return {}
+
+
+def _seeds_text(text: str, errors: list[str]):
+    try:
+        return [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        errors.append(f"--seeds {printable(text)}: expected whole numbers separated by commas, e.g. --seeds 0,1,2")
+        return None
+
+
+def _prune(value, source: str, errors: list[str]) -> dict | None:
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        value = {"rule": value}
+    if not isinstance(value, dict):
+        errors.append(f"{source}: prune: must be median, null, or {{rule: median, startup: 4, warmup: 1}}, "
+                      f"got {_show(value)}")
+        return None
+    out = dict(PRUNE_DEFAULTS)
+    for k, v in value.items():
+        if k not in PRUNE_DEFAULTS:
+            errors.append(f"{source}: prune: {printable(k)}: " + unknown_key_message(k, PRUNE_DEFAULTS))
+        elif k == "rule":
+            if v not in PRUNE_RULES:
+                errors.append(f"{source}: prune: unknown rule {_show(v)}; choose from {', '.join(PRUNE_RULES)}"
+                              f"{did_you_mean(v, PRUNE_RULES)}")
+            out[k] = v
+        elif isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "startup" else 0):
+            errors.append(f"{source}: prune: {k}: must be a whole number >= {1 if k == 'startup' else 0}, "
+                          f"got {_show(v)}")
+        else:
+            out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------ params
+
+_RANGE_KEYS = ("low", "high", "log", "int", "num")
+
+
+def _params(value, path: Path, errors: list[str]) -> list[Param]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        errors.append(f"{path}: params: must be a mapping of config keys to values, e.g. "
+                      "'model.activation: [relu, elu]', got " + _show(value))
+        return []
+    out = []
+    for key, v in value.items():
+        p = param_from(str(key), v, f"{path}: params: {printable(key)}", errors)
+        if p is not None:
+            p.where = f"{path}: params"
+            out.append(p)
+    return out
+
+
+def _dotted(key: str, where: str, errors: list[str]) -> bool:
+    if not key or any(not part for part in key.split(".")):
+        errors.append(f"{where}: the key must be a dotted config path such as train.optimizer.lr")
+        return False
+    return True
+
+
+def param_from(key: str, v, where: str, errors: list[str]) -> Param | None:
+    """A Param from its sweep-file form: a list of choices, a {low, high, ...} range,
+    {choices: [...]}, or one value (fixed)."""
+    if not _dotted(key, where, errors):
+        return None
+    if isinstance(v, list):
+        return _choices(key, v, where, errors)
+    if isinstance(v, dict):
+        if set(v) == {"choices"}:
+            return _choices(key, v["choices"], where, errors)
+        if "low" in v or "high" in v:
+            return _range(key, v, where, errors)
+        errors.append(f"{where}: a mapping must be a range {{low: a, high: b}} (with optional log, int, num) or "
+                      f"{{choices: [...]}}; got keys {', '.join(printable(k) for k in v)}")
+        return None
+    return Param(key, choices=[v])
+
+
+def _choices(key, values, where, errors) -> Param | None:
+    if not isinstance(values, list) or not values:
+        errors.append(f"{where}: needs at least one value to choose from, got {_show(values)}")
+        return None
+    seen = []
+    for c in values:
+        if c in seen:
+            errors.append(f"{where}: the value {_show(c)} is listed twice")
+            return None
+        seen.append(c)
+    return Param(key, choices=list(values))
+
+
+def _range(key, v: dict, where, errors) -> Param | None:
+    bad = [k for k in v if k not in _RANGE_KEYS]
+    for k in bad:
+        errors.append(f"{where}: " + unknown_key_message(k, _RANGE_KEYS, "range key"))
+    if bad:
+        return None
+    if "low" not in v or "high" not in v:
+        errors.append(f"{where}: a range needs both low and high, e.g. {{low: 1.0e-4, high: 0.1, log: true}}")
+        return None
+    low, high = v["low"], v["high"]
+    for name, x in (("low", low), ("high", high)):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            errors.append(f"{where}: {name}: must be a finite number, got {_show(x)}"
+                          + (" (text; write it without quotes)" if isinstance(x, str) and is_number(x) else ""))
+            return None
+    log, is_int, num = v.get("log", False), v.get("int", False), v.get("num")
+    for name, x in (("log", log), ("int", is_int)):
+        if not isinstance(x, bool):
+            errors.append(f"{where}: {name}: must be true or false, got {_show(x)}")
+            return None
+    if num is not None and (isinstance(num, bool) or not isinstance(num, int) or num < 1):
+        errors.append(f"{where}: num: the number of grid points must be a whole number >= 1, got {_show(num)}")
+        return None
+    if not low < high:
+        errors.append(f"{where}: low ({low:g}) must be below high ({high:g})")
+        return None
+    if log and low <= 0:
+        errors.append(f"{where}: a log range needs low > 0, got {low:g}")
+        return None
+    if is_int and not (float(low).is_integer() and float(high).is_integer()):
+        errors.append(f"{where}: an int range needs whole-number ends, got {low:g} and {high:g}")
+        return None
+    if is_int:
+        low, high = int(low), int(high)
+    else:
+        low, high = float(low), float(high)
+    return Param(key, low=low, high=high, log=log, int=is_int, num=num)
+
+
+def _short_param(item: str, errors: list[str]) -> Param | None:
+    """``-p KEY=SPEC``: ``log:1e-4:1e-1``, ``int:16:256``, ``0:0.5`` (ranges, optional ``:num``),
+    ``relu,elu`` or ``[[64],[100,100]]`` (choices), or one value."""
+    where = f"-p {printable(item)}"
+    if "=" not in item:
+        errors.append(f"{where}: expected KEY=VALUES, e.g. -p train.optimizer.lr=log:1e-4:1e-1 or "
+                      "-p model.activation=relu,elu")
+        return None
+    key, _, text = item.partition("=")
+    key, text = key.strip(), text.strip()
+    if not _dotted(key, where, errors):
+        return None
+    if not text:
+        errors.append(f"{where}: no values after '='")
+        return None
+    p = _short_values(key, text, where, errors)
+    if p is not None:
+        p.where = "-p"
+    return p
+
+
+def _short_values(key: str, text: str, where: str, errors: list[str]) -> Param | None:
+    parts = text.split(":")
+    kind = parts[0] if parts[0] in ("log", "int", "intlog", "logint") else ""
+    nums = parts[1:] if kind else parts
+    if 2 <= len(nums) <= 3 and all(is_number(n) for n in nums):
+        spec: dict = {"low": float(nums[0]), "high": float(nums[1]), "log": "log" in kind, "int": "int" in kind}
+        if len(nums) == 3:
+            n = float(nums[2])
+            spec["num"] = int(n) if n.is_integer() else n
+        return _range(key, spec, where, errors)
+    if kind:
+        errors.append(f"{where}: expected {kind}:LOW:HIGH with numbers, e.g. {kind}:1e-4:1e-1")
+        return None
+    try:
+        if text.startswith("["):
+            values = parse_yaml(text, where)
+            if not isinstance(values, list):
+                raise ConfigError(f"{where}: expected a YAML list")
+        else:
+            values = [parse_yaml(v, where) for v in text.split(",")]
+    except ConfigError as exc:
+        errors.extend(exc.lines)
+        return None
+    return _choices(key, values, where, errors)
+
+
+# ------------------------------------------------------------------ checking
+
+
+MAX_CHECKED = 2000  # points validated up front; a bigger grid is checked param by param only
+
+
+def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
+    """Every param value on its own (choices, both ends of ranges), then every planned point.
+
+    Raises one ConfigError with every problem (``errors``: those found before); the messages
+    are those of ``nnlab validate``.
+    """
+    from nnlab.config.schema import validate
+
+    errors = list(errors or [])
+    for p in spec.params:
+        values = p.choices if not p.is_range else [p.low, p.high]
+        for v in values:
+            try:
+                raw = point_mapping(spec.base, {p.path: v})
+                validate(raw, source=p.where)
+            except ConfigError as exc:
+                errors.extend(_dedupe(exc.lines, errors))
+    if errors:
+        raise ConfigError(lines=errors)
+    if len(spec.params) < 2:
+        return
+    from nnlab.sweep.space import planned_points
+
+    for values in itertools.islice(planned_points(spec), MAX_CHECKED):
+        try:
+            spec.config(values, spec.seeds[0], spec.name)
+        except ConfigError as exc:
+            errors.extend(_dedupe(exc.lines, errors))
+            if len(errors) >= 10:
+                break
+    if errors:
+        raise ConfigError(lines=errors)
+
+
+def _dedupe(lines: list[str], seen: list[str]) -> list[str]:
+    return [ln for ln in lines if ln not in seen]

@@ -1,0 +1,165 @@
+"""What a sweep shows while it runs and when it ends.
+
+In a terminal: a live panel (runs done / running / failed / pruned, a progress bar with an
+ETA, the best value so far with its params, the time per run), redrawn at most 4 times a
+second by the sweep's own loop (no thread).  Piped into a file or a CI log: one plain line
+per finished run, never cut.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from nnlab.look.format import mean_std, number, percent
+from nnlab.sweep.spec import value_text
+
+
+def metric_text(metric: str, v, std=None) -> str:
+    pct = metric.endswith("acc")
+    if std is not None:
+        return mean_std(v, std if math.isfinite(std) else None, pct=pct)
+    return percent(v) if pct else number(v)
+
+
+def params_text(values: dict, params) -> str:
+    return " ".join(f"{p.short}={value_text(values[p.path])}" for p in params)
+
+
+def _secs(v) -> str:
+    return "-" if v is None else f"{v:.2f} s"
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class SweepView:
+    def __init__(self, console, spec, folder, jobs: int, where: str, quiet: bool = False):
+        self.console, self.spec, self.folder, self.jobs, self.where = console, spec, folder, jobs, where
+        self.quiet = quiet
+        self.live = None
+        self._last = 0.0
+        self.t0 = time.time()
+
+    def header(self) -> str:
+        s = self.spec
+        n = "every point" if s.method == "grid" else f"{s.trials} trials"
+        return (f"sweep {s.name}: {s.method}, {n} x {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}, "
+                f"{s.metric} ({'max' if s.direction == 'maximize' else 'min'}imized), {self.jobs} at a time on "
+                f"{self.where}")
+
+    def start(self, sweep) -> None:
+        if self.quiet:
+            return
+        self.console.print(self.header(), markup=False, soft_wrap=True, highlight=False)
+        self.console.print(f"folder: {self.folder}", markup=False, soft_wrap=True, highlight=False)
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(sweep), console=self.console, auto_refresh=False, transient=False)
+            self.live.start()
+
+    def stop(self, sweep) -> None:
+        if self.live is not None:
+            self.live.update(self._render(sweep), refresh=True)
+            self.live.stop()
+            self.live = None
+
+    def update(self, sweep, force: bool = False) -> None:
+        if self.live is None:
+            return
+        now = time.time()
+        if force or now - self._last >= 0.25:
+            self._last = now
+            self.live.update(self._render(sweep), refresh=True)
+
+    def finished(self, sweep, trial: int, seed: int) -> None:
+        if self.quiet:
+            return
+        if self.live is not None:
+            self.update(sweep, force=True)
+            return
+        t = sweep.trials[trial]
+        r = t.runs[seed]
+        done = sum(x.status not in ("queued", "running") for tt in sweep.trials.values() for x in tt.runs.values())
+        extra = f"  ({r.message})" if r.status in ("failed", "pruned") and r.message else ""
+        self.console.print(
+            f"[{done}/{sweep.total_runs}] trial {trial} seed {seed}: {r.status}, {self.spec.metric} "
+            f"{metric_text(self.spec.metric, r.value)}, {r.epochs or 0} epochs, {_secs(r.seconds)}  "
+            f"{params_text(t.values, self.spec.params)}{extra}",
+            markup=False, soft_wrap=True, highlight=False)
+
+    def _render(self, sweep):
+        from rich.console import Group
+        from rich.text import Text
+
+        c = sweep.run_counts()
+        total = max(1, sweep.total_runs)
+        done = c["completed"] + c["diverged"] + c["pruned"] + c["failed"]
+        width = 30
+        filled = int(width * done / total)
+        secs = sweep.run_seconds
+        per = sum(secs) / len(secs) if secs else None
+        left = total - done
+        eta = _duration(per * left / max(1, self.jobs)) if per is not None and left else ("-" if left else "0s")
+        lines = [
+            Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
+                          f" {done}/{total} runs  ETA {eta}  elapsed {_duration(time.time() - self.t0)}"),
+            Text(f"done {c['completed']}  running {c['running']}  diverged {c['diverged']}  pruned {c['pruned']}  "
+                 f"failed {c['failed']}" + (f"  time per run {per:.1f} s" if per is not None else "")),
+        ]
+        b = sweep.best()
+        if b is not None:
+            lines.append(Text(f"best so far: trial {b.number}, {self.spec.metric} "
+                              f"{metric_text(self.spec.metric, b.value, b.std if len(self.spec.seeds) > 1 else None)}"
+                              f"  {params_text(b.values, self.spec.params)}"))
+        return Group(*lines)
+
+
+def print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
+    """The end of a sweep: the best trials as a table, the chosen config's test result, what to do next."""
+    if quiet:
+        console.print(str(sweep.folder), markup=False, soft_wrap=True, highlight=False)
+        return
+    from rich.table import Table
+
+    spec = sweep.spec
+    ranked = sweep.ranked()
+    c = summary["counts"]
+    console.print(f"{len(sweep.trials)} trials: {c['completed']} completed, {c['diverged']} diverged, "
+                  f"{c['pruned']} pruned, {c['failed']} failed"
+                  + (f", {c['interrupted'] + c['queued'] + c['running']} not finished" if sweep.status != "completed"
+                     else ""), markup=False, soft_wrap=True, highlight=False)
+    if ranked:
+        table = Table(title=f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
+                            f"{'s' if len(spec.seeds) > 1 else ''})", title_justify="left", header_style="bold")
+        table.add_column("trial", justify="right", no_wrap=True)
+        for p in spec.params:
+            table.add_column(p.short, overflow="fold")
+        table.add_column(spec.metric, justify="right", no_wrap=True)
+        for t in ranked[:5]:
+            table.add_row(str(t.number), *(value_text(t.values[p.path]) for p in spec.params),
+                          metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None))
+        console.print(table)
+    best = summary.get("best")
+    if best and best.get("test") and best["test"].get("acc") is not None:
+        te = best["test"]
+        console.print(f"test accuracy of the chosen config (trial {best['trial']}, looked at once): "
+                      f"{mean_std(te['acc'], te.get('acc_std') if len(spec.seeds) > 1 else None, pct=True)}",
+                      markup=False, soft_wrap=True, highlight=False)
+    elif best and best.get("test") and best["test"].get("loss") is not None:
+        console.print(f"test loss of the chosen config (trial {best['trial']}): {number(best['test']['loss'])}",
+                      markup=False, soft_wrap=True, highlight=False)
+    console.print(f"sweep folder: {sweep.folder}", markup=False, soft_wrap=True, highlight=False)
+    if best:
+        console.print(f"train the best: nnlab train {sweep.folder / 'best.yaml'}", markup=False, soft_wrap=True,
+                      highlight=False)
+    if sweep.status != "completed":
+        console.print(f"resume: nnlab sweep --resume {sweep.folder}", markup=False, soft_wrap=True,
+                      highlight=False)
