@@ -317,7 +317,8 @@ def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, opti
     if result is not None:
         summary.update(_result_summary(cfg, dataset, result))
         if not options.evaluate_test:
-            summary["test"] = {"loss": None, "acc": None, "held_back": True}
+            summary["test"] = {"loss": None, "acc": None}
+            summary["test_held_back"] = "the sweep looks at the test set only for the configuration it chooses"
         summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
         if result.history:
             try:

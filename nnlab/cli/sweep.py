@@ -124,7 +124,9 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         if old.get("started"):
             sweep_.started = runner.timestamp(old["started"], sweep_.started)
         if not quiet:
-            out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again",
+            rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
+            out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not "
+                      "started yet",
                       markup=False, soft_wrap=True, highlight=False)
     else:
         folder = runner.create(spec, runs_dir)

@@ -200,13 +200,12 @@ class Sweep:
             while self.queue:
                 n, seed = self.queue.popleft()
                 t = self.trials[n]
-                if t.status in ("pruned", "failed") and t.runs[seed].status == "queued":
-                    r = t.runs[seed]
-                    r.status = "pruned" if t.status == "pruned" else "queued"
-                    if r.status == "pruned":
-                        r.message = "not run: another seed of this trial was pruned"
-                        self._maybe_tell(t)
-                        continue
+                if any(r.status == "pruned" for r in t.runs.values()):  # the trial is out: skip its other seeds
+                    t.runs[seed].status = "pruned"
+                    t.runs[seed].message = "not run: another seed of this trial was pruned"
+                    self._maybe_tell(t)
+                    self.write_trials()
+                    continue
                 return t, seed
             nxt = self.sampler.next()
             if nxt is None:
@@ -247,6 +246,7 @@ class Sweep:
                     self.record(*key, out)
                     if view:
                         view.finished(self, *key)
+            self.write_trials()
         except KeyboardInterrupt as exc:
             self.status = "interrupted"
             self.interrupted_by = getattr(exc, "name", "SIGINT")
@@ -570,7 +570,8 @@ def _note_test(run_dir: Path, res: dict) -> None:
 
     try:
         s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        s["test"] = {**res, "evaluated": "by the sweep, for the configuration it chose"}
+        s["test"] = res
+        s["test_held_back"] = "no: this run's configuration is the one the sweep chose; evaluated on the test set once"
         write_json(run_dir / "summary.json", s)
     except (OSError, ValueError):
         pass

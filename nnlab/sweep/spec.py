@@ -571,21 +571,20 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     from nnlab.config.schema import validate
 
     errors = list(errors or [])
+    from nnlab.sweep.space import planned_points
+
+    planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
     for p in spec.params:
         values = p.choices if not p.is_range else [p.low, p.high]
         for v in values:
             try:
-                raw = point_mapping(spec.base, {p.path: v})
-                validate(raw, source=p.where)
+                validate(point_mapping(spec.base, {p.path: v}), source=p.where)
             except ConfigError as exc:
-                errors.extend(_dedupe(exc.lines, errors))
+                if not _valid_somewhere(spec, p.path, v, planned):  # e.g. a rate per layer, for 2-layer points
+                    errors.extend(_dedupe(exc.lines, errors))
     if errors:
         raise ConfigError(lines=errors)
-    if len(spec.params) < 2:
-        return
-    from nnlab.sweep.space import planned_points
-
-    for values in itertools.islice(planned_points(spec), MAX_CHECKED):
+    for values in planned:
         try:
             spec.config(values, spec.seeds[0], spec.name)
         except ConfigError as exc:
@@ -594,6 +593,25 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
                 break
     if errors:
         raise ConfigError(lines=errors)
+
+
+def _valid_somewhere(spec: SweepSpec, path: str, value, planned: list[dict]) -> bool:
+    """Whether some planned point, with ``path`` set to ``value``, is a valid config."""
+    from nnlab.config.schema import validate
+
+    seen = set()
+    for point in planned:
+        values = {**point, path: value}
+        key = repr(values)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            validate(point_mapping(spec.base, values))
+            return True
+        except ConfigError:
+            continue
+    return False
 
 
 def _dedupe(lines: list[str], seen: list[str]) -> list[str]:

@@ -137,8 +137,9 @@ def print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
                   + (f", {c['interrupted'] + c['queued'] + c['running']} not finished" if sweep.status != "completed"
                      else ""), markup=False, soft_wrap=True, highlight=False)
     if ranked:
-        table = Table(title=f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
-                            f"{'s' if len(spec.seeds) > 1 else ''})", title_justify="left", header_style="bold")
+        console.print(f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
+                      f"{'s' if len(spec.seeds) > 1 else ''}):", markup=False, soft_wrap=True, highlight=False)
+        table = Table(header_style="bold")
         table.add_column("trial", justify="right", no_wrap=True)
         for p in spec.params:
             table.add_column(p.short, overflow="fold")
