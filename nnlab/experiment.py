@@ -121,7 +121,8 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
         "name": cfg.name, "status": "running", "config_source": cfg.source,
         "started": started.isoformat(timespec="seconds"), **runs.host_info(),
         "seed": cfg.seed, "command": command or runs.command_line(),
-        "versions": runs.versions(), "git_commit": runs.git_commit(),
+        "versions": runs.versions(),
+        "git_commit": options.summary["git_commit"] if "git_commit" in options.summary else runs.git_commit(),
         "data": _data_summary(dataset), **options.summary,
     }
     try:
@@ -143,13 +144,16 @@ class RunOptions:
     ``threads``: BLAS threads (None: chosen from the matrix sizes, nnlab.train.threads);
     ``should_stop(row)``: a pruner, see nnlab.train.trainer.train; ``evaluate_test=False``
     holds the test set back; ``plots=False`` skips curves.png and diagnostics.png (a sweep
-    draws its own); ``summary``: extra keys for summary.json.
+    draws its own); ``checkpoints=False`` writes no checkpoint.npz (a sweep trains a stopped run
+    again from the start); ``summary``: extra keys for summary.json (``git_commit`` replaces the
+    one this process would read).
     """
 
     threads: int | None = None
     should_stop: Optional[Callable] = None
     evaluate_test: bool = True
     plots: bool = True
+    checkpoints: bool = True
     summary: dict = field(default_factory=dict)
 
 
@@ -276,7 +280,7 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
     try:
         with limited(threads):
             result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
-                           on_checkpoint=checkpoint_cb, resume=resume, checkpoint_seconds=checkpoint_seconds,
+                           on_checkpoint=checkpoint_cb if options.checkpoints else None, resume=resume, checkpoint_seconds=checkpoint_seconds,
                            should_stop=options.should_stop, evaluate_test=options.evaluate_test)
     except KeyboardInterrupt as exc:  # before the loop started: nothing trained
         summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "

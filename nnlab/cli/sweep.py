@@ -71,7 +71,6 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     from nnlab.errors import ConfigError
     from nnlab.interrupt import graceful_signals
     from nnlab.sweep import runner
-    from nnlab.sweep.space import make_sampler
     from nnlab.sweep.view import SweepView, print_result
 
     out = _console()
@@ -86,7 +85,6 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         spec = runner.load_spec(resume)
         if spec.method == "grid" and trials:
             raise ConfigError("--trials: a grid sweep runs every point once; it cannot have more trials")
-        folder = click.format_filename(resume)
     else:
         if not file:
             raise ConfigError("nnlab sweep needs a sweep file or a config with -p params, or --resume FOLDER; "
@@ -97,8 +95,6 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
                           metric=metric, prune=prune, seed=sampler_seed, name=name)
         for note in spec.notes:
             out.print(f"note: {note}", markup=False, soft_wrap=True, highlight=False)
-    dataset = runner.prepare(spec)
-    key = runner.data_key(dataset)
     jobs = jobs or _cores()
     if scheduler:
         from nnlab.sweep.pool import DaskPool
@@ -107,35 +103,16 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         if spec.prune:
             out.print("note: pruning uses the medians of the runs finished when a run is sent to the cluster",
                       markup=False, soft_wrap=True, highlight=False)
-    else:
-        pool = None
-    from pathlib import Path
-
-    if resume:
-        folder = Path(folder)
-        sweep_ = runner.Sweep(spec, folder, None, dataset, key)
-        sweep_.lock()
-        old = runner.read_summary(folder)
-        if old.get("data_fingerprint") not in (None, key):
-            raise ConfigError(f"{folder}: the data differ from those the sweep started with (a changed data file?);"
-                              " a resumed sweep must see the same data")
-        sweep_.sampler = make_sampler(spec, folder)
-        stats = runner.restore(sweep_, trials)
-        if old.get("started"):
-            sweep_.started = runner.timestamp(old["started"], sweep_.started)
-        if not quiet:
-            rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
-            out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not "
-                      "started yet",
-                      markup=False, soft_wrap=True, highlight=False)
-    else:
-        folder = runner.create(spec, runs_dir)
-        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), dataset, key)
-        sweep_.lock()
-    if pool is None:
+    else:  # started first: the workers import and load the data while the sweep is checked against it
         from nnlab.sweep.pool import LocalPool
 
-        pool = LocalPool(jobs, threads=1 if jobs > 1 else None)
+        pool = LocalPool(jobs, threads=1 if jobs > 1 else None, warm=spec.base)
+    try:
+        sweep_ = _open(spec, resume, trials, runs_dir, quiet, out)
+    except BaseException:
+        pool.close()
+        raise
+    folder = sweep_.folder
     view = SweepView(out, spec, folder, pool.capacity, pool.where, quiet)
     from nnlab.runs import write_json
 
@@ -161,3 +138,40 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     print_result(out, sweep_, summary, quiet)
     if summary["best"] is None:
         raise SystemExit(1)
+
+
+def _open(spec, resume, trials, runs_dir, quiet, out):
+    """The data checked, then the sweep folder: a new one, or a stopped one restored (locked either way)."""
+    from pathlib import Path
+
+    from nnlab.errors import ConfigError
+    from nnlab.sweep import runner
+    from nnlab.sweep.space import make_sampler
+
+    dataset = runner.prepare(spec)
+    key = runner.data_key(dataset)
+    if not resume:
+        folder = runner.create(spec, runs_dir)
+        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), dataset, key)
+        sweep_.lock()
+        return sweep_
+    folder = Path(click.format_filename(resume))
+    sweep_ = runner.Sweep(spec, folder, None, dataset, key)
+    sweep_.lock()
+    try:
+        old = runner.read_summary(folder)
+        if old.get("data_fingerprint") not in (None, key):
+            raise ConfigError(f"{folder}: the data differ from those the sweep started with (a changed data file?); "
+                              "a resumed sweep must see the same data")
+        sweep_.sampler = make_sampler(spec, folder)
+        stats = runner.restore(sweep_, trials)
+    except BaseException:
+        sweep_.unlock()
+        raise
+    if old.get("started"):
+        sweep_.started = runner.timestamp(old["started"], sweep_.started)
+    if not quiet:
+        rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
+        out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not started "
+                  "yet", markup=False, soft_wrap=True, highlight=False)
+    return sweep_

@@ -34,7 +34,7 @@ def _watch_parent(parent: int) -> None:
             return
 
 
-def _worker_main(conn, threads: int | None) -> None:  # pragma: no cover - runs in a child process
+def _worker_main(conn, threads: int | None, warm: dict | None = None) -> None:  # pragma: no cover - child
     if threads:
         for var in BLAS_ENV:
             os.environ[var] = str(threads)
@@ -42,7 +42,10 @@ def _worker_main(conn, threads: int | None) -> None:  # pragma: no cover - runs 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process decides what Ctrl-C stops
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     from nnlab.interrupt import graceful_signals
-    from nnlab.sweep.trial import run_task
+    from nnlab.sweep.trial import run_task, warm_up
+
+    if warm is not None:  # import the training code and load the data now, while the sweep is being prepared
+        warm_up(warm)
 
     while True:
         try:
@@ -62,9 +65,9 @@ def _worker_main(conn, threads: int | None) -> None:  # pragma: no cover - runs 
 
 
 class _Worker:
-    def __init__(self, ctx, threads):
+    def __init__(self, ctx, threads, warm=None):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, threads), daemon=True,
+        self.process = ctx.Process(target=_worker_main, args=(child, threads, warm), daemon=True,
                                    name="nnlab-sweep-worker")
         self.process.start()
         child.close()
@@ -76,12 +79,13 @@ class LocalPool:
 
     where = "this machine"
 
-    def __init__(self, jobs: int, threads: int | None = 1):
+    def __init__(self, jobs: int, threads: int | None = 1, warm: dict | None = None):
+        """``warm``: a config mapping whose data each worker loads as soon as it starts."""
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("spawn")
-        self.jobs, self.threads = jobs, threads
-        self.workers = [_Worker(self.ctx, threads) for _ in range(jobs)]
+        self.jobs, self.threads, self.warm = jobs, threads, warm
+        self.workers = [_Worker(self.ctx, threads, warm) for _ in range(jobs)]
 
     @property
     def capacity(self) -> int:
@@ -121,7 +125,7 @@ class LocalPool:
                 done.append((w.key, {"status": "failed", "value": None, "epochs": 0, "seconds": None, "curve": [],
                                      "message": f"the worker process died ({_exit_text(w.process.exitcode)}) "
                                                 "while training this run", "died": True}))
-                self.workers[i] = _Worker(self.ctx, self.threads)
+                self.workers[i] = _Worker(self.ctx, self.threads, self.warm)
         return done
 
     def stop(self, grace: float = 10.0) -> list:

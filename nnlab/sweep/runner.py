@@ -112,6 +112,9 @@ class Sweep:
         self.status = "running"
         self.interrupted_by = None
         self._lock_fd = None
+        from nnlab.runs import git_commit
+
+        self.git_commit = git_commit()  # of the checkout nnlab sweep runs in (a Dask worker has none)
 
     # -- files -----------------------------------------------------------------------
     @property
@@ -191,7 +194,7 @@ class Sweep:
                 "trial": trial.number, "seed": seed, "sweep": self.spec.name, "metric": self.spec.metric,
                 "maximize": self.spec.direction == "maximize", "worst": self.spec.worst,
                 "prune": self.spec.prune, "reference": self._reference(), "threads": threads,
-                "params": {k: v for k, v in trial.values.items()},
+                "params": {k: v for k, v in trial.values.items()}, "git_commit": self.git_commit,
                 "command": f"nnlab sweep (trial {trial.number}, seed {seed} of {self.folder})"}
 
     def _next(self):

@@ -28,6 +28,17 @@ def dataset_for(cfg):
     return _DATA[key]
 
 
+def warm_up(config: dict) -> None:
+    """Load the data of ``config`` (and with it the training code) before the first run arrives."""
+    try:
+        from nnlab.config.schema import validate
+        from nnlab.experiment import RunOptions  # noqa: F401 - the import is the point
+
+        dataset_for(validate(dict(config)))
+    except Exception:  # noqa: BLE001 - the run that needs the data will report the problem
+        pass
+
+
 class MedianPruner:
     """Stop a run whose best value so far is worse than the median of finished runs at this epoch.
 
@@ -85,8 +96,10 @@ def run_task(task: dict, dataset=None) -> dict:
         if task.get("prune"):
             pruner = MedianPruner(metric, task["maximize"], task["prune"]["warmup"], task.get("reference") or [])
         options = RunOptions(threads=task.get("threads"), should_stop=pruner, evaluate_test=False, plots=False,
-                             summary={"sweep": {"name": task["sweep"], "trial": task["trial"], "seed": task["seed"],
-                                                "metric": metric, "params": task["params"]}})
+                             checkpoints=False, summary={
+                                 "git_commit": task.get("git_commit"),
+                                 "sweep": {"name": task["sweep"], "trial": task["trial"], "seed": task["seed"],
+                                           "metric": metric, "params": task["params"]}})
         _, result, summary = run_experiment(cfg, dataset=data, run_dir=task["run_dir"], options=options,
                                             command=task.get("command"))
     except KeyboardInterrupt:  # the sweep is stopping: the run folder says interrupted; resume reruns it
