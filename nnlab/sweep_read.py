@@ -53,7 +53,7 @@ class Trial:
     ``value`` is the mean of the completed/diverged runs' metric (of the pruned runs' when
     it was pruned); ``std`` the sample standard deviation over two or more finite values.
     ``status`` sums up the runs: completed when all completed, diverged when the others
-    completed, otherwise the first of failed, pruned, interrupted, running, queued found.
+    completed, otherwise the first of failed, pruned, running, interrupted, queued found (as nnlab sweep).
     """
 
     number: int
@@ -78,7 +78,7 @@ def trial_status(statuses: list[str]) -> str:
         return "completed"
     if statuses and all(s in VALUED for s in statuses):
         return "diverged"
-    for s in ("failed", "pruned", "interrupted", "running", "queued"):
+    for s in ("failed", "pruned", "running", "interrupted", "queued"):
         if s in statuses:
             return s
     return statuses[0] if statuses else "queued"
@@ -146,25 +146,15 @@ class Sweep:
 
     @property
     def best(self) -> Trial | None:
-        """The trial summary.json names as the best (when it is one of the trials), else the best candidate."""
-        named = (self.summary.get("best") or {}) if isinstance(self.summary.get("best"), dict) else {}
-        number = named.get("trial")
-        if isinstance(number, int) and not isinstance(number, bool):
-            for t in self.trials:
-                if t.number == number:
-                    return t
+        """The best candidate of trials.csv (nnlab sweep's rule; summary.json may be older than trials.csv)."""
         return best_trial(self.trials, self.direction)
 
     def counts(self) -> dict:
-        """Runs per status: summary.json's counts, or counted from trials.csv."""
-        counts = self.summary.get("counts")
-        if isinstance(counts, dict) and all(_is_number(v) for v in counts.values()):
-            return {str(k): v for k, v in counts.items()}
-        out: dict = {}
+        """Trials per status, counted from trials.csv."""
+        out: dict = {s: 0 for s in TRIAL_STATUSES}
         for t in self.trials:
-            for s in t.statuses:
-                out[s] = out.get(s, 0) + 1
-        return out
+            out[t.status] = out.get(t.status, 0) + 1
+        return {s: n for s, n in out.items() if n}
 
 
 def _read_text(path: Path, limit: int) -> str:

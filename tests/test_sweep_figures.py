@@ -138,7 +138,10 @@ def real_sweep(tmp_path_factory):
     best = max(means, key=lambda t: (means[t], -t))
     values = [r["value"] for r in rows if r["trial"] == best]
     summary = {"name": NAME, "status": "completed", "method": "random", "metric": "val_acc", "direction": "maximize",
-               "counts": {"completed": 8, "diverged": 2, "pruned": 1, "failed": 1, "queued": 1},
+               "counts": {"completed": 4, "diverged": 1, "pruned": 1, "failed": 1, "running": 0, "interrupted": 0,
+                          "queued": 1},
+               "run_counts": {"completed": 8, "diverged": 2, "pruned": 1, "failed": 1, "running": 0,
+                              "interrupted": 0, "queued": 1},
                "best": {"trial": best, "params": REAL[best][0], "value": means[best], "std": statistics.stdev(values),
                         "values": values, "seeds": [0, 1], "runs": [f"t{best:03d}-seed0", f"t{best:03d}-seed1"],
                         "test": {"acc": statistics.mean(test_accs[best]), "acc_std": statistics.stdev(test_accs[best]),
@@ -417,7 +420,8 @@ def test_report_has_the_sweep_section_before_the_comparison(report, real_sweep):
     assert report.index('<section class="sweep"') < report.index("<h2>Comparison</h2>")
     assert f"<h2>Sweep {html.escape(NAME)}" in part and NAME not in report
     assert part.count("<svg") == 3 and "<img" not in report and ".png" not in report
-    assert "method random · metric val_acc (maximize) · 8 trials × 2 seeds" in part
+    assert ("method random · metric val_acc (maximize) · 8 trials × 2 seeds · "
+            "trials: 4 completed, 1 diverged, 1 pruned, 1 failed, 1 queued") in part
     # the best: its params, value ± std and test accuracy, as summary.json has them
     summary = json.loads((folder / "summary.json").read_text())["best"]
     kv = part[part.index('<table class="kv">'): part.index("</table>")]

@@ -401,7 +401,7 @@ def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = No
              f"{len(sweep.trials)} trial{'s' if len(sweep.trials) != 1 else ''} × {seeds} seed{'s' if seeds != 1 else ''}"]
     counts = sweep.counts()
     if counts:
-        facts.append("runs: " + ", ".join(f"{fmt_number(n)} {k}" for k, n in counts.items() if n))
+        facts.append("trials: " + ", ".join(f"{fmt_number(n)} {k}" for k, n in counts.items() if n))
     if _finite(summary.get("seconds")):
         facts.append(f"{fmt_number(summary['seconds'])} s")
     out.append(f'<p class="meta">{esc(" · ".join(facts))}</p>')
