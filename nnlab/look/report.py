@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -31,8 +32,10 @@ from pathlib import Path
 from nnlab.errors import RunError
 from nnlab.look.figures import SvgFigures, curves_svg, gradnorm_svg, run_colors
 from nnlab.look.format import mean_std, number
+from nnlab.metrics import METRICS
 from nnlab.runs import Run, atomic_write
 from nnlab.runs.compare import Comparison, compare, label, run_values, short_key
+from nnlab.runs.read import summary_number
 
 # the comparison table's numeric columns: (Row.values key, header)
 TABLE_COLUMNS = (
@@ -125,7 +128,7 @@ table.kv th { width: 11em; font-weight: 500; }
 .st-diverged, .st-failed, .st-crashed { background: #fde7e7; color: #a11a1a; border-color: #f0b1b1; }
 .st-interrupted, .st-pruned, .st-mixed { background: #fff1d6; color: #7a4b00; border-color: #f0cf8c; }
 .st-running { background: #e2eefc; color: #17457e; border-color: #a9c7ef; }
-.st-incomplete { background: #eceef0; color: #4a525a; border-color: #c9d0d6; }
+.st-incomplete, .st-queued { background: #eceef0; color: #4a525a; border-color: #c9d0d6; }
 h2 .status { font-size: 0.62em; vertical-align: 0.2em; margin-left: 8px; }
 figure { margin: 10px 0; }
 svg { max-width: 100%; height: auto; display: block; }
@@ -144,6 +147,8 @@ ul.diagnosis li { margin: 3px 0; }
        color: var(--muted); background: #f0f2f4; border-radius: 3px; padding: 0 4px; margin-left: 4px; }
 .warn { color: #7a4b00; }
 a { color: #1a5fb4; }
+.sweep figure { margin: 14px 0; }
+table.trials td.best { font-weight: 600; }
 footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
 @media print { h2 { break-before: auto; } .run { break-inside: avoid-page; } }
 """
@@ -151,7 +156,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
 
 def _status_badge(status: str) -> str:
     cls = status if status in ("completed", "diverged", "pruned", "failed", "crashed", "interrupted", "running",
-                               "incomplete") else "mixed"
+                               "incomplete", "queued") else "mixed"
     return f'<span class="status st-{cls}">{esc(status)}</span>'
 
 
@@ -316,6 +321,156 @@ def run_section(run: Run, index: int, metric: str, color: str | None, figs: SvgF
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ a sweep's section
+
+TRIALS_SHOWN = 50  # rows of a sweep's trials table
+
+
+def sweeps_of(runs: list[Run]) -> list[Path]:
+    """The sweep folders whose runs are all among ``runs``, in order of first appearance.
+
+    That is what ``nnlab report <sweep folder>`` (or ``<sweep>/runs``) gives; a report of a few of a
+    sweep's runs next to other runs gets no sweep section.
+    """
+    from nnlab.sweep_read import is_sweep_folder
+
+    have = {os.path.realpath(r.path) for r in runs}
+    out: dict = {}
+    for run in runs:
+        parent = run.path.parent
+        key = os.path.realpath(parent.parent)
+        if parent.name != "runs" or key in out or not is_sweep_folder(parent.parent):
+            continue
+        try:
+            folders = [c for c in parent.iterdir() if c.is_dir()
+                       and any((c / f).exists() for f in ("config.yaml", "summary.json", "metrics.csv"))]
+        except OSError:
+            continue
+        if all(os.path.realpath(c) in have for c in folders):
+            out[key] = parent.parent
+    return list(out.values())
+
+
+def _trial_order(sweep) -> list:
+    """Trials best first: the candidates ranked, then the others with a value, then the rest by number."""
+    from nnlab.sweep_read import rank_trials
+
+    ranked = rank_trials(sweep.trials, sweep.direction)
+    done = {id(t) for t in ranked}
+    sign = -1.0 if sweep.direction == "maximize" else 1.0
+    rest = [t for t in sweep.trials if id(t) not in done]
+    valued = sorted((t for t in rest if _finite(t.value)), key=lambda t: (sign * t.value, t.number))
+    others = [t for t in rest if not _finite(t.value)]
+    return ranked + valued + others
+
+
+def _trial_status(trial) -> str:
+    text = _status_badge(trial.status)
+    if len(set(trial.statuses)) > 1:
+        text += f' <span class="pm">{esc(", ".join(trial.statuses))}</span>'
+    return text
+
+
+def _run_link(sweep, trial, anchors: dict) -> str | None:
+    for run in trial.runs:
+        if run:
+            found = anchors.get(os.path.realpath(sweep.path / "runs" / run))
+            if found:
+                return found
+    return None
+
+
+def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = None) -> str:
+    """A sweep's section: what was searched, the best trial, the three figures, the trials best first.
+
+    ``anchors``: real path of a run folder -> the id of its section (the trial numbers link there).
+    """
+    from nnlab.look.sweep_figures import choice_text, short_names, sweep_svgs
+
+    anchors = anchors or {}
+    summary = sweep.summary
+    metric = sweep.metric
+    paths = list(sweep.params)
+    names = short_names(paths)
+    status = summary.get("status") if isinstance(summary.get("status"), str) else None
+    out = [f'<section class="sweep" id="sweep-{index + 1}">',
+           f"<h2>Sweep {esc(sweep.name)}{_status_badge(status) if status else ''}</h2>",
+           f'<p class="meta">folder: <code>{esc(sweep.path.resolve())}</code></p>']
+    seeds = sweep.n_seeds
+    facts = [f"method {sweep.method or '?'}", f"metric {metric} ({sweep.direction})",
+             f"{len(sweep.trials)} trial{'s' if len(sweep.trials) != 1 else ''} × {seeds} seed{'s' if seeds != 1 else ''}"]
+    counts = sweep.counts()
+    if counts:
+        facts.append("trials: " + ", ".join(f"{fmt_number(n)} {k}" for k, n in counts.items() if n))
+    if _finite(summary.get("seconds")):
+        facts.append(f"{fmt_number(summary['seconds'])} s")
+    out.append(f'<p class="meta">{esc(" · ".join(facts))}</p>')
+    if sweep.warnings:
+        out.append('<p class="warn">Damaged files: ' + esc("; ".join(sweep.warnings)) + ".</p>")
+
+    out.append("<h3>Best trial</h3>")
+    best = sweep.best
+    named = summary.get("best") if isinstance(summary.get("best"), dict) else {}
+    if best is None and not named:
+        out.append('<p class="none">No trial completed yet, so there is no best.</p>')
+    else:
+        number = named.get("trial", best.number if best else None)
+        params = named.get("params") if isinstance(named.get("params"), dict) else (best.params if best else {})
+        value = summary_number(named.get("value")) if "value" in named else (best.value if best else None)
+        std = summary_number(named.get("std")) if "value" in named else (best.std if best else None)
+        n_values = len(named["values"]) if isinstance(named.get("values"), list) else len(best.values) if best else 0
+        rows = [("trial", esc(fmt_number(number)))]
+        for p in paths or list(params):
+            if p in params:
+                rows.append((f'<span title="{esc(p)}">{esc(names.get(p, p))}</span>', f"<code>{esc(choice_text(params[p]))}</code>"))
+        text = fmt_value(value, std if _finite(std) else None)
+        over = f" (mean over {n_values} seed{'s' if n_values != 1 else ''})" if n_values else ""
+        rows.append((esc(metric), esc(text + over)))
+        test = named.get("test") if isinstance(named.get("test"), dict) else {}
+        acc, acc_std = summary_number(test.get("acc")), summary_number(test.get("acc_std"))
+        rows.append(("test accuracy", esc(fmt_value(acc, acc_std if _finite(acc_std) else None))
+                     if acc is not None else '<span class="none">not recorded</span>'))
+        body = "".join(f'<tr><th scope="row">{k}</th><td>{v}</td></tr>' for k, v in rows)
+        out.append(f'<table class="kv">{body}</table>')
+
+    svgs = sweep_svgs(figs, sweep)
+    if svgs:
+        out.append("<h3>Figures</h3>")
+        out += [f"<figure>{svg}</figure>" for svg in svgs]
+    else:
+        out.append('<p class="none">No trial has a value yet, so there are no figures.</p>')
+
+    order = _trial_order(sweep)
+    out.append("<h3>Trials</h3>")
+    if not order:
+        out.append('<p class="none">No trials in trials.csv.</p>')
+    else:
+        head = ['<th scope="col">trial</th>'] + [f'<th scope="col" title="{esc(p)}">{esc(names[p])}</th>' for p in paths]
+        head += [f'<th scope="col">{esc(metric)} (mean ± std over seeds)</th>',
+                 '<th scope="col" title="the runs the value is the mean of, of the trial&#x27;s runs">seeds</th>',
+                 '<th scope="col">status</th>', '<th scope="col">seconds</th>']
+        lines = ['<div class="wide"><table class="compare trials">', "<thead><tr>" + "".join(head) + "</tr></thead>",
+                 "<tbody>"]
+        for t in order[:TRIALS_SHOWN]:
+            link = _run_link(sweep, t, anchors)
+            num = esc(t.number)
+            num = f'<a href="#{link}">{num}</a>' if link else num
+            cells = [f'<td class="num{" best" if best is not None and t is best else ""}">{num}</td>']
+            cells += [f'<td class="set">{esc(choice_text(t.params[p])) if p in t.params else "–"}</td>' for p in paths]
+            cells.append(_cell_num(t.value, t.std))
+            cells.append(f'<td class="num">{len(t.values)} of {len(t.statuses)}</td>')
+            cells.append(f"<td>{_trial_status(t)}</td>")
+            cells.append(_cell_num(t.seconds))
+            lines.append("<tr>" + "".join(cells) + "</tr>")
+        lines.append("</tbody></table></div>")
+        out.append("\n".join(lines))
+        if len(order) > TRIALS_SHOWN:
+            out.append(f'<p class="meta">The best {TRIALS_SHOWN} of {len(order)} trials are shown; '
+                       f"all of them are in <code>{esc(sweep.path / 'trials.csv')}</code>.</p>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------ the report
 
 
@@ -324,11 +479,19 @@ def _has_curve(run: Run) -> bool:
 
 
 def render_report(runs: list[Run], *, metric: str | None = None, group: bool = True,
-                  title: str = "nnlab report", now: datetime | None = None) -> str:
-    """The report's HTML text (``write_report`` writes it)."""
+                  title: str = "nnlab report", now: datetime | None = None, sweeps: list | None = None) -> str:
+    """The report's HTML text (``write_report`` writes it).
+
+    ``sweeps``: sweep folders to report before the comparison (default: those the runs belong to,
+    sweeps_of); without ``metric``, the comparison uses the sweeps' metric when they share one.
+    """
     from nnlab import __version__
+    from nnlab.sweep_read import read_sweep
 
     runs = list(runs)
+    swept = [read_sweep(p) for p in (sweeps_of(runs) if sweeps is None else sweeps)]
+    if metric is None and swept and len({sw.metric for sw in swept}) == 1 and swept[0].metric in METRICS:
+        metric = swept[0].metric
     comp = compare(runs, metric=metric, group=group)
     figs = SvgFigures()
     plotted = [r for r in runs if _has_curve(r)]
@@ -349,6 +512,10 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     parts += ["<header>", f"<h1>{esc(title)}</h1>",
               f'<p class="meta">Generated {esc(now.strftime("%Y-%m-%d %H:%M:%S"))} by nnlab {esc(__version__)} '
               f"· {esc(counts)} · best = {direction} {esc(comp.metric)}</p>", "</header>"]
+
+    real_anchors = {os.path.realpath(r.path): _anchor(i) for i, r in enumerate(runs)}
+    for i, sweep in enumerate(swept):
+        parts.append(sweep_section(sweep, i, figs, real_anchors))
 
     parts.append("<h2>Comparison</h2>")
     if comp.rows:
@@ -386,15 +553,15 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 
 
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
-                 title: str = "nnlab report") -> Path:
-    """Write the HTML report of ``runs`` to ``path`` atomically; return the path."""
+                 title: str = "nnlab report", sweeps: list | None = None) -> Path:
+    """Write the HTML report of ``runs`` (and ``sweeps``, see render_report) to ``path`` atomically; return the path."""
     from nnlab.errors import OutputError
     from nnlab.files import output_target
 
     path = Path(path)
     if path.parent.is_dir():
         output_target(path)  # a device, FIFO or folder is refused before any work
-    text = render_report(runs, metric=metric, group=group, title=title)
+    text = render_report(runs, metric=metric, group=group, title=title, sweeps=sweeps)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text)

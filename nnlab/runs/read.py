@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nnlab.metrics import METRICS
 from nnlab.runs.write import TIMESTAMP, process_start
+from nnlab.sweep_read import is_sweep_folder
 
 
 def complete_rows(path: str | os.PathLike) -> csv.DictReader:
@@ -331,7 +332,10 @@ def read_diagnostics(path) -> list[dict]:
 
 
 def find_runs(paths) -> tuple[list[Run], list[str]]:
-    """Load every run among ``paths`` (run folders, or folders of runs); return (runs, warnings)."""
+    """Load every run among ``paths`` (run folders, or folders of runs); return (runs, warnings).
+
+    A sweep folder (sweep.yaml and trials.csv inside) stands for the runs under its runs/.
+    """
     runs, warnings = [], []
     seen: set = set()
 
@@ -348,6 +352,11 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
         if not p.exists():
             warnings.append(f"{p}: no such folder, skipped")
             continue
+        if is_sweep_folder(p):  # its summary.json is the sweep's; its runs are under runs/
+            if not (p / "runs").is_dir():
+                warnings.append(f"{p}: a sweep with no runs/ folder yet, skipped")
+                continue
+            p = p / "runs"
         before = len(warnings)
         run = _try_load(p, warnings)
         if run is not None:
@@ -360,6 +369,7 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
         except OSError as exc:
             warnings.append(f"{p}: cannot be read ({exc.strerror or exc}), skipped")
             continue
+        children = [g for c in children for g in (_sweep_runs(c) if is_sweep_folder(c) else [c])]
         found = [r for r in (_try_load(c, warnings) for c in children) if r is not None]
         if found:
             for r in found:
@@ -367,6 +377,14 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
         else:
             warnings.append(f"{p}: not a run folder, skipped")
     return runs, warnings
+
+
+def _sweep_runs(sweep: Path) -> list[Path]:
+    """The run folders of a sweep folder found among a folder's children (none when unreadable)."""
+    try:
+        return sorted(c for c in (sweep / "runs").iterdir() if c.is_dir())
+    except OSError:
+        return []
 
 
 def _try_load(path: Path, warnings: list) -> Run | None:
