@@ -96,6 +96,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         for note in spec.notes:
             out.print(f"note: {note}", markup=False, soft_wrap=True, highlight=False)
     jobs = jobs or _cores()
+    dataset = runner.prepare(spec)
     if scheduler:
         from nnlab.sweep.pool import DaskPool
 
@@ -103,12 +104,15 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         if spec.prune:
             out.print("note: pruning uses the medians of the runs finished when a run is sent to the cluster",
                       markup=False, soft_wrap=True, highlight=False)
-    else:  # started first: the workers import and load the data while the sweep is checked against it
+    else:  # before the folder's lock is taken: a forked worker must not hold it
+        from nnlab.config.schema import validate
         from nnlab.sweep.pool import LocalPool
+        from nnlab.sweep.trial import remember
 
+        remember(validate(dict(spec.base)), dataset)
         pool = LocalPool(jobs, threads=1 if jobs > 1 else None, warm=spec.base)
     try:
-        sweep_ = _open(spec, resume, trials, runs_dir, quiet, out)
+        sweep_ = _open(spec, dataset, resume, trials, runs_dir, quiet, out)
     except BaseException:
         pool.close()
         raise
@@ -140,15 +144,14 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         raise SystemExit(1)
 
 
-def _open(spec, resume, trials, runs_dir, quiet, out):
-    """The data checked, then the sweep folder: a new one, or a stopped one restored (locked either way)."""
+def _open(spec, dataset, resume, trials, runs_dir, quiet, out):
+    """The sweep folder: a new one, or a stopped one restored (locked either way)."""
     from pathlib import Path
 
     from nnlab.errors import ConfigError
     from nnlab.sweep import runner
     from nnlab.sweep.space import make_sampler
 
-    dataset = runner.prepare(spec)
     key = runner.data_key(dataset)
     if not resume:
         folder = runner.create(spec, runs_dir)

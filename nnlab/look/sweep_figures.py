@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import os
 from pathlib import Path
 
 from nnlab.look.figures import (
@@ -448,7 +449,7 @@ def _sweep_figures(sweep: Sweep, k: int = BEST_K) -> list[tuple[str, tuple | Non
             ("best_curves.png", best_curves_figure(curves, sweep.metric))]
 
 
-def plot_sweep(folder) -> list[Path]:
+def plot_sweep(folder, parallel: bool = True) -> list[Path]:
     """Draw params.png, progress.png and best_curves.png into a sweep folder; return the files written.
 
     Nothing is written (and [] returned) when no trial has a value yet; best_curves.png is left out
@@ -460,14 +461,42 @@ def plot_sweep(folder) -> list[Path]:
     if not is_sweep_folder(folder):
         raise RunError(f"{folder}: not a sweep folder (expected sweep.yaml and trials.csv inside)")
     sweep = read_sweep(folder)
-    written = []
-    for name, fig in _sweep_figures(sweep):
-        if fig is None:
-            continue
-        draw, _ = fig
-        _to_file(draw, folder / name)
-        written.append(folder / name)
-    return written
+    todo = [(name, fig[0]) for name, fig in _sweep_figures(sweep) if fig is not None]
+    drawn = _draw_in_children(todo, folder) if parallel else set()
+    for name, draw in todo:
+        if name not in drawn:
+            _to_file(draw, folder / name)
+    return [folder / name for name, _ in todo]
+
+
+def _draw_in_children(todo: list, folder: Path) -> set:
+    """Draw the figures at once, one forked process each (about 0.17 s of Agg rendering apiece, the end
+    of every sweep); the names drawn.  Only where forking is safe: POSIX, and this process has no other
+    thread (a Dask client has some).  A figure a child did not write is drawn here afterwards."""
+    import threading
+
+    if not hasattr(os, "fork") or threading.active_count() > 1 or len(todo) < 2:
+        return set()
+    children = {}
+    for name, draw in todo:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:  # pragma: no cover - the child: draw one figure and leave without cleanup
+            code = 1
+            try:
+                _to_file(draw, folder / name)
+                code = 0
+            finally:
+                os._exit(code)
+        children[pid] = name
+    drawn = set()
+    for pid, name in children.items():
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            drawn.add(name)
+    return drawn
 
 
 def sweep_svgs(figs, sweep: Sweep) -> list[str]:

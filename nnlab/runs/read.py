@@ -268,7 +268,7 @@ def process_alive(pid: int | None, host: str | None, pid_start: int | None = Non
 def load_run(path: str | os.PathLike) -> Run | None:
     """Read one run folder; None if the folder does not look like a run at all."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.is_dir() or is_sweep_folder(path):  # a sweep's summary.json is not a run's
         return None
     files = {p.name for p in path.iterdir()}
     if not files & {"config.yaml", "summary.json", "metrics.csv"}:

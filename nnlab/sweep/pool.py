@@ -3,10 +3,11 @@
 Both pools take ``submit(key, task)`` and report finished runs with ``wait(timeout)`` as
 ``(key, outcome)`` pairs; ``free()`` says how many more runs they take now.
 
-Local workers are spawned processes that live for the whole sweep (numpy and nnlab are
-imported once per worker, not once per run).  Each sets its BLAS libraries to ``threads``
-threads through the environment before numpy loads, so N workers on N cores never fight
-over them.  A worker ignores Ctrl-C (the sweep stops them with SIGTERM, which a run in
+Local workers are processes that live for the whole sweep, forked on Linux once the data are
+loaded (spawned elsewhere: numpy and nnlab are then imported once per worker, not once per
+run).  Each runs with ``threads`` BLAS threads (through the environment before numpy loads
+when spawned, through threadpoolctl when forked), so N workers on N cores never fight over
+them.  A worker ignores Ctrl-C (the sweep stops them with SIGTERM, which a run in
 progress takes like ``nnlab train`` does: status interrupted, checkpoint kept), and stops by
 itself within half a second when the ``nnlab sweep`` process is gone (even after SIGKILL).
 A worker that dies (out of memory, a crash in a C library) fails only its own run; a new
@@ -64,8 +65,20 @@ def _worker_main(conn, threads: int | None, warm: dict | None = None) -> None:  
             return
 
 
+def _context():
+    """fork where it is safe (Linux, no other thread in this process): a worker then starts at once, with
+    numpy, nnlab and the sweep's data already loaded; else spawn (a fresh interpreter per worker)."""
+    import multiprocessing
+    import sys
+
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 class _Worker:
-    def __init__(self, ctx, threads, warm=None):
+    def __init__(self, threads, warm=None):
+        ctx = _context()
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, threads, warm), daemon=True,
                                    name="nnlab-sweep-worker")
@@ -80,12 +93,10 @@ class LocalPool:
     where = "this machine"
 
     def __init__(self, jobs: int, threads: int | None = 1, warm: dict | None = None):
-        """``warm``: a config mapping whose data each worker loads as soon as it starts."""
-        import multiprocessing
-
-        self.ctx = multiprocessing.get_context("spawn")
+        """``warm``: a config mapping whose data a spawned worker loads as soon as it starts (a forked
+        one has them: see nnlab.sweep.trial.remember)."""
         self.jobs, self.threads, self.warm = jobs, threads, warm
-        self.workers = [_Worker(self.ctx, threads, warm) for _ in range(jobs)]
+        self.workers = [_Worker(threads, warm) for _ in range(jobs)]
 
     @property
     def capacity(self) -> int:
@@ -125,7 +136,7 @@ class LocalPool:
                 done.append((w.key, {"status": "failed", "value": None, "epochs": 0, "seconds": None, "curve": [],
                                      "message": f"the worker process died ({_exit_text(w.process.exitcode)}) "
                                                 "while training this run", "died": True}))
-                self.workers[i] = _Worker(self.ctx, self.threads, self.warm)
+                self.workers[i] = _Worker(self.threads, self.warm)
         return done
 
     def stop(self, grace: float = 10.0) -> list:

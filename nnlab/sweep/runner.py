@@ -222,6 +222,10 @@ class Sweep:
     # -- running ---------------------------------------------------------------------
     def execute(self, pool, view=None, threads=1) -> None:
         """Run until every planned run is finished (or a signal stops it: then raise it after the records)."""
+        import threading
+
+        # matplotlib takes a third of a second to import: done now, while this process mostly waits
+        threading.Thread(target=_import_figures, daemon=True, name="nnlab-import-figures").start()
         running = 0
         try:
             while True:
@@ -333,6 +337,16 @@ class Sweep:
         if self.interrupted_by:
             out["signal"] = self.interrupted_by
         return out
+
+
+def _import_figures() -> None:
+    try:
+        from nnlab.look.figures import _plt
+
+        _plt()
+        import nnlab.look.sweep_figures  # noqa: F401
+    except Exception:  # noqa: BLE001 - finish() imports it again and reports a problem there
+        pass
 
 
 def _cell(v, digits: int = 6) -> str:

@@ -39,7 +39,7 @@ from nnlab.metrics import METRICS
 METHODS = ("grid", "random", "tpe")
 SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune")
 PRUNE_RULES = ("median",)
-PRUNE_DEFAULTS = {"rule": "median", "startup": 4, "warmup": 1}
+PRUNE_DEFAULTS = {"rule": "median", "startup": 5, "warmup": None}  # warmup None: a tenth of the epochs
 DEFAULT_TRIALS = 20
 MAX_TRIALS = 100_000  # trials x seeds: a sweep bigger than this is a typo, not a plan
 MAX_SEEDS = 1000
@@ -319,6 +319,8 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     elif len(seeds) > MAX_SEEDS:
         errors.append(f"{source}: seeds: {len(seeds)} seeds; at most {MAX_SEEDS}")
     prune = _prune(raw.get("prune"), source, errors)
+    if prune is not None and prune["warmup"] is None:  # early epochs are noisy: never prune in the first tenth
+        prune["warmup"] = max(1, (base_cfg.train["epochs"] if base_cfg else 10) // 10)
     if not plist and not errors:
         errors.append(f"{source}: params: nothing to search; give params: in the sweep file or -p KEY=VALUES, "
                       "e.g. -p train.optimizer.lr=log:1e-4:1e-1")
@@ -391,7 +393,7 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
     if isinstance(value, str):
         value = {"rule": value}
     if not isinstance(value, dict):
-        errors.append(f"{source}: prune: must be median, null, or {{rule: median, startup: 4, warmup: 1}}, "
+        errors.append(f"{source}: prune: must be median, null, or {{rule: median, startup: 5, warmup: 10}}, "
                       f"got {_show(value)}")
         return None
     out = dict(PRUNE_DEFAULTS)
@@ -403,6 +405,8 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
                 errors.append(f"{source}: prune: unknown rule {_show(v)}; choose from {', '.join(PRUNE_RULES)}"
                               f"{did_you_mean(v, PRUNE_RULES)}")
             out[k] = v
+        elif k == "warmup" and v is None:
+            continue
         elif isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "startup" else 0):
             errors.append(f"{source}: prune: {k}: must be a whole number >= {1 if k == 'startup' else 0}, "
                           f"got {_show(v)}")

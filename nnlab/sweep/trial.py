@@ -17,10 +17,19 @@ from pathlib import Path
 _DATA: dict = {}  # data spec -> Dataset, per worker process (a sweep's runs share their data)
 
 
+def _data_key(data: dict, dtype: str) -> str:
+    return json.dumps([data, dtype], sort_keys=True, default=str)
+
+
+def remember(cfg, dataset) -> None:
+    """Keep ``dataset`` as the data of ``cfg``: worker processes forked afterwards start with it."""
+    _DATA[_data_key(cfg.data, cfg.dtype)] = dataset
+
+
 def dataset_for(cfg):
     from nnlab.experiment import load_data
 
-    key = json.dumps([cfg.data, cfg.dtype], sort_keys=True, default=str)
+    key = _data_key(cfg.data, cfg.dtype)
     if key not in _DATA:
         if len(_DATA) >= 2:
             _DATA.clear()
