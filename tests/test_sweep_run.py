@@ -277,3 +277,18 @@ def test_a_sweep_folder_in_use_cannot_be_resumed_twice(tmp_path):
     a.unlock()
     b.lock()
     b.unlock()
+
+
+def test_a_closed_stdout_does_not_stop_the_sweep(tmp_path):
+    """`nnlab sweep ... | head -1`: the sweep goes on silently and finishes its files."""
+    p = sweep_file(tmp_path, {"method": "grid", "seeds": [0, 1], "params": {"train.optimizer.lr": [0.1, 0.01, 0.001]}})
+    proc = subprocess.Popen([*CLI, "sweep", str(p), "-j", "2", "--runs-dir", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()  # what head does after its line
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == ""
+    folder = the_sweep(tmp_path / "out")
+    assert [r["status"] for r in trials(folder)] == ["completed"] * 6
+    assert json.loads((folder / "summary.json").read_text())["status"] == "completed"
+    assert (folder / "best.yaml").is_file()

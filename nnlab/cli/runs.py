@@ -230,6 +230,11 @@ def show(run, show_config):
 
     r = load_run(run)
     if r is None:
+        from nnlab.sweep_read import is_sweep_folder
+
+        if is_sweep_folder(run):
+            raise RunError(f"{run}: a sweep folder, not a run; show one of its runs (nnlab show {run}/runs/<run>), "
+                           f"or all of it: nnlab report {run} -o report.html")
         raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
     _warn(f"{r.path}: {w}" for w in r.warnings)
     out = _console()

@@ -71,9 +71,12 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     from nnlab.errors import ConfigError
     from nnlab.interrupt import graceful_signals
     from nnlab.sweep import runner
-    from nnlab.sweep.view import SweepView, print_result
+    from nnlab.sweep.view import SweepView, print_result, say
 
     out = _console()
+    from nnlab.sweep.view import keep_going_without_stdout
+
+    keep_going_without_stdout(out)
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if resume:
         given = [opt for opt, v in (("FILE", file), ("-p", params), ("--set", overrides), ("--method", method),
@@ -94,7 +97,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         spec = load_sweep(file, params=params, overrides=overrides, method=method, trials=trials, seeds=seeds,
                           metric=metric, prune=prune, seed=sampler_seed, name=name)
         for note in spec.notes:
-            out.print(f"note: {note}", markup=False, soft_wrap=True, highlight=False)
+            say(out, f"note: {note}")
     jobs = jobs or _cores()
     dataset = runner.prepare(spec)
     if scheduler:
@@ -102,8 +105,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
 
         pool = DaskPool(scheduler)
         if spec.prune:
-            out.print("note: pruning uses the medians of the runs finished when a run is sent to the cluster",
-                      markup=False, soft_wrap=True, highlight=False)
+            say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")
     else:  # before the folder's lock is taken: a forked worker must not hold it
         from nnlab.config.schema import validate
         from nnlab.sweep.pool import LocalPool
@@ -151,6 +153,7 @@ def _open(spec, dataset, resume, trials, runs_dir, quiet, out):
     from nnlab.errors import ConfigError
     from nnlab.sweep import runner
     from nnlab.sweep.space import make_sampler
+    from nnlab.sweep.view import say
 
     key = runner.data_key(dataset)
     if not resume:
@@ -175,6 +178,6 @@ def _open(spec, dataset, resume, trials, runs_dir, quiet, out):
         sweep_.started = runner.timestamp(old["started"], sweep_.started)
     if not quiet:
         rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
-        out.print(f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not started "
-                  "yet", markup=False, soft_wrap=True, highlight=False)
+        say(out, f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not started "
+                  "yet")
     return sweep_

@@ -26,6 +26,36 @@ def params_text(values: dict, params) -> str:
     return " ".join(f"{p.short}={value_text(values[p.path])}" for p in params)
 
 
+def _muted(console) -> None:
+    """stdout was closed (``nnlab sweep ... | head``): go on silently; the sweep's results are its files."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail either
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    console.quiet = True
+
+
+def keep_going_without_stdout(console) -> None:
+    """A closed stdout mutes the console instead of ending the process (rich's default is exit 1):
+    a sweep that outlives its terminal, or ``| head``, still finishes and writes its files."""
+    console.on_broken_pipe = lambda: _muted(console)
+
+
+def say(console, text: str) -> None:
+    """Print one line as it is (no markup, never cut); a closed stdout mutes the console."""
+    if console.quiet:
+        return
+    try:
+        console.print(text, markup=False, soft_wrap=True, highlight=False)
+    except (BrokenPipeError, OSError):
+        _muted(console)
+
+
 def _secs(v) -> str:
     return "-" if v is None else f"{v:.2f} s"
 
@@ -57,9 +87,9 @@ class SweepView:
     def start(self, sweep) -> None:
         if self.quiet:
             return
-        self.console.print(self.header(), markup=False, soft_wrap=True, highlight=False)
-        self.console.print(f"folder: {self.folder}", markup=False, soft_wrap=True, highlight=False)
-        if self.console.is_terminal:
+        say(self.console, self.header())
+        say(self.console, f"folder: {self.folder}")
+        if self.console.is_terminal and not self.console.quiet:
             from rich.live import Live
 
             self.live = Live(self._render(sweep), console=self.console, auto_refresh=False, transient=False)
@@ -67,8 +97,11 @@ class SweepView:
 
     def stop(self, sweep) -> None:
         if self.live is not None:
-            self.live.update(self._render(sweep), refresh=True)
-            self.live.stop()
+            try:
+                self.live.update(self._render(sweep), refresh=True)
+                self.live.stop()
+            except (BrokenPipeError, OSError):
+                _muted(self.console)
             self.live = None
 
     def update(self, sweep, force: bool = False) -> None:
@@ -77,7 +110,11 @@ class SweepView:
         now = time.time()
         if force or now - self._last >= 0.25:
             self._last = now
-            self.live.update(self._render(sweep), refresh=True)
+            try:
+                self.live.update(self._render(sweep), refresh=True)
+            except (BrokenPipeError, OSError):
+                self.live = None
+                _muted(self.console)
 
     def finished(self, sweep, trial: int, seed: int) -> None:
         if self.quiet:
@@ -89,11 +126,10 @@ class SweepView:
         r = t.runs[seed]
         done = sum(x.status not in ("queued", "running") for tt in sweep.trials.values() for x in tt.runs.values())
         extra = f"  ({r.message})" if r.status in ("failed", "pruned") and r.message else ""
-        self.console.print(
+        say(self.console,
             f"[{done}/{sweep.total_runs}] trial {trial} seed {seed}: {r.status}, {self.spec.metric} "
             f"{metric_text(self.spec.metric, r.value)}, {r.epochs or 0} epochs, {_secs(r.seconds)}  "
-            f"{params_text(t.values, self.spec.params)}{extra}",
-            markup=False, soft_wrap=True, highlight=False)
+            f"{params_text(t.values, self.spec.params)}{extra}")
 
     def _render(self, sweep):
         from rich.console import Group
@@ -124,21 +160,28 @@ class SweepView:
 
 def print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
     """The end of a sweep: the best trials as a table, the chosen config's test result, what to do next."""
+    try:
+        _print_result(console, sweep, summary, quiet)
+    except (BrokenPipeError, OSError):
+        _muted(console)
+
+
+def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
     if quiet:
-        console.print(str(sweep.folder), markup=False, soft_wrap=True, highlight=False)
+        say(console, str(sweep.folder))
         return
     from rich.table import Table
 
     spec = sweep.spec
     ranked = sweep.ranked()
     c = summary["counts"]
-    console.print(f"{len(sweep.trials)} trials: {c['completed']} completed, {c['diverged']} diverged, "
-                  f"{c['pruned']} pruned, {c['failed']} failed"
-                  + (f", {c['interrupted'] + c['queued'] + c['running']} not finished" if sweep.status != "completed"
-                     else ""), markup=False, soft_wrap=True, highlight=False)
+    say(console, f"{len(sweep.trials)} trials: {c['completed']} completed, {c['diverged']} diverged, "
+                 f"{c['pruned']} pruned, {c['failed']} failed"
+                 + (f", {c['interrupted'] + c['queued'] + c['running']} not finished"
+                    if sweep.status != "completed" else ""))
     if ranked:
-        console.print(f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
-                      f"{'s' if len(spec.seeds) > 1 else ''}):", markup=False, soft_wrap=True, highlight=False)
+        say(console, f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
+                     f"{'s' if len(spec.seeds) > 1 else ''}):")
         table = Table(header_style="bold")
         table.add_column("trial", justify="right", no_wrap=True)
         for p in spec.params:
@@ -147,20 +190,19 @@ def print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
         for t in ranked[:5]:
             table.add_row(str(t.number), *(value_text(t.values[p.path]) for p in spec.params),
                           metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None))
-        console.print(table)
+        if not console.quiet:
+            console.print(table)
     best = summary.get("best")
-    if best and best.get("test") and best["test"].get("acc") is not None:
-        te = best["test"]
-        console.print(f"test accuracy of the chosen config (trial {best['trial']}, looked at once): "
-                      f"{mean_std(te['acc'], te.get('acc_std') if len(spec.seeds) > 1 else None, pct=True)}",
-                      markup=False, soft_wrap=True, highlight=False)
-    elif best and best.get("test") and best["test"].get("loss") is not None:
-        console.print(f"test loss of the chosen config (trial {best['trial']}): {number(best['test']['loss'])}",
-                      markup=False, soft_wrap=True, highlight=False)
-    console.print(f"sweep folder: {sweep.folder}", markup=False, soft_wrap=True, highlight=False)
+    test = (best or {}).get("test") or {}
+    if test.get("acc") is not None:
+        pm = test.get("acc_std") if len(spec.seeds) > 1 else None
+        say(console, f"test accuracy of the chosen config (trial {best['trial']}, looked at once): "
+                     f"{mean_std(test['acc'], pm, pct=True)}")
+    elif test.get("loss") is not None:
+        say(console, f"test loss of the chosen config (trial {best['trial']}, looked at once): "
+                     f"{number(test['loss'])}")
+    say(console, f"sweep folder: {sweep.folder}")
     if best:
-        console.print(f"train the best: nnlab train {sweep.folder / 'best.yaml'}", markup=False, soft_wrap=True,
-                      highlight=False)
+        say(console, f"train the best: nnlab train {sweep.folder / 'best.yaml'}")
     if sweep.status != "completed":
-        console.print(f"resume: nnlab sweep --resume {sweep.folder}", markup=False, soft_wrap=True,
-                      highlight=False)
+        say(console, f"resume: nnlab sweep --resume {sweep.folder}")
