@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from nnlab.cli import main
+from helpers import only_folder as the_sweep
+from helpers import write_sweep
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -29,15 +30,7 @@ TIMING = {"seconds", "wall_seconds", "train_seconds", "samples_per_second", "sta
 
 
 def sweep_file(tmp_path) -> Path:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({"config": "base.yaml", **SWEEP}, sort_keys=False))
-    return p
-
-
-def the_sweep(out: Path) -> Path:
-    (folder,) = [d for d in out.iterdir() if d.is_dir()]
-    return folder
+    return write_sweep(tmp_path, SWEEP, BASE)
 
 
 def _csv_without(path: Path, drop: set) -> list[dict]:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from nnlab.cli import main
+from helpers import only_folder as the_sweep
+from helpers import write_sweep
 from nnlab.config import load_config
 from nnlab.experiment import run_experiment
 from nnlab.runs import load_run, read_metrics
@@ -29,15 +30,7 @@ CLI = [sys.executable, "-c", "from nnlab.cli import main; main()"]
 
 
 def sweep_file(tmp_path, sweep: dict, base: dict = BASE) -> Path:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({"config": "base.yaml", **sweep}, sort_keys=False))
-    return p
-
-
-def the_sweep(out: Path) -> Path:
-    (folder,) = [d for d in out.iterdir() if d.is_dir()]
-    return folder
+    return write_sweep(tmp_path, sweep, base)
 
 
 def trials(folder: Path) -> list[dict]:
