@@ -280,7 +280,8 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
     try:
         with limited(threads):
             result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
-                           on_checkpoint=checkpoint_cb if options.checkpoints else None, resume=resume, checkpoint_seconds=checkpoint_seconds,
+                           on_checkpoint=checkpoint_cb if options.checkpoints else None, resume=resume,
+                           checkpoint_seconds=checkpoint_seconds,
                            should_stop=options.should_stop, evaluate_test=options.evaluate_test)
     except KeyboardInterrupt as exc:  # before the loop started: nothing trained
         summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "

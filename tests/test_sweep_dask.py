@@ -24,7 +24,8 @@ BASE = {"name": "b", "data": {"name": "moons", "n_samples": 200},
         "model": {"hidden": [16], "activation": "relu"},
         "train": {"epochs": 8, "batch_size": 50, "optimizer": {"name": "adam", "lr": 0.01}}}
 SWEEP = {"name": "dsk", "method": "random", "trials": 3, "seed": 5, "seeds": [0, 1],
-         "params": {"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}, "model.activation": ["relu", "elu"]}}
+         "params": {"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True},
+                    "model.activation": ["relu", "elu"]}}
 TIMING = {"seconds", "wall_seconds", "train_seconds", "samples_per_second", "started", "finished", "pid", "pid_start",
           "host", "command", "git_commit", "config_source"}
 

@@ -228,7 +228,7 @@ def test_a_worker_that_dies_fails_its_run_only_and_the_sweep_goes_on(tmp_path):
     rows = {r["run"]: r for r in trials(the_sweep(out))}
     assert rows[name]["status"] == "failed"
     assert sum(r["status"] == "completed" for r in rows.values()) == 3
-    assert f"the worker process died (killed by SIGKILL)" in stdout
+    assert "the worker process died (killed by SIGKILL)" in stdout
 
 
 def test_tpe_keeps_its_history_in_a_journal_and_resume_can_extend_it(tmp_path):
