@@ -118,6 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if a.quick:
+            print("--quick: smoke sizes that only check the script runs; the targets apply to the full run")
             speedup(tmp, 4, 5, repeat)
             side_by_side(tmp, repeat, str(ROOT / "configs/tiny/mnist1d_small.yaml"))
             overhead(tmp, 2, 10, repeat)
