@@ -285,3 +285,28 @@ def test_a_closed_stdout_does_not_stop_the_sweep(tmp_path):
     assert [r["status"] for r in trials(folder)] == ["completed"] * 6
     assert json.loads((folder / "summary.json").read_text())["status"] == "completed"
     assert (folder / "best.yaml").is_file()
+
+
+def test_a_data_key_can_be_searched_and_the_winner_is_tested_on_its_own_data(tmp_path):
+    base = {**BASE, "data": {"name": "blobs", "n_samples": 200, "preprocess": "standardize"}}
+    p = sweep_file(tmp_path, {"method": "grid", "params": {"data.preprocess": ["none", "center"],
+                                                            "data.n_samples": [200, 300]}}, base)
+    res = CliRunner().invoke(main, ["sweep", str(p), "-j", "2", "--runs-dir", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    folder = the_sweep(tmp_path / "out")
+    for r in trials(folder):
+        run = load_run(folder / "runs" / r["run"])
+        assert run.config["data"]["preprocess"]["name"] == r["data.preprocess"]
+        assert run.summary["data"]["n_train"] + run.summary["data"]["n_val"] == int(r["data.n_samples"])
+    best = json.loads((folder / "summary.json").read_text())["best"]
+    _, _, s = run_experiment(load_config(folder / "best.yaml"), runs_dir=tmp_path / "replay")
+    assert s["test"]["acc"] == best["test"]["per_seed"][0]["acc"]
+    assert s["data"]["n_train"] + s["data"]["n_val"] == best["params"]["data.n_samples"]
+
+
+def test_tpe_cannot_search_a_range_of_a_data_key(tmp_path):
+    p = sweep_file(tmp_path, {"method": "tpe", "params": {"data.noise": {"low": 0.0, "high": 0.5}}},
+                   {**BASE, "data": {"name": "moons", "n_samples": 200}})
+    res = CliRunner().invoke(main, ["sweep", str(p), "--runs-dir", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "params: data.noise: a data key can be searched over a list of values, not a range" in res.output

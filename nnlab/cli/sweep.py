@@ -99,7 +99,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         for note in spec.notes:
             say(out, f"note: {note}")
     jobs = jobs or _cores()
-    dataset = runner.prepare(spec)
+    datasets, base_key = runner.prepare(spec)
     if scheduler:
         from nnlab.sweep.pool import DaskPool
 
@@ -107,14 +107,13 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         if spec.prune:
             say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")
     else:  # before the folder's lock is taken: a forked worker must not hold it
-        from nnlab.config.schema import validate
         from nnlab.sweep.pool import LocalPool
         from nnlab.sweep.trial import remember
 
-        remember(validate(dict(spec.base)), dataset)
+        remember(datasets.loaded)
         pool = LocalPool(jobs, threads=1 if jobs > 1 else None, warm=spec.base)
     try:
-        sweep_ = _open(spec, dataset, resume, trials, runs_dir, quiet, out)
+        sweep_ = _open(spec, datasets, base_key, resume, trials, runs_dir, quiet, out)
     except BaseException:
         pool.close()
         raise
@@ -146,7 +145,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         raise SystemExit(1)
 
 
-def _open(spec, dataset, resume, trials, runs_dir, quiet, out):
+def _open(spec, datasets, key, resume, trials, runs_dir, quiet, out):
     """The sweep folder: a new one, or a stopped one restored (locked either way)."""
     from pathlib import Path
 
@@ -155,14 +154,13 @@ def _open(spec, dataset, resume, trials, runs_dir, quiet, out):
     from nnlab.sweep.space import make_sampler
     from nnlab.sweep.view import say
 
-    key = runner.data_key(dataset)
     if not resume:
         folder = runner.create(spec, runs_dir)
-        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), dataset, key)
+        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), datasets, key)
         sweep_.lock()
         return sweep_
     folder = Path(click.format_filename(resume))
-    sweep_ = runner.Sweep(spec, folder, None, dataset, key)
+    sweep_ = runner.Sweep(spec, folder, None, datasets, key)
     sweep_.lock()
     try:
         old = runner.read_summary(folder)

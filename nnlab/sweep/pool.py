@@ -32,10 +32,17 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
         if os.getppid() != parent:  # the sweep process is gone: stop the run as Ctrl-C would
             os.kill(os.getpid(), signal.SIGTERM)
-            return
+            time.sleep(10)  # its run writes its last files; whatever still holds this process then, it goes
+            os._exit(1)
 
 
-def _worker_main(conn, threads: int | None, warm: dict | None = None) -> None:  # pragma: no cover - child
+def _worker_main(conn, threads: int | None, warm: dict | None = None, siblings: tuple = ()
+                 ) -> None:  # pragma: no cover - runs in a child process
+    for fd in siblings:  # forked: the other workers' pipe ends, or their EOF would never come
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     if threads:
         for var in BLAS_ENV:
             os.environ[var] = str(threads)
@@ -65,22 +72,23 @@ def _worker_main(conn, threads: int | None, warm: dict | None = None) -> None:  
             return
 
 
-def _context():
+def _context(spawn: bool = False):
     """fork where it is safe (Linux, no other thread in this process): a worker then starts at once, with
     numpy, nnlab and the sweep's data already loaded; else spawn (a fresh interpreter per worker)."""
     import multiprocessing
     import sys
 
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    if not spawn and sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
 
 class _Worker:
-    def __init__(self, threads, warm=None):
-        ctx = _context()
+    def __init__(self, threads, warm=None, others=(), spawn: bool = False):
+        ctx = _context(spawn)
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, threads, warm), daemon=True,
+        siblings = tuple(w.conn.fileno() for w in others) if ctx.get_start_method() == "fork" else ()
+        self.process = ctx.Process(target=_worker_main, args=(child, threads, warm, siblings), daemon=True,
                                    name="nnlab-sweep-worker")
         self.process.start()
         child.close()
@@ -96,7 +104,9 @@ class LocalPool:
         """``warm``: a config mapping whose data a spawned worker loads as soon as it starts (a forked
         one has them: see nnlab.sweep.trial.remember)."""
         self.jobs, self.threads, self.warm = jobs, threads, warm
-        self.workers = [_Worker(threads, warm) for _ in range(jobs)]
+        self.workers = []
+        for _ in range(jobs):
+            self.workers.append(_Worker(threads, warm, self.workers))
 
     @property
     def capacity(self) -> int:
@@ -136,7 +146,9 @@ class LocalPool:
                 done.append((w.key, {"status": "failed", "value": None, "epochs": 0, "seconds": None, "curve": [],
                                      "message": f"the worker process died ({_exit_text(w.process.exitcode)}) "
                                                 "while training this run", "died": True}))
-                self.workers[i] = _Worker(self.threads, self.warm)
+                w.conn.close()
+                # spawned: a fork now would also inherit the sweep folder's lock and the other pipes
+                self.workers[i] = _Worker(self.threads, self.warm, spawn=True)
         return done
 
     def stop(self, grace: float = 10.0) -> list:

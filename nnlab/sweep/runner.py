@@ -102,9 +102,9 @@ class Trial:
 class Sweep:
     """The state of one sweep folder and the loop that fills it."""
 
-    def __init__(self, spec: SweepSpec, folder: Path, sampler, dataset, data_key: str):
+    def __init__(self, spec: SweepSpec, folder: Path, sampler, datasets, data_key: str):
         self.spec, self.folder, self.sampler = spec, Path(folder), sampler
-        self.dataset, self.data_key = dataset, data_key
+        self.datasets, self.data_key = datasets, data_key  # data_key: the base data's fingerprint
         self.trials: dict[int, Trial] = {}
         self.queue: deque = deque()  # (trial, seed) to run
         self.started = time.time()
@@ -188,14 +188,20 @@ class Sweep:
             out.append(vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2)
         return out
 
-    def _task(self, trial: Trial, seed: int, threads) -> dict:
+    def _task(self, trial: Trial, seed: int, threads) -> tuple[dict, str, object]:
+        """What a worker needs to train one run, and the key and the data it trains on."""
+        from nnlab.experiment import check_against_data
+
         cfg = self.spec.config(trial.values, seed, f"{self.spec.name}-t{trial.number:03d}")
+        dataset = self.datasets.get(cfg)
+        check_against_data(cfg, dataset)  # a TPE point (planned points were checked before the start)
         return {"config": cfg.as_dict(), "run_dir": str(self.runs_dir / run_name(trial.number, seed)),
                 "trial": trial.number, "seed": seed, "sweep": self.spec.name, "metric": self.spec.metric,
                 "maximize": self.spec.direction == "maximize", "worst": self.spec.worst,
                 "prune": self.spec.prune, "reference": self._reference(), "threads": threads,
                 "params": {k: v for k, v in trial.values.items()}, "git_commit": self.git_commit,
-                "command": f"nnlab sweep (trial {trial.number}, seed {seed} of {self.folder})"}
+                "command": f"nnlab sweep (trial {trial.number}, seed {seed} of {self.folder})"}, \
+            self.datasets.key(cfg), dataset
 
     def _next(self):
         """The next (trial, seed) to run, asking the sampler for a new trial when the queue is empty."""
@@ -235,13 +241,13 @@ class Sweep:
                         break
                     t, seed = nxt
                     try:
-                        task = self._task(t, seed, threads)
+                        task, data_key, dataset = self._task(t, seed, threads)
                     except Exception as exc:  # noqa: BLE001 - an invalid point (tpe) fails its trial only
                         self.record(t.number, seed, {"status": "failed", "message": str(exc).splitlines()[0]})
                         continue
                     t.runs[seed].status = "running"
                     t.runs[seed].started = time.time()
-                    pool.submit((t.number, seed), task, self.data_key, self.dataset)
+                    pool.submit((t.number, seed), task, data_key, dataset)
                     running += 1
                     self.write_trials()
                 if view:
@@ -368,14 +374,39 @@ def data_key(dataset) -> str:
     return data_fingerprint(dataset)
 
 
-def prepare(spec: SweepSpec):
-    """Load the base config's data and check the sweep against it (one line per problem)."""
+class Datasets:
+    """The data of a sweep's configs, loaded once per data spec (a sweep may search data.* keys too)."""
+
+    MAX = 20  # different data specs loaded up front: a grid over data.noise values, not a range of them
+
+    def __init__(self):
+        self.loaded: dict = {}  # data key -> Dataset
+
+    @staticmethod
+    def key(cfg) -> str:
+        from nnlab.sweep.trial import data_key_of
+
+        return data_key_of(cfg)
+
+    def get(self, cfg):
+        from nnlab.experiment import load_data
+
+        k = self.key(cfg)
+        if k not in self.loaded:
+            self.loaded[k] = load_data(cfg)
+        return self.loaded[k]
+
+
+def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
+    """Load the data (the base config's, and those of the planned points) and check the sweep against them,
+    one line per problem; returns the datasets and the base data's fingerprint."""
     from nnlab.config.schema import validate
     from nnlab.errors import ConfigError
-    from nnlab.experiment import check_against_data, load_data
+    from nnlab.experiment import check_against_data
 
     base = validate(dict(spec.base), source=f"{spec.source}: config")
-    dataset = load_data(base)
+    datasets = Datasets()
+    dataset = datasets.get(base)
     errors = []
     m = spec.metric
     if m.endswith("acc") and dataset.task != "classification":
@@ -384,19 +415,24 @@ def prepare(spec: SweepSpec):
     elif m.startswith("val_") and dataset.x_val is None:
         errors.append(f"{spec.source}: metric: {m} needs a validation split, but data.val_fraction is 0; set "
                       "data.val_fraction > 0 (choose on validation data, report the test set once)")
-    if any(p.path.startswith("data.") for p in spec.params):
-        errors.append(f"{spec.source}: params: a sweep trains every point on the same data; data.* keys cannot be "
-                      "searched (" + ", ".join(p.path for p in spec.params if p.path.startswith("data.")) + ")")
+    data_params = [p for p in spec.params if p.path.startswith("data.") or p.path == "dtype"]
+    if spec.method == "tpe" and any(p.is_range for p in data_params):
+        errors.append(f"{spec.source}: params: {', '.join(p.path for p in data_params if p.is_range)}: a data key "
+                      "can be searched over a list of values, not a range (each value is a dataset to load)")
     if errors:
         raise ConfigError(lines=errors)
     from nnlab.sweep.space import planned_points
 
     for values in _first(planned_points(spec), 2000):
+        cfg = spec.config(values, spec.seeds[0], spec.name)
+        if data_params and datasets.key(cfg) not in datasets.loaded and len(datasets.loaded) >= Datasets.MAX:
+            raise ConfigError(f"{spec.source}: params: the points use more than {Datasets.MAX} different data "
+                              f"specs ({', '.join(p.path for p in data_params)}); search fewer data values")
         try:
-            check_against_data(spec.config(values, spec.seeds[0], spec.name), dataset)
+            check_against_data(cfg, datasets.get(cfg))
         except ConfigError as exc:
             raise ConfigError(lines=exc.lines[:5]) from None
-    return dataset
+    return datasets, data_key(dataset)
 
 
 def _first(it, n):
@@ -555,7 +591,7 @@ def finish(sweep: Sweep) -> dict:
         results = []
         for seed in sweep.spec.seeds:
             d = sweep.runs_dir / b.runs[seed].name
-            res = evaluate_on_test(d, sweep.dataset)
+            res = evaluate_on_test(d, sweep.datasets.get(sweep.spec.config(b.values, seed, sweep.spec.name)))
             if res is not None:
                 results.append(res)
                 _note_test(d, res)

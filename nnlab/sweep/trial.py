@@ -17,21 +17,22 @@ from pathlib import Path
 _DATA: dict = {}  # data spec -> Dataset, per worker process (a sweep's runs share their data)
 
 
-def _data_key(data: dict, dtype: str) -> str:
-    return json.dumps([data, dtype], sort_keys=True, default=str)
+def data_key_of(cfg) -> str:
+    """What identifies a config's data: its data section and dtype."""
+    return json.dumps([cfg.data, cfg.dtype], sort_keys=True, default=str)
 
 
-def remember(cfg, dataset) -> None:
-    """Keep ``dataset`` as the data of ``cfg``: worker processes forked afterwards start with it."""
-    _DATA[_data_key(cfg.data, cfg.dtype)] = dataset
+def remember(datasets: dict) -> None:
+    """Keep these datasets (data key -> Dataset): worker processes forked afterwards start with them."""
+    _DATA.update(datasets)
 
 
 def dataset_for(cfg):
     from nnlab.experiment import load_data
 
-    key = _data_key(cfg.data, cfg.dtype)
+    key = data_key_of(cfg)
     if key not in _DATA:
-        if len(_DATA) >= 2:
+        if len(_DATA) >= 20:
             _DATA.clear()
         _DATA[key] = load_data(cfg)
     return _DATA[key]
