@@ -107,6 +107,11 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
     if dataset is None:
         dataset = load_data(cfg)
     check_against_data(cfg, dataset)
+    if (cfg.train.get("ensemble") or {}).get("members"):  # independent members: nnlab.ensemble
+        from nnlab.ensemble import run_members
+
+        run_dir, summary = run_members(cfg, runs_dir, dataset, on_start=on_start, on_epoch=on_epoch)
+        return run_dir, None, summary
     started = datetime.now()
     if run_dir is None:
         run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
@@ -366,4 +371,6 @@ def _result_summary(cfg, dataset, result: TrainResult) -> dict:
     }
     if result.signal:
         out["signal"] = result.signal
+    if result.ensemble is not None:
+        out["ensemble"] = result.ensemble
     return out

@@ -312,3 +312,82 @@ def report(runs, output, metric, no_group):
     _console().print(f"report: {_esc(path)} ({_runs_word(len(found))})", soft_wrap=True)
 
 
+
+
+@main.command("ensemble")
+@click.argument("run_folders", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(),
+              help="Write summary.json and ensemble.csv into this new folder.")
+@handle_errors
+def ensemble_(run_folders, out_dir):
+    """Combine finished runs into an ensemble and compare it with each member.
+
+    The runs must be trained on the same data (same data spec and dtype, same
+    features and classes); their models may differ.  The ensemble averages their
+    softmax outputs (their outputs for regression) on the validation and test sets
+    (note 002: "train multiple independent models, at test time average their
+    results").
+
+    \b
+    Examples:
+      nnlab ensemble runs/*_adam_relu*
+      nnlab ensemble runs/a runs/b runs/c -o runs/ensemble_abc
+    """
+    from rich.table import Table
+
+    from nnlab.ensemble import check_same_data, combine_runs
+    from nnlab.errors import RunError
+    from nnlab.runs import find_runs
+
+    found, warnings = find_runs(run_folders)
+    _warn(warnings)
+    usable = [r for r in found if (r.path / "model.npz").is_file() and r.config]
+    skipped = [r for r in found if r not in usable]
+    for r in skipped:
+        _console(stderr=True).print(f"warning: {_esc(r.path)}: no model.npz or config.yaml ({r.status}), skipped",
+                                    soft_wrap=True)
+    if len(usable) < 2:
+        raise RunError(f"an ensemble needs at least 2 finished runs with a model.npz; found {len(usable)}")
+    if out_dir is not None:
+        from pathlib import Path
+
+        p = Path(out_dir)
+        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            raise RunError(f"-o {out_dir}: exists and is not an empty folder; name a new folder")
+    check_same_data(usable)
+    result = combine_runs([r.path for r in usable])
+    out = _console()
+    acc = result["ensemble"].get("test_acc") is not None or result["ensemble"].get("val_acc") is not None
+    key = "acc" if acc else "loss"
+    table = Table(header_style="bold")
+    table.add_column("run", overflow="fold")
+    table.add_column(f"val {key}", justify="right", no_wrap=True)
+    table.add_column(f"test {key}", justify="right", no_wrap=True)
+    fmt = (lambda v: "-" if v is None else f"{100 * v:.1f}%") if acc else (lambda v: "-" if v is None else f"{v:.4g}")
+    for m in result["members"]:
+        table.add_row(_esc(m["run"]), fmt(m.get(f"val_{key}")), fmt(m.get(f"test_{key}")))
+    e = result["ensemble"]
+    table.add_row("[bold]ensemble[/]", fmt(e.get(f"val_{key}")), fmt(e.get(f"test_{key}")))
+    out.print(f"ensemble of {len(usable)} runs (their {'softmax outputs' if acc else 'outputs'} averaged):",
+              soft_wrap=True, markup=False)
+    out.print(table)
+    for k, g in result["gain"].items():
+        out.print(f"{k.replace('_', ' ')}: {100 * g['over_mean_member']:+.1f} points over the mean member, "
+                  f"{100 * g['over_best_member']:+.1f} over the best", soft_wrap=True, markup=False)
+    if out_dir is not None:
+        import csv
+        import io
+        from pathlib import Path
+
+        from nnlab.runs import atomic_write, write_json
+
+        p = Path(out_dir)
+        p.mkdir(parents=True, exist_ok=True)
+        write_json(p / "summary.json", {"kind": "ensemble of runs", **result})
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["run", "val_loss", "val_acc", "test_loss", "test_acc"])
+        for m in [*result["members"], {"run": "ensemble", **result["ensemble"]}]:
+            w.writerow([m["run"], *(m.get(c) for c in ("val_loss", "val_acc", "test_loss", "test_acc"))])
+        atomic_write(p / "ensemble.csv", buf.getvalue())
+        out.print(f"written: {p / 'summary.json'}, {p / 'ensemble.csv'}", soft_wrap=True, markup=False)

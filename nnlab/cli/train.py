@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -213,6 +214,7 @@ class _Progress:
 
     def start(self, info):
         self.run_dir = info["run_dir"]
+        self.unit = info.get("unit", "epochs")
         epochs = info["epochs"]
         self.epochs = epochs
         self.every = max(1, epochs // 10)
@@ -231,6 +233,9 @@ class _Progress:
         elif info.get("start_epoch"):
             self.console.print(f"resuming {self.cfg.name} after epoch {info['start_epoch']} of {epochs} "
                                f"-> {self.run_dir}", soft_wrap=True)
+        elif info.get("unit") == "members":
+            self.console.print(f"training {self.cfg.name}: an ensemble of {epochs} members -> {self.run_dir}",
+                               soft_wrap=True)
         else:
             self.console.print(f"training {self.cfg.name}: {epochs} epochs, {info['n_params']} parameters "
                                f"-> {self.run_dir}", soft_wrap=True)
@@ -241,7 +246,8 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.task, advance=1, stats=_row_compact(row))
         elif row["epoch"] % self.every == 0 or row["epoch"] == self.epochs:
-            self.console.print(f"  epoch {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True)
+            what = "member" if self.unit == "members" else "epoch"
+            self.console.print(f"  {what} {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True)
 
     def stop(self):
         if self.bar is not None:
@@ -310,6 +316,7 @@ def _print_result(out, cfg, run_dir, summary):
                           + (f", {sps:,.0f} samples/s" if sps else ""))
     table.add_row("run folder", _e(run_dir))
     out.print(table)
+    _print_ensemble(out, summary)
     findings = summary.get("diagnosis") or []
     if findings:
         out.print("[bold]diagnosis[/]")
@@ -319,3 +326,27 @@ def _print_result(out, cfg, run_dir, summary):
         out.print("[bold]diagnosis[/]  no problems found by the rules")
 
 
+
+
+def _print_ensemble(out, summary) -> None:
+    """Each member's and the ensemble's accuracy (train.ensemble: members or snapshots)."""
+    en = summary.get("ensemble")
+    if not isinstance(en, dict) or not en.get("ensemble"):
+        return
+    from rich.table import Table
+
+    e, members = en["ensemble"], en.get("members") or []
+    acc = e.get("test_acc") is not None or e.get("val_acc") is not None
+    key = "acc" if acc else "loss"
+    kind = "snapshot" if "snapshots" in en else "member"
+    out.print(f"[bold]ensemble[/] of {len(members)} {kind}s (their {'softmax outputs' if acc else 'outputs'} "
+              "averaged)", soft_wrap=True)
+    table = Table(header_style="bold")
+    table.add_column(kind, no_wrap=True)
+    table.add_column(f"val {key}", justify="right", no_wrap=True)
+    table.add_column(f"test {key}", justify="right", no_wrap=True)
+    for i, m in enumerate(members):
+        label = f"epoch {m['epoch']}" if "epoch" in m else Path(m.get("run", str(i))).name
+        table.add_row(_e(label), _fmt(m.get(f"val_{key}"), acc), _fmt(m.get(f"test_{key}"), acc))
+    table.add_row("[bold]ensemble[/]", _fmt(e.get(f"val_{key}"), acc), _fmt(e.get(f"test_{key}"), acc))
+    out.print(table)

@@ -188,6 +188,10 @@ class WarmRestart(Schedule):
         _, t_cur, t_i = self.cycle(t)
         return _cos(self.base_lr, self.eta_min, t_cur / t_i)
 
+    def cycle_index(self, t) -> int:
+        """The cycle unit t belongs to: a cycle ends at t when t + 1 starts the next (a snapshot point)."""
+        return self.cycle(t)[0]
+
 
 class Cyclic(Schedule):
     """Cyclical learning rate (Smith 2017; torch CyclicLR) between lr and max_lr.
@@ -202,6 +206,10 @@ class Cyclic(Schedule):
                  unit: Unit = "epoch", warmup: NonNegativeInt = 0):
         super().__init__(base_lr, total, unit, warmup)
         self.max_lr, self.step_size, self.mode = max_lr, step_size, mode
+
+    def cycle_index(self, t) -> int:
+        """The cycle unit t belongs to: one cycle is 2 step_size units, from the base rate back to it."""
+        return math.floor(1 + t / (2 * self.step_size))
 
     def f(self, t):
         cycle = math.floor(1 + t / (2 * self.step_size))

@@ -65,7 +65,8 @@ def model_section(*, hidden: list[Width] = (100, 100), activation: Any = "relu",
 
 def train_section(*, epochs: Epochs = 100, batch_size: Any = 100, shuffle: bool = True,
                   optimizer: Any = {"name": "adam", "lr": 1e-3}, schedule: Any = "constant",  # noqa: B006
-                  regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None):
+                  regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None,
+                  ensemble: Any = None):
     """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message)"""
 
 
@@ -82,6 +83,15 @@ def early_stopping_section(*, metric: Metric = "val_loss", patience: PositiveInt
     """train.early_stopping:"""
 
 
+MAX_MEMBERS = 100
+
+
+def ensemble_section(*, members: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None,
+                     snapshots: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None):
+    """train.ensemble: exactly one of members (independent runs, seeds seed, seed+1, ...) or snapshots
+    (the weights at the ends of the last cycles of a warm_restart or cyclic schedule)"""
+
+
 def dropout_section(*, rate: Union[float, list[float]] = 0.0, mode: Literal["inverted", "classic"] = "inverted"):
     """model.dropout:"""
 
@@ -93,7 +103,8 @@ def batch_norm_section(*, momentum: Fraction = 0.9, eps: Positive = 1e-5):
 SCHEMAS = {name: schema(fn) for name, fn in {
     "data": data_section, "model": model_section, "train": train_section,
     "train.regularization": regularization_section, "train.grad_clip": grad_clip_section,
-    "train.early_stopping": early_stopping_section, "model.dropout": dropout_section,
+    "train.early_stopping": early_stopping_section, "train.ensemble": ensemble_section,
+    "model.dropout": dropout_section,
     "model.batch_norm": batch_norm_section}.items()}
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
@@ -256,6 +267,18 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
         es = {}
     t["early_stopping"] = None if es is None or es is False else \
         _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
+    en = t["ensemble"]
+    if en is not None:
+        en = t["ensemble"] = _sub(en, "train.ensemble", errors, "null, {members: n} or {snapshots: n}")
+        if en is not None and (en["members"] is None) == (en["snapshots"] is None):
+            errors.append("train.ensemble: give exactly one of 'members' (independent runs) or 'snapshots' "
+                          "(the ends of one run's learning-rate cycles)")
+            en = None
+        elif en is not None and en["snapshots"] is not None and t["schedule"] is not None \
+                and t["schedule"]["name"] not in ("warm_restart", "cyclic"):
+            errors.append(f"train.ensemble.snapshots: a snapshot ensemble takes the weights at the ends of "
+                          f"learning-rate cycles; use train.schedule warm_restart or cyclic, not "
+                          f"{t['schedule']['name']}")
     if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
             and t["early_stopping"]["metric"].startswith("val_"):
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "

@@ -105,11 +105,13 @@ def run_task(task: dict, dataset=None) -> dict:
         pruner = None
         if task.get("prune"):
             pruner = MedianPruner(metric, task["maximize"], task["prune"]["warmup"], task.get("reference") or [])
-        options = RunOptions(threads=task.get("threads"), should_stop=pruner, evaluate_test=False, plots=False,
-                             checkpoints=False, summary={
-                                 "git_commit": task.get("git_commit"),
-                                 "sweep": {"name": task["sweep"], "trial": task["trial"], "seed": task["seed"],
-                                           "metric": metric, "params": task["params"]}})
+        extra = task.get("summary")
+        if extra is None:
+            extra = {"sweep": {"name": task["sweep"], "trial": task["trial"], "seed": task["seed"], "metric": metric,
+                               "params": task["params"]}}
+        options = RunOptions(threads=task.get("threads"), should_stop=pruner,
+                             evaluate_test=task.get("evaluate_test", False), plots=task.get("plots", False),
+                             checkpoints=False, summary={"git_commit": task.get("git_commit"), **extra})
         _, result, summary = run_experiment(cfg, dataset=data, run_dir=task["run_dir"], options=options,
                                             command=task.get("command"))
     except KeyboardInterrupt:  # the sweep is stopping: the run folder says interrupted; resume reruns it
@@ -121,6 +123,7 @@ def run_task(task: dict, dataset=None) -> dict:
     except Exception as exc:  # noqa: BLE001 - a failed trial is recorded and the sweep goes on
         out["message"] = f"{type(exc).__name__}: {exc}"
         return out
+    out.update(final=summary.get("final"), test=summary.get("test"))
     out.update(status=summary["status"], message=summary.get("message") or "", epochs=len(result.history),
                seconds=result.train_seconds, curve=[r.get(metric) for r in result.history],
                value=run_value(summary["status"], result.history, result.restored_epoch, metric, task["worst"]))

@@ -51,6 +51,7 @@ class TrainResult:
     restored_epoch: Optional[int] = None
     test: dict = field(default_factory=lambda: {"loss": None, "acc": None})
     signal: Optional[str] = None  # SIGINT, SIGTERM or SIGHUP when interrupted by one
+    ensemble: Optional[dict] = None  # a snapshot ensemble's scores (nnlab.train.ensemble.scores)
 
     @property
     def final(self) -> Optional[dict]:
@@ -142,6 +143,9 @@ class Trainer:
         self.result = TrainResult(status="completed", history=[], model=m)
         self.step_count = 0  # optimizer steps so far
         self.done = False  # stopped for good (early stopping); a resumed run only finishes
+        en = t.get("ensemble") or {}
+        self.n_snapshots = en.get("snapshots") or 0  # a snapshot ensemble: the weights at cycle ends
+        self.snapshots: list = []  # [(unit, epoch, model.state())], the last n_snapshots
         self._epoch_pos = None  # (epoch, next batch, sums, order) while an epoch is under way
 
     # -- one step and one epoch ---------------------------------------------------------
@@ -170,6 +174,8 @@ class Trainer:
         if self.max_norm is not None:
             apply_max_norm(self.dense_w, self.max_norm)
         self.step_count += 1
+        if self.n_snapshots and self.step_unit:
+            self._maybe_snapshot(self.step_count - 1, epoch + 1)
         return loss, (c or 0)
 
     def run_epoch(self, epoch: int) -> Optional[dict]:
@@ -245,6 +251,8 @@ class Trainer:
                 epoch = len(res.history)
                 while not self.done and epoch < self.cfg.train["epochs"]:
                     row = self.run_epoch(epoch)
+                    if self.n_snapshots and not self.step_unit and row is not None:
+                        self._maybe_snapshot(epoch, epoch + 1)
                     if row is None or self.end_epoch(row):
                         break
                     if self.should_stop is not None:  # a sweep's pruner: this run is clearly worse
@@ -265,9 +273,39 @@ class Trainer:
         self.finish()
         return res
 
+    def _maybe_snapshot(self, unit: int, epoch: int) -> None:
+        """Keep the weights if ``unit`` is the last of a learning-rate cycle (the rate at its lowest)."""
+        if self.sched.cycle_index(unit + 1) != self.sched.cycle_index(unit):
+            self.snapshots.append((unit, epoch, self.model.state()))
+            del self.snapshots[:-self.n_snapshots]
+
+    def _snapshot_ensemble(self) -> None:
+        """The snapshots' averaged predictions on validation (and test) data, the weights left as they were."""
+        from nnlab.train.ensemble import scores
+
+        res = self.result
+        if not self.snapshots:
+            res.ensemble = {"snapshots": 0, "message": "no learning-rate cycle ended: nothing to average"}
+            return
+        current = self.model.state()
+        data = self.data
+        if not self.evaluate_test:
+            data = _without_test(data)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            sc = scores(self.model, [s for _, _, s in self.snapshots], data)
+        self.model.load_state(current)
+        for (unit, epoch, _), m in zip(self.snapshots, sc["members"]):
+            m.update({"unit": unit, "epoch": epoch})
+        res.ensemble = {"snapshots": len(self.snapshots), "asked": self.n_snapshots, **sc}
+        if len(self.snapshots) < self.n_snapshots:
+            res.ensemble["message"] = (f"only {len(self.snapshots)} learning-rate cycles ended in the run; "
+                                       f"averaged those (asked for {self.n_snapshots})")
+
     def finish(self) -> None:
         """Restore the best weights if asked, then touch the test set once."""
         res = self.result
+        if self.n_snapshots and res.history and res.status == "completed":
+            self._snapshot_ensemble()
         if self.stopper.snapshot is not None:
             self.model.restore(self.stopper.snapshot)
             res.restored_epoch = self.stopper.best_row["epoch"]
@@ -311,6 +349,8 @@ class Trainer:
         arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
         es_meta, es_arrays = self.stopper.state_dict()
         arrays.update(es_arrays)
+        for i, (_, _, snap) in enumerate(self.snapshots):
+            arrays.update({f"snapshot.{i}.{k}": v for k, v in snap.items()})
         pos = None
         if self._epoch_pos is not None:
             epoch, nxt, loss_sum, correct_sum, lr_epoch, elapsed, order = self._epoch_pos
@@ -328,6 +368,7 @@ class Trainer:
             "samples_seen": res.samples_seen, "stopped_early": res.stopped_early, "message": res.message,
             "optimizer": opt_meta, "schedule": self.sched.state_dict(), "early_stopping": es_meta,
             "rngs": {k: g.bit_generator.state for k, g in self.rngs.items()}, "epoch_position": pos,
+            "snapshots": [[u, e] for u, e, _ in self.snapshots],
         }
         return meta, arrays
 
@@ -348,6 +389,9 @@ class Trainer:
         for k, g in self.rngs.items():
             g.bit_generator.state = meta["rngs"][k]
         self.step_count, self.done = meta["step"], meta["done"]
+        self.snapshots = [(u, e, {k[len(f"snapshot.{i}."):]: np.array(v) for k, v in state.items()
+                                  if k.startswith(f"snapshot.{i}.")})
+                          for i, (u, e) in enumerate(meta.get("snapshots", []))]
         res.history, res.best = meta["history"], self.stopper.best_row
         res.train_seconds, res.samples_seen = meta["train_seconds"], meta["samples_seen"]
         res.stopped_early, res.message = meta["stopped_early"], meta["message"]
@@ -359,6 +403,12 @@ class Trainer:
             if self.diag is not None and "diagnostics" in pos:
                 self.diag.load_state_dict(pos["diagnostics"],
                                           {k[5:]: np.array(v) for k, v in state.items() if k.startswith("diag.")})
+
+
+def _without_test(data):
+    from dataclasses import replace
+
+    return replace(data, x_test=None, y_test=None)
 
 
 def _pack(meta: dict, arrays: dict) -> dict[str, np.ndarray]:
