@@ -38,6 +38,14 @@ def _watch_parent(parent: int) -> None:
 
 def _worker_main(conn, threads: int | None, warm: dict | None = None, siblings: tuple = ()
                  ) -> None:  # pragma: no cover - runs in a child process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process decides what Ctrl-C stops
+    try:
+        _serve(conn, threads, warm, siblings)
+    except KeyboardInterrupt:  # a stop signal between runs (or as one ended): leave without a traceback;
+        os._exit(1)           # the sweep records the run in progress as interrupted
+
+
+def _serve(conn, threads, warm, siblings) -> None:  # pragma: no cover - runs in a child process
     for fd in siblings:  # forked: the other workers' pipe ends, or their EOF would never come
         try:
             os.close(fd)
@@ -47,7 +55,6 @@ def _worker_main(conn, threads: int | None, warm: dict | None = None, siblings: 
         for var in BLAS_ENV:
             os.environ[var] = str(threads)
         os.environ["NNLAB_THREADS"] = str(threads)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process decides what Ctrl-C stops
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     from nnlab.interrupt import graceful_signals
     from nnlab.sweep.trial import run_task, warm_up
