@@ -186,6 +186,10 @@ def _result_summary(cfg, result: RangeTestResult, found: dict, win, lrs, smoothe
                                 f"rules leave out the first {steps // 10} steps (a tenth of --steps) and the last "
                                 f"{SKIP_END} of the {result.steps_done} recorded; use more --steps, or a range the "
                                 "test can run through")
+        if result.stopped == "exploded" and result.steps_done < steps:
+            out["no_suggestion"] += (f"; it stopped at step {result.steps_done}, lr {float(lrs[-1]):.3g}: a smaller "
+                                     f"--start, or, when the mini-batch losses are this noisy (batch_size "
+                                     f"{cfg.train['batch_size']}), a larger train.batch_size for the test")
     return out
 
 
