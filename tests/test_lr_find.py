@@ -358,6 +358,24 @@ def test_a_missing_config_and_a_runs_dir_that_is_a_file(tmp_path):
     assert r.exit_code == 2 and "is a file, not a folder" in r.output
 
 
+def test_a_failure_mid_test_is_recorded_and_said_in_a_line(tmp_path, monkeypatch):
+    import nnlab.lr_find
+
+    def failing(cfg, ds, lrs, on_step=None):
+        on_step(0, float(lrs[0]), 1.5, 1.5)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nnlab.lr_find, "range_test", failing)
+    r = lr_find_cli(tmp_path)
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "error: lr-find failed: OSError: [Errno 28] No space left on device" in r.output
+    assert f"what was measured is in {folder}" in r.output.replace("\n", "")
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["status"] == "failed" and s["message"] == "OSError: [Errno 28] No space left on device"
+    assert (folder / "lr_find.csv").read_text().splitlines()[1] == "1,0.0001,1.5,1.5"
+
+
 def test_too_few_steps_for_a_suggestion_exit_1(tmp_path):
     r = lr_find_cli(tmp_path, "--steps", "6")
     assert r.exit_code == 1

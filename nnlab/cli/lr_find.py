@@ -81,6 +81,17 @@ def lr_find(config, start, end, steps, linear, runs_dir, overrides):
             if view.folder:
                 err.print(f"[yellow]interrupted:[/] what was measured is in {_e(view.folder)}", soft_wrap=True)
             raise
+        except Exception as exc:  # a bug or a resource problem (a full disk): one line, and where the rows are
+            from nnlab.errors import NnlabError
+
+            view.stop()
+            if isinstance(exc, NnlabError) or os.environ.get("NNLAB_DEBUG"):
+                raise
+            what = "not enough memory (MemoryError)" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"
+            err.print(f"[bold red]error:[/] lr-find failed: {_e(what)}", soft_wrap=True)
+            if view.folder:
+                err.print(f"what was measured is in {_e(view.folder)}", soft_wrap=True)
+            sys.exit(1)
         finally:
             view.stop()
     _print_result(out, cfg, folder, summary)
