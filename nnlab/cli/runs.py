@@ -235,6 +235,11 @@ def show(run, show_config):
         if is_sweep_folder(run):
             raise RunError(f"{run}: a sweep folder, not a run; show one of its runs (nnlab show {run}/runs/<run>), "
                            f"or all of it: nnlab report {run} -o report.html")
+        from nnlab.runs.read import is_lr_find_folder
+
+        if is_lr_find_folder(run):
+            raise RunError(f"{run}: a range test of nnlab lr-find, not a run; its result is in summary.json and "
+                           "lr_find.png there")
         raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
     _warn(f"{r.path}: {w}" for w in r.warnings)
     out = _console()

@@ -83,6 +83,59 @@ def plot_schedule(lrs: list[float], path, title: str = "", xlabel: str = "epoch"
     plt.close(fig)
 
 
+def plot_lr_find(lrs, losses, smoothed, suggestions: dict, window: tuple[int, int], path, title: str = "",
+                 recommended: str | None = None) -> None:
+    """The range test (nnlab lr-find): smoothed loss (and the raw mini-batch loss, faint) against a log
+    learning-rate axis; the points the rules leave out shaded; each suggestion marked on the curve.
+
+    ``suggestions``: name -> an object with ``lr`` (nnlab.train.lr_find.Suggestion); ``window``: the
+    (first, stop) indices the rules look at.
+    """
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter
+
+    plt = _plt()
+    lrs, losses, smoothed = (np.asarray(a, dtype=np.float64) for a in (lrs, losses, smoothed))
+    fig, ax = plt.subplots(figsize=(7.2, 4.2))
+    ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="mini-batch loss")
+    ax.plot(lrs, smoothed, color="C0", linewidth=1.8, label="smoothed loss (EMA, beta 0.98)")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    first, stop = window
+    n = len(lrs)
+    shade = {"color": "0.5", "alpha": 0.12, "linewidth": 0}
+    if n and first > 0:
+        ax.axvspan(lrs[0], lrs[min(first, n - 1)], label="left out of the rules", **shade)
+    if n and stop < n:
+        ax.axvspan(lrs[max(stop - 1, 0)], lrs[-1], label=None if first > 0 else "left out of the rules", **shade)
+    finite = np.isfinite(smoothed)
+    shown = smoothed[:max(stop, 1)]  # the y range leaves out the blow-up at the end, as fastai's plot does
+    shown = shown[np.isfinite(shown)] if np.isfinite(shown).any() else smoothed[finite]
+    raw = losses[first:stop]
+    raw = raw[np.isfinite(raw)]
+    if shown.size:  # down to the lowest mini-batch loss the rules saw: the smoothed curve lags behind it
+        lo, hi = min(float(shown.min()), float(raw.min()) if raw.size else np.inf), float(shown.max())
+        pad = 0.05 * (hi - lo) if hi > lo else 0.05 * abs(hi) or 0.05
+        ax.set_ylim(lo - pad, hi + pad)
+    ok = finite & (lrs > 0)
+    markers = {"steepest": "v", "min_over_10": "s", "valley": "o"}
+    for i, (name, s) in enumerate(suggestions.items()):
+        y = float(np.interp(np.log(s.lr), np.log(lrs[ok]), smoothed[ok])) if ok.any() else float("nan")
+        star = name == recommended
+        ax.axvline(s.lr, color=f"C{i + 1}", linestyle=":", linewidth=1)
+        ax.plot([s.lr], [y], markers.get(name, "o"), color=f"C{i + 1}", markersize=9 if star else 6,
+                markeredgecolor="black" if star else None,
+                label=f"{name} {s.lr:.3g}" + (" (recommended)" if star else ""))
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title(_plain(title) if title else "learning-rate range test")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
     """Each layer's gradient norm on a log scale against epoch (vanishing/exploding gradients show
     as layers spread apart by orders of magnitude), and the dead/saturated fractions when recorded."""

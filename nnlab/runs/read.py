@@ -265,10 +265,18 @@ def process_alive(pid: int | None, host: str | None, pid_start: int | None = Non
     return True
 
 
+def is_lr_find_folder(path) -> bool:
+    """Whether ``path`` is a folder ``nnlab lr-find`` wrote (it holds lr_find.csv): a range test, not a run."""
+    try:
+        return Path(path, "lr_find.csv").is_file()
+    except OSError:
+        return False
+
+
 def load_run(path: str | os.PathLike) -> Run | None:
     """Read one run folder; None if the folder does not look like a run at all."""
     path = Path(path)
-    if not path.is_dir() or is_sweep_folder(path):  # a sweep's summary.json is not a run's
+    if not path.is_dir() or is_sweep_folder(path) or is_lr_find_folder(path):  # their summary.json is not a run's
         return None
     files = {p.name for p in path.iterdir()}
     if not files & {"config.yaml", "summary.json", "metrics.csv"}:
@@ -357,6 +365,9 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
                 warnings.append(f"{p}: a sweep with no runs/ folder yet, skipped")
                 continue
             p = p / "runs"
+        if is_lr_find_folder(p):
+            warnings.append(f"{p}: a range test of nnlab lr-find, not a run; skipped (see its lr_find.png)")
+            continue
         before = len(warnings)
         run = _try_load(p, warnings)
         if run is not None:
