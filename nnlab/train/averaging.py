@@ -16,10 +16,11 @@ tests/test_averaging.py:
   floor(s * epochs) (s = 0: every epoch; s = 0.75 of 100 epochs: epochs 76..100, 25 weights):
     avg_1 = w_(1),  avg_n = avg_{n-1} + (w_(n) - avg_{n-1}) / n   (AveragedModel's default,
   get_swa_avg_fn, which is what it uses on CPU).  With ``lr`` every step of the SWA phase uses that
-  constant rate instead of the schedule's: torch's ``SWALR(optimizer, swa_lr=r, anneal_epochs=0)``,
-  whose get_lr gives swa_lr from its very first call (with anneal_epochs 0 the annealing step is
-  max(1, step), so t = 1 and alpha = 1), stepped at the end of every epoch before the SWA phase's
-  first.  Without ``lr`` the schedule goes on unchanged.
+  constant rate instead of the schedule's: as if ``SWALR(optimizer, swa_lr=r, anneal_epochs=0)`` were
+  created just before the SWA phase (at the end of the epoch before it) and stepped after each of its
+  epochs.  With anneal_epochs 0 SWALR's annealing step is max(1, step), so t = 1, alpha = 1 and its
+  rate is swa_lr from the constructor on: there is no annealing from the schedule's rate.  Without
+  ``lr`` the schedule goes on unchanged.
 
 Validation (and the test set, at the end) sees the averaged weights once averaging has started
 (EMA: from the first step; SWA: from the end of the first SWA epoch), before that the live ones;
