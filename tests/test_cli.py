@@ -65,8 +65,10 @@ def test_train_end_to_end_in_a_subprocess_and_replay(tmp_path):
     # metrics.csv: one row per epoch with the contract's columns
     with open(run_dir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert list(rows[0]) == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds",
+                             "raw_val_loss", "raw_val_acc"]
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert all(r["raw_val_loss"] == r["raw_val_acc"] == "" for r in rows)  # no train.averaging
     assert all(0 <= float(r["val_acc"]) <= 1 for r in rows)
 
     # summary.json: the contract's keys, consistent with metrics.csv

@@ -69,7 +69,8 @@ def test_unknown_optimizer_with_did_you_mean(tmp_path):
 def test_typo_key_unknown_with_suggestion(tmp_path):
     lines = errors_of(tmp_path, "train:\n  epochs: 3\n  optimiser: adam\n")
     assert lines == [f"{tmp_path / 'c.yaml'}: train.optimiser: unknown key 'optimiser'; choose from "
-                     "batch_size, early_stopping, ensemble, epochs, grad_clip, optimizer, regularization, schedule, shuffle "
+                     "averaging, batch_size, early_stopping, ensemble, epochs, grad_clip, optimizer, regularization, "
+                     "schedule, shuffle "
                      "(did you mean 'optimizer'?)"]
 
 

@@ -39,7 +39,8 @@ def test_metric_names_live_in_one_light_module():
     from nnlab.runs import compare
 
     assert METRICS == ("val_acc", "val_loss", "train_acc", "train_loss")
-    assert METRIC_COLUMNS == ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+    assert METRIC_COLUMNS == ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds",
+                              "raw_val_loss", "raw_val_acc")
     assert compare.METRICS is METRICS
     for command in ("compare", "report"):
         (opt,) = [p for p in main.commands[command].params if p.name == "metric"]

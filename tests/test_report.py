@@ -175,7 +175,7 @@ def expected_cells(folder: Path) -> list[str]:
     raw_csv = (folder / "metrics.csv").read_text() if (folder / "metrics.csv").exists() else ""
     lines = raw_csv[: raw_csv.rfind("\n") + 1].splitlines()  # a line cut mid-write is not a row
     header = lines[0].split(",") if lines else []
-    table = [dict(zip(header, map(float, line.split(",")))) for line in lines[1:]]
+    table = [dict(zip(header, (float(c) if c else None for c in line.split(",")))) for line in lines[1:]]
     summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
     best = max(table, key=lambda r: r["val_acc"]) if table else None  # first of the ties, as compare
     last = table[-1] if table else {}

@@ -131,11 +131,11 @@ def test_atomic_savez_round_trips_and_leaves_no_temp_file(tmp_path):
 
 ROWS = [
     {"epoch": 1, "lr": 0.1, "train_loss": 1.0986122886681098, "train_acc": 0.3333333333333333,
-     "val_loss": 1.05, "val_acc": 0.4, "seconds": 0.001},
+     "val_loss": 1.05, "val_acc": 0.4, "seconds": 0.001, "raw_val_loss": 1.25, "raw_val_acc": 0.35},
     {"epoch": 2, "lr": 0.1, "train_loss": 0.1 + 0.2, "train_acc": 0.5, "val_loss": None, "val_acc": None,
-     "seconds": 0.002},
+     "seconds": 0.002, "raw_val_loss": None, "raw_val_acc": None},
     {"epoch": 3, "lr": 0.05, "train_loss": 0.7123456789012345, "train_acc": 0.75, "val_loss": 0.8765432109876543,
-     "val_acc": 0.7, "seconds": 0.003},
+     "val_acc": 0.7, "seconds": 0.003, "raw_val_loss": 0.9876543210987654, "raw_val_acc": 0.65},
 ]
 
 

@@ -133,7 +133,9 @@ def schedule(config, overrides, plot):
     sched = make_schedule(cfg, n_train)
     epochs = cfg.train["epochs"]
     spe = steps_per_epoch(cfg, n_train) if sched.unit == "step" else 1
-    lrs = [sched(t) for t in range(epochs * spe)]
+    from nnlab.train.averaging import epoch_rates
+
+    lrs = epoch_rates(cfg.train["averaging"], [sched(t) for t in range(epochs * spe)], epochs, spe)  # SWA's lr
     per_epoch = lrs[::spe]
     table = Table(title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
                         f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})",
@@ -146,6 +148,9 @@ def schedule(config, overrides, plot):
     out.print(table)
     if sched.stateful:
         out.print("note: plateau lowers the rate in reaction to the metrics; shown is the rate before any reduction")
+    avg = cfg.train["averaging"]
+    if avg and avg["method"] == "swa" and avg["lr"] is not None:
+        out.print(f"note: train.averaging (swa) sets the rate to {avg['lr']:g} from its first epoch on")
     if plot:
         from nnlab.look.figures import plot_schedule
 

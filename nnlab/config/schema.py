@@ -66,8 +66,9 @@ def model_section(*, hidden: list[Width] = (100, 100), activation: Any = "relu",
 def train_section(*, epochs: Epochs = 100, batch_size: Any = 100, shuffle: bool = True,
                   optimizer: Any = {"name": "adam", "lr": 1e-3}, schedule: Any = "constant",  # noqa: B006
                   regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None,
-                  ensemble: Any = None):
-    """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message)"""
+                  ensemble: Any = None, averaging: Any = None):
+    """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message;
+    averaging: null or {method: ema|swa, ...}, the options of nnlab.train.averaging's EMA and SWA)"""
 
 
 def regularization_section(*, l1: NonNegative = 0.0, l2: NonNegative = 0.0, max_norm: Optional[Positive] = None):
@@ -283,6 +284,9 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
             and t["early_stopping"]["metric"].startswith("val_"):
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
                       "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
+    from nnlab.train import averaging
+
+    t["averaging"] = averaging.resolve(t["averaging"], "train.averaging", errors)
     return t
 
 

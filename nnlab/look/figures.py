@@ -38,8 +38,12 @@ def _col(rows, key):
 def _train_val_panel(ax, ep, rows, metric: str) -> None:
     """Training and (when recorded) validation curves of one metric ('loss' or 'acc') on one axis."""
     ax.plot(ep, _col(rows, f"train_{metric}"), label="train", color="C0")
+    averaged = any(r.get(f"raw_val_{metric}") is not None for r in rows)  # train.averaging
     if any(r.get(f"val_{metric}") is not None for r in rows):
-        ax.plot(ep, _col(rows, f"val_{metric}"), label="validation", color="C1")
+        ax.plot(ep, _col(rows, f"val_{metric}"), label="validation (averaged weights)" if averaged else "validation",
+                color="C1")
+    if averaged:
+        ax.plot(ep, _col(rows, f"raw_val_{metric}"), label="validation (live weights)", color="C1", ls=":")
     ax.set_title("loss" if metric == "loss" else "accuracy")
     ax.set_xlabel("epoch")
     ax.legend()

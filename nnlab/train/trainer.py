@@ -9,8 +9,9 @@ completed with ``stopped_early``.
 One gradient step, in this order (each a test in tests/test_loop.py):
     forward (training mode) -> loss -> backward -> diagnostics (data gradient)
     -> + L1/L2 penalty gradient (Dense weights only) -> clipping (of the penalised gradient)
-    -> optimizer step with the schedule's rate -> max-norm (after the step)
-After every epoch: validation (evaluation mode), the plateau schedule is fed, early
+    -> optimizer step with the schedule's rate -> max-norm (after the step) -> EMA of the weights
+After every epoch: SWA's average, validation (evaluation mode; of the averaged weights once
+train.averaging has started, nnlab.train.averaging), the plateau schedule is fed, early
 stopping decides, and a checkpoint is offered (``on_checkpoint``): everything needed
 to continue the run exactly as if it had never stopped (``resume=``).
 """
@@ -30,6 +31,7 @@ from nnlab.components.optimizers import optimizers
 from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
 from nnlab.components.schedules import schedules
 from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
+from nnlab.train.averaging import Averager
 from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
 from nnlab.train.diagnostics import Diagnostics
 from nnlab.train.early_stopping import EarlyStopping
@@ -139,6 +141,8 @@ class Trainer:
         self.batches = Batches(dataset.x_train, dataset.y_train, bounds, t["shuffle"], self.rngs["shuffle"])
         self.diag = Diagnostics(m, len(bounds)) if on_diagnostics else None
         self.stopper = EarlyStopping.from_config(t["early_stopping"], monitor_metric(cfg, dataset))
+        self.avg = Averager.from_config(t.get("averaging"), m, t["epochs"], dataset.x_train, bounds, cfg.seed)
+        self._after_step = self.avg.update if self.avg is not None and self.avg.per_step else None  # EMA
         self.classify = dataset.task == "classification"
         self.result = TrainResult(status="completed", history=[], model=m)
         self.step_count = 0  # optimizer steps so far
@@ -149,6 +153,11 @@ class Trainer:
         self._epoch_pos = None  # (epoch, next batch, sums, order) while an epoch is under way
 
     # -- one step and one epoch ---------------------------------------------------------
+    def _lr(self, epoch: int) -> float:
+        """The rate of the next step: the schedule's, or SWA's constant rate in its phase."""
+        lr = self.sched(self.step_count if self.step_unit else epoch)
+        return lr if self.avg is None else self.avg.lr(epoch, lr)
+
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
         m, g = self.model, self.model.grads
@@ -169,10 +178,12 @@ class Trainer:
                 clip_by_norm(g, self.clip["norm"])
             else:
                 clip_by_value(g, self.clip["value"])
-        lr = self.sched(self.step_count if self.step_unit else epoch)
+        lr = self._lr(epoch)
         self.opt.step(m.params, g, lr, m.n_decay)
         if self.max_norm is not None:
             apply_max_norm(self.dense_w, self.max_norm)
+        if self._after_step is not None:
+            self._after_step()
         self.step_count += 1
         if self.n_snapshots and self.step_unit:
             self._maybe_snapshot(self.step_count - 1, epoch + 1)
@@ -192,7 +203,7 @@ class Trainer:
         n_batches = len(batches.bounds)
         for i in range(first, n_batches):
             if lr_epoch is None:
-                lr_epoch = self.sched(self.step_count if self.step_unit else epoch)
+                lr_epoch = self._lr(epoch)
             xb, yb = batches.get(i)
             loss, c = self.step(xb, yb, epoch, last=i == n_batches - 1)
             if not math.isfinite(loss):
@@ -218,6 +229,9 @@ class Trainer:
                "train_acc": correct_sum / n if self.classify else None, "val_loss": None, "val_acc": None}
         if self.data.x_val is not None:
             row["val_loss"], row["val_acc"] = evaluate(self.model, self.data.x_val, self.data.y_val, self.loss_fn)
+        if self.avg is not None:  # validation of the averaged weights; the live ones' as raw_val_*
+            self.avg.end_epoch(epoch, row, lambda: evaluate(self.model, self.data.x_val, self.data.y_val,
+                                                            self.loss_fn))
         row["seconds"] = before + time.perf_counter() - t0
         return row
 
@@ -230,7 +244,7 @@ class Trainer:
             self.on_epoch(row)
         if self.diag is not None:
             self.on_diagnostics(self.diag.end_epoch(row["epoch"]))
-        stop = self.stopper.update(row, self.model)
+        stop = self.stopper.update(row, self.model if self.avg is None else self.avg)  # the evaluated weights
         res.best = self.stopper.best_row
         value = row.get(self.stopper.metric)
         if value is not None and not np.isfinite(value):
@@ -309,6 +323,9 @@ class Trainer:
         if self.stopper.snapshot is not None:
             self.model.restore(self.stopper.snapshot)
             res.restored_epoch = self.stopper.best_row["epoch"]
+        elif self.avg is not None:  # the averaged weights are the result (a diverged run's may overflow)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self.avg.install()
         # the test set is used once, at the end, unless the weights are broken (diverged, nothing restored)
         # or the caller holds it back (a sweep looks at it only for the configuration it chose)
         if self.evaluate_test and res.history and (res.status != "diverged" or res.restored_epoch is not None):
@@ -351,6 +368,8 @@ class Trainer:
         arrays.update(es_arrays)
         for i, (_, _, snap) in enumerate(self.snapshots):
             arrays.update({f"snapshot.{i}.{k}": v for k, v in snap.items()})
+        avg_meta, avg_arrays = self.avg.state_dict() if self.avg is not None else (None, {})
+        arrays.update(avg_arrays)
         pos = None
         if self._epoch_pos is not None:
             epoch, nxt, loss_sum, correct_sum, lr_epoch, elapsed, order = self._epoch_pos
@@ -369,6 +388,7 @@ class Trainer:
             "optimizer": opt_meta, "schedule": self.sched.state_dict(), "early_stopping": es_meta,
             "rngs": {k: g.bit_generator.state for k, g in self.rngs.items()}, "epoch_position": pos,
             "snapshots": [[u, e] for u, e, _ in self.snapshots],
+            "averaging": avg_meta,
         }
         return meta, arrays
 
@@ -386,6 +406,8 @@ class Trainer:
                                  {k[4:]: np.array(v) for k, v in state.items() if k.startswith("opt.")})
         self.sched.load_state_dict(meta["schedule"])
         self.stopper.load_state_dict(meta["early_stopping"], state)
+        if self.avg is not None:
+            self.avg.load_state_dict(meta["averaging"], state)
         for k, g in self.rngs.items():
             g.bit_generator.state = meta["rngs"][k]
         self.step_count, self.done = meta["step"], meta["done"]
