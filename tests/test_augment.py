@@ -368,3 +368,14 @@ def test_resume_with_augmentation_is_exact(tmp_path):
     with np.load(run / "model.npz") as a, np.load(ref / "model.npz") as b:
         for k in b.files:
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_low_training_accuracy_under_augmentation_is_not_called_an_optimization_problem():
+    from nnlab.runs.diagnosis import diagnose
+
+    rows = [{"epoch": e + 1, "train_loss": 1.0 - 0.05 * e, "train_acc": 0.7, "val_loss": 1.0, "val_acc": 0.7}
+            for e in range(10)]
+    codes = lambda cfg: [f["code"] for f in diagnose(rows, config=cfg.as_dict())]  # noqa: E731
+    assert codes(config("absent")) == ["poor_training"]
+    assert codes(config({"noise": 0.0})) == ["poor_training"]  # off is off
+    assert codes(config()) == []  # the 70% is that of augmented batches
