@@ -101,8 +101,8 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
 
 def _config_jobs(configs, overrides, name) -> list:
     """Every config validated and its data loaded and checked, before the first run trains."""
-    from nnlab.errors import NnlabError
     from nnlab.data.augment import data_spec
+    from nnlab.errors import NnlabError
     from nnlab.experiment import check_against_data, load_data
 
     cfgs = _load_configs(configs, overrides)
