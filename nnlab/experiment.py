@@ -50,7 +50,8 @@ def check_against_data(cfg, dataset) -> None:
     """Config choices that only the data can confirm, checked before anything trains.
 
     The network must fit in memory for the data's width.  The metric of early stopping and of the plateau schedule must be one the run records:
-    no val_* metric without a validation split, no *_acc metric for regression.
+    no val_* metric without a validation split, no *_acc metric for regression.  Mixup needs classes,
+    and a shift must be shorter than the inputs (nnlab.data.augment).
     """
     from nnlab.errors import ConfigError
 
@@ -70,6 +71,9 @@ def check_against_data(cfg, dataset) -> None:
             allowed = "train_loss or train_acc" if dataset.task == "classification" else "train_loss"
             errors.append(f"{cfg.source}: {key}: {metric} needs a validation split, but data.val_fraction is 0; "
                           f"use {allowed}, or set data.val_fraction > 0")
+    from nnlab.data.augment import check_against_data as check_augment
+
+    errors += check_augment(cfg.data.get("augment"), dataset, cfg.source)
     if errors:
         raise ConfigError(lines=errors)
     from nnlab.train.size import check_model_size

@@ -111,6 +111,55 @@ def test_correct_counts_argmax_hits():
     assert MeanSquaredError.correct(out, out) is None
 
 
+# ---------------------------------------------------------------- soft targets (mixup, nnlab.data.augment)
+
+
+def test_soft_cross_entropy_by_hand_2x3():
+    out = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, -1.0]])
+    t = np.array([[0.25, 0.0, 0.75], [0.5, 0.5, 0.0]])
+    # log softmax row 1 = out - log(e + e^2 + e^3) = [-2.4076, -1.4076, -0.4076]; row 2 = [-0.4076, -1.4076, -2.4076]
+    # row 1: 0.25 * 2.4076 + 0.75 * 0.4076 = 0.9076; row 2: 0.5 * 0.4076 + 0.5 * 1.4076 = 0.9076
+    loss, dout = SoftmaxCrossEntropy()(out.copy(), t)
+    assert loss == pytest.approx(0.9076059644443804, rel=1e-14)
+    e = math.e
+    p1 = np.array([e, e ** 2, e ** 3]) / (e + e ** 2 + e ** 3)
+    p2 = np.array([e, 1, 1 / e]) / (e + 1 + 1 / e)
+    np.testing.assert_allclose(dout, (np.stack([p1, p2]) - t) / 2, rtol=1e-13)
+
+
+def test_soft_cross_entropy_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    out = rng.standard_normal((6, 4)) * 3
+    t = rng.dirichlet(np.ones(4), size=6)
+    t[4] *= 0.7  # rows that do not sum to 1: the general gradient T softmax - t
+    t[5] *= 1.3
+    loss_fn = SoftmaxCrossEntropy()
+    _, dout = loss_fn(out.copy(), t)
+    dout = dout.copy()
+    num = centred_difference(lambda: loss_fn(out, t)[0], out)
+    assert relative_error(dout, num) < 1e-8
+
+
+def test_soft_cross_entropy_float32_and_stable():
+    out = np.array([[1000.0, 0.0, -1000.0]], dtype=np.float32)
+    loss, dout = SoftmaxCrossEntropy()(out, np.array([[0.5, 0.5, 0.0]], dtype=np.float32))
+    assert loss == pytest.approx(500.0, rel=1e-6) and dout.dtype == np.float32
+    np.testing.assert_allclose(dout, [[0.5, -0.5, 0.0]], atol=1e-6)
+
+
+def test_one_hot_soft_targets_are_the_integer_labels():
+    rng = np.random.default_rng(1)
+    out = rng.standard_normal((5, 3))
+    y = np.array([0, 2, 1, 1, 0])
+    ce = SoftmaxCrossEntropy()
+    hard_loss, hard_grad = ce(out, y)
+    hard_grad = hard_grad.copy()
+    soft_loss, soft_grad = ce(out, np.eye(3)[y])
+    assert soft_loss == pytest.approx(hard_loss, rel=1e-14)
+    np.testing.assert_allclose(soft_grad, hard_grad, rtol=1e-13, atol=1e-17)
+    assert SoftmaxCrossEntropy.correct(out, np.eye(3)[y]) == SoftmaxCrossEntropy.correct(out, y)
+
+
 # ---------------------------------------------------------------- mean squared error
 
 

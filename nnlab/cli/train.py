@@ -102,6 +102,7 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
 
 def _config_jobs(configs, overrides, name) -> list:
     """Every config validated and its data loaded and checked, before the first run trains."""
+    from nnlab.data.augment import data_spec
     from nnlab.errors import NnlabError
     from nnlab.experiment import check_against_data, load_data
 
@@ -111,7 +112,7 @@ def _config_jobs(configs, overrides, name) -> list:
     for cfg in cfgs:
         if name:
             cfg.name = name
-        key = repr((cfg.data, cfg.dtype))
+        key = repr((data_spec(cfg.data), cfg.dtype))  # augmentation does not change the arrays
         try:
             if key not in loaded:
                 loaded[key] = load_data(cfg)

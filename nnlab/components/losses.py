@@ -19,6 +19,10 @@ class SoftmaxCrossEntropy:
 
     Shapes: out (N, C) logits, y (N,) integer labels.  Computed with the max
     subtracted (log-sum-exp trick), so large logits do not overflow.
+
+    Soft targets (mixup, nnlab.data.augment): y (N, C) floats t_nc, each row a distribution;
+    L = -(1/N) sum_n sum_c t_nc log softmax(out_n)_c and dL/dout_nc = (T_n softmax(out_n)_c - t_nc) / N
+    with T_n = sum_c t_nc (1 for a distribution: softmax - t, the one-hot case with t for onehot(y)).
     """
 
     task = "classification"
@@ -32,6 +36,8 @@ class SoftmaxCrossEntropy:
         p = self._buf.get((out.shape, out.dtype))
         if p is None:
             p = self._buf[(out.shape, out.dtype)] = np.empty_like(out)
+        if y.ndim == 2:
+            return self._soft(out, y, p)
         if len(self._offsets) < n:
             self._offsets = np.arange(n) * c
         flat = self._offsets[:n] + y  # positions of the true classes in the flattened (N, C) arrays
@@ -48,8 +54,24 @@ class SoftmaxCrossEntropy:
         return loss, p
 
     @staticmethod
+    def _soft(out, t, p):
+        n = len(out)
+        mx = np.maximum.reduce(out, axis=1)
+        np.subtract(out, mx[:, None], out=p)
+        np.exp(p, out=p)
+        s = np.add.reduce(p, axis=1)
+        total = np.add.reduce(t, axis=1)  # T_n
+        # -sum_c t_c log softmax_c = T (log s + max) - sum_c t_c out_c
+        loss = (float(np.dot(np.log(s) + mx, total)) - float(np.vdot(t, out))) / n
+        p *= (total / (s * n))[:, None]
+        p -= t * p.dtype.type(1.0 / n)
+        return loss, p
+
+    @staticmethod
     def correct(out, y) -> int:
-        """Number of samples whose largest logit is the true class."""
+        """Number of samples whose largest logit is the true class (for soft targets: the class of largest weight)."""
+        if y.ndim == 2:
+            y = y.argmax(axis=1)
         return int(np.count_nonzero(out.argmax(axis=1) == y))
 
 

@@ -54,8 +54,14 @@ Epochs = Annotated[int, Gt(0), Le(MAX_EPOCHS)]
 Width = Annotated[int, Gt(0), Le(MAX_WIDTH)]
 
 
-def data_section(*, name: str = "mnist1d", val_fraction: Fraction = 0.1, preprocess: Any = "standardize"):
+def data_section(*, name: str = "mnist1d", val_fraction: Fraction = 0.1, preprocess: Any = "standardize",
+                 augment: Any = None):
     """data: (plus the data set's own options, checked by its loader's signature)"""
+
+
+def augment_section(*, noise: Optional[NonNegative] = None, shift: Optional[NonNegativeInt] = None,
+                    scale: Optional[list[Positive]] = None, mixup: Optional[NonNegative] = None):
+    """data.augment: training batches only (nnlab.data.augment); null or 0 = off"""
 
 
 def model_section(*, hidden: list[Width] = (100, 100), activation: Any = "relu", init: Any = "he_normal",
@@ -105,8 +111,7 @@ SCHEMAS = {name: schema(fn) for name, fn in {
     "data": data_section, "model": model_section, "train": train_section,
     "train.regularization": regularization_section, "train.grad_clip": grad_clip_section,
     "train.early_stopping": early_stopping_section, "train.ensemble": ensemble_section,
-    "model.dropout": dropout_section,
-    "model.batch_norm": batch_norm_section}.items()}
+    "model.dropout": dropout_section, "model.batch_norm": batch_norm_section, "data.augment": augment_section}.items()}
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
 
@@ -229,7 +234,19 @@ def _resolve_data(d: dict, errors: list[str]) -> dict:
         return d
     out = {"name": d["name"], **{k: v for k, v in resolved.items() if k != "name"}, "val_fraction": d["val_fraction"]}
     out["preprocess"] = data.preprocessors.resolve(d["preprocess"], "data.preprocess", errors)
+    out["augment"] = _resolve_augment(d["augment"], out["preprocess"], errors)
     return out
+
+
+def _resolve_augment(value, preprocess: dict | None, errors: list[str]) -> dict | None:
+    from nnlab.data.augment import check_spec
+
+    if value is None:
+        return None
+    spec = _sub(value, "data.augment", errors, "null or a mapping {noise, shift, scale, mixup}")
+    if spec is not None:
+        errors.extend(check_spec(spec, (preprocess or {}).get("name")))
+    return spec
 
 
 def _resolve_model(m: dict, errors: list[str]) -> dict:

@@ -37,7 +37,7 @@ __all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_d
            "read_idx"]
 
 
-_SPLIT_KEYS = ("val_fraction", "preprocess")
+_SPLIT_KEYS = ("val_fraction", "preprocess", "augment")  # data: keys that are not the loader's options
 
 
 def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:

@@ -90,7 +90,8 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
 
     last = history[-1] if history else {}
     acc = last.get("train_acc")
-    poor = _finite(acc) and acc < POOR_TRAIN_ACC and summary.get("status") != "diverged"
+    # with data.augment the recorded training accuracy is that of the augmented batches: low on purpose
+    poor = _finite(acc) and acc < POOR_TRAIN_ACC and summary.get("status") != "diverged" and not _augmented(config)
     if poor:
         add("poor_training",
             f"Training accuracy is only {100 * acc:.1f}% after {len(history)} epochs: this is an optimization "
@@ -104,6 +105,12 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
     if diagnostics:
         _gradients(diagnostics, add, _activation_name(config))
     return findings
+
+
+def _augmented(config) -> bool:
+    """Whether the run's data.augment is on (nnlab.data.augment.active, read from a plain config)."""
+    aug = ((config or {}).get("data") or {}).get("augment") if isinstance(config, dict) else None
+    return isinstance(aug, dict) and any(aug.get(k) for k in ("noise", "shift", "scale", "mixup"))
 
 
 def _decays(config) -> bool:

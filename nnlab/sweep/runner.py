@@ -415,7 +415,8 @@ def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
     elif m.startswith("val_") and dataset.x_val is None:
         errors.append(f"{spec.source}: metric: {m} needs a validation split, but data.val_fraction is 0; set "
                       "data.val_fraction > 0 (choose on validation data, report the test set once)")
-    data_params = [p for p in spec.params if p.path.startswith("data.") or p.path == "dtype"]
+    data_params = [p for p in spec.params if (p.path.startswith("data.") and p.path.split(".")[1] != "augment")
+                   or p.path == "dtype"]  # augmentation is not a dataset to load
     if spec.method == "tpe" and any(p.is_range for p in data_params):
         errors.append(f"{spec.source}: params: {', '.join(p.path for p in data_params if p.is_range)}: a data key "
                       "can be searched over a list of values, not a range (each value is a dataset to load)")

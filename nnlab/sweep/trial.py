@@ -18,8 +18,10 @@ _DATA: dict = {}  # data spec -> Dataset, per worker process (a sweep's runs sha
 
 
 def data_key_of(cfg) -> str:
-    """What identifies a config's data: its data section and dtype."""
-    return json.dumps([cfg.data, cfg.dtype], sort_keys=True, default=str)
+    """What identifies a config's data: its data section (augmentation aside) and dtype."""
+    from nnlab.data.augment import data_spec
+
+    return json.dumps([data_spec(cfg.data), cfg.dtype], sort_keys=True, default=str)
 
 
 def remember(datasets: dict) -> None:

@@ -30,6 +30,8 @@ from nnlab.components.losses import loss_for_task
 from nnlab.components.optimizers import optimizers
 from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
 from nnlab.components.schedules import schedules
+from nnlab.data.augment import Augmenter
+from nnlab.data.augment import active as augment_active
 from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
 from nnlab.train.averaging import Averager
 from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
@@ -64,11 +66,15 @@ class TrainResult:
         return self.samples_seen / self.train_seconds if self.train_seconds > 0 else None
 
 
-def rng_streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent generators for init, shuffling and dropout/RReLU noise (SeedSequence.spawn)."""
-    init, shuffle, noise = np.random.SeedSequence(seed).spawn(3)
-    return {"init": np.random.default_rng(init), "shuffle": np.random.default_rng(shuffle),
-            "noise": np.random.default_rng(noise)}
+def rng_streams(seed: int, augment: bool = False) -> dict[str, np.random.Generator]:
+    """Independent generators for init, shuffling and dropout/RReLU noise (SeedSequence.spawn), and
+    for data augmentation when it is on (the fourth child: the first three are the same either way)."""
+    init, shuffle, noise, aug = np.random.SeedSequence(seed).spawn(4)
+    streams = {"init": np.random.default_rng(init), "shuffle": np.random.default_rng(shuffle),
+               "noise": np.random.default_rng(noise)}
+    if augment:
+        streams["augment"] = np.random.default_rng(aug)
+    return streams
 
 
 def monitor_metric(cfg, dataset) -> str:
@@ -97,7 +103,7 @@ def evaluate(model: MLP, x, y, loss_fn, batch: int = 4096) -> tuple[float, Optio
 
 def build(cfg, dataset):
     """The model, loss and random streams for a config."""
-    rngs = rng_streams(cfg.seed)
+    rngs = rng_streams(cfg.seed, augment=augment_active(cfg.data.get("augment")))
     model = build_model(cfg.model, dataset.n_features, dataset.n_outputs, cfg.dtype, rngs["init"], rngs["noise"])
     return model, loss_for_task(dataset.task), rngs
 
@@ -139,6 +145,7 @@ class Trainer:
         n = len(dataset.x_train)
         bounds = batch_bounds(n, batch_size_for(t["batch_size"], n), bool(cfg.model["batch_norm"]))
         self.batches = Batches(dataset.x_train, dataset.y_train, bounds, t["shuffle"], self.rngs["shuffle"])
+        self.augment = Augmenter.build(cfg.data.get("augment"), dataset, self.rngs.get("augment"))
         self.diag = Diagnostics(m, len(bounds)) if on_diagnostics else None
         self.stopper = EarlyStopping.from_config(t["early_stopping"], monitor_metric(cfg, dataset))
         self.avg = Averager.from_config(t.get("averaging"), m, t["epochs"], dataset.x_train, bounds, cfg.seed)
@@ -161,6 +168,8 @@ class Trainer:
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
         m, g = self.model, self.model.grads
+        if self.augment is not None:  # training batches only (data.augment)
+            xb, yb = self.augment(xb, yb)
         out = m.forward_buffered(xb, train=True)
         c = self.loss_fn.correct(out, yb)
         loss, dout = self.loss_fn(out, yb)
