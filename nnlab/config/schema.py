@@ -260,6 +260,9 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
             and t["early_stopping"]["metric"].startswith("val_"):
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
                       "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
+    if t["optimizer"] is not None:  # rules an optimizer sets for the rest of the config (lbfgs: full batch, ...)
+        rules = getattr(optimizers.optimizers.get(t["optimizer"]["name"]).obj, "config_problems", None)
+        errors.extend(rules(t, m) if rules else [])
     return t
 
 

@@ -31,6 +31,7 @@ from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip
 from nnlab.components.schedules import schedules
 from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
 from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
+from nnlab.train.closure import ClosureStep
 from nnlab.train.diagnostics import Diagnostics
 from nnlab.train.early_stopping import EarlyStopping
 from nnlab.train.model import MLP, build_model
@@ -125,6 +126,8 @@ class Trainer:
         t = cfg.train
         self.model, self.loss_fn, self.rngs = build(cfg, dataset)
         self.opt = optimizers.build(t["optimizer"])
+        # L-BFGS evaluates the full-batch loss many times per step: nnlab/train/closure.py
+        self.closure_step = ClosureStep(self) if getattr(self.opt, "needs_closure", False) else None
         self.sched = make_schedule(cfg, len(dataset.x_train))
         self.step_unit = self.sched.unit == "step"
         reg = t["regularization"]
@@ -147,6 +150,8 @@ class Trainer:
     # -- one step and one epoch ---------------------------------------------------------
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
+        if self.closure_step is not None:
+            return self.closure_step(xb, yb, epoch, last)
         m, g = self.model, self.model.grads
         out = m.forward_buffered(xb, train=True)
         c = self.loss_fn.correct(out, yb)
