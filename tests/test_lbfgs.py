@@ -799,3 +799,19 @@ def test_the_command_line_refuses_in_one_line(tmp_path):
             "mini-batch changes the function at every step), got 16"
     assert not (tmp_path / "runs").exists()
 
+
+def test_the_diagnosis_gives_no_learning_rate_advice_its_line_search_makes_moot():
+    from nnlab.runs.diagnosis import diagnose
+
+    def codes(losses, optimizer):
+        rows = [{"epoch": i + 1, "train_loss": v, "train_acc": 0.99} for i, v in enumerate(losses)]
+        config = {"train": {"optimizer": optimizer, "schedule": {"name": "constant"}}}
+        return [f["code"] for f in diagnose(rows, config=config)]
+
+    # a loss that rises in epoch 2, or drops fast and then stays flat (as a converged L-BFGS run does)
+    rises, flat = [2.0, 3.0, 1.0, 0.9], [1.0, 0.75, 0.5] + [0.5] * 7
+    wolfe, fixed = {"name": "lbfgs", "line_search": "strong_wolfe"}, {"name": "lbfgs", "line_search": "none"}
+    assert codes(rises, {"name": "adam"}) == ["loss_up_early"] and codes(rises, wolfe) == []
+    assert codes(flat, {"name": "adam"}) == ["fast_then_flat"] and codes(flat, wolfe) == []
+    # fixed steps: lr is the step, so too high is still too high; but no schedule can be advised
+    assert codes(rises, fixed) == ["loss_up_early"] and codes(flat, fixed) == []
