@@ -800,6 +800,19 @@ def test_the_command_line_refuses_in_one_line(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_benchmark_script_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "lbfgs.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--repeat", "1"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if "batch" in line and "%" in line]
+    assert len(rows) == 5 and sum("L-BFGS" in r for r in rows) == 2
+
+
 def test_the_diagnosis_gives_no_learning_rate_advice_its_line_search_makes_moot():
     from nnlab.runs.diagnosis import diagnose
 
