@@ -722,15 +722,24 @@ def test_every_end_of_epoch_checkpoint_resumes_exactly(dtype):
         assert strip(again.history) == strip(full.history)
 
 
-def test_a_run_folder_stopped_by_ctrl_c_resumes_to_the_uninterrupted_run(tmp_path):
+def test_a_run_folder_stopped_by_ctrl_c_resumes_to_the_uninterrupted_run_and_a_damaged_one_is_refused(tmp_path):
     from test_resume import assert_same_run, ctrl_c_after
 
     from nnlab.experiment import resume_experiment, run_experiment
+
+    from nnlab.experiment import CHECKPOINT
 
     cfg = mlp()
     reference, _, _ = run_experiment(cfg, tmp_path / "a")
     run, _, first = run_experiment(cfg, tmp_path / "b", on_epoch=ctrl_c_after(4))
     assert first["status"] == "interrupted"
+    good = dict(np.load(run / CHECKPOINT, allow_pickle=False))
+    assert good["opt.old_dirs"].shape == (3, good["model.params"].size)
+    for damage in ({"opt.old_dirs": good["opt.old_dirs"][:2]}, {"opt.d": good["opt.d"][:-1]}):
+        np.savez(run / CHECKPOINT, **{**good, **damage})
+        r = CliRunner().invoke(main, ["train", "--resume", str(run)])
+        assert r.exit_code == 1 and "damaged checkpoint" in r.output and "Traceback" not in r.output
+    np.savez(run / CHECKPOINT, **good)
     _, result, _ = resume_experiment(run)
     assert result.status == "completed"
     assert_same_run(reference, run)

@@ -21,7 +21,11 @@ after ``max_iter`` iterations or ``max_eval`` loss evaluations, when max|g| <= t
 the directional derivative g . d > -tolerance_change, or when max|t d| or the change of the loss
 falls below tolerance_change.  The history, the last direction and step carry over to the next
 call, as in torch.  Every branch, comparison and order of operations follows torch 2.13's
-``torch/optim/lbfgs.py``; tests/test_lbfgs.py holds torch's float64 trajectories.
+``torch/optim/lbfgs.py``, quirks included: the line search's own bracket tolerance is 1e-9
+whatever tolerance_change is, and ``max_eval`` counts the step's first evaluation, so max_iter 1
+with the default max_eval (1) leaves the line search one trial, kept only if the loss fell.
+tests/test_lbfgs.py holds torch's float64 trajectories: they agree to 5e-12, not to the last bit
+(torch fuses the multiply-adds of its in-place updates and sums its dot products in another order).
 
 The closure returns ``(loss, gradient)`` at the current parameters (a fresh gradient array each
 call); the optimizer moves ``p`` in place and leaves it at the accepted point.
@@ -170,8 +174,8 @@ class LBFGS:
 
         d = -H g by the two-loop recursion over the last `history` pairs (s, y), H0 = (s.y / y.y) I
         x <- x + t d,  t from a strong-Wolfe line search (or t = lr with line_search: none)
-    Up to max_iter such iterations (and max_eval loss evaluations) per epoch.  Needs
-    batch_size: full, a constant schedule and no dropout: the closure must be one fixed function.
+    Up to max_iter such iterations (and max_eval loss evaluations) per epoch.  The loss must be one
+    fixed function: batch_size full, a constant schedule, no dropout or RReLU, no grad_clip or max_norm.
     Defaults as torch except history (torch's history_size 100) and line_search (torch's None).
     """
 
@@ -337,14 +341,22 @@ class LBFGS:
         return meta, arrays
 
     def load_state_dict(self, meta: dict, arrays: dict) -> None:
+        """Continue from ``state_dict()``'s output; ValueError if its parts do not fit together."""
+        k = meta["pairs"]
+        d, prev = arrays.get("d"), arrays.get("prev_flat_grad")
+        if (d is None) != (prev is None) or (d is not None and (d.ndim != 1 or prev.shape != d.shape)):
+            raise ValueError("lbfgs state: the direction and the last gradient do not match")
+        if k:
+            if d is None or any(arrays[n].shape != (k, d.size) for n in ("old_dirs", "old_stps")) \
+                    or arrays["ro"].shape != (k,):
+                raise ValueError(f"lbfgs state: {k} history pairs do not match the stored arrays")
         self.t, self.n_iter, self.func_evals = meta["t"], meta["n_iter"], meta["func_evals"]
         self.step_size, self.h_diag, self.prev_loss = meta["step_size"], meta["h_diag"], meta["prev_loss"]
-        self.d = np.array(arrays["d"]) if "d" in arrays else None
-        self.prev_flat_grad = np.array(arrays["prev_flat_grad"]) if "prev_flat_grad" in arrays else None
-        k = meta["pairs"]
-        self.old_dirs = [np.array(v) for v in arrays["old_dirs"][:k]] if k else []
-        self.old_stps = [np.array(v) for v in arrays["old_stps"][:k]] if k else []
-        self.ro = list(np.array(arrays["ro"])[:k]) if k else []
+        self.d = None if d is None else np.array(d)
+        self.prev_flat_grad = None if prev is None else np.array(prev)
+        self.old_dirs = [np.array(v) for v in arrays["old_dirs"]] if k else []
+        self.old_stps = [np.array(v) for v in arrays["old_stps"]] if k else []
+        self.ro = list(np.array(arrays["ro"])) if k else []
 
 
 def _scalar(v):
