@@ -74,6 +74,9 @@ def run_lr_find(cfg, dataset, runs_dir="runs", start: float = 1e-7, end: float =
     from nnlab.train.threads import blas_threads, limited
 
     check_range(start, end, steps)
+    if cfg.train["optimizer"]["name"] == "lbfgs":
+        raise ConfigError(f"{cfg.source}: train.optimizer: lbfgs chooses its step lengths by line search; a "
+                          "learning-rate range test has nothing to find (its lr is only the first trial step)")
     check_model_size(cfg, dataset.n_features, dataset.n_outputs)
     lrs = sweep_rates(start, end, steps, linear)
     started = datetime.now()

@@ -201,6 +201,7 @@ class RReLU(Activation):
     """
 
     tracks_activity = True
+    stochastic = True  # a different function at every training forward pass (lbfgs refuses it)
 
     frozen = False  # gradient checks reuse the last drawn slopes
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from nnlab.components.lbfgs import LBFGS
 from nnlab.config.registry import Fraction, NonNegative, Positive, Registry
 
 
@@ -393,4 +394,5 @@ optimizers = Registry("optimizer", {
     "adamw": AdamW,
     "nadam": NAdam,
     "adamax": Adamax,
+    "lbfgs": LBFGS,  # a closure-based optimizer: nnlab/components/lbfgs.py
 })

@@ -304,7 +304,27 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
     from nnlab.train import averaging
 
     t["averaging"] = averaging.resolve(t["averaging"], "train.averaging", errors)
+    if t["optimizer"] is not None:  # rules an optimizer sets for the rest of the config (lbfgs: full batch, ...)
+        rules = getattr(optimizers.optimizers.get(t["optimizer"]["name"]).obj, "config_problems", None)
+        errors.extend(rules(t, m) if rules else [])
+        if t["optimizer"]["name"] == "lbfgs":
+            errors.extend(_closure_conflicts(t, d))
     return t
+
+
+def _closure_conflicts(t: dict, d: dict | None) -> list[str]:
+    """What L-BFGS's repeated evaluations of one full-batch function rule out besides its own rules."""
+    out = []
+    if t.get("averaging"):
+        out.append("train.averaging: lbfgs takes line-search steps, not the small noisy ones weight averaging "
+                   "smooths; set averaging: null")
+    if (t.get("ensemble") or {}).get("snapshots"):
+        out.append("train.ensemble.snapshots: lbfgs has no learning-rate cycles to snapshot; use members")
+    aug = (d or {}).get("augment")
+    if aug:
+        out.append("data.augment: lbfgs needs the same batch at every evaluation of its line search, but "
+                   "augmentation draws new noise each time; set augment: null")
+    return out
 
 
 def run_name_problem(name) -> str | None:

@@ -61,7 +61,8 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
         add("diverged", f"Training diverged: {summary.get('message') or 'the loss became NaN or infinite'}.")
     train = [v for v in _col(history, "train_loss") if _finite(v)]
     n = len(train)
-    if n >= 3:
+    lr_rules = not _line_search(config)  # no learning-rate advice for steps a line search chose
+    if n >= 3 and lr_rules:
         k = max(3, n // 10)
         early = train[1:k]
         if early and max(early) > train[0] * EARLY_RISE:
@@ -70,7 +71,7 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
                 f"The training loss went up early, from {train[0]:.4g} in epoch 1 to {max(early):.4g} in epoch "
                 f"{j + 1}: the learning rate is too high (004 notes); lower it and start again.",
                 first=train[0], peak=max(early), epoch=j + 1)
-    if n >= 10 and not any(f["code"] == "loss_up_early" for f in findings):
+    if n >= 10 and lr_rules and not any(f["code"] == "loss_up_early" for f in findings):
         l0, lend = train[0], train[-1]
         fifth, half, last_fifth = train[n // 5], train[n // 2], train[(4 * n) // 5]
         total = l0 - lend
@@ -81,7 +82,8 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
                 f"and is still falling: the learning rate looks too low (004 notes); raise it.",
                 first=l0, last=lend, epochs=n)
         elif (l0 > 0 and total / l0 >= SLOW_DROP and (l0 - fifth) >= FAST_EARLY * total and half > 0
-              and (half - lend) / half < FLAT_LATE and lend > HIGH_PLATEAU * l0 and not _decays(config)):
+              and (half - lend) / half < FLAT_LATE and lend > HIGH_PLATEAU * l0 and not _decays(config)
+              and _optimizer(config).get("name") != "lbfgs"):  # L-BFGS takes no schedule
             add("fast_then_flat",
                 f"The training loss dropped fast ({l0:.4g} to {fifth:.4g} in the first {n // 5} epochs) and then "
                 f"stayed flat near {lend:.4g}: the late learning rate is too high to settle (004 notes); "
@@ -111,6 +113,17 @@ def _augmented(config) -> bool:
     """Whether the run's data.augment is on (nnlab.data.augment.active, read from a plain config)."""
     aug = ((config or {}).get("data") or {}).get("augment") if isinstance(config, dict) else None
     return isinstance(aug, dict) and any(aug.get(k) for k in ("noise", "shift", "scale", "mixup"))
+
+
+def _optimizer(config) -> dict:
+    opt = ((config or {}).get("train") or {}).get("optimizer") or {}
+    return opt if isinstance(opt, dict) else {}
+
+
+def _line_search(config) -> bool:
+    """L-BFGS with a line search chooses every step length itself (lr is only its first trial)."""
+    opt = _optimizer(config)
+    return opt.get("name") == "lbfgs" and opt.get("line_search") != "none"
 
 
 def _decays(config) -> bool:

@@ -35,6 +35,7 @@ from nnlab.data.augment import active as augment_active
 from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
 from nnlab.train.averaging import Averager
 from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
+from nnlab.train.closure import ClosureStep
 from nnlab.train.diagnostics import Diagnostics
 from nnlab.train.early_stopping import EarlyStopping
 from nnlab.train.model import MLP, build_model
@@ -134,6 +135,8 @@ class Trainer:
         t = cfg.train
         self.model, self.loss_fn, self.rngs = build(cfg, dataset)
         self.opt = optimizers.build(t["optimizer"])
+        # L-BFGS evaluates the full-batch loss many times per step: nnlab/train/closure.py
+        self.closure_step = ClosureStep(self) if getattr(self.opt, "needs_closure", False) else None
         self.sched = make_schedule(cfg, len(dataset.x_train))
         self.step_unit = self.sched.unit == "step"
         reg = t["regularization"]
@@ -167,6 +170,8 @@ class Trainer:
 
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
+        if self.closure_step is not None:
+            return self.closure_step(xb, yb, epoch, last)
         m, g = self.model, self.model.grads
         if self.augment is not None:  # training batches only (data.augment)
             xb, yb = self.augment(xb, yb)
