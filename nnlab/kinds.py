@@ -8,6 +8,7 @@ KINDS = {
     "activation": ("nnlab.components.activations", "activations", "model.activation"),
     "optimizer": ("nnlab.components.optimizers", "optimizers", "train.optimizer"),
     "schedule": ("nnlab.components.schedules", "schedules", "train.schedule"),
+    "averaging": ("nnlab.train.averaging", "methods", "train.averaging (picked by method:)"),
 }
 
 

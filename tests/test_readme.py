@@ -66,6 +66,8 @@ def test_every_component_is_used_by_a_config():
         pick = {"dataset": cfg.data["name"], "preprocessor": cfg.data["preprocess"]["name"],
                 "initializer": cfg.model["init"]["name"], "activation": cfg.model["activation"]["name"],
                 "optimizer": cfg.train["optimizer"]["name"], "schedule": cfg.train["schedule"]["name"]}
+        if cfg.train.get("averaging"):
+            pick["averaging"] = cfg.train["averaging"]["method"]
         for kind, name in pick.items():
             used.setdefault(kind, set()).add(name)
     for kind, reg, _ in registries():
