@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nnlab.config import validate  # noqa: E402
 from nnlab.data import load_dataset  # noqa: E402
-from nnlab.train.lr_find import range_test, suggest, sweep_rates  # noqa: E402
-from nnlab.train.trainer import build  # noqa: E402
+from nnlab.train.lr_find import range_test, softmax_hessian, suggest, sweep_rates  # noqa: E402
 
 RULES = ("valley", "steepest", "min_over_10")
 COLUMNS = (*RULES, "lowest_loss")  # lowest_loss: the rate of the lowest (unsmoothed) loss recorded
@@ -41,16 +40,7 @@ def config(seed: int, features: int, classes: int, noise: float):
 
 def stable_rate(cfg, ds) -> float:
     """2/L: L the largest eigenvalue of the cross-entropy's Hessian at the initial weights."""
-    model, _, _ = build(cfg, ds)
-    W, b = model.view("dense1.W"), model.view("dense1.b")
-    z = ds.x_train @ W + b
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    xt = np.hstack([ds.x_train, np.ones((len(ds.x_train), 1))])
-    S = p[:, :, None] * np.eye(p.shape[1]) - p[:, :, None] * p[:, None, :]
-    H = np.einsum("ni,nj,nab->iajb", xt, xt, S) / len(xt)
-    n = xt.shape[1] * p.shape[1]
-    return 2 / np.linalg.eigvalsh(H.reshape(n, n))[-1]
+    return 2 / np.linalg.eigvalsh(softmax_hessian(cfg, ds))[-1]
 
 
 def ratios(cfg, steps: int) -> tuple[float, dict, int]:

@@ -28,8 +28,8 @@ from nnlab.config import validate
 from nnlab.data import load_dataset
 from nnlab.lr_find import COLUMNS
 from nnlab.runs import TIMESTAMP, find_runs
-from nnlab.train.lr_find import (Smoother, longest_decrease, range_test, suggest, sweep_rates, valley_index,
-                                 window)
+from nnlab.train.lr_find import (Smoother, longest_decrease, range_test, softmax_hessian, suggest, sweep_rates,
+                                 valley_index, window)
 from nnlab.train.trainer import build, train
 
 # softmax regression (no hidden layer) on 4 overlapping Gaussian blobs in 5-D: full-batch SGD, float64
@@ -183,23 +183,6 @@ def test_stops_when_the_smoothed_loss_passes_four_times_its_minimum(softmax):
 
 
 # ------------------------------------------------------------------ where the suggestion lands
-
-
-def softmax_hessian(cfg, ds) -> np.ndarray:
-    """The Hessian of the mean softmax cross-entropy at the initial weights, in the model's parameter order.
-
-    Per sample, with x~ = [x, 1] and p = softmax(x W + b): d2 loss / d(W, b)2 = (x~ x~^T) kron (diag p - p p^T).
-    """
-    model, _, _ = build(cfg, ds)
-    W, b = model.view("dense1.W"), model.view("dense1.b")
-    z = ds.x_train @ W + b
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    xt = np.hstack([ds.x_train, np.ones((len(ds.x_train), 1))])
-    S = p[:, :, None] * np.eye(p.shape[1]) - p[:, :, None] * p[:, None, :]  # (n, k, k)
-    H = np.einsum("ni,nj,nab->iajb", xt, xt, S) / len(xt)  # rows (feature i, class a): W row-major, then b
-    d, k = xt.shape[1], p.shape[1]
-    return H.reshape(d * k, d * k)
 
 
 def test_the_hessian_is_that_of_the_model(softmax):

@@ -257,3 +257,26 @@ def range_test(cfg, dataset, lrs: np.ndarray,
 
 __all__ = ["BETA", "STOP_FACTOR", "SKIP_END", "RULES", "RECOMMENDED", "RangeTestResult", "Smoother", "Suggestion",
            "Window", "longest_decrease", "range_test", "suggest", "sweep_rates", "valley_index", "window"]
+
+
+def softmax_hessian(cfg, dataset) -> np.ndarray:
+    """The Hessian of the mean softmax cross-entropy of softmax regression (model.hidden: []) at its initial
+    weights, in the model's parameter order (W row-major, then b).
+
+    Per sample, with x~ = [x, 1] and p = softmax(x W + b): d2 loss / d(W, b)2 = (x~ x~^T) kron (diag p - p p^T).
+    Gradient descent on it is stable below 2/L, L its largest eigenvalue: what the range test's suggestions
+    are measured against (tests/test_lr_find.py, bench/lr_find.py).
+    """
+    from nnlab.train.trainer import build
+
+    model, _, _ = build(cfg, dataset)
+    W, b = model.view("dense1.W"), model.view("dense1.b")
+    x = dataset.x_train
+    z = x @ W + b
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    xt = np.hstack([x, np.ones((len(x), 1))])
+    S = p[:, :, None] * np.eye(p.shape[1]) - p[:, :, None] * p[:, None, :]  # (n, k, k)
+    H = np.einsum("ni,nj,nab->iajb", xt, xt, S) / len(xt)
+    d, k = xt.shape[1], p.shape[1]
+    return H.reshape(d * k, d * k)
