@@ -46,13 +46,26 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int | None = None):
-    """Train the members of ``cfg`` (train.ensemble.members) and score their ensemble; (run folder, summary)."""
+def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int | None = None, run_dir=None,
+                evaluate_test: bool = True):
+    """Train the members of ``cfg`` (train.ensemble.members) and score their ensemble; (run folder, summary).
+
+    ``run_dir``: this exact new folder instead of a timestamped one in ``runs_dir`` (a sweep's run);
+    ``evaluate_test=False``: no member and not the ensemble looks at the test set (a sweep's choice).
+    """
     from nnlab.experiment import _data_summary
 
     members = member_configs(cfg)
     started = datetime.now()
-    run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
+    if run_dir is None:
+        run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
+    else:
+        run_dir = Path(run_dir)
+        try:
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(run_dir)
+        except OSError as exc:
+            raise RunError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
     summary = {"name": cfg.name, "status": "running", "config_source": cfg.source,
                "started": started.isoformat(timespec="seconds"), **runs.host_info(), "seed": cfg.seed,
                "command": runs.command_line(), "versions": runs.versions(), "git_commit": runs.git_commit(),
@@ -61,12 +74,16 @@ def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int 
     runs.write_json(run_dir / "summary.json", summary)
     t0 = time.perf_counter()
     tasks = [{"config": m.as_dict(), "run_dir": str(run_dir / "members" / f"seed{m.seed}"), "metric": "val_loss",
-              "worst": 0.0, "evaluate_test": True, "plots": False, "git_commit": summary["git_commit"],
+              "worst": 0.0, "evaluate_test": evaluate_test, "plots": False, "git_commit": summary["git_commit"],
               "summary": {"ensemble_member": {"of": run_dir.name, "index": k}},
               "command": f"nnlab train (member {k} of {run_dir})"} for k, m in enumerate(members)]
     if on_start:
         on_start({"epochs": len(tasks), "unit": "members", "n_params": None, "run_dir": run_dir})
     outcomes: dict = {}
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:  # inside a sweep's worker: no children of its own
+        jobs = 1
     try:
         _train(tasks, dataset, jobs or min(len(tasks), _cores()), outcomes, on_epoch)
     except KeyboardInterrupt as exc:
@@ -76,7 +93,7 @@ def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int 
         raise
     dirs = [Path(t["run_dir"]) for t in tasks]
     statuses = [outcomes.get(k, {}).get("status", "failed") for k in range(len(tasks))]
-    summary.update(_ensemble_summary(cfg, dirs, dataset, statuses))
+    summary.update(_ensemble_summary(cfg, dirs, dataset if evaluate_test else _without_test(dataset), statuses))
     summary["wall_seconds"] = time.perf_counter() - t0
     summary["finished"] = datetime.now().isoformat(timespec="seconds")
     _write_curves(cfg, run_dir, dirs, summary)
@@ -148,6 +165,12 @@ def _ensemble_summary(cfg, dirs: list[Path], dataset, statuses: list[str]) -> di
     out["train_seconds"] = sum(json.loads((d / "summary.json").read_text()).get("train_seconds") or 0
                                for d in finished)
     return out
+
+
+def _without_test(dataset):
+    from dataclasses import replace
+
+    return replace(dataset, x_test=None, y_test=None)
 
 
 def _mean_row(rows: list[dict]) -> dict:

@@ -114,7 +114,8 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
     if (cfg.train.get("ensemble") or {}).get("members"):  # independent members: nnlab.ensemble
         from nnlab.ensemble import run_members
 
-        run_dir, summary = run_members(cfg, runs_dir, dataset, on_start=on_start, on_epoch=on_epoch)
+        run_dir, summary = run_members(cfg, runs_dir, dataset, on_start=on_start, on_epoch=on_epoch,
+                                       run_dir=run_dir, evaluate_test=options.evaluate_test)
         return run_dir, None, summary
     started = datetime.now()
     if run_dir is None:

@@ -160,3 +160,24 @@ def test_nnlab_ensemble_combines_runs_and_refuses_other_data(tmp_path):
     assert res.exit_code == 1 and "needs at least 2 finished runs" in res.output
     res = CliRunner().invoke(main, ["ensemble", *dirs, "-o", str(tmp_path / "ens")])
     assert res.exit_code == 1 and "exists and is not an empty folder" in res.output
+
+
+def test_a_sweep_over_an_ensemble_config_keeps_its_runs_and_holds_the_test_set_back(tmp_path):
+    import yaml
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "name": "ens", "config": {**SPIRAL, "train": {**SPIRAL["train"], "ensemble": {"members": 2}}},
+        "params": {"train.optimizer.lr": [0.1, 0.03]}}))
+    res = CliRunner().invoke(main, ["sweep", str(tmp_path / "s.yaml"), "-j", "2", "--runs-dir", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    (folder,) = list((tmp_path / "out").iterdir())
+    for t in ("t000-seed0", "t001-seed0"):
+        for m in ("seed0", "seed1"):
+            s = json.loads((folder / "runs" / t / "members" / m / "summary.json").read_text())
+            assert s["status"] == "completed" and s["test"] == {"loss": None, "acc": None}
+    summary = json.loads((folder / "summary.json").read_text())
+    best = folder / "runs" / summary["best"]["runs"][0]
+    ens = json.loads((best / "summary.json").read_text())["ensemble"]["ensemble"]
+    assert summary["best"]["value"] == ens["val_acc"] and "test_acc" not in ens
+    assert summary["best"]["test"]["acc"] is not None
+    assert not (tmp_path / "runs").exists() and not list(tmp_path.glob("*/runs/*_e"))

@@ -126,6 +126,17 @@ def run_task(task: dict, dataset=None) -> dict:
         out["message"] = f"{type(exc).__name__}: {exc}"
         return out
     out.update(final=summary.get("final"), test=summary.get("test"))
+    if result is None:  # an ensemble of members: its metrics.csv is their mean, its score the ensemble's
+        from nnlab.runs import read_metrics
+
+        rows = read_metrics(Path(task["run_dir"]) / "metrics.csv") if (Path(task["run_dir"]) / "metrics.csv"
+                                                                          ).is_file() else []
+        ens = (summary.get("ensemble") or {}).get("ensemble") or {}
+        value = ens.get(metric) if metric in ens else run_value(summary["status"], rows, None, metric,
+                                                                task["worst"])
+        out.update(status=summary["status"], message=summary.get("message") or "", epochs=len(rows),
+                   seconds=summary.get("train_seconds"), curve=[r.get(metric) for r in rows], value=value)
+        return out
     out.update(status=summary["status"], message=summary.get("message") or "", epochs=len(result.history),
                seconds=result.train_seconds, curve=[r.get(metric) for r in result.history],
                value=run_value(summary["status"], result.history, result.restored_epoch, metric, task["worst"]))
@@ -166,6 +177,13 @@ def evaluate_on_test(run_dir, dataset) -> dict | None:
 
     run_dir = Path(run_dir)
     model_file = run_dir / "model.npz"
+    members = sorted(d for d in (run_dir / "members").glob("seed*") if (d / "model.npz").is_file()) \
+        if (run_dir / "members").is_dir() else []
+    if members:  # an ensemble of members: its test result is the ensemble's
+        from nnlab.ensemble import combine_runs
+
+        e = combine_runs(members, dataset)["ensemble"]
+        return {"loss": e.get("test_loss"), "acc": e.get("test_acc")}
     if not model_file.is_file():
         return None
     cfg = load_config(run_dir / "config.yaml")
