@@ -574,3 +574,11 @@ def test_dead_unit_message_names_the_activation():
         in leaky[0]["message"]
     relu = diagnose([], rows, {}, {"model": {"activation": {"name": "relu"}}})
     assert [f["code"] for f in relu] == ["dead_relu"]
+
+
+def test_a_first_layer_without_any_gradient_is_vanishing_not_a_crash():
+    rows = [{"epoch": e, "layer": layer, "grad_norm": g} for e in (1, 2)
+            for layer, g in (("dense0", 0.0), ("dense1", 0.5))]
+    found = {f["code"]: f for f in diagnose([{"epoch": 1, "train_loss": 2.3, "val_loss": 2.3}], rows)}
+    assert "vanishing_gradients" in found
+    assert "is zero, against the last layer's (5.00e-01)" in found["vanishing_gradients"]["message"]

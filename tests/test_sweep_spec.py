@@ -104,7 +104,7 @@ def test_every_problem_is_reported_at_once_with_did_you_mean(tmp_path):
         load_sweep(p)
     lines = e.value.lines
     assert f"{p}: methd: unknown key 'methd'; choose from config, method, metric, name, params, prune, seed, seeds, " \
-           "trials (did you mean 'method'?)" in lines
+           "test, trials (did you mean 'method'?)" in lines
     assert f"{p}: params: train.optimizer.lr: must be greater than 0, got -1.0" in lines
     assert any(ln.startswith(f"{p}: params: model.activaton: unknown key 'activaton'") and "did you mean 'activation'"
                in ln for ln in lines)
@@ -216,3 +216,17 @@ def test_tpe_finds_better_points_than_random_search_in_the_same_number_of_trials
     assert sum(tpe) / len(tpe) < 0.6 * sum(rand) / len(rand), (tpe, rand)
     assert sum(t < r for t, r in zip(tpe, rand)) >= 5
     assert _best_found(TPESampler, 3) == _best_found(TPESampler, 3)  # reproducible from its seed
+
+
+def test_the_test_key_is_best_or_all_and_all_reaches_sweep_yaml(tmp_path):
+    p = write(tmp_path, {"method": "grid", "params": {"model.activation": ["relu", "tanh"]}})
+    spec = load_sweep(p)
+    assert spec.test == "best" and "test" not in spec.as_dict()
+    p = write(tmp_path, {"method": "grid", "test": "all", "params": {"model.activation": ["relu", "tanh"]}})
+    spec = load_sweep(p)
+    assert spec.test == "all" and spec.as_dict()["test"] == "all"
+    p = write(tmp_path, {"method": "grid", "test": "every", "params": {"model.activation": ["relu"]}})
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p)
+    assert e.value.lines == [f"{p}: test: must be best (only the chosen point sees the test set) or all (every "
+                             "run), got 'every'"]

@@ -127,7 +127,7 @@ def _load_configs(paths, overrides):
 
 
 # one module per command group; importing them attaches their commands to ``main``
-from nnlab.cli import lr_find, runs, sweep, tools, train  # noqa: E402,F401
+from nnlab.cli import claims, lr_find, runs, sweep, tools, train  # noqa: E402,F401
 from nnlab.cli.tools import KINDS, registries  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover

@@ -185,7 +185,8 @@ def _gradients(diagnostics, add, activation=None):
             ratio = first / lastn
             if ratio < VANISHING:
                 add("vanishing_gradients",
-                    f"The first layer's gradient norm ({first:.2e}) is {1 / ratio:,.0f}x smaller than the last "
+                    f"The first layer's gradient norm ({first:.2e}) is "
+                    + (f"{1 / ratio:,.0f}x smaller than" if ratio > 0 else "zero, against") + " the last "
                     f"layer's ({lastn:.2e}): vanishing gradients, so the layers near the input barely learn (000 "
                     f"notes); use ReLU or its variants, He initialization, or batch normalization.",
                     first=first, last=lastn, ratio=ratio)

@@ -199,6 +199,7 @@ class Sweep:
                 "trial": trial.number, "seed": seed, "sweep": self.spec.name, "metric": self.spec.metric,
                 "maximize": self.spec.direction == "maximize", "worst": self.spec.worst,
                 "prune": self.spec.prune, "reference": self._reference(), "threads": threads,
+                "evaluate_test": self.spec.test == "all",
                 "params": {k: v for k, v in trial.values.items()}, "git_commit": self.git_commit,
                 "command": f"nnlab sweep (trial {trial.number}, seed {seed} of {self.folder})"}, \
             self.datasets.key(cfg), dataset
@@ -480,7 +481,8 @@ def load_spec(folder) -> SweepSpec:
         if p is not None:
             p.where = f"{path}: params"
             params.append(p)
-    settings = {k: raw[k] for k in ("name", "method", "metric", "trials", "seeds", "seed", "prune") if k in raw}
+    settings = {k: raw[k] for k in ("name", "method", "metric", "trials", "seeds", "seed", "prune", "test")
+                if k in raw}
     if raw.get("method") == "grid":
         settings.pop("trials", None)
     if errors:
@@ -595,7 +597,8 @@ def finish(sweep: Sweep) -> dict:
             res = evaluate_on_test(d, sweep.datasets.get(sweep.spec.config(b.values, seed, sweep.spec.name)))
             if res is not None:
                 results.append(res)
-                _note_test(d, res)
+                if sweep.spec.test != "all":  # with test: all, every run has its test result already
+                    _note_test(d, res)
         if results:
             test = _mean_std(results)
     summary = sweep.summary(test)

@@ -12,6 +12,8 @@ A sweep file is a YAML mapping::
       train.optimizer.lr: {low: 1.0e-4, high: 1.0e-1, log: true}
       model.activation: [relu, elu, tanh]
     prune: median                     # optional
+    test: best                        # best (default): only the chosen point sees the test set;
+                                      # all: every run is tested (to compare variants, not to choose)
 
 ``load_sweep`` reads it (or a plain config plus ``-p`` params: the short form) into a
 :class:`SweepSpec`; every param path, every choice and both ends of every range are
@@ -37,7 +39,8 @@ from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
 
 METHODS = ("grid", "random", "tpe")
-SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune")
+SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune", "test")
+TEST_MODES = ("best", "all")  # test: best (default) evaluates only the chosen point on the test set; all: every run
 PRUNE_RULES = ("median",)
 PRUNE_DEFAULTS = {"rule": "median", "startup": 5, "warmup": None}  # warmup None: a tenth of the epochs
 DEFAULT_TRIALS = 20
@@ -143,6 +146,7 @@ class SweepSpec:
     base: dict  # the validated base config (Config.as_dict())
     source: str = "sweep"
     notes: list[str] = field(default_factory=list)
+    test: str = "best"  # "all": every run is evaluated on the test set (claims compare variants, they do not choose)
 
     @property
     def direction(self) -> str:
@@ -168,7 +172,7 @@ class SweepSpec:
         return {"name": self.name, "method": self.method, "metric": self.metric, "direction": self.direction,
                 "trials": self.n_trials, "seeds": list(self.seeds), "seed": self.seed,
                 "prune": copy.deepcopy(self.prune), "params": {p.path: p.spec() for p in self.params},
-                "config": copy.deepcopy(self.base)}
+                "config": copy.deepcopy(self.base), **({"test": "all"} if self.test == "all" else {})}
 
     def dump(self) -> str:
         head = (f"# nnlab sweep '{self.name}', resolved: the params, the search and the whole base config.\n"
@@ -318,6 +322,11 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
         errors.append(f"{source}: seeds: {_show(seeds)} repeats a seed; each seed trains the point once")
     elif len(seeds) > MAX_SEEDS:
         errors.append(f"{source}: seeds: {len(seeds)} seeds; at most {MAX_SEEDS}")
+    test = raw.get("test", "best")
+    if test not in TEST_MODES:
+        errors.append(f"{source}: test: must be best (only the chosen point sees the test set) or all (every run), "
+                      f"got {_show(test)}")
+        test = "best"
     prune = _prune(raw.get("prune"), source, errors)
     if prune is not None and prune["warmup"] is None:  # early epochs are noisy: never prune in the first tenth
         prune["warmup"] = max(1, (base_cfg.train["epochs"] if base_cfg else 10) // 10)
@@ -333,7 +342,8 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
         raise ConfigError(lines=errors)
     spec = SweepSpec(name=name, method=method if method in METHODS else "random",
                      metric=metric if metric in METRICS else "val_acc", trials=trials, seeds=list(seeds),
-                     seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes)
+                     seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes,
+                     test=test)
     if not errors and spec.n_trials * len(spec.seeds) > MAX_TRIALS:
         errors.append(f"{source}: {spec.n_trials} points x {len(spec.seeds)} seeds = "
                       f"{spec.n_trials * len(spec.seeds)} runs; at most {MAX_TRIALS}")

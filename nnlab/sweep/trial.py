@@ -5,6 +5,8 @@ and, through ``remote_task``, on a Dask worker (it trains into a temporary folde
 every file, which the machine running ``nnlab sweep`` writes: no shared file system needed).
 The test set is held back (``evaluate_test=False``): a sweep chooses on the validation
 metric and evaluates only the chosen configuration on the test set (nnlab.sweep.runner).
+A sweep with ``test: all`` (the claims gallery: it compares variants, it does not choose)
+sends ``evaluate_test=True`` and every run records its test result.
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""The claims gallery: per claim, its numbers over the seeds, a figure and the verdict, in markdown.
+
+Each run's value of a claim's metric:
+
+- val_acc, val_loss, train_loss: at the epoch whose weights the run kept (as a sweep scores it;
+  a diverged run scores 0 or +inf);
+- test_acc, test_loss: the run's own test result (the claim's sweep runs with ``test: all``);
+- first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
+  Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnlab.claims.spec import METRICS
+from nnlab.claims.verdict import RULE, Stats, judge, num
+
+COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
+
+
+@dataclass
+class Result:
+    claim: dict  # claim.json
+    folder: Path
+    runs: dict = field(default_factory=dict)  # variant -> list of (seed, run folder)
+    values: dict = field(default_factory=dict)  # metric -> variant -> list of values (None dropped)
+    curves: dict = field(default_factory=dict)  # variant -> list of metrics rows per seed
+    verdict: str = ""
+    lines: list = field(default_factory=list)
+
+    def stats(self, metric: str) -> dict:
+        return {v: Stats.of(self.values.get(metric, {}).get(v, [])) for v in self.claim["variants"]}
+
+
+def grad_ratio(diag_rows: list[dict], epoch: int = 1):
+    rows = [r for r in diag_rows if r.get("epoch") == epoch and r.get("grad_norm") is not None]
+    if len(rows) < 2 or not rows[-1]["grad_norm"]:
+        return None
+    return rows[0]["grad_norm"] / rows[-1]["grad_norm"]
+
+
+def run_metric(metric: str, summary: dict, history: list, diag: list):
+    from nnlab.sweep.trial import run_value
+
+    status = summary.get("status", "failed")
+    if metric in ("test_acc", "test_loss"):
+        t = summary.get("test") or {}
+        v = t.get(metric[5:])
+        if v is None and status == "diverged":
+            return 0.0 if metric == "test_acc" else math.inf
+        return v
+    if metric == "first_layer_grad_ratio":
+        return grad_ratio(diag)
+    if status not in ("completed", "diverged"):
+        return None
+    worst = 0.0 if METRICS[metric] else math.inf
+    return run_value(status, history, summary.get("restored_epoch"), metric, worst)
+
+
+def collect(folder) -> Result:
+    """The claim of one sweep folder with every run's values, grouped by variant."""
+    from nnlab.runs import read_metrics
+    from nnlab.runs.read import read_diagnostics
+
+    folder = Path(folder)
+    claim = json.loads((folder / "claim.json").read_text(encoding="utf-8"))
+    res = Result(claim, folder)
+    by = claim["expect"]["by"]
+    with open(folder / "trials.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    metrics = [claim["expect"]["metric"], *(c for c in COLUMNS if c != claim["expect"]["metric"])]
+    for row in rows:
+        variant = "+".join(row[p] for p in by)
+        d = folder / "runs" / row["run"]
+        res.runs.setdefault(variant, []).append((int(row["seed"]), d))
+        try:
+            summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
+        diag = read_diagnostics(d / "diagnostics.csv") if (d / "diagnostics.csv").is_file() else []
+        res.curves.setdefault(variant, []).append(hist)
+        for m in metrics:
+            v = run_metric(m, summary, hist, diag)
+            if v is not None:
+                res.values.setdefault(m, {}).setdefault(variant, []).append(float(v))
+    res.verdict, res.lines = judge(claim["expect"], res.stats(claim["expect"]["metric"]),
+                                   METRICS[claim["expect"]["metric"]])
+    return res
+
+
+def find(out) -> tuple[list[Path], list[str]]:
+    """Per claim id in ``out``, its finished full sweep folder, else its finished quick one; notes on the rest."""
+    from nnlab.claims.run import is_finished
+
+    out = Path(out)
+    by_id: dict = {}
+    notes = []
+    for d in sorted(p for p in out.iterdir() if p.is_dir() and (p / "claim.json").is_file()):
+        try:
+            cid = json.loads((d / "claim.json").read_text(encoding="utf-8"))["id"]
+        except (OSError, ValueError, KeyError, TypeError):
+            notes.append(f"{d}: unreadable claim.json; skipped")
+            continue
+        if not is_finished(d):
+            notes.append(f"{d}: not finished (nnlab claims run continues it); skipped")
+            continue
+        if cid not in by_id or d.name.endswith("-full"):
+            by_id[cid] = d
+    return [by_id[k] for k in sorted(by_id)], notes
+
+
+def _pm(s: Stats) -> str:
+    if s.n == 0:
+        return "n/a"
+    return num(s.mean) + (f" ± {num(s.std)}" if s.n > 1 else "")
+
+
+def _expected(e: dict) -> str:
+    m = e["metric"]
+    if "order" in e:
+        return f"{m}: " + " > ".join(e["order"])
+    if "better" in e:
+        return f"{m}: {e['better']} > {e['than']}"
+    side = "below" if "below" in e else "above"
+    return f"{m} {side} {num(e[side])} for {e['for']}"
+
+
+def _fill(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, 80, break_long_words=False, break_on_hyphens=False)
+
+
+def _curves_metric(metric: str) -> str:
+    return "val_loss" if metric.endswith("loss") else "val_acc"
+
+
+def figure(res: Result, path: Path):
+    from nnlab.look.figures import _to_file
+    from nnlab.look.sweep_figures import best_curves_figure
+
+    m = _curves_metric(res.claim["expect"]["metric"])
+    curves = [(v, res.curves.get(v, [])) for v in res.claim["variants"]]
+    made = best_curves_figure(curves, m, title=f"{res.claim['id']}: {m} per variant (mean over seeds, "
+                                               "band: min–max)")
+    if made is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _to_file(made[0], path)
+    return path
+
+
+def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
+    lines = ["# Claims gallery", "",
+             _fill("Each claim of the course notes, run as a sweep over its variants with several seeds "
+                   "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`)."), "",
+             _fill(f"**Verdict rule.** {RULE}"), "",
+             "| claim | expected | seeds | verdict |", "|---|---|---|---|"]
+    for r in results:
+        n = max((len(s) for s in r.runs.values()), default=0)
+        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {_expected(r.claim['expect'])} | {n} "
+                     f"({r.claim['mode']}) | {r.verdict} |")
+    for r in results:
+        c, e = r.claim, r.claim["expect"]
+        m = e["metric"]
+        cols = [m, *(x for x in COLUMNS if x != m)]
+        lines += ["", f"## {c['id']}", "", f"**{c['title']}**", "", f"> {c['quote']}", "",
+                  _fill(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
+                        f"{c['mode']} run in `{r.folder.name}`."), "",
+                  _fill(f"Expected: {_expected(e)} (by {' + '.join(e['by'])})."), "",
+                  "| variant | " + " | ".join(f"{x} (mean ± std)" for x in cols) + " | n |",
+                  "|---|" + "---|" * len(cols) + "---|"]
+        for v in c["variants"]:
+            st = [Stats.of(r.values.get(x, {}).get(v, [])) for x in cols]
+            lines.append(f"| {v} | " + " | ".join(_pm(s) for s in st) + f" | {st[0].n} |")
+        if figures:
+            png = md_path.parent / md_path.stem / f"{c['id']}.png"
+            if figure(r, png) is not None:
+                lines += ["", f"![{c['id']}: validation curves per variant]({md_path.stem}/{c['id']}.png)"]
+        lines += ["", f"**Verdict: {r.verdict}.**", ""] + [f"- {ln}" for ln in r.lines]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out, md_path, figures: bool = True) -> tuple[Path, list[Result], list[str]]:
+    from nnlab.errors import ConfigError
+    from nnlab.files import atomic_write
+
+    out, md_path = Path(out), Path(md_path)
+    if not out.is_dir():
+        raise ConfigError(f"--out {out}: no such folder; run nnlab claims run --out {out} first")
+    folders, notes = find(out)
+    if not folders:
+        raise ConfigError(f"--out {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
+    results = [collect(f) for f in folders]
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(md_path, markdown(results, md_path, figures))
+    return md_path, results, notes

@@ -1,0 +1,290 @@
+"""Claim files: a claim of the course notes, the sweep that tests it, and what would confirm it.
+
+``claims/<id>.yaml``::
+
+    claim:
+      title: Deep sigmoid nets lose their gradient
+      source: {note: 003_....md, section: "Vanishing gradients"}
+      quote: In a deep sigmoid net the first layer's gradient is orders of magnitude below the last's.
+      expect: {metric: first_layer_grad_ratio, by: model.activation, below: 0.01, for: sigmoid}
+    quick: {train.epochs: 5}          # dotted config overrides for --quick (which also uses 1 seed)
+    sweep:                            # an ordinary sweep file body (nnlab.sweep.spec); method: grid
+      config: ../configs/base.yaml
+      method: grid
+      seeds: [0, 1, 2, 3, 4]
+      params: {model.activation: [sigmoid, relu]}
+
+``expect``: ``metric`` (see METRICS), ``by`` (a param path, or a list of them: a variant is then
+the values joined by ``+``), and one of ``order: [v1, v2, ...]`` (v1 best), ``better: v, than:
+w``, ``below: x, for: v`` or ``above: x, for: v``.  Every problem is one line, all at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnlab.errors import ConfigError
+
+# what a claim can be judged by; True: higher is better
+METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
+           "first_layer_grad_ratio": True}
+TOP_KEYS = ("claim", "quick", "sweep")
+CLAIM_KEYS = ("title", "source", "quote", "expect")
+SOURCE_KEYS = ("note", "section")
+EXPECT_FORMS = (("order",), ("better", "than"), ("below", "for"), ("above", "for"))
+EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+@dataclass
+class Claim:
+    id: str
+    path: str
+    title: str
+    note: str
+    section: str
+    quote: str
+    expect: dict  # metric, by (list of paths), and one form: order | better+than | below/above+for
+    quick: dict
+    raw_sweep: dict
+    variants: list  # the variant labels, in grid order
+
+    def as_json(self, quick: bool) -> dict:
+        """What the report needs, written into the sweep folder as claim.json."""
+        return {"id": self.id, "file": self.path, "title": self.title, "note": self.note, "section": self.section,
+                "quote": self.quote, "expect": self.expect, "variants": self.variants,
+                "mode": "quick" if quick else "full"}
+
+    @property
+    def metric(self) -> str:
+        return self.expect["metric"]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[self.metric]
+
+    def expectation_text(self) -> str:
+        e = self.expect
+        m = self.metric
+        if "order" in e:
+            return f"{m}: " + " > ".join(e["order"]) + " (best first)"
+        if "better" in e:
+            return f"{m}: {e['better']} better than {e['than']}"
+        side = "below" if "below" in e else "above"
+        return f"{m} {side} {e[side]:g} for {e['for']}"
+
+
+def variant_label(values: dict, by: list[str]) -> str:
+    from nnlab.sweep.spec import value_text
+
+    return "+".join(value_text(values[p]) for p in by)
+
+
+def _show(v) -> str:
+    from nnlab.sweep.spec import _show as show
+
+    return show(v)
+
+
+def load_claim(path, quick: bool = False):
+    """The Claim and its SweepSpec (seeds cut to the first and the quick overrides applied when ``quick``)."""
+    return _load(path, quick)
+
+
+def _load(path, quick: bool):
+    from nnlab.config.loader import printable, read_yaml_file, set_key
+    from nnlab.config.registry import unknown_key_message
+    from nnlab.sweep.spec import SWEEP_KEYS, _base_config, _params, build_spec
+
+    path = Path(path)
+    src = str(path)
+    data = read_yaml_file(path)
+    errors: list[str] = []
+    cid = path.stem
+    if not ID_PATTERN.fullmatch(cid):
+        errors.append(f"{src}: the file name must be the claim's id: lower-case letters, digits, _ and -")
+    for k in data:
+        if k not in TOP_KEYS:
+            errors.append(f"{src}: {printable(k)}: " + unknown_key_message(k, TOP_KEYS))
+    block = data.get("claim")
+    if not isinstance(block, dict):
+        errors.append(f"{src}: claim: must be a mapping with title, source, quote and expect, got {_show(block)}")
+        block = {}
+    for k in block:
+        if k not in CLAIM_KEYS:
+            errors.append(f"{src}: claim: {printable(k)}: " + unknown_key_message(k, CLAIM_KEYS))
+    texts = {}
+    for k in ("title", "quote"):
+        v = block.get(k)
+        if not isinstance(v, str) or not v.strip():
+            errors.append(f"{src}: claim: {k}: must be a line of text, got {_show(v)}")
+        elif "\n" in v.strip():
+            errors.append(f"{src}: claim: {k}: must be one line")
+        texts[k] = str(v or "").strip()
+    source = block.get("source")
+    if not isinstance(source, dict):
+        errors.append(f"{src}: claim: source: must be {{note: <file in shared/seeds>, section: <its section>}}, "
+                      f"got {_show(source)}")
+        source = {}
+    for k in source:
+        if k not in SOURCE_KEYS:
+            errors.append(f"{src}: claim: source: {printable(k)}: " + unknown_key_message(k, SOURCE_KEYS))
+    for k in SOURCE_KEYS:
+        if not isinstance(source.get(k), str) or not source.get(k).strip():
+            errors.append(f"{src}: claim: source: {k}: must be text, got {_show(source.get(k))}")
+    qk = data.get("quick") or {}
+    if not isinstance(qk, dict):
+        errors.append(f"{src}: quick: must be a mapping of dotted config keys to values such as "
+                      f"'train.epochs: 5', got {_show(qk)}")
+        qk = {}
+    raw = data.get("sweep")
+    if not isinstance(raw, dict):
+        errors.append(f"{src}: sweep: must be a sweep file's body (config, method: grid, params, seeds), "
+                      f"got {_show(raw)}")
+        raise ConfigError(lines=errors)
+    raw = copy.deepcopy(raw)
+    where = f"{src}: sweep"
+    for k in raw:
+        if k not in SWEEP_KEYS:
+            errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, SWEEP_KEYS))
+    if raw.get("method", "grid") != "grid":
+        errors.append(f"{where}: method: a claim compares every variant: use method: grid, got {_show(raw['method'])}")
+    for k in ("test", "trials", "prune", "name"):
+        if k in raw:
+            errors.append(f"{where}: {k}: set by nnlab claims (name: the claim's id, test: all, no pruning); remove it")
+    seeds = raw.get("seeds")
+    if not quick and isinstance(seeds, list) and len(seeds) < 5:
+        errors.append(f"{where}: seeds: a claim needs at least 5 seeds for its full run, got {len(seeds)}")
+    base = _base_config(raw.get("config"), path, errors)
+    if quick:
+        for k, v in qk.items():
+            try:
+                set_key(base, str(k), copy.deepcopy(v), where=f"{src}: quick: {printable(k)}")
+            except ConfigError as exc:
+                errors.extend(exc.lines)
+        if isinstance(seeds, list) and seeds:
+            raw["seeds"] = seeds[:1]
+    plist = _params(raw.get("params"), path, errors)
+    raw.update(name=cid, method="grid", test="all")
+    expect, variants = _expect(block.get("expect"), plist, src, errors)
+    spec = build_spec(raw, base, plist, where, errors)  # raises with every problem found so far
+    from nnlab.sweep.space import grid_points
+
+    for values in grid_points(plist):
+        if ((spec.raw_point(values).get("train") or {}).get("ensemble") or {}).get("members"):
+            raise ConfigError(f"{where}: train.ensemble: members cannot be trained inside a sweep (nnlab.ensemble "
+                              "trains them in its own folder); compare single runs instead")
+    claim = Claim(id=cid, path=src, title=texts["title"], note=str(source.get("note", "")).strip(),
+                  section=str(source.get("section", "")).strip(), quote=texts["quote"], expect=expect,
+                  quick=dict(qk), raw_sweep=data.get("sweep"), variants=variants)
+    return claim, spec
+
+
+def _expect(e, plist, src: str, errors: list[str]):
+    from nnlab.config.loader import printable
+    from nnlab.config.registry import did_you_mean, unknown_key_message
+    from nnlab.sweep.space import grid_points
+
+    where = f"{src}: claim: expect"
+    if not isinstance(e, dict):
+        errors.append(f"{where}: must be a mapping such as {{metric: test_acc, by: model.activation, "
+                      f"better: relu, than: sigmoid}}, got {_show(e)}")
+        return {}, []
+    for k in e:
+        if k not in EXPECT_KEYS:
+            errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, EXPECT_KEYS))
+    out = {}
+    m = e.get("metric")
+    if m not in METRICS:
+        errors.append(f"{where}: metric: unknown metric {_show(m)}; choose from {', '.join(METRICS)}"
+                      f"{did_you_mean(m, METRICS) if isinstance(m, str) else ''}")
+    out["metric"] = m
+    by = e.get("by")
+    by = [by] if isinstance(by, str) else by
+    paths = [p.path for p in plist]
+    variants: list = []
+    if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
+        errors.append(f"{where}: by: must be the param path whose values are the variants (or a list of them), "
+                      f"got {_show(e.get('by'))}")
+        by = []
+    else:
+        for b in by:
+            if b not in paths:
+                errors.append(f"{where}: by: {printable(b)} is not a param of the sweep; choose from "
+                              f"{', '.join(paths) or '(no params)'}{did_you_mean(b, paths)}")
+        for p in plist:
+            if p.path not in by and p.is_range or (p.path not in by and len(p.choices) > 1):
+                errors.append(f"{where}: by: the sweep also varies {p.path}; put it in by (a list) or fix it")
+        if not errors and plist:
+            variants = list(dict.fromkeys(variant_label(v, by) for v in grid_points(plist)))
+    out["by"] = by
+    forms = [f for f in EXPECT_FORMS if f[0] in e]
+    if len(forms) != 1:
+        errors.append(f"{where}: give exactly one of order: [v1, v2, ...], better: v with than: w, below: x with "
+                      "for: v, above: x with for: v")
+        return out, variants
+    form = forms[0]
+    missing = [k for k in form if k not in e]
+    if missing:
+        errors.append(f"{where}: {form[0]} needs {', '.join(missing)}")
+        return out, variants
+
+    def known(v, key):
+        if not isinstance(v, str):
+            v = variant_label({"x": v}, ["x"])
+        if variants and v not in variants:
+            errors.append(f"{where}: {key}: {printable(v)} is not a variant; the variants are "
+                          f"{', '.join(variants)}{did_you_mean(v, variants)}")
+        return v
+
+    if form == ("order",):
+        order = e["order"]
+        if not isinstance(order, list) or len(order) < 2:
+            errors.append(f"{where}: order: must list at least two variants, best first, got {_show(order)}")
+        else:
+            out["order"] = [known(v, "order") for v in order]
+            if len(set(out["order"])) != len(out["order"]):
+                errors.append(f"{where}: order: lists a variant twice")
+    elif form == ("better", "than"):
+        out["better"], out["than"] = known(e["better"], "better"), known(e["than"], "than")
+        if out["better"] == out["than"]:
+            errors.append(f"{where}: better and than name the same variant")
+    else:
+        side = form[0]
+        x = e[side]
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            errors.append(f"{where}: {side}: must be a finite number, got {_show(x)}")
+        out[side] = float(x) if isinstance(x, (int, float)) else x
+        out["for"] = known(e["for"], "for")
+    return out, variants
+
+
+def claim_files(items, folder="claims") -> list[Path]:
+    """The claim files named by ``items`` (paths, or ids in ``folder``); every claim in ``folder`` if none."""
+    folder = Path(folder)
+    if not items:
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        if not files:
+            raise ConfigError(f"{folder}: no claim files (claims/<id>.yaml); name some, or run in the repository")
+        return files
+    out, errors = [], []
+    for it in items:
+        p = Path(os.path.expanduser(it))
+        if not p.suffix and not p.exists():
+            p = folder / f"{it}.yaml"
+        if not p.is_file():
+            known = sorted(f.stem for f in folder.glob("*.yaml")) if folder.is_dir() else []
+            from nnlab.config.registry import did_you_mean
+
+            errors.append(f"{it}: no such claim file or claim id"
+                          + (f"; the claims are {', '.join(known)}{did_you_mean(it, known)}" if known else ""))
+        else:
+            out.append(p)
+    if errors:
+        raise ConfigError(lines=errors)
+    return out

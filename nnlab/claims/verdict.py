@@ -1,0 +1,108 @@
+"""The verdict rule of the claims gallery, on plain numbers (mean, std, n per variant).
+
+A pair "a better than b": d = mean(a) - mean(b) in the direction where larger is better
+(negated for a loss), se = sqrt(sa²/na + sb²/nb) (sample standard deviations).  It
+holds if d > 2·se, does not hold if d < -2·se, and is inconclusive otherwise.  An
+order holds if every consecutive pair holds, does not hold if any pair does not, else
+it is inconclusive.  A threshold "below x for v" holds if mean + 2·se < x (se = s/√n),
+does not hold if mean - 2·se > x, else inconclusive ("above" mirrored).  Fewer than 2
+seeds, or a non-finite value, is always inconclusive: there is no spread to compare with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+RULE = ("For each compared pair, d is the difference of the means in the claimed direction and "
+        "se = sqrt(sa²/na + sb²/nb) its standard error over the seeds: the pair holds if d > 2·se, "
+        "does not hold if d < −2·se, and is inconclusive otherwise. An order holds if every "
+        "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise. "
+        "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. With fewer than 2 "
+        "seeds a claim is always inconclusive.")
+
+
+@dataclass
+class Stats:
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stats:
+        v = [float(x) for x in values if x is not None]
+        n = len(v)
+        if n == 0:
+            return cls(math.nan, math.nan, 0)
+        m = sum(v) / n
+        if any(not math.isfinite(x) for x in v):
+            return cls(m if not math.isnan(m) else math.nan, math.nan, n)
+        s = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1)) if n > 1 else math.nan
+        return cls(m, s, n)
+
+    @property
+    def usable(self) -> bool:
+        return self.n >= 2 and math.isfinite(self.mean) and math.isfinite(self.std)
+
+
+def pair(a: Stats, b: Stats, higher_is_better: bool = True) -> tuple[str, float, float]:
+    """(verdict, d, se) of "a is better than b"."""
+    if not (a.usable and b.usable):
+        d = (a.mean - b.mean) * (1 if higher_is_better else -1) if a.n and b.n else math.nan
+        return INCONCLUSIVE, d, math.nan
+    d = (a.mean - b.mean) * (1 if higher_is_better else -1)
+    se = math.sqrt(a.std ** 2 / a.n + b.std ** 2 / b.n)
+    if d > 2 * se:
+        return HOLDS, d, se
+    if d < -2 * se:
+        return FAILS, d, se
+    return INCONCLUSIVE, d, se
+
+
+def threshold(s: Stats, x: float, side: str) -> tuple[str, float]:
+    """(verdict, se) of "the mean is below (side='below') or above x"."""
+    if not s.usable:
+        return INCONCLUSIVE, math.nan
+    se = s.std / math.sqrt(s.n)
+    lo, hi = s.mean - 2 * se, s.mean + 2 * se
+    if side == "below":
+        return (HOLDS if hi < x else FAILS if lo > x else INCONCLUSIVE), se
+    return (HOLDS if lo > x else FAILS if hi < x else INCONCLUSIVE), se
+
+
+def combine(verdicts: list[str]) -> str:
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if FAILS in verdicts:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def judge(expect: dict, stats: dict, higher_is_better: bool) -> tuple[str, list[str]]:
+    """The verdict of a claim's ``expect`` on ``stats`` (variant -> Stats), and one line per comparison."""
+    lines = []
+    if "order" in expect or "better" in expect:
+        pairs = list(zip(expect["order"], expect["order"][1:])) if "order" in expect \
+            else [(expect["better"], expect["than"])]
+        verdicts = []
+        for a, b in pairs:
+            v, d, se = pair(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), higher_is_better)
+            verdicts.append(v)
+            lines.append(f"{a} better than {b}: d = {num(d)}, 2·se = {num(2 * se)}: {v}")
+        return combine(verdicts), lines
+    side = "below" if "below" in expect else "above"
+    x, who = expect[side], expect["for"]
+    s = stats.get(who, Stats.of([]))
+    v, se = threshold(s, x, side)
+    lines.append(f"{who}: mean {num(s.mean)} ± 2·se {num(2 * se)} {side} {num(x)}: {v}")
+    return v, lines
+
+
+def num(x) -> str:
+    """Numbers as the gallery prints them (4 significant digits)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if isinstance(x, float) and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.4g}"

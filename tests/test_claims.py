@@ -1,0 +1,252 @@
+"""The claims gallery: claim files checked, the verdict rule on hand-made numbers, run + report end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from nnlab.claims.spec import load_claim
+from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, Stats, judge, pair, threshold
+from nnlab.cli import main
+from nnlab.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = {"data": {"name": "blobs", "n_samples": 200}, "model": {"hidden": [8], "activation": "relu"},
+        "train": {"epochs": 4, "batch_size": 50, "optimizer": {"name": "sgd", "lr": 0.1}}}
+
+
+def claim_doc(**over) -> dict:
+    doc = {"claim": {"title": "ReLU beats sigmoid", "source": {"note": "003_x.txt", "section": "activations"},
+                     "quote": "ReLU trains better than sigmoid.",
+                     "expect": {"metric": "test_acc", "by": "model.activation", "better": "relu",
+                                "than": "sigmoid"}},
+           "quick": {"train.epochs": 2},
+           "sweep": {"config": BASE, "method": "grid", "seeds": [0, 1, 2, 3, 4],
+                     "params": {"model.activation": ["relu", "sigmoid"]}}}
+    for k, v in over.items():
+        section, _, key = k.partition("__")
+        if key:
+            doc[section][key] = v
+        else:
+            doc[section] = v
+    return doc
+
+
+def write(tmp_path, doc, name="tiny") -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return p
+
+
+def errors_of(tmp_path, doc) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_claim(write(tmp_path, doc))
+    for line in exc.value.lines:
+        assert "\n" not in line
+    return exc.value.lines
+
+
+# ------------------------------------------------------------------ the schema
+
+
+def test_a_valid_claim_loads_with_its_variants_and_test_all(tmp_path):
+    claim, spec = load_claim(write(tmp_path, claim_doc()))
+    assert claim.id == "tiny" and claim.variants == ["relu", "sigmoid"]
+    assert spec.test == "all" and spec.seeds == [0, 1, 2, 3, 4] and spec.method == "grid"
+    claim, spec = load_claim(write(tmp_path, claim_doc()), quick=True)
+    assert spec.seeds == [0] and spec.base["train"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("expect, needle", [
+    ({"metric": "tset_acc", "by": "model.activation", "better": "relu", "than": "sigmoid"},
+     "metric: unknown metric 'tset_acc'; choose from val_acc, val_loss, test_acc"),
+    ({"metric": "test_acc", "by": "model.init", "better": "relu", "than": "sigmoid"},
+     "by: model.init is not a param of the sweep"),
+    ({"metric": "test_acc", "by": "model.activation", "better": "relu", "than": "tanh"},
+     "than: tanh is not a variant; the variants are relu, sigmoid"),
+    ({"metric": "test_acc", "by": "model.activation", "order": ["relu"]}, "order: must list at least two"),
+    ({"metric": "test_acc", "by": "model.activation", "better": "relu"}, "better needs than"),
+    ({"metric": "test_acc", "by": "model.activation", "below": "x", "for": "relu"},
+     "below: must be a finite number"),
+    ({"metric": "test_acc", "by": "model.activation"}, "give exactly one of order"),
+    ({"metric": "test_acc", "by": "model.activation", "better": "relu", "than": "sigmoid", "typo": 1},
+     "typo: unknown"),
+])
+def test_bad_expect_is_one_line_each(tmp_path, expect, needle):
+    doc = claim_doc()
+    doc["claim"]["expect"] = expect
+    lines = errors_of(tmp_path, doc)
+    assert any(needle in ln for ln in lines), lines
+    assert all(ln.startswith(str(tmp_path)) for ln in lines), lines
+
+
+def test_other_schema_errors_are_reported_together(tmp_path):
+    doc = claim_doc()
+    doc["claim"]["quote"] = ""
+    doc["claim"]["source"] = {"note": "003_x.txt"}
+    doc["extra"] = 1
+    doc["sweep"]["seeds"] = [0, 1]
+    doc["sweep"]["method"] = "random"
+    doc["sweep"]["params"]["model.activaton"] = ["relu"]
+    lines = errors_of(tmp_path, doc)
+    for needle in ("claim: quote: must be a line of text", "claim: source: section: must be text",
+                   "extra: unknown key", "seeds: a claim needs at least 5 seeds", "method: a claim compares",
+                   "activaton"):
+        assert any(needle in ln for ln in lines), (needle, lines)
+
+
+def test_a_second_varied_param_must_be_part_of_by(tmp_path):
+    doc = claim_doc()
+    doc["sweep"]["params"]["train.optimizer.lr"] = [0.1, 0.01]
+    assert any("also varies train.optimizer.lr" in ln for ln in errors_of(tmp_path, doc))
+    doc["claim"]["expect"] = {"metric": "val_acc", "by": ["model.activation", "train.optimizer.lr"],
+                              "better": "relu+0.1", "than": "sigmoid+0.01"}
+    claim, _ = load_claim(write(tmp_path, doc))
+    assert claim.variants == ["relu+0.1", "relu+0.01", "sigmoid+0.1", "sigmoid+0.01"]
+
+
+def test_the_shipped_claims_load():
+    files = sorted((ROOT / "claims").glob("*.yaml"))
+    assert len(files) >= 4
+    for f in files:
+        for quick in (False, True):
+            claim, spec = load_claim(f, quick=quick)
+            assert len(spec.seeds) == (1 if quick else 5)
+
+
+# ------------------------------------------------------------------ the verdict rule
+
+
+def test_pair_holds_fails_or_is_inconclusive_by_two_standard_errors():
+    a, b = Stats(0.80, 0.02, 5), Stats(0.70, 0.02, 5)
+    v, d, se = pair(a, b)
+    assert v == HOLDS and d == pytest.approx(0.10) and se == pytest.approx(math.sqrt(2 * 0.0004 / 5))
+    assert pair(b, a)[0] == FAILS
+    assert pair(Stats(0.71, 0.05, 5), Stats(0.70, 0.05, 5))[0] == INCONCLUSIVE  # d = 0.01 < 2·0.0316
+    assert pair(Stats(0.2, 0.01, 5), Stats(0.3, 0.01, 5), higher_is_better=False)[0] == HOLDS  # a loss
+    assert pair(Stats(0.9, math.nan, 1), Stats(0.1, math.nan, 1))[0] == INCONCLUSIVE  # one seed
+
+
+def test_stats_of_values_use_the_sample_std():
+    s = Stats.of([1.0, 2.0, 3.0])
+    assert (s.mean, s.std, s.n) == (2.0, 1.0, 3)
+
+
+def test_order_holds_only_if_every_consecutive_pair_holds():
+    st = {"a": Stats(0.9, 0.01, 5), "b": Stats(0.8, 0.01, 5), "c": Stats(0.7, 0.01, 5)}
+    assert judge({"order": ["a", "b", "c"]}, st, True)[0] == HOLDS
+    assert judge({"order": ["a", "c", "b"]}, st, True)[0] == FAILS
+    st["c"] = Stats(0.799, 0.05, 5)  # b vs c within the spread
+    verdict, lines = judge({"order": ["a", "b", "c"]}, st, True)
+    assert verdict == INCONCLUSIVE and len(lines) == 2 and lines[0].endswith(HOLDS)
+    assert judge({"order": ["c", "b", "a"]}, st, True)[0] == FAILS  # one failing pair is enough
+
+
+def test_thresholds_compare_mean_plus_minus_two_standard_errors():
+    s = Stats(0.005, 0.002, 4)  # se 0.001: interval [0.003, 0.007]
+    assert threshold(s, 0.01, "below") == (HOLDS, pytest.approx(0.001))
+    assert threshold(s, 0.002, "below")[0] == FAILS
+    assert threshold(s, 0.006, "below")[0] == INCONCLUSIVE
+    assert threshold(s, 0.002, "above")[0] == HOLDS
+    assert threshold(s, 0.01, "above")[0] == FAILS
+    verdict, lines = judge({"below": 0.01, "for": "v"}, {"v": s}, True)
+    assert verdict == HOLDS and lines == ["v: mean 0.005 ± 2·se 0.002 below 0.01: holds"]
+
+
+# ------------------------------------------------------------------ end to end
+
+
+def table(md: str, claim_id: str) -> dict:
+    section = md.split(f"## {claim_id}\n", 1)[1]
+    rows = {}
+    for line in section.splitlines():
+        m = re.match(r"\| (\w+) \| (.*) \| (\d+) \|$", line)
+        if m and m.group(1) != "variant":
+            rows[m.group(1)] = ([c.strip() for c in m.group(2).split("|")], int(m.group(3)))
+    return rows
+
+
+def run_values(folder: Path, metric_key: str) -> dict:
+    import csv
+
+    out: dict = {}
+    with open(folder / "trials.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            s = json.loads((folder / "runs" / row["run"] / "summary.json").read_text())
+            out.setdefault(row["model.activation"], []).append(s["test"][metric_key])
+    return out
+
+
+def test_run_quick_and_full_then_report_with_the_rule_and_the_runs_values(tmp_path):
+    p = write(tmp_path, claim_doc(), name="tiny")
+    out, md = tmp_path / "out", tmp_path / "docs" / "claims.md"
+    r = CliRunner().invoke(main, ["claims", "run", str(p), "--quick", "--jobs", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "tiny: ran (2 runs)" in r.output
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(out), "-o", str(md)])
+    assert r.exit_code == 0, r.output
+    text = md.read_text()
+    rows = table(text, "tiny")
+    vals = run_values(out / "tiny-quick", "acc")
+    assert set(rows) == {"relu", "sigmoid"}
+    for v, (cells, n) in rows.items():
+        assert n == 1 and cells[0] == f"{vals[v][0]:.4g}"  # one seed: no ± std
+    assert "**Verdict: inconclusive.**" in text  # one seed is never evidence
+    assert (md.parent / "claims" / "tiny.png").stat().st_size > 1000
+
+    # the full run: 5 seeds, a verdict the rule decides from the runs' own test accuracies
+    r = CliRunner().invoke(main, ["claims", "run", str(p), "--jobs", "2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(out), "-o", str(md)])
+    assert r.exit_code == 0, r.output
+    text = md.read_text()
+    vals = run_values(out / "tiny-full", "acc")
+    rows = table(text, "tiny")
+    for v, (cells, n) in rows.items():
+        s = Stats.of(vals[v])
+        assert n == 5 and cells[0] == f"{s.mean:.4g} ± {s.std:.4g}"
+    expected, _ = judge({"better": "relu", "than": "sigmoid"},
+                        {v: Stats.of(x) for v, x in vals.items()}, True)
+    assert f"**Verdict: {expected}.**" in text
+    assert f"| [tiny](#tiny) | test_acc: relu > sigmoid | 5 (full) | {expected} |" in text
+    for line in text.splitlines():
+        assert len(line) <= 80 or line.startswith(("|", "!["))
+
+
+def test_a_second_run_reuses_the_finished_sweep_and_a_changed_claim_runs_again(tmp_path):
+    p = write(tmp_path, claim_doc(), name="tiny")
+    out = tmp_path / "out"
+    args = ["claims", "run", str(p), "--quick", "--jobs", "1", "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    stamp = (out / "tiny-quick" / "runs" / "t000-seed0" / "summary.json").stat().st_mtime_ns
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "tiny: reused (2 runs)" in r.output, r.output
+    assert (out / "tiny-quick" / "runs" / "t000-seed0" / "summary.json").stat().st_mtime_ns == stamp
+    # an unfinished sweep is resumed: its finished runs are kept
+    summary = json.loads((out / "tiny-quick" / "summary.json").read_text())
+    summary.pop("finished")
+    (out / "tiny-quick" / "summary.json").write_text(json.dumps(summary))
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "resuming" in r.output and "2 runs kept" in r.output, r.output
+    doc = claim_doc()
+    doc["quick"] = {"train.epochs": 3}
+    write(tmp_path, doc, name="tiny")
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "changed" in r.output and "tiny: ran" in r.output, r.output
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["claims", "run", "nope", "--claims-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "nope: no such claim file or claim id" in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(tmp_path / "none"), "-o",
+                                  str(tmp_path / "c.md")])
+    assert r.exit_code == 2 and "no such folder" in r.output and len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(tmp_path), "-o", str(tmp_path / "c.txt")])
+    assert r.exit_code == 2 and "is not a file type it writes" in r.output
