@@ -94,8 +94,9 @@ def collect(folder) -> Result:
     return res
 
 
-def find(out) -> tuple[list[Path], list[str]]:
-    """Per claim id in ``out``, its finished full sweep folder, else its finished quick one; notes on the rest."""
+def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
+    """Per claim id in ``out`` (those in ``ids`` only, when given), its finished full sweep folder, else its
+    finished quick one; notes on the rest."""
     from nnlab.claims.run import is_finished
 
     out = Path(out)
@@ -106,6 +107,9 @@ def find(out) -> tuple[list[Path], list[str]]:
             cid = json.loads((d / "claim.json").read_text(encoding="utf-8"))["id"]
         except (OSError, ValueError, KeyError, TypeError):
             notes.append(f"{d}: unreadable claim.json; skipped")
+            continue
+        if ids is not None and cid not in ids:
+            notes.append(f"{d}: claim {cid} has no file in the claims folder any more; skipped")
             continue
         if not is_finished(d):
             notes.append(f"{d}: not finished (nnlab claims run continues it); skipped")
@@ -123,10 +127,11 @@ def _pm(s: Stats) -> str:
 
 def _expected(e: dict) -> str:
     m = e["metric"]
+    word = " (lower is better)" if m.endswith("loss") else ""
     if "order" in e:
-        return f"{m}: " + " > ".join(e["order"])
+        return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
     if "better" in e:
-        return f"{m}: {e['better']} > {e['than']}"
+        return f"{m}: {e['better']} better than {e['than']}{word}" if word else f"{m}: {e['better']} > {e['than']}"
     side = "below" if "below" in e else "above"
     return f"{m} {side} {num(e[side])} for {e['for']}"
 
@@ -187,14 +192,15 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(out, md_path, figures: bool = True) -> tuple[Path, list[Result], list[str]]:
+def write_report(out, md_path, figures: bool = True, ids: set | None = None
+                 ) -> tuple[Path, list[Result], list[str]]:
     from nnlab.errors import ConfigError
     from nnlab.files import atomic_write
 
     out, md_path = Path(out), Path(md_path)
     if not out.is_dir():
         raise ConfigError(f"--out {out}: no such folder; run nnlab claims run --out {out} first")
-    folders, notes = find(out)
+    folders, notes = find(out, ids)
     if not folders:
         raise ConfigError(f"--out {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
     results = [collect(f) for f in folders]

@@ -173,12 +173,6 @@ def _load(path, quick: bool):
     raw.update(name=cid, method="grid", test="all")
     expect, variants = _expect(block.get("expect"), plist, src, errors)
     spec = build_spec(raw, base, plist, where, errors)  # raises with every problem found so far
-    from nnlab.sweep.space import grid_points
-
-    for values in grid_points(plist):
-        if ((spec.raw_point(values).get("train") or {}).get("ensemble") or {}).get("members"):
-            raise ConfigError(f"{where}: train.ensemble: members cannot be trained inside a sweep (nnlab.ensemble "
-                              "trains them in its own folder); compare single runs instead")
     claim = Claim(id=cid, path=src, title=texts["title"], note=str(source.get("note", "")).strip(),
                   section=str(source.get("section", "")).strip(), quote=texts["quote"], expect=expect,
                   quick=dict(qk), raw_sweep=data.get("sweep"), variants=variants)

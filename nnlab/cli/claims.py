@@ -67,8 +67,10 @@ def run(claim_ids, jobs, quick, out, claims_dir):
               help="Folder the claims were run into.")
 @click.option("-o", "output", default="docs/claims.md", show_default=True, type=click.Path(dir_okay=False),
               help="The markdown file; the figures go to a folder of the same name beside it.")
+@click.option("--claims-dir", default=None, type=click.Path(file_okay=False),
+              help="Report only the claims with a file in this folder (default: every claim run into --out).")
 @handle_errors
-def report(out, output):
+def report(out, output, claims_dir):
     """Write the gallery: per claim its quote and source, a table over the seeds, a figure and the verdict.
 
     Uses each claim's finished full run, else its quick run.
@@ -78,7 +80,10 @@ def report(out, output):
 
     check_output(output, "-o", (".md",), create_folder=True)
     console = _console()
-    path, results, notes = write_report(out, output)
+    from pathlib import Path
+
+    ids = {p.stem for p in Path(claims_dir).glob("*.yaml")} if claims_dir else None
+    path, results, notes = write_report(out, output, ids=ids)
     for n in notes:
         console.print(f"note: {n}", markup=False, soft_wrap=True)
     for r in results:
