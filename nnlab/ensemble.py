@@ -57,15 +57,7 @@ def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int 
 
     members = member_configs(cfg)
     started = datetime.now()
-    if run_dir is None:
-        run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
-    else:
-        run_dir = Path(run_dir)
-        try:
-            run_dir.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(run_dir)
-        except OSError as exc:
-            raise RunError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    run_dir = runs.new_run_dir(runs_dir, cfg.name, started, run_dir)
     summary = {"name": cfg.name, "status": "running", "config_source": cfg.source,
                "started": started.isoformat(timespec="seconds"), **runs.host_info(), "seed": cfg.seed,
                "command": runs.command_line(), "versions": runs.versions(), "git_commit": runs.git_commit(),

@@ -118,15 +118,7 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
                                        run_dir=run_dir, evaluate_test=options.evaluate_test)
         return run_dir, None, summary
     started = datetime.now()
-    if run_dir is None:
-        run_dir = runs.create_run_dir(runs_dir, cfg.name, started)
-    else:
-        run_dir = Path(run_dir)
-        try:
-            run_dir.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(run_dir)
-        except OSError as exc:
-            raise RunError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    run_dir = runs.new_run_dir(runs_dir, cfg.name, started, run_dir)
     summary = {
         "name": cfg.name, "status": "running", "config_source": cfg.source,
         "started": started.isoformat(timespec="seconds"), **runs.host_info(),

@@ -52,6 +52,20 @@ def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None 
     raise RunError(f"{runs_dir}: too many runs named {base}")
 
 
+def new_run_dir(runs_dir, name: str, started: datetime, run_dir=None) -> Path:
+    """``runs_dir/<date_time>_<name>`` (create_run_dir), or exactly ``run_dir`` when given (a sweep names its
+    runs); either way a new folder, or one RunError line."""
+    if run_dir is None:
+        return create_run_dir(runs_dir, name, started)
+    run_dir = Path(run_dir)
+    try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(run_dir)
+    except OSError as exc:
+        raise RunError(f"{run_dir}: cannot create the run folder ({exc.strerror or exc})") from None
+    return run_dir
+
+
 class MetricsWriter:
     """Appends one CSV row per epoch and flushes it, so a killed run keeps its curve."""
 
