@@ -86,6 +86,7 @@ def report(out, output, claims_dir):
     path, results, notes = write_report(out, output, ids=ids)
     for n in notes:
         console.print(f"note: {n}", markup=False, soft_wrap=True)
+    width = max((len(r.claim["id"]) for r in results), default=0)
     for r in results:
-        console.print(f"{r.claim['id']:<28} {r.claim['mode']:<5} {r.verdict}", markup=False)
+        console.print(f"{r.claim['id']:<{width}}  {r.claim['mode']:<5} {r.verdict}", markup=False, soft_wrap=True)
     console.print(f"wrote {path}", markup=False)
