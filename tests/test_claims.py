@@ -250,3 +250,16 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.exit_code == 2 and "no such folder" in r.output and len(r.output.strip().splitlines()) == 1
     r = CliRunner().invoke(main, ["claims", "report", "--out", str(tmp_path), "-o", str(tmp_path / "c.txt")])
     assert r.exit_code == 2 and "is not a file type it writes" in r.output
+
+
+def test_the_same_rule_is_an_equivalence_test():
+    from nnlab.claims.verdict import Stats, same
+
+    a = Stats.of([0.60, 0.61, 0.62, 0.61, 0.60])
+    b = Stats.of([0.605, 0.615, 0.61, 0.61, 0.605])
+    v, d, se = same(a, b, 0.02)
+    assert v == "holds" and d == pytest.approx(0.609 - 0.608, abs=1e-12) and d + 2 * se < 0.02  # means by hand
+    far = Stats.of([0.70, 0.71, 0.72, 0.71, 0.70])
+    assert same(a, far, 0.02)[0] == "does not hold"  # |d| = 0.1, far beyond 0.02 + 2 se
+    assert same(a, b, 0.001)[0] == "inconclusive"  # too tight a tolerance for this spread
+    assert same(Stats.of([0.6]), Stats.of([0.6]), 0.1)[0] == "inconclusive"  # one seed: never decided

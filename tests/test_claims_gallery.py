@@ -12,6 +12,7 @@ from nnlab.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "claims.md"
 PAIR = re.compile(r"^- (.+?): d = (\S+), 2·se = (\S+): (holds|does not hold|inconclusive)$")
+SAME = re.compile(r"^- (.+?) same as (.+?) within (\S+): \|d\| = (\S+), 2·se = (\S+): (holds|does not hold|inconclusive)$")
 BOUND = re.compile(r"^- (.+?): mean (\S+) ± 2·se (\S+) (below|above) (\S+): (holds|does not hold|inconclusive)$")
 
 
@@ -35,6 +36,13 @@ def rule_bound(mean: float, two_se: str, side: str, x: float) -> str:
     if side == "below":
         return "holds" if hi < x else "does not hold" if lo > x else "inconclusive"
     return "holds" if lo > x else "does not hold" if hi < x else "inconclusive"
+
+
+def rule_same(d: float, two_se: str, tol: float) -> str:
+    if two_se == "n/a":
+        return "inconclusive"
+    t = float(two_se)
+    return "holds" if d + t < tol else "does not hold" if d - t > tol else "inconclusive"
 
 
 def combined(verdicts: list[str]) -> str:
@@ -61,6 +69,9 @@ def test_every_claim_has_its_section_and_a_verdict_that_follows_the_rule():
                 got.append(m[4])
             elif m := BOUND.match(ln):
                 assert m[6] == rule_bound(float(m[2]), m[3], m[4], float(m[5])), (cid, ln)
+                got.append(m[6])
+            elif m := SAME.match(ln):
+                assert m[6] == rule_same(float(m[4]), m[5], float(m[3])), (cid, ln)
                 got.append(m[6])
         assert got and verdict == combined(got), cid
         assert summary[cid] == verdict

@@ -132,6 +132,8 @@ def _expected(e: dict) -> str:
         return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
     if "better" in e:
         return f"{m}: {e['better']} better than {e['than']}{word}" if word else f"{m}: {e['better']} > {e['than']}"
+    if "same" in e:
+        return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {num(e['within'])}"
     side = "below" if "below" in e else "above"
     return f"{m} {side} {num(e[side])} for {e['for']}"
 

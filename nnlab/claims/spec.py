@@ -36,8 +36,8 @@ METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": Fa
 TOP_KEYS = ("claim", "quick", "sweep")
 CLAIM_KEYS = ("title", "source", "quote", "expect")
 SOURCE_KEYS = ("note", "section")
-EXPECT_FORMS = (("order",), ("better", "than"), ("below", "for"), ("above", "for"))
-EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for")
+EXPECT_FORMS = (("order",), ("better", "than"), ("below", "for"), ("above", "for"), ("same", "within"))
+EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for", "same", "within")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -220,7 +220,7 @@ def _expect(e, plist, src: str, errors: list[str]):
     forms = [f for f in EXPECT_FORMS if f[0] in e]
     if len(forms) != 1:
         errors.append(f"{where}: give exactly one of order: [v1, v2, ...], better: v with than: w, below: x with "
-                      "for: v, above: x with for: v")
+                      "for: v, above: x with for: v, same: [v, w] with within: x")
         return out, variants
     form = forms[0]
     missing = [k for k in form if k not in e]
@@ -244,6 +244,18 @@ def _expect(e, plist, src: str, errors: list[str]):
             out["order"] = [known(v, "order") for v in order]
             if len(set(out["order"])) != len(out["order"]):
                 errors.append(f"{where}: order: lists a variant twice")
+    elif form == ("same", "within"):
+        same, tol = e["same"], e["within"]
+        if not isinstance(same, list) or len(same) != 2:
+            errors.append(f"{where}: same: must list the two variants that should score the same, got {_show(same)}")
+        else:
+            out["same"] = [known(v, "same") for v in same]
+            if out["same"][0] == out["same"][1]:
+                errors.append(f"{where}: same names one variant twice")
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0:
+            errors.append(f"{where}: within: must be a number > 0 (the largest difference that counts as the "
+                          f"same), got {_show(tol)}")
+        out["within"] = tol
     elif form == ("better", "than"):
         out["better"], out["than"] = known(e["better"], "better"), known(e["than"], "than")
         if out["better"] == out["than"]:

@@ -19,8 +19,9 @@ RULE = ("For each compared pair, d is the difference of the means in the claimed
         "se = sqrt(sa²/na + sb²/nb) its standard error over the seeds: the pair holds if d > 2·se, "
         "does not hold if d < −2·se, and is inconclusive otherwise. An order holds if every "
         "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise. "
-        "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. With fewer than 2 "
-        "seeds a claim is always inconclusive.")
+        "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. A claim that two variants "
+        "score the same within a tolerance t holds if |d| + 2·se < t, does not hold if |d| − 2·se > t, "
+        "and is inconclusive otherwise. With fewer than 2 seeds a claim is always inconclusive.")
 
 
 @dataclass
@@ -71,6 +72,20 @@ def threshold(s: Stats, x: float, side: str) -> tuple[str, float]:
     return (HOLDS if lo > x else FAILS if hi < x else INCONCLUSIVE), se
 
 
+def same(a: Stats, b: Stats, within: float) -> tuple[str, float, float]:
+    """(verdict, |d|, se) of "a and b score the same, within ``within``": holds if |d| + 2·se < within,
+    does not hold if |d| − 2·se > within (an equivalence test in the spirit of TOST)."""
+    if not (a.usable and b.usable):
+        return INCONCLUSIVE, abs(a.mean - b.mean) if a.n and b.n else math.nan, math.nan
+    d = abs(a.mean - b.mean)
+    se = math.sqrt(a.std ** 2 / a.n + b.std ** 2 / b.n)
+    if d + 2 * se < within:
+        return HOLDS, d, se
+    if d - 2 * se > within:
+        return FAILS, d, se
+    return INCONCLUSIVE, d, se
+
+
 def combine(verdicts: list[str]) -> str:
     if verdicts and all(v == HOLDS for v in verdicts):
         return HOLDS
@@ -91,6 +106,11 @@ def judge(expect: dict, stats: dict, higher_is_better: bool) -> tuple[str, list[
             verdicts.append(v)
             lines.append(f"{a} better than {b}: d = {num(d)}, 2·se = {num(2 * se)}: {v}")
         return combine(verdicts), lines
+    if "same" in expect:
+        a, b = expect["same"]
+        v, d, se = same(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), expect["within"])
+        lines.append(f"{a} same as {b} within {num(expect['within'])}: |d| = {num(d)}, 2·se = {num(2 * se)}: {v}")
+        return v, lines
     side = "below" if "below" in expect else "above"
     x, who = expect[side], expect["for"]
     s = stats.get(who, Stats.of([]))
