@@ -6,7 +6,9 @@ Each run's value of a claim's metric:
   a diverged run scores 0 or +inf);
 - test_acc, test_loss: the run's own test result (the claim's sweep runs with ``test: all``);
 - first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
-  Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back.
+  Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back;
+- ensemble_test_acc: the test accuracy of the run's ensemble (train.ensemble: members or snapshots),
+  and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def run_metric(metric: str, summary: dict, history: list, diag: list):
     from nnlab.sweep.trial import run_value
 
     status = summary.get("status", "failed")
+    if metric == "ensemble_test_acc":
+        e = ((summary.get("ensemble") or {}).get("ensemble") or {}).get("test_acc")
+        return e if e is not None else run_metric("test_acc", summary, history, diag)
     if metric in ("test_acc", "test_loss"):
         t = summary.get("test") or {}
         v = t.get(metric[5:])

@@ -32,7 +32,7 @@ from nnlab.errors import ConfigError
 
 # what a claim can be judged by; True: higher is better
 METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
-           "first_layer_grad_ratio": True}
+           "first_layer_grad_ratio": True, "ensemble_test_acc": True}
 TOP_KEYS = ("claim", "quick", "sweep")
 CLAIM_KEYS = ("title", "source", "quote", "expect")
 SOURCE_KEYS = ("note", "section")
