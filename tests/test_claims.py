@@ -263,3 +263,120 @@ def test_the_same_rule_is_an_equivalence_test():
     assert same(a, far, 0.02)[0] == "does not hold"  # |d| = 0.1, far beyond 0.02 + 2 se
     assert same(a, b, 0.001)[0] == "inconclusive"  # too tight a tolerance for this spread
     assert same(Stats.of([0.6]), Stats.of([0.6]), 0.1)[0] == "inconclusive"  # one seed: never decided
+
+
+# ------------------------------------------------------------------ tuned variants, epochs to a target, range test
+
+
+def test_pair_with_one_infinite_mean_is_decided_by_it():
+    reached = Stats.of([3.0, 4.0, 5.0])
+    never = Stats.of([6.0, math.inf, 7.0])  # one seed never reached the target
+    assert pair(reached, never, higher_is_better=False)[0] == HOLDS
+    assert pair(never, reached, higher_is_better=False)[0] == FAILS
+    assert pair(never, Stats.of([math.inf, math.inf]), higher_is_better=False)[0] == INCONCLUSIVE
+    assert pair(Stats.of([3.0]), never, higher_is_better=False)[0] == INCONCLUSIVE  # one seed: never decided
+
+
+def test_epochs_to_target_is_the_first_epoch_reaching_it():
+    from nnlab.claims.report import epochs_to
+
+    hist = [{"epoch": 1, "val_acc": 0.3}, {"epoch": 2, "val_acc": 0.56}, {"epoch": 3, "val_acc": 0.5},
+            {"epoch": 4, "val_acc": 0.7}]
+    assert epochs_to(hist, 0.55) == 2.0 and epochs_to(hist, 0.56) == 2.0 and epochs_to(hist, 0.6) == 4.0
+    assert epochs_to(hist, 0.71) == math.inf
+    assert epochs_to([{"epoch": 1, "train_loss": 1.0}], 0.5) is None  # no validation: no value
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"claim__tune": "train.optimizer.momentum"}, "claim: tune: train.optimizer.momentum is not a param"),
+    ({"claim__tune": "model.activation"}, "is also in expect: by"),
+    ({"claim__tune": 3}, "tune: must be the path of a sweep param"),
+    ({"claim__range_test": True}, "range_test: compares the range test's rate"),
+    ({"claim__range_test": {"start": 1.0, "end": 0.1}}, "start 1 must be below end 0.1"),
+    ({"claim__range_test": {"stepz": 5}}, "range_test: stepz: unknown key"),
+    ({"claim__expect": {"metric": "epochs_to_target", "by": "model.activation", "better": "relu",
+                        "than": "sigmoid"}}, "target: epochs_to_target needs the validation accuracy"),
+    ({"claim__expect": {"metric": "test_acc", "target": 0.5, "by": "model.activation", "better": "relu",
+                        "than": "sigmoid"}}, "only the metric epochs_to_target takes a target"),
+    ({"claim__expect": {"metric": "test_acc", "by": "model.activation", "better": "best", "than": "relu"}},
+     "better: best is not a variant"),
+])
+def test_tune_range_test_and_target_errors(tmp_path, change, needle):
+    lines = errors_of(tmp_path, claim_doc(**change))
+    assert any(needle in ln for ln in lines), lines
+
+
+def tuned_doc():
+    doc = claim_doc()
+    doc["claim"]["tune"] = "train.optimizer.lr"
+    doc["sweep"]["params"]["train.optimizer.lr"] = [0.001, 0.3]
+    doc["sweep"]["seeds"] = [0, 1]
+    return doc
+
+
+def test_a_tuned_claim_judges_each_variant_at_its_best_validation_value(tmp_path):
+    import csv
+
+    from nnlab.claims.report import collect
+    from nnlab.claims.run import run_claim
+
+    lines = errors_of(tmp_path, claim_doc(claim__tune="train.optimizer.lr"))  # lr is not a param yet
+    assert any("not a param of the sweep" in ln for ln in lines)
+    doc = tuned_doc()
+    doc["sweep"]["seeds"] = [0, 1, 2, 3, 4]
+    claim, spec = load_claim(write(tmp_path, doc, name="tuned"), quick=True)
+    assert claim.variants == ["relu", "sigmoid"] and spec.n_trials == 4
+    folder, how, n = run_claim(claim, spec, tmp_path / "out", True, 1, say=lambda s: None)
+    assert how == "ran" and n == 4
+    res = collect(folder)
+    with open(folder / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for act in ("relu", "sigmoid"):
+        mine = {r["train.optimizer.lr"]: float(r["val_acc"]) for r in rows if r["model.activation"] == act}
+        best = max(mine, key=mine.get)  # one seed: the mean is the run's own score
+        assert res.chosen[act] == best
+        run = next(r["run"] for r in rows if r["model.activation"] == act and r["train.optimizer.lr"] == best)
+        test = json.loads((folder / "runs" / run / "summary.json").read_text())["test"]["acc"]
+        assert res.values["test_acc"][act] == [test]
+    md = (tmp_path / "c.md")
+    from nnlab.claims.report import markdown
+
+    text = markdown([res], md, figures=False)
+    assert "| variant | train.optimizer.lr chosen | test_acc (mean ± std)" in text
+    assert f"| relu | {res.chosen['relu']} | " in text
+
+
+def test_a_range_test_claim_adds_the_recommended_rate_and_compares_it_with_the_grid_best(tmp_path):
+    from nnlab.claims.report import collect
+    from nnlab.claims.run import run_claim
+    from nnlab.config import load_config
+    from nnlab.data import load_dataset
+    from nnlab.lr_find import run_lr_find
+
+    doc = claim_doc()
+    doc["claim"]["range_test"] = {"steps": 60}
+    doc["claim"]["expect"] = {"metric": "test_acc", "by": "train.optimizer.lr", "same": ["range_test", "best"],
+                              "within": 0.05}
+    doc["sweep"]["params"] = {"train.optimizer.lr": [0.01, 0.1, 1.0]}
+    doc["sweep"]["seeds"] = [0, 1]
+    claim, spec = load_claim(write(tmp_path, doc, name="rt"), quick=True)
+    assert claim.variants == ["0.01", "0.1", "1"] and claim.range_test == {"start": 1e-7, "end": 10.0, "steps": 60}
+    said = []
+    folder, how, n = run_claim(claim, spec, tmp_path / "out", True, 1, say=said.append)
+    info = json.loads((folder / "claim.json").read_text())["range_test"]
+    # the rate nnlab lr-find recommends for the same config and range
+    cfg_path = tmp_path / "base.yaml"
+    cfg_path.write_text(yaml.safe_dump({**BASE, "train": {**BASE["train"], "epochs": 2}}))
+    cfg = load_config(str(cfg_path))
+    _, _, summary = run_lr_find(cfg, load_dataset(cfg.data, cfg.dtype), runs_dir=tmp_path / "lrf", start=1e-7,
+                                end=10.0, steps=60)
+    rec = summary["recommended"]["lr"]
+    assert info["suggested"] == pytest.approx(float(f"{rec:.3g}"))
+    assert said == [f"rt: the range test recommends lr {info['label']} (valley)"]
+    grid = yaml.safe_load((folder / "sweep.yaml").read_text())["params"]["train.optimizer.lr"]["choices"]
+    assert grid[-1] == pytest.approx(info["suggested"]) and n == 4
+    res = collect(folder)
+    val = {v: sum(x) / len(x) for v, x in res.values["val_acc"].items()}
+    grid_labels = ["0.01", "0.1", "1"]
+    assert res.aliases == {"range_test": info["label"], "best": max(grid_labels, key=val.get)}
+    assert res.lines[0].startswith(f"range_test (lr {info['label']}) same as best (lr {res.aliases['best']})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def sections(text: str) -> dict[str, str]:
 
 
 def rule_pair(d: float, two_se: str) -> str:
+    if math.isinf(d):  # one variant's mean is infinite (5 seeds each on the committed page): decided by it
+        return "holds" if d > 0 else "does not hold"
     if two_se == "n/a":
         return "inconclusive"
     t = float(two_se)

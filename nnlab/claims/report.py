@@ -8,7 +8,13 @@ Each run's value of a claim's metric:
 - first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
   Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back;
 - ensemble_test_acc: the test accuracy of the run's ensemble (train.ensemble: members or snapshots),
-  and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights.
+  and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights;
+- epochs_to_target: the first epoch whose validation accuracy reaches the claim's target (inf when
+  the run never reaches it, and then the variant's spread is undefined: the comparison is inconclusive).
+
+A claim with ``tune`` keeps, per variant, only the runs of the tuned value with the best mean of the
+sweep's metric (validation); a ``range_test`` claim adds the variants ``range_test`` (the range test's
+rate) and ``best`` (the grid rate with the best mean validation score, the range test's rate excluded).
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ class Result:
     curves: dict = field(default_factory=dict)  # variant -> list of metrics rows per seed
     verdict: str = ""
     lines: list = field(default_factory=list)
+    chosen: dict = field(default_factory=dict)  # tune: variant -> the tuned value's label
+    aliases: dict = field(default_factory=dict)  # range_test: range_test / best -> a variant
 
     def stats(self, metric: str) -> dict:
-        return {v: Stats.of(self.values.get(metric, {}).get(v, [])) for v in self.claim["variants"]}
+        out = {v: Stats.of(self.values.get(metric, {}).get(v, [])) for v in self.claim["variants"]}
+        for alias, v in self.aliases.items():
+            out[alias] = out.get(v, Stats.of([]))
+        return out
 
 
 def grad_ratio(diag_rows: list[dict], epoch: int = 1):
@@ -46,10 +57,25 @@ def grad_ratio(diag_rows: list[dict], epoch: int = 1):
     return rows[0]["grad_norm"] / rows[-1]["grad_norm"]
 
 
-def run_metric(metric: str, summary: dict, history: list, diag: list):
+def epochs_to(history: list, target: float):
+    """The first epoch whose val_acc reaches ``target``; inf when none does, None without validation."""
+    seen = False
+    for row in history:
+        v = row.get("val_acc")
+        if v is None:
+            continue
+        seen = True
+        if v >= target:
+            return float(row["epoch"])
+    return math.inf if seen else None
+
+
+def run_metric(metric: str, summary: dict, history: list, diag: list, target: float | None = None):
     from nnlab.sweep.trial import run_value
 
     status = summary.get("status", "failed")
+    if metric == "epochs_to_target":
+        return epochs_to(history, target) if status in ("completed", "diverged") else None
     if metric == "ensemble_test_acc":
         e = ((summary.get("ensemble") or {}).get("ensemble") or {}).get("test_acc")
         return e if e is not None else run_metric("test_acc", summary, history, diag)
@@ -75,28 +101,82 @@ def collect(folder) -> Result:
     folder = Path(folder)
     claim = json.loads((folder / "claim.json").read_text(encoding="utf-8"))
     res = Result(claim, folder)
-    by = claim["expect"]["by"]
+    expect = claim["expect"]
+    by, tune = expect["by"], claim.get("tune")
     with open(folder / "trials.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    metrics = [claim["expect"]["metric"], *(c for c in COLUMNS if c != claim["expect"]["metric"])]
+    sweep_metric = _sweep_metric(folder)
+    metrics = list(dict.fromkeys([expect["metric"], *COLUMNS, sweep_metric]))
+    groups: dict = {}  # (variant, tuned value) -> Result-like parts
     for row in rows:
         variant = "+".join(row[p] for p in by)
+        key = (variant, row[tune] if tune else "")
+        g = groups.setdefault(key, {"runs": [], "curves": [], "values": {}})
         d = folder / "runs" / row["run"]
-        res.runs.setdefault(variant, []).append((int(row["seed"]), d))
+        g["runs"].append((int(row["seed"]), d))
         try:
             summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
         diag = read_diagnostics(d / "diagnostics.csv") if (d / "diagnostics.csv").is_file() else []
-        res.curves.setdefault(variant, []).append(hist)
+        g["curves"].append(hist)
         for m in metrics:
-            v = run_metric(m, summary, hist, diag)
+            v = run_metric(m, summary, hist, diag, expect.get("target"))
             if v is not None:
-                res.values.setdefault(m, {}).setdefault(variant, []).append(float(v))
-    res.verdict, res.lines = judge(claim["expect"], res.stats(claim["expect"]["metric"]),
-                                   METRICS[claim["expect"]["metric"]])
+                g["values"].setdefault(m, []).append(float(v))
+    keep = {}
+    for (variant, value), g in groups.items():
+        if tune:
+            best = keep.get(variant)
+            if best is not None and not _better(g, groups[(variant, best)], sweep_metric):
+                continue
+            keep[variant] = value
+        else:
+            keep[variant] = value
+    for variant, value in keep.items():
+        g = groups[(variant, value)]
+        res.runs[variant], res.curves[variant] = g["runs"], g["curves"]
+        for m, vals in g["values"].items():
+            res.values.setdefault(m, {})[variant] = vals
+        if tune:
+            res.chosen[variant] = value
+    rt = claim.get("range_test") or {}
+    if "label" in rt:
+        res.aliases["range_test"] = rt["label"]
+        grid = [v for v in claim["variants"] if v != rt["label"] or rt.get("in_grid")]
+        ranked = [v for v in grid if v in res.runs]
+        if ranked:
+            best = ranked[0]
+            for v in ranked[1:]:
+                if _better({"values": {sweep_metric: res.values.get(sweep_metric, {}).get(v, [])}},
+                           {"values": {sweep_metric: res.values.get(sweep_metric, {}).get(best, [])}}, sweep_metric):
+                    best = v
+            res.aliases["best"] = best
+    res.verdict, res.lines = judge(expect, res.stats(expect["metric"]), METRICS[expect["metric"]],
+                                   name=lambda v: f"{v} (lr {res.aliases[v]})" if v in res.aliases else v)
     return res
+
+
+def _sweep_metric(folder: Path) -> str:
+    """The metric the claim's sweep chooses by (sweep.yaml), val_acc when unreadable."""
+    import yaml
+
+    try:
+        m = (yaml.safe_load((folder / "sweep.yaml").read_text(encoding="utf-8")) or {}).get("metric")
+    except (OSError, yaml.YAMLError, AttributeError):
+        m = None
+    return m if m in METRICS else "val_acc"
+
+
+def _better(a: dict, b: dict, metric: str) -> bool:
+    """Whether group a's mean of ``metric`` beats b's (a group without values never does)."""
+    sa, sb = Stats.of(a["values"].get(metric, [])), Stats.of(b["values"].get(metric, []))
+    if sa.n == 0 or math.isnan(sa.mean):
+        return False
+    if sb.n == 0 or math.isnan(sb.mean):
+        return True
+    return sa.mean > sb.mean if METRICS[metric] else sa.mean < sb.mean
 
 
 def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
@@ -124,15 +204,21 @@ def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     return [by_id[k] for k in sorted(by_id)], notes
 
 
-def _pm(s: Stats) -> str:
+def _pm(s: Stats, values: list | None = None) -> str:
     if s.n == 0:
         return "n/a"
+    never = sum(1 for v in values or () if math.isinf(v))
+    if never:
+        reached = [v for v in values if not math.isinf(v)]
+        return f"{never} of {s.n} never" + (f" (the rest {_pm(Stats.of(reached))})" if reached else "")
     return num(s.mean) + (f" ± {num(s.std)}" if s.n > 1 else "")
 
 
 def _expected(e: dict) -> str:
     m = e["metric"]
-    word = " (lower is better)" if m.endswith("loss") else ""
+    if m == "epochs_to_target":
+        m = f"epochs to val_acc ≥ {num(e['target'])}"
+    word = " (lower is better)" if not METRICS[e["metric"]] else ""
     if "order" in e:
         return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
     if "better" in e:
@@ -141,6 +227,32 @@ def _expected(e: dict) -> str:
         return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {num(e['within'])}"
     side = "below" if "below" in e else "above"
     return f"{m} {side} {num(e[side])} for {e['for']}"
+
+
+def _col(metric: str, e: dict) -> str:
+    return f"epochs to val_acc ≥ {num(e['target'])}" if metric == "epochs_to_target" else metric
+
+
+def _factor(suggested: float, best) -> str:
+    try:
+        f = float(best) / suggested
+    except (TypeError, ValueError, ZeroDivisionError):
+        return ""
+    return f", {num(f)} times the range test's rate" if f >= 1 else f", {num(1 / f)} times below the range test's rate"
+
+
+def _tuned_values(r: Result) -> list[str]:
+    import yaml
+
+    try:
+        sweep = yaml.safe_load((r.folder / "sweep.yaml").read_text(encoding="utf-8"))
+        p = sweep["params"][r.claim["tune"]]
+        values = p["choices"] if isinstance(p, dict) else p
+        from nnlab.sweep.spec import value_text
+
+        return [value_text(v) for v in values]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return sorted(set(r.chosen.values()))
 
 
 def _fill(text: str) -> str:
@@ -182,15 +294,39 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
         c, e = r.claim, r.claim["expect"]
         m = e["metric"]
         cols = [m, *(x for x in COLUMNS if x != m)]
+        tune = c.get("tune")
         lines += ["", f"## {c['id']}", "", f"**{c['title']}**", "", f"> {c['quote']}", "",
                   _fill(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
                         f"{c['mode']} run in `{r.folder.name}`."), "",
-                  _fill(f"Expected: {_expected(e)} (by {' + '.join(e['by'])})."), "",
-                  "| variant | " + " | ".join(f"{x} (mean ± std)" for x in cols) + " | n |",
-                  "|---|" + "---|" * len(cols) + "---|"]
+                  _fill(f"Expected: {_expected(e)} (by {' + '.join(e['by'])})."), ""]
+        grid = _tuned_values(r) if tune else []
+        edge = {v for v, x in r.chosen.items() if len(grid) > 2 and x in (grid[0], grid[-1])}
+        if tune:
+            lines += [_fill(f"Each variant at its own best {tune} (of {', '.join(grid)}): the value whose runs "
+                            "score best on the validation data, mean over the seeds; the test set plays no part "
+                            "in the choice." + (" A value marked (edge) is the grid's first or last: the best "
+                                                "may lie beyond it." if edge else "")), ""]
+        rt = c.get("range_test") or {}
+        if "label" in rt:
+            lines += [_fill(f"The learning-rate range test ({num(rt['start'])} to {num(rt['end'])} in {rt['steps']} "
+                            f"steps, on the base config) recommends lr {rt['label']} ({rt.get('rule', 'valley')}; "
+                            f"{rt.get('stopped', '')}). The grid's best rate on the validation data is "
+                            f"{r.aliases.get('best', 'n/a')}{_factor(rt['suggested'], r.aliases.get('best'))}."),
+                      ""]
+        lines += ["| variant | " + (f"{tune} chosen | " if tune else "")
+                  + " | ".join(f"{_col(x, e)} (mean ± std)" for x in cols) + " | n |",
+                  "|---|" + ("---|" if tune else "") + "---|" * len(cols) + "---|"]
+        marks = {}
+        for alias, v in r.aliases.items():
+            marks.setdefault(v, []).append("range test" if alias == "range_test" else "grid best")
         for v in c["variants"]:
-            st = [Stats.of(r.values.get(x, {}).get(v, [])) for x in cols]
-            lines.append(f"| {v} | " + " | ".join(_pm(s) for s in st) + f" | {st[0].n} |")
+            vals = [r.values.get(x, {}).get(v, []) for x in cols]
+            st = [Stats.of(x) for x in vals]
+            label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
+            chosen = r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")
+            lines.append(f"| {label} | " + (f"{chosen} | " if tune else "")
+                         + " | ".join(_pm(s, x if c == "epochs_to_target" else None)
+                                      for s, x, c in zip(st, vals, cols)) + f" | {st[0].n} |")
         if figures:
             png = md_path.parent / md_path.stem / f"{c['id']}.png"
             if figure(r, png) is not None:

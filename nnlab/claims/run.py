@@ -34,8 +34,44 @@ def _same_spec(folder: Path, spec) -> bool:
     return old == new
 
 
-def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path, str]:
-    """Run (or reuse, or resume) the claim's sweep; (folder, 'reused' | 'resumed' | 'ran')."""
+def range_test_rate(claim, spec) -> dict:
+    """A range_test claim's learning-rate range test on its base config (the config's seed), as ``nnlab
+    lr-find`` runs it but writing nothing: {suggested, rule, steps_done, stopped}.  RunError when the
+    test recommends no rate."""
+    from nnlab.config.schema import validate
+    from nnlab.errors import RunError
+    from nnlab.sweep import runner
+    from nnlab.train.lr_find import RECOMMENDED, range_test, suggest, sweep_rates
+    from nnlab.train.threads import limited
+
+    rt = claim.range_test
+    cfg = validate(dict(spec.base), source=f"{spec.source}: config")
+    datasets, _ = runner.prepare(spec)
+    lrs = sweep_rates(rt["start"], rt["end"], rt["steps"])
+    with limited(1):
+        res = range_test(cfg, datasets.get(cfg), lrs)
+    if res.status != "completed":
+        raise KeyboardInterrupt
+    found, _ = suggest(res.lrs[:res.steps_done], res.smoothed, rt["steps"])
+    if RECOMMENDED not in found:
+        raise RunError(f"{claim.path}: claim: range_test: the range test recommends no rate ({res.message}); "
+                       "widen start..end or add steps")
+    s = found[RECOMMENDED]
+    return {"suggested": s.lr, "rule": f"{s.name}: {s.rule}", "steps_done": res.steps_done, "stopped": res.message}
+
+
+def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path, str, int]:
+    """Run (or reuse, or resume) the claim's sweep; (folder, 'reused' | 'resumed' | 'ran', runs in it).
+
+    A range_test claim first runs its range test and adds the recommended rate to the grid (the
+    resolved sweep then names it, so a finished folder is reused only for the same rate)."""
+    if claim.range_test is not None and "suggested" not in claim.range_test:
+        from nnlab.claims.spec import load_claim
+
+        found = range_test_rate(claim, spec)
+        claim, spec = load_claim(claim.path, quick, suggested=found["suggested"])
+        claim.range_test.update(rule=found["rule"], steps_done=found["steps_done"], stopped=found["stopped"])
+        say(f"{claim.id}: the range test recommends lr {claim.range_test['label']} ({found['rule'].split(':')[0]})")
     from nnlab.files import atomic_write
     from nnlab.interrupt import graceful_signals
     from nnlab.runs import write_json
@@ -45,12 +81,13 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path
     from nnlab.sweep.trial import remember
 
     folder = folder_for(out, claim.id, quick)
+    n_runs = spec.n_trials * len(spec.seeds)
     resume = False
     if folder.is_dir():
         if _same_spec(folder, spec):
             if is_finished(folder):
                 write_json(folder / "claim.json", claim.as_json(quick))
-                return folder, "reused"
+                return folder, "reused", n_runs
             resume = True
         else:
             say(f"{claim.id}: the claim's sweep changed since {folder} was run: running it again")
@@ -92,4 +129,4 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path
         raise
     runner.finish(sweep)
     sweep.unlock()
-    return folder, "resumed" if resume else "ran"
+    return folder, "resumed" if resume else "ran", n_runs

@@ -16,7 +16,22 @@
 
 ``expect``: ``metric`` (see METRICS), ``by`` (a param path, or a list of them: a variant is then
 the values joined by ``+``), and one of ``order: [v1, v2, ...]`` (v1 best), ``better: v, than:
-w``, ``below: x, for: v`` or ``above: x, for: v``.  Every problem is one line, all at once.
+w``, ``below: x, for: v``, ``above: x, for: v`` or ``same: [v, w], within: t``.  The metric
+``epochs_to_target`` also takes ``target`` (a validation accuracy in (0, 1]).
+
+Two optional keys of the ``claim`` block compare variants at a tuned setting:
+
+- ``tune: <param path>``: a param of the sweep that is not in ``by`` (typically
+  train.optimizer.lr).  Each variant is judged at its own best value of it: the one whose runs
+  score best on the sweep's metric (validation data, mean over the seeds); the test set plays no
+  part in the choice.
+- ``range_test: true`` (or ``{start, end, steps}``, the ``nnlab lr-find`` options): ``by`` must
+  be train.optimizer.lr.  Before the sweep, one learning-rate range test runs on the base config
+  (its seed) and its recommended rate is added to the rates of the grid.  ``expect`` can then
+  name the variant ``range_test`` (that rate) and ``best`` (the grid rate with the best mean
+  validation score; the test set plays no part in the choice).
+
+Every problem is one line, all at once.
 """
 
 from __future__ import annotations
@@ -32,12 +47,15 @@ from nnlab.errors import ConfigError
 
 # what a claim can be judged by; True: higher is better
 METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
-           "first_layer_grad_ratio": True, "ensemble_test_acc": True}
+           "first_layer_grad_ratio": True, "ensemble_test_acc": True, "epochs_to_target": False}
 TOP_KEYS = ("claim", "quick", "sweep")
-CLAIM_KEYS = ("title", "source", "quote", "expect")
+CLAIM_KEYS = ("title", "source", "quote", "expect", "tune", "range_test")
+RANGE_TEST_KEYS = ("start", "end", "steps")
+RANGE_TEST = {"start": 1e-7, "end": 10.0, "steps": 100}  # nnlab lr-find's defaults
+ALIASES = ("range_test", "best")  # variant names of a range_test claim's expect
 SOURCE_KEYS = ("note", "section")
 EXPECT_FORMS = (("order",), ("better", "than"), ("below", "for"), ("above", "for"), ("same", "within"))
-EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for", "same", "within")
+EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for", "same", "within", "target")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -53,12 +71,19 @@ class Claim:
     quick: dict
     raw_sweep: dict
     variants: list  # the variant labels, in grid order
+    tune: str | None = None  # a param judged at each variant's best value
+    range_test: dict | None = None  # {start, end, steps}; after the test also suggested, label, in_grid
 
     def as_json(self, quick: bool) -> dict:
         """What the report needs, written into the sweep folder as claim.json."""
-        return {"id": self.id, "file": self.path, "title": self.title, "note": self.note, "section": self.section,
-                "quote": self.quote, "expect": self.expect, "variants": self.variants,
-                "mode": "quick" if quick else "full"}
+        out = {"id": self.id, "file": self.path, "title": self.title, "note": self.note, "section": self.section,
+               "quote": self.quote, "expect": self.expect, "variants": self.variants,
+               "mode": "quick" if quick else "full"}
+        if self.tune:
+            out["tune"] = self.tune
+        if self.range_test:
+            out["range_test"] = self.range_test
+        return out
 
     @property
     def metric(self) -> str:
@@ -75,6 +100,8 @@ class Claim:
             return f"{m}: " + " > ".join(e["order"]) + " (best first)"
         if "better" in e:
             return f"{m}: {e['better']} better than {e['than']}"
+        if "same" in e:
+            return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {e['within']:g}"
         side = "below" if "below" in e else "above"
         return f"{m} {side} {e[side]:g} for {e['for']}"
 
@@ -91,12 +118,15 @@ def _show(v) -> str:
     return show(v)
 
 
-def load_claim(path, quick: bool = False):
-    """The Claim and its SweepSpec (seeds cut to the first and the quick overrides applied when ``quick``)."""
-    return _load(path, quick)
+def load_claim(path, quick: bool = False, suggested: float | None = None):
+    """The Claim and its SweepSpec (seeds cut to the first and the quick overrides applied when ``quick``).
+
+    ``suggested``: a range_test claim's recommended rate, added to the grid's rates (nnlab.claims.run).
+    """
+    return _load(path, quick, suggested)
 
 
-def _load(path, quick: bool):
+def _load(path, quick: bool, suggested: float | None = None):
     from nnlab.config.loader import printable, read_yaml_file, set_key
     from nnlab.config.registry import unknown_key_message
     from nnlab.sweep.spec import SWEEP_KEYS, _base_config, _params, build_spec
@@ -171,15 +201,90 @@ def _load(path, quick: bool):
             raw["seeds"] = seeds[:1]
     plist = _params(raw.get("params"), path, errors)
     raw.update(name=cid, method="grid", test="all")
-    expect, variants = _expect(block.get("expect"), plist, src, errors)
+    tune = _tune(block.get("tune"), plist, src, errors)
+    rtest = _range_test(block.get("range_test"), src, errors)
+    if rtest is not None and suggested is not None:
+        rtest = _add_suggestion(rtest, suggested, plist)
+    expect, variants = _expect(block.get("expect"), plist, src, errors, tune=tune, range_test=rtest)
     spec = build_spec(raw, base, plist, where, errors)  # raises with every problem found so far
     claim = Claim(id=cid, path=src, title=texts["title"], note=str(source.get("note", "")).strip(),
                   section=str(source.get("section", "")).strip(), quote=texts["quote"], expect=expect,
-                  quick=dict(qk), raw_sweep=data.get("sweep"), variants=variants)
+                  quick=dict(qk), raw_sweep=data.get("sweep"), variants=variants, tune=tune, range_test=rtest)
     return claim, spec
 
 
-def _expect(e, plist, src: str, errors: list[str]):
+LR = "train.optimizer.lr"
+
+
+def _tune(value, plist, src: str, errors: list[str]) -> str | None:
+    from nnlab.config.loader import printable
+    from nnlab.config.registry import did_you_mean
+
+    if value is None:
+        return None
+    where = f"{src}: claim: tune"
+    paths = [p.path for p in plist]
+    if not isinstance(value, str):
+        errors.append(f"{where}: must be the path of a sweep param (e.g. {LR}), got {_show(value)}")
+        return None
+    if value not in paths:
+        errors.append(f"{where}: {printable(value)} is not a param of the sweep; choose from "
+                      f"{', '.join(paths) or '(no params)'}{did_you_mean(value, paths)}")
+        return None
+    p = plist[paths.index(value)]
+    if p.is_range or len(p.choices) < 2:
+        errors.append(f"{where}: {value} must be a list of at least two values to choose from, got "
+                      f"{_show(p.spec())}")
+    return value
+
+
+def _range_test(value, src: str, errors: list[str]) -> dict | None:
+    from nnlab.config.loader import printable
+    from nnlab.config.registry import unknown_key_message
+
+    where = f"{src}: claim: range_test"
+    if value is None or value is False:
+        return None
+    if value is True:
+        return dict(RANGE_TEST)
+    if not isinstance(value, dict):
+        errors.append(f"{where}: must be true or {{start: 1.0e-7, end: 10, steps: 100}} (nnlab lr-find's "
+                      f"options), got {_show(value)}")
+        return None
+    out = dict(RANGE_TEST)
+    for k, v in value.items():
+        if k not in RANGE_TEST_KEYS:
+            errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, RANGE_TEST_KEYS))
+        elif k == "steps":
+            if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 100_000:
+                errors.append(f"{where}: steps: must be a whole number from 2 to 100000, got {_show(v)}")
+            else:
+                out[k] = v
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            errors.append(f"{where}: {k}: must be a rate > 0, got {_show(v)}")
+        else:
+            out[k] = float(v)
+    if out["start"] >= out["end"]:
+        errors.append(f"{where}: start {out['start']:g} must be below end {out['end']:g}")
+    return out
+
+
+def _add_suggestion(rtest: dict, suggested: float, plist) -> dict:
+    """The range test's rate added to the learning rates of the grid; the claim records where it went."""
+    from nnlab.sweep.spec import round_significant
+
+    rate = round_significant(float(suggested), 3)
+    for p in plist:
+        if p.path == LR and not p.is_range:
+            in_grid = any(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isclose(c, rate)
+                          for c in p.choices)
+            if not in_grid:
+                p.choices = [*p.choices, rate]
+            return {**rtest, "suggested": rate, "label": variant_label({LR: rate}, [LR]), "in_grid": in_grid}
+    return rtest
+
+
+def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, range_test: dict | None = None):
     from nnlab.config.loader import printable
     from nnlab.config.registry import did_you_mean, unknown_key_message
     from nnlab.sweep.space import grid_points
@@ -212,11 +317,31 @@ def _expect(e, plist, src: str, errors: list[str]):
                 errors.append(f"{where}: by: {printable(b)} is not a param of the sweep; choose from "
                               f"{', '.join(paths) or '(no params)'}{did_you_mean(b, paths)}")
         for p in plist:
-            if p.path not in by and p.is_range or (p.path not in by and len(p.choices) > 1):
-                errors.append(f"{where}: by: the sweep also varies {p.path}; put it in by (a list) or fix it")
+            if p.path in by or p.path == tune:
+                continue
+            if p.is_range or len(p.choices) > 1:
+                errors.append(f"{where}: by: the sweep also varies {p.path}; put it in by (a list), tune it "
+                              "(claim: tune), or fix it")
+        if tune in by:
+            errors.append(f"{src}: claim: tune: {tune} is also in expect: by; a param is either the variants or "
+                          "tuned for each of them")
+        if range_test is not None and by != [LR]:
+            errors.append(f"{src}: claim: range_test: compares the range test's rate with the grid's rates, so "
+                          f"expect: by must be {LR}, got {', '.join(by)}")
+        if range_test is not None and tune:
+            errors.append(f"{src}: claim: range_test and tune cannot be combined")
         if not errors and plist:
             variants = list(dict.fromkeys(variant_label(v, by) for v in grid_points(plist)))
     out["by"] = by
+    if m == "epochs_to_target":
+        t = e.get("target")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
+            errors.append(f"{where}: target: epochs_to_target needs the validation accuracy to reach, a number in "
+                          f"(0, 1] such as 0.6, got {_show(t)}")
+        else:
+            out["target"] = float(t)
+    elif "target" in e:
+        errors.append(f"{where}: target: only the metric epochs_to_target takes a target")
     forms = [f for f in EXPECT_FORMS if f[0] in e]
     if len(forms) != 1:
         errors.append(f"{where}: give exactly one of order: [v1, v2, ...], better: v with than: w, below: x with "
@@ -228,12 +353,14 @@ def _expect(e, plist, src: str, errors: list[str]):
         errors.append(f"{where}: {form[0]} needs {', '.join(missing)}")
         return out, variants
 
+    names = [*variants, *(ALIASES if range_test is not None else ())]
+
     def known(v, key):
         if not isinstance(v, str):
             v = variant_label({"x": v}, ["x"])
-        if variants and v not in variants:
+        if variants and v not in names:
             errors.append(f"{where}: {key}: {printable(v)} is not a variant; the variants are "
-                          f"{', '.join(variants)}{did_you_mean(v, variants)}")
+                          f"{', '.join(names)}{did_you_mean(v, names)}")
         return v
 
     if form == ("order",):

@@ -6,7 +6,9 @@ holds if d > 2·se, does not hold if d < -2·se, and is inconclusive otherwise. 
 order holds if every consecutive pair holds, does not hold if any pair does not, else
 it is inconclusive.  A threshold "below x for v" holds if mean + 2·se < x (se = s/√n),
 does not hold if mean - 2·se > x, else inconclusive ("above" mirrored).  Fewer than 2
-seeds, or a non-finite value, is always inconclusive: there is no spread to compare with.
+seeds is always inconclusive: there is no spread to compare with.  An infinite value (a run that
+never reached a target accuracy, or a diverged run's loss) makes its variant's mean infinite: a pair
+where exactly one mean is infinite is decided by that (d = ±inf); two infinite means are inconclusive.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ RULE = ("For each compared pair, d is the difference of the means in the claimed
         "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise. "
         "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. A claim that two variants "
         "score the same within a tolerance t holds if |d| + 2·se < t, does not hold if |d| − 2·se > t, "
-        "and is inconclusive otherwise. With fewer than 2 seeds a claim is always inconclusive.")
+        "and is inconclusive otherwise. With fewer than 2 seeds a claim is always inconclusive. An infinite "
+        "value (a run that never reaches a target, a diverged run's loss) makes its variant's mean infinite: "
+        "a pair where exactly one mean is infinite is decided by it, two infinite means are inconclusive.")
 
 
 @dataclass
@@ -49,6 +53,10 @@ class Stats:
 
 def pair(a: Stats, b: Stats, higher_is_better: bool = True) -> tuple[str, float, float]:
     """(verdict, d, se) of "a is better than b"."""
+    if a.n >= 2 and b.n >= 2 and math.isinf(a.mean) != math.isinf(b.mean) \
+            and not (math.isnan(a.mean) or math.isnan(b.mean)):
+        d = (a.mean - b.mean) * (1 if higher_is_better else -1)  # one side has a worst value (inf): d = ±inf
+        return (HOLDS if d > 0 else FAILS), d, math.nan
     if not (a.usable and b.usable):
         d = (a.mean - b.mean) * (1 if higher_is_better else -1) if a.n and b.n else math.nan
         return INCONCLUSIVE, d, math.nan
@@ -94,8 +102,9 @@ def combine(verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
-def judge(expect: dict, stats: dict, higher_is_better: bool) -> tuple[str, list[str]]:
-    """The verdict of a claim's ``expect`` on ``stats`` (variant -> Stats), and one line per comparison."""
+def judge(expect: dict, stats: dict, higher_is_better: bool, name=str) -> tuple[str, list[str]]:
+    """The verdict of a claim's ``expect`` on ``stats`` (variant -> Stats), and one line per comparison
+    (``name`` shows a variant in them)."""
     lines = []
     if "order" in expect or "better" in expect:
         pairs = list(zip(expect["order"], expect["order"][1:])) if "order" in expect \
@@ -104,18 +113,19 @@ def judge(expect: dict, stats: dict, higher_is_better: bool) -> tuple[str, list[
         for a, b in pairs:
             v, d, se = pair(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), higher_is_better)
             verdicts.append(v)
-            lines.append(f"{a} better than {b}: d = {num(d)}, 2·se = {num(2 * se)}: {v}")
+            lines.append(f"{name(a)} better than {name(b)}: d = {num(d)}, 2·se = {num(2 * se)}: {v}")
         return combine(verdicts), lines
     if "same" in expect:
         a, b = expect["same"]
         v, d, se = same(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), expect["within"])
-        lines.append(f"{a} same as {b} within {num(expect['within'])}: |d| = {num(d)}, 2·se = {num(2 * se)}: {v}")
+        lines.append(f"{name(a)} same as {name(b)} within {num(expect['within'])}: |d| = {num(d)}, "
+                     f"2·se = {num(2 * se)}: {v}")
         return v, lines
     side = "below" if "below" in expect else "above"
     x, who = expect[side], expect["for"]
     s = stats.get(who, Stats.of([]))
     v, se = threshold(s, x, side)
-    lines.append(f"{who}: mean {num(s.mean)} ± 2·se {num(2 * se)} {side} {num(x)}: {v}")
+    lines.append(f"{name(who)}: mean {num(s.mean)} ± 2·se {num(2 * se)} {side} {num(x)}: {v}")
     return v, lines
 
 

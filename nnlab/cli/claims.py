@@ -56,8 +56,8 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     jobs = jobs or _cores()
     for claim, spec in loaded:
         t0 = time.time()
-        folder, how = run_claim(claim, spec, out, quick, jobs, say=lambda s: out_console.print(s, markup=False))
-        n = spec.n_trials * len(spec.seeds)
+        folder, how, n = run_claim(claim, spec, out, quick, jobs,
+                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True))
         took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
         out_console.print(f"{claim.id}: {how} ({n} runs){took}: {folder}", markup=False, soft_wrap=True)
 
