@@ -380,3 +380,24 @@ def test_a_range_test_claim_adds_the_recommended_rate_and_compares_it_with_the_g
     grid_labels = ["0.01", "0.1", "1"]
     assert res.aliases == {"range_test": info["label"], "best": max(grid_labels, key=val.get)}
     assert res.lines[0].startswith(f"range_test (lr {info['label']}) same as best (lr {res.aliases['best']})")
+
+
+def test_several_variants_each_better_than_one():
+    a, b, worst = Stats.of([0.7, 0.71, 0.72]), Stats.of([0.65, 0.66, 0.64]), Stats.of([0.5, 0.52, 0.51])
+    v, lines = judge({"better": ["a", "b"], "than": "w"}, {"a": a, "b": b, "w": worst}, True)
+    assert v == HOLDS and [ln.split(":")[0] for ln in lines] == ["a better than w", "b better than w"]
+    v, _ = judge({"better": ["a", "w"], "than": "b"}, {"a": a, "b": b, "w": worst}, True)
+    assert v == FAILS  # w is clearly worse than b, although a beats b
+
+
+def test_better_as_a_list_is_checked(tmp_path):
+    doc = claim_doc()
+    doc["sweep"]["params"]["model.activation"] = ["relu", "tanh", "sigmoid"]
+    doc["claim"]["expect"]["better"] = ["relu", "tanh"]
+    claim, _ = load_claim(write(tmp_path, doc))
+    assert claim.expect["better"] == ["relu", "tanh"]
+    assert claim.expectation_text() == "test_acc: each of relu, tanh better than sigmoid"
+    doc["claim"]["expect"]["better"] = ["relu", "sigmoid"]
+    assert any("better and than name the same variant" in ln for ln in errors_of(tmp_path, doc))
+    doc["claim"]["expect"]["better"] = ["relu", "elu"]
+    assert any("better: elu is not a variant" in ln for ln in errors_of(tmp_path, doc))

@@ -222,7 +222,10 @@ def _expected(e: dict) -> str:
     if "order" in e:
         return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
     if "better" in e:
-        return f"{m}: {e['better']} better than {e['than']}{word}" if word else f"{m}: {e['better']} > {e['than']}"
+        better = e["better"] if isinstance(e["better"], list) else [e["better"]]
+        if len(better) > 1:
+            return f"{m}: each of {', '.join(better)} better than {e['than']}{word}"
+        return f"{m}: {better[0]} better than {e['than']}{word}" if word else f"{m}: {better[0]} > {e['than']}"
     if "same" in e:
         return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {num(e['within'])}"
     side = "below" if "below" in e else "above"

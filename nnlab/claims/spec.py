@@ -16,7 +16,7 @@
 
 ``expect``: ``metric`` (see METRICS), ``by`` (a param path, or a list of them: a variant is then
 the values joined by ``+``), and one of ``order: [v1, v2, ...]`` (v1 best), ``better: v, than:
-w``, ``below: x, for: v``, ``above: x, for: v`` or ``same: [v, w], within: t``.  The metric
+w`` (``better: [v1, v2]``: each of them better than w), ``below: x, for: v``, ``above: x, for: v`` or ``same: [v, w], within: t``.  The metric
 ``epochs_to_target`` also takes ``target`` (a validation accuracy in (0, 1]).
 
 Two optional keys of the ``claim`` block compare variants at a tuned setting:
@@ -99,7 +99,9 @@ class Claim:
         if "order" in e:
             return f"{m}: " + " > ".join(e["order"]) + " (best first)"
         if "better" in e:
-            return f"{m}: {e['better']} better than {e['than']}"
+            better = e["better"] if isinstance(e["better"], list) else [e["better"]]
+            return f"{m}: each of {', '.join(better)} better than {e['than']}" if len(better) > 1 \
+                else f"{m}: {better[0]} better than {e['than']}"
         if "same" in e:
             return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {e['within']:g}"
         side = "below" if "below" in e else "above"
@@ -384,8 +386,14 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
                           f"same), got {_show(tol)}")
         out["within"] = tol
     elif form == ("better", "than"):
-        out["better"], out["than"] = known(e["better"], "better"), known(e["than"], "than")
-        if out["better"] == out["than"]:
+        if isinstance(e["better"], list):  # several variants, each better than the one of than
+            if not e["better"]:
+                errors.append(f"{where}: better: an empty list; name the variants that should beat {e['than']}")
+            out["better"] = [known(v, "better") for v in e["better"]]
+        else:
+            out["better"] = known(e["better"], "better")
+        out["than"] = known(e["than"], "than")
+        if out["than"] in (out["better"] if isinstance(out["better"], list) else [out["better"]]):
             errors.append(f"{where}: better and than name the same variant")
     else:
         side = form[0]

@@ -20,7 +20,8 @@ HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 RULE = ("For each compared pair, d is the difference of the means in the claimed direction and "
         "se = sqrt(sa²/na + sb²/nb) its standard error over the seeds: the pair holds if d > 2·se, "
         "does not hold if d < −2·se, and is inconclusive otherwise. An order holds if every "
-        "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise. "
+        "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise; "
+        "so do several variants each claimed better than one. "
         "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. A claim that two variants "
         "score the same within a tolerance t holds if |d| + 2·se < t, does not hold if |d| − 2·se > t, "
         "and is inconclusive otherwise. With fewer than 2 seeds a claim is always inconclusive. An infinite "
@@ -107,8 +108,11 @@ def judge(expect: dict, stats: dict, higher_is_better: bool, name=str) -> tuple[
     (``name`` shows a variant in them)."""
     lines = []
     if "order" in expect or "better" in expect:
-        pairs = list(zip(expect["order"], expect["order"][1:])) if "order" in expect \
-            else [(expect["better"], expect["than"])]
+        if "order" in expect:
+            pairs = list(zip(expect["order"], expect["order"][1:]))
+        else:
+            better = expect["better"] if isinstance(expect["better"], list) else [expect["better"]]
+            pairs = [(b, expect["than"]) for b in better]
         verdicts = []
         for a, b in pairs:
             v, d, se = pair(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), higher_is_better)
