@@ -401,3 +401,31 @@ def test_better_as_a_list_is_checked(tmp_path):
     assert any("better and than name the same variant" in ln for ln in errors_of(tmp_path, doc))
     doc["claim"]["expect"]["better"] = ["relu", "elu"]
     assert any("better: elu is not a variant" in ln for ln in errors_of(tmp_path, doc))
+
+
+def test_the_html_gallery_has_the_markdown_sections_numbers_and_figures_inline(tmp_path):
+    import html as htmllib
+
+    doc = claim_doc()
+    doc["sweep"]["seeds"] = [0, 1]
+    doc["claim"]["quote"] = "ReLU <beats> sigmoid & more."  # escaped, not markup
+    p = write(tmp_path, doc, name="tiny")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["claims", "run", str(p), "--quick", "--jobs", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(out), "-o", str(tmp_path / "page.html")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["claims", "report", "--out", str(out), "-o", str(tmp_path / "g.md")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "page.html").read_text()
+    md_rows = table((tmp_path / "g.md").read_text(), "tiny")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 1 and "<script" not in page
+    assert "ReLU &lt;beats&gt; sigmoid &amp; more." in page
+    assert '<a href="#claim-tiny">tiny</a>' in page and 'id="claim-tiny"' in page
+    assert '<span class="verdict inconclusive">inconclusive</span>' in page
+    cells = [htmllib.unescape(c) for c in re.findall(r'<td class="num">(.*?)</td>', page)]
+    for v, (row, n) in md_rows.items():
+        assert f"<td>{v}</td>" in page
+        for c in row:
+            assert c in cells
+    assert not (tmp_path / "page").exists() and (tmp_path / "g" / "tiny.png").is_file()  # html: figures inline

@@ -283,58 +283,86 @@ def figure(res: Result, path: Path):
     return path
 
 
+INTRO = ("Each claim of the course notes, run as a sweep over its variants with several seeds "
+         "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`).")
+
+
+@dataclass
+class Parts:
+    """One claim's section, format-free: markdown() and nnlab.claims.html render it."""
+    id: str
+    title: str
+    quote: str
+    source: str  # may hold `code` spans
+    expected: str
+    notes: list  # paragraphs (tuned values, the range test)
+    header: list  # table header cells
+    rows: list  # table rows (cells)
+    verdict: str
+    lines: list  # one per compared pair or threshold
+
+
+def parts(r: Result) -> Parts:
+    c, e = r.claim, r.claim["expect"]
+    m = e["metric"]
+    cols = [m, *(x for x in COLUMNS if x != m)]
+    tune = c.get("tune")
+    notes = []
+    grid = _tuned_values(r) if tune else []
+    edge = {v for v, x in r.chosen.items() if len(grid) > 2 and x in (grid[0], grid[-1])}
+    if tune:
+        notes.append(f"Each variant at its own best {tune} (of {', '.join(grid)}): the value whose runs score best "
+                     "on the validation data, mean over the seeds; the test set plays no part in the choice."
+                     + (" A value marked (edge) is the grid's first or last: the best may lie beyond it."
+                        if edge else ""))
+    rt = c.get("range_test") or {}
+    if "label" in rt:
+        notes.append(f"The learning-rate range test ({num(rt['start'])} to {num(rt['end'])} in {rt['steps']} steps, "
+                     f"on the base config) recommends lr {rt['label']} ({rt.get('rule', 'valley')}; "
+                     f"{rt.get('stopped', '')}). The grid's best rate on the validation data is "
+                     f"{r.aliases.get('best', 'n/a')}{_factor(rt['suggested'], r.aliases.get('best'))}.")
+    header = ["variant", *([f"{tune} chosen"] if tune else []), *(f"{_col(x, e)} (mean ± std)" for x in cols), "n"]
+    marks: dict = {}
+    for alias, v in r.aliases.items():
+        marks.setdefault(v, []).append("range test" if alias == "range_test" else "grid best")
+    rows = []
+    for v in c["variants"]:
+        vals = [r.values.get(x, {}).get(v, []) for x in cols]
+        st = [Stats.of(x) for x in vals]
+        label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
+        chosen = [r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")] if tune else []
+        rows.append([label, *chosen, *(_pm(s, x if col == "epochs_to_target" else None)
+                                       for s, x, col in zip(st, vals, cols)), str(st[0].n)])
+    return Parts(id=c["id"], title=c["title"], quote=c["quote"],
+                 source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
+                         f"{c['mode']} run in `{r.folder.name}`."),
+                 expected=f"Expected: {_expected(e)} (by {' + '.join(e['by'])}).", notes=notes, header=header,
+                 rows=rows, verdict=r.verdict, lines=list(r.lines))
+
+
+def seeds_of(r: Result) -> int:
+    return max((len(s) for s in r.runs.values()), default=0)
+
+
 def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
-    lines = ["# Claims gallery", "",
-             _fill("Each claim of the course notes, run as a sweep over its variants with several seeds "
-                   "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`)."), "",
-             _fill(f"**Verdict rule.** {RULE}"), "",
+    lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
              "| claim | expected | seeds | verdict |", "|---|---|---|---|"]
     for r in results:
-        n = max((len(s) for s in r.runs.values()), default=0)
-        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {_expected(r.claim['expect'])} | {n} "
+        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {_expected(r.claim['expect'])} | {seeds_of(r)} "
                      f"({r.claim['mode']}) | {r.verdict} |")
     for r in results:
-        c, e = r.claim, r.claim["expect"]
-        m = e["metric"]
-        cols = [m, *(x for x in COLUMNS if x != m)]
-        tune = c.get("tune")
-        lines += ["", f"## {c['id']}", "", f"**{c['title']}**", "", f"> {c['quote']}", "",
-                  _fill(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
-                        f"{c['mode']} run in `{r.folder.name}`."), "",
-                  _fill(f"Expected: {_expected(e)} (by {' + '.join(e['by'])})."), ""]
-        grid = _tuned_values(r) if tune else []
-        edge = {v for v, x in r.chosen.items() if len(grid) > 2 and x in (grid[0], grid[-1])}
-        if tune:
-            lines += [_fill(f"Each variant at its own best {tune} (of {', '.join(grid)}): the value whose runs "
-                            "score best on the validation data, mean over the seeds; the test set plays no part "
-                            "in the choice." + (" A value marked (edge) is the grid's first or last: the best "
-                                                "may lie beyond it." if edge else "")), ""]
-        rt = c.get("range_test") or {}
-        if "label" in rt:
-            lines += [_fill(f"The learning-rate range test ({num(rt['start'])} to {num(rt['end'])} in {rt['steps']} "
-                            f"steps, on the base config) recommends lr {rt['label']} ({rt.get('rule', 'valley')}; "
-                            f"{rt.get('stopped', '')}). The grid's best rate on the validation data is "
-                            f"{r.aliases.get('best', 'n/a')}{_factor(rt['suggested'], r.aliases.get('best'))}."),
-                      ""]
-        lines += ["| variant | " + (f"{tune} chosen | " if tune else "")
-                  + " | ".join(f"{_col(x, e)} (mean ± std)" for x in cols) + " | n |",
-                  "|---|" + ("---|" if tune else "") + "---|" * len(cols) + "---|"]
-        marks = {}
-        for alias, v in r.aliases.items():
-            marks.setdefault(v, []).append("range test" if alias == "range_test" else "grid best")
-        for v in c["variants"]:
-            vals = [r.values.get(x, {}).get(v, []) for x in cols]
-            st = [Stats.of(x) for x in vals]
-            label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
-            chosen = r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")
-            lines.append(f"| {label} | " + (f"{chosen} | " if tune else "")
-                         + " | ".join(_pm(s, x if c == "epochs_to_target" else None)
-                                      for s, x, c in zip(st, vals, cols)) + f" | {st[0].n} |")
+        p = parts(r)
+        lines += ["", f"## {p.id}", "", f"**{p.title}**", "", f"> {p.quote}", "", _fill(p.source), "",
+                  _fill(p.expected), ""]
+        for note in p.notes:
+            lines += [_fill(note), ""]
+        lines += ["| " + " | ".join(p.header) + " |", "|" + "---|" * len(p.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in p.rows]
         if figures:
-            png = md_path.parent / md_path.stem / f"{c['id']}.png"
+            png = md_path.parent / md_path.stem / f"{p.id}.png"
             if figure(r, png) is not None:
-                lines += ["", f"![{c['id']}: validation curves per variant]({md_path.stem}/{c['id']}.png)"]
-        lines += ["", f"**Verdict: {r.verdict}.**", ""] + [f"- {ln}" for ln in r.lines]
+                lines += ["", f"![{p.id}: validation curves per variant]({md_path.stem}/{p.id}.png)"]
+        lines += ["", f"**Verdict: {p.verdict}.**", ""] + [f"- {ln}" for ln in p.lines]
     return "\n".join(lines) + "\n"
 
 
@@ -351,5 +379,10 @@ def write_report(out, md_path, figures: bool = True, ids: set | None = None
         raise ConfigError(f"--out {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
     results = [collect(f) for f in folders]
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(md_path, markdown(results, md_path, figures))
+    if md_path.suffix.lower() in (".html", ".htm"):  # one self-contained page, the figures inline
+        from nnlab.claims.html import render_page
+
+        atomic_write(md_path, render_page(results))
+    else:
+        atomic_write(md_path, markdown(results, md_path, figures))
     return md_path, results, notes

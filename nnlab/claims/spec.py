@@ -16,7 +16,8 @@
 
 ``expect``: ``metric`` (see METRICS), ``by`` (a param path, or a list of them: a variant is then
 the values joined by ``+``), and one of ``order: [v1, v2, ...]`` (v1 best), ``better: v, than:
-w`` (``better: [v1, v2]``: each of them better than w), ``below: x, for: v``, ``above: x, for: v`` or ``same: [v, w], within: t``.  The metric
+w`` (``better: [v1, v2]``: each of them better than w), ``below: x, for: v``, ``above: x,
+for: v`` or ``same: [v, w], within: t``.  The metric
 ``epochs_to_target`` also takes ``target`` (a validation accuracy in (0, 1]).
 
 Two optional keys of the ``claim`` block compare variants at a tuned setting:

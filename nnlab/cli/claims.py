@@ -66,7 +66,8 @@ def run(claim_ids, jobs, quick, out, claims_dir):
 @click.option("--out", default="claims-out", show_default=True, type=click.Path(file_okay=False),
               help="Folder the claims were run into.")
 @click.option("-o", "output", default="docs/claims.md", show_default=True, type=click.Path(dir_okay=False),
-              help="The markdown file; the figures go to a folder of the same name beside it.")
+              help="The markdown file (its figures go to a folder of the same name beside it), or an .html "
+                   "file: one self-contained page, figures inline.")
 @click.option("--claims-dir", default=None, type=click.Path(file_okay=False),
               help="Report only the claims with a file in this folder (default: every claim run into --out).")
 @handle_errors
@@ -78,7 +79,7 @@ def report(out, output, claims_dir):
     from nnlab.claims.report import write_report
     from nnlab.cli import check_output
 
-    check_output(output, "-o", (".md",), create_folder=True)
+    check_output(output, "-o", (".md", ".html", ".htm"), create_folder=True)
     console = _console()
     from pathlib import Path
 
