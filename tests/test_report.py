@@ -326,9 +326,9 @@ def test_report_and_compare_plot_draw_the_same_overlaid_figure(tmp_path, monkeyp
     calls = []
     real = figures.overlaid_curves
 
-    def spy(series, regression=False, title=""):
+    def spy(series, regression=False, title="", note=""):
         calls.append(([lab for lab, _, _ in series], regression))
-        return real(series, regression=regression, title=title)
+        return real(series, regression=regression, title=title, note=note)
 
     monkeypatch.setattr(figures, "overlaid_curves", spy)
     rows = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "val_loss": 2.0 / e, "train_acc": None, "val_acc": None}
