@@ -413,7 +413,7 @@ def _legend_layout(labels: list[str], fig_width: float, fontsize: float = 9) -> 
     than the figure: a wider legend would widen the saved picture and leave empty margins beside the plots."""
     import textwrap
 
-    room = int(fig_width * 72 / (0.55 * fontsize))  # characters across the figure, roughly
+    room = int(fig_width * 72 / (0.6 * fontsize))  # characters across the figure, roughly
     widest = max((len(t) for t in labels), default=0)
     for ncol in (3, 2):
         if len(labels) > ncol + 1 and (widest + 6) * ncol <= room:
