@@ -181,9 +181,9 @@ def expected_cells(folder: Path) -> list[str]:
     last = table[-1] if table else {}
     test = summary.get("test") or {}
     seconds = summary.get("train_seconds", sum(r["seconds"] for r in table) if table else None)
-    return [fmt_number(best["val_acc"] if best else None), fmt_number(int(best["epoch"]) if best else None),
+    return [fmt_value(best["val_acc"] if best else None, pct=True), fmt_number(int(best["epoch"]) if best else None),
             fmt_number(last.get("train_loss")), fmt_number(last.get("val_loss")),
-            fmt_number(test.get("acc")), fmt_number(test.get("loss")), fmt_number(len(table)),
+            fmt_value(test.get("acc"), pct=True), fmt_number(test.get("loss")), fmt_number(len(table)),
             fmt_number(seconds)]
 
 
@@ -200,8 +200,12 @@ def test_table_numbers_are_the_runs_numbers(ungrouped, loaded):
     assert rows["sgd"][-2] == "5" and rows["adam"][-4] != "–"
     assert 1 <= int(rows[WEIRD][-2]) < 5 and rows[WEIRD][1] == "incomplete"
     assert rows["boom"][-2] == "0" and rows["boom"][1] == "diverged"
-    # the differing settings are columns: optimizer and lr differ between these runs
-    assert any(cell == "adam" for cell in rows["adam"]) and any(cell == "1e+06" for cell in rows["boom"])
+    # the differing settings, grouped by component in one column: optimizer and lr differ between these runs
+    # (a row shows where it departs from the values most of the rows share)
+    assert "Common values: <code>activation: tanh · train: batch_size=32 · seed=0</code>" in text
+    assert rows["adam"][2] == "optimizer: adam lr=0.01 train: epochs=4 seed=1"  # the second adam (seed 1)
+    assert rows["boom"][2] == "optimizer: sgd lr=1e+06 activation: relu train: batch_size=16 epochs=4"
+    assert all(len(cells) == 2 + 1 + 8 for cells in table)
 
 
 def test_self_contained_no_script_no_network(ungrouped):
@@ -251,10 +255,12 @@ def test_groups_show_mean_and_std(loaded, tmp_path):
     assert "adam (2 seeds)" in rows and "adam" not in rows
     adams = [r for r in runs if r.name == "adam"]
     tests = [r.summary["test"]["acc"] for r in adams]
-    assert rows["adam (2 seeds)"][-4] == fmt_value(statistics.fmean(tests), statistics.stdev(tests))
-    assert "±" in rows["adam (2 seeds)"][-4]
+    assert rows["adam (2 seeds)"][-4] == fmt_value(statistics.fmean(tests), statistics.stdev(tests), pct=True)
+    assert "%" in rows["adam (2 seeds)"][-4] and "±" in rows["adam (2 seeds)"][-4]
     assert "<title>seeds &lt;&amp;&gt; groups</title>" in text
-    assert "[seed 0]" in text and "[seed 1]" in text  # each member has its own curve in the legend
+    # the group is one curve: the mean over its seeds with a band (no curve per seed)
+    assert "[seed 0]" not in text and "mean over its seeds" in text
+    assert "band of ± one standard deviation" in text
     assert "Generated " in text and "nnlab 0.1" in text and "6 runs" in text
 
 
@@ -326,9 +332,9 @@ def test_report_and_compare_plot_draw_the_same_overlaid_figure(tmp_path, monkeyp
     calls = []
     real = figures.overlaid_curves
 
-    def spy(series, regression=False, title=""):
+    def spy(series, regression=False, title="", note=""):
         calls.append(([lab for lab, _, _ in series], regression))
-        return real(series, regression=regression, title=title)
+        return real(series, regression=regression, title=title, note=note)
 
     monkeypatch.setattr(figures, "overlaid_curves", spy)
     rows = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "val_loss": 2.0 / e, "train_acc": None, "val_acc": None}

@@ -427,8 +427,9 @@ def test_report_has_the_sweep_section_before_the_comparison(report, real_sweep):
     kv = part[part.index('<table class="kv">'): part.index("</table>")]
     assert f"<td>{best}</td>" in kv
     assert f"<code>{REAL[best][0]['model.activation']}</code>" in kv
-    assert f"{summary['value']:.4g} ± {summary['std']:.2g} (mean over 2 seeds)" in kv
-    assert f"{summary['test']['acc']:.4g} ± {summary['test']['acc_std']:.2g}" in kv
+    # accuracies in percent, the ± in percentage points, as in the CLI
+    assert f"{100 * summary['value']:.1f}% ± {100 * summary['std']:.1f} (mean over 2 seeds)" in kv
+    assert f"{100 * summary['test']['acc']:.1f}% ± {100 * summary['test']['acc_std']:.1f}" in kv
     # the trials, best first: the four completed by their means, the diverged (0), then pruned, failed, queued
     table = part[part.index('<table class="compare trials">'):]
     order = [int(n) for n in re.findall(r'<tr><td class="num[^"]*">(?:<a href="#run-\d+">)?(\d+)', table)]

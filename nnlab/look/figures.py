@@ -158,7 +158,7 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
     ax.set_xlabel("epoch")
     ax.set_title("gradient norm per layer (input layer darkest)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2 if len(layers) > 6 else 1)
+    _legend_beside(ax, len(layers))
     if has_units:
         ax = axes[0][1]
         for i, layer in enumerate(layers):
@@ -173,15 +173,91 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
         ax.set_xlabel("epoch")
         ax.set_title("dead ReLU units (solid), saturated units (dashed)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2 if len(layers) > 6 else 1)
+        _legend_beside(ax, len(ax.get_lines()))
     if title:
-        fig.suptitle(title)
+        fig.suptitle(_plain(title))
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
 
 
 # ------------------------------------------------------------------ shared helpers
+
+
+def _legend_beside(ax, n: int, fontsize: float = 7) -> None:
+    """The axis's legend to the right of it, outside the plotting area: it never covers a line
+    (bbox_inches="tight" and the SVG export keep it in the picture)."""
+    if n:
+        ax.legend(fontsize=fontsize, ncol=2 if n > 12 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False, borderaxespad=0.0, handlelength=1.6)
+
+
+def percent_axis(ax, axis: str = "y") -> None:
+    """Label an axis of fractions (accuracies) in percent, as the tables do: 0.6 -> '60%' (a decimal
+    only where the ticks are closer than a percentage point)."""
+    from matplotlib.ticker import FuncFormatter
+
+    which = ax.yaxis if axis == "y" else ax.xaxis
+
+    def fmt(v, _):
+        ticks = sorted(which.get_majorticklocs())
+        step = min((b - a for a, b in zip(ticks, ticks[1:]) if b > a), default=1.0) * 100
+        decimals = 0 if step >= 0.999 else 1 if step >= 0.0999 else 2
+        return f"{100 * v:.{decimals}f}%"
+
+    which.set_major_formatter(FuncFormatter(fmt))
+
+
+def is_accuracy(key: str) -> bool:
+    """Whether a metric column is an accuracy (a fraction shown in percent): val_acc, test_acc, ..."""
+    return str(key).endswith("acc")
+
+
+def mean_band(members: list[list[dict]], key: str, band: str = "minmax"):
+    """Epochs, mean, and the band's low and high edges over several runs (the seeds of a group) of one
+    column: the min and max (``band="minmax"``) or the mean ± the standard deviation (``"std"``, n - 1
+    in the denominator, as the tables' ± std; no band for a single value).
+
+    Finite values only; an epoch no run has a finite value for is NaN (a gap in the line).
+    """
+    by_epoch: dict = {}
+    for rows in members:
+        for r in rows:
+            e, v = r.get("epoch"), r.get(key)
+            if _finite(e):
+                by_epoch.setdefault(e, [])
+                if _finite(v):
+                    by_epoch[e].append(v)
+    epochs = sorted(by_epoch)
+    nan = float("nan")
+    mean = [sum(by_epoch[e]) / len(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
+    if band == "std":
+        import statistics
+
+        std = [statistics.stdev(by_epoch[e]) if len(by_epoch[e]) > 1 else 0.0 if by_epoch[e] else nan
+               for e in epochs]
+        return epochs, mean, [m - d for m, d in zip(mean, std)], [m + d for m, d in zip(mean, std)]
+    lo = [min(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
+    hi = [max(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
+    return epochs, mean, lo, hi
+
+
+def distinct_labels(labels: list[str]) -> list[str]:
+    """The labels, with a repeated one numbered ('a', 'a (2)'): a legend never shows two equal entries."""
+    seen: dict = {}
+    out = []
+    taken = set(labels)
+    for text in labels:
+        n = seen.get(text, 0) + 1
+        seen[text] = n
+        if n > 1:
+            while f"{text} ({n})" in taken:
+                n += 1
+            seen[text] = n
+            text = f"{text} ({n})"
+            taken.add(text)
+        out.append(text)
+    return out
 
 
 LOG_RATIO = 50.0  # a loss or learning-rate axis whose values span more than this factor goes logarithmic
@@ -307,6 +383,16 @@ def _to_file(draw, path) -> None:
 # ------------------------------------------------------------------ overlaid curves of several runs
 
 
+CURVES_SHOWN = 10  # at most this many curves (runs, or groups of seeds) overlaid; the rest named in a line
+
+
+def members_of(rows) -> list[list[dict]]:
+    """A series' runs: ``rows`` is one run's metrics rows, or a list of them (a group of seeds)."""
+    if rows and isinstance(rows[0], (list, tuple)):
+        return [list(r) for r in rows]
+    return [list(rows or [])]
+
+
 def curve_panels(runs_rows: list[list[dict]], regression: bool) -> list[tuple[str, str]]:
     """The four panels: train loss, val loss, val accuracy (or val loss on a log scale for regression;
     training values when there is no validation data), learning rate."""
@@ -322,30 +408,54 @@ def curve_panels(runs_rows: list[list[dict]], regression: bool) -> list[tuple[st
     return [("train_loss", "training loss"), ("val_loss", "validation loss"), third, ("lr", "learning rate")]
 
 
-def overlaid_curves(series: list[tuple[str, list[dict], str]], regression: bool = False, title: str = ""):
-    """(draw, alt text) of the overlaid-curves figure; ``series``: (legend label, metrics rows, colour) per run.
+def _legend_layout(labels: list[str], fig_width: float, fontsize: float = 9) -> tuple[list[str], int]:
+    """Labels (long ones wrapped) and a number of columns such that a legend below the axes is no wider
+    than the figure: a wider legend would widen the saved picture and leave empty margins beside the plots."""
+    import textwrap
 
-    ``draw(plt)`` returns the figure: the four panels of curve_panels, one colour per run, losses and
-    learning rates on a log axis when they span more than LOG_RATIO, markers for short runs, the legend
-    below.  plot_compare saves it to a file, the HTML report inlines it as SVG.
+    room = int(fig_width * 72 / (0.6 * fontsize))  # characters across the figure, roughly
+    widest = max((len(t) for t in labels), default=0)
+    for ncol in (3, 2):
+        if len(labels) > ncol + 1 and (widest + 6) * ncol <= room:
+            return labels, ncol
+    width = max(20, room - 8)
+    return [textwrap.fill(t, width, break_long_words=True, break_on_hyphens=False) for t in labels], 1
+
+
+def overlaid_curves(series: list[tuple], regression: bool = False, title: str = "", note: str = ""):
+    """(draw, alt text) of the overlaid-curves figure; ``series``: (legend label, rows, colour) per curve,
+    ``rows`` one run's metrics rows or a list of them (a group of seeds: drawn as the mean over the runs
+    with a band of ± one standard deviation, as the tables' mean ± std).
+
+    ``draw(plt)`` returns the figure: the four panels of curve_panels, one colour per curve, accuracies
+    in percent, losses and learning rates on a log axis when they span more than LOG_RATIO, markers for
+    short runs, the legend below the panels (never over a line) and no wider than them; ``note`` (what
+    was left out) is the legend's last line.  plot_compare saves it to a file, the HTML report inlines it
+    as SVG.
     """
-    panels = curve_panels([rows for _, rows, _ in series], regression)
-    longest = max((len(rows) for _, rows, _ in series), default=0)
+    groups = [(text, members_of(rows), color) for text, rows, color in series]
+    panels = curve_panels([rows for _, members, _ in groups for rows in members], regression)
+    longest = max((len(rows) for _, members, _ in groups for rows in members), default=0)
+    labels = distinct_labels([str(text) for text, _, _ in groups])
 
     def draw(plt):
+        from matplotlib.lines import Line2D
+
         fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
-        legend: dict = {}  # run index -> (line, label): each run once, from the first panel it appears in
+        legend: dict = {}  # curve index -> line: each curve once, from the first panel it appears in
         for p, (ax, (key, name)) in enumerate(zip(axes.flat, panels)):
             values = []
-            for i, (text, rows, color) in enumerate(series):
-                xs, ys = _xy(rows, key)
+            for i, (_, members, color) in enumerate(groups):
+                xs, ys, lo, hi = mean_band(members, key, band="std")
                 if not any(_finite(y) for y in ys):
                     continue
-                values += ys
-                (line,) = ax.plot(xs, ys, color=color, linewidth=1.6,
+                values += ys  # the axis scale follows the means (a band may dip below zero)
+                (line,) = ax.plot(xs, ys, color=color, linewidth=1.6, zorder=3,
                                   linestyle=("-", "--", ":", "-.")[(i // 20) % 4],
                                   marker="o" if longest <= 15 or len(xs) <= 2 else None, markersize=3)
-                legend.setdefault(i, (line, _plain(text)))
+                if len(members) > 1:
+                    ax.fill_between(xs, lo, hi, color=color, alpha=0.15, linewidth=0, zorder=2)
+                legend.setdefault(i, line)
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3, which="both")
@@ -357,41 +467,87 @@ def overlaid_curves(series: list[tuple[str, list[dict], str]], regression: bool 
                 continue
             if key.endswith("loss"):
                 log_if_wide(ax, values, force=regression and p == 2)
+            elif is_accuracy(key):
+                percent_axis(ax)
             elif key == "lr" and not log_if_wide(ax, values):
                 ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
             ax.xaxis.get_major_locator().set_params(integer=True)
         if title:
             fig.suptitle(_plain(title))
         fig.tight_layout(h_pad=1.6, w_pad=2.0)
-        handles = [legend[i][0] for i in sorted(legend)]
-        labels = [legend[i][1] for i in sorted(legend)]
-        if labels:
-            widest = max(len(t) for t in labels)
-            ncol = 1 if len(labels) <= 4 or widest > 70 else 2 if len(labels) <= 12 or widest > 45 else 3
-            fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+        handles = [legend[i] for i in sorted(legend)]
+        texts = [_plain(labels[i]) for i in sorted(legend)]
+        if note:
+            handles.append(Line2D([], [], linestyle="none"))
+            texts.append(_plain(note))
+        if texts:
+            texts, ncol = _legend_layout(texts, fig.get_figwidth())
+            fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
                        frameon=False, fontsize=9)
         return fig
 
-    return draw, "Overlaid curves: " + ", ".join(name for _, name in panels) + " against epoch"
+    alt = "Overlaid curves: " + ", ".join(name for _, name in panels) + " against epoch"
+    if any(len(members) > 1 for _, members, _ in groups):
+        alt += "; groups of seeds as their mean with a band of ± one standard deviation"
+    return draw, alt
 
 
-def plot_compare(runs_rows: list[tuple[str, list[dict]]], path, metric: str = "val_acc", title: str = "") -> None:
+def series_best(rows, metric: str) -> float | None:
+    """The best value of ``metric`` on a series' curve (the mean over a group's runs): how curves are ranked."""
+    _, mean, _, _ = mean_band(members_of(rows), metric)
+    finite = [v for v in mean if _finite(v)]
+    if not finite:
+        return None
+    return max(finite) if is_accuracy(metric) else min(finite)
+
+
+def top_series(scores: list, k: int = CURVES_SHOWN, maximize: bool = True) -> list[int]:
+    """The indices of the ``k`` best scores (None last, ties in order), returned in their original order."""
+    def key(i):
+        v = scores[i]
+        return (v is None or not _finite(v), 0.0 if v is None or not _finite(v) else (-v if maximize else v), i)
+
+    return sorted(sorted(range(len(scores)), key=key)[:k])
+
+
+def more_note(n_runs: int, n_series: int, where: str = "the table") -> str:
+    """The line that names what a capped figure leaves out: 'and 289 more runs (10 groups), see the table'."""
+    runs = f"{n_runs} more run{'s' if n_runs != 1 else ''}"
+    if n_series != n_runs:
+        runs += f" ({n_series} curve{'s' if n_series != 1 else ''})"
+    return f"and {runs} not drawn, see {where}"
+
+
+def plot_compare(runs_rows: list[tuple], path, metric: str = "val_acc", title: str = "",
+                 top: int = CURVES_SHOWN) -> None:
     """Overlaid curves of several runs into a file (.png, .svg, .pdf): the report's curves figure.
 
-    ``runs_rows``: (legend label, metrics rows) per run; one colour per run.  A loss ``metric`` on runs that
-    recorded no accuracy (regression) shows the validation loss on a log scale in the third panel.
+    ``runs_rows``: (legend label, rows) per curve, ``rows`` one run's metrics rows or a list of them (a
+    group of seeds, drawn as mean ± std); one colour per curve.  At most ``top`` curves, the best by
+    ``metric``, are drawn, in the given order; the legend's last line counts the others.  A loss ``metric``
+    on runs that recorded no accuracy (regression) shows the validation loss on a log scale in the third
+    panel.
     """
+    runs_rows = list(runs_rows)
+    note = ""
+    if top and len(runs_rows) > top:
+        scores = [series_best(rows, metric) for _, rows in runs_rows]
+        keep = top_series(scores, top, maximize=is_accuracy(metric))
+        left = [runs_rows[i] for i in range(len(runs_rows)) if i not in set(keep)]
+        note = more_note(sum(len(members_of(rows)) for _, rows in left), len(left),
+                         "the table of nnlab compare")
+        runs_rows = [runs_rows[i] for i in keep]
     colors = run_colors(list(range(len(runs_rows))))
     regression = metric.endswith("loss") and not any(
-        r.get("train_acc") is not None for _, rows in runs_rows for r in rows)
+        r.get("train_acc") is not None for _, rows in runs_rows for m in members_of(rows) for r in m)
     draw, _ = overlaid_curves([(lab, rows, colors[i]) for i, (lab, rows) in enumerate(runs_rows)],
-                              regression=regression, title=title)
+                              regression=regression, title=title, note=note)
     _to_file(draw, path)
 
 
-def curves_svg(figs: SvgFigures, series: list[tuple[str, list[dict], str]], regression: bool) -> str:
-    """The overlaid-curves figure as inline SVG (the HTML report's)."""
-    draw, alt = overlaid_curves(series, regression=regression)
+def curves_svg(figs: SvgFigures, series: list[tuple], regression: bool, note: str = "") -> str:
+    """The overlaid-curves figure as inline SVG (the HTML report's); ``series`` as for overlaid_curves."""
+    draw, alt = overlaid_curves(series, regression=regression, note=note)
     return figs.render(draw, alt)
 
 
@@ -423,11 +579,7 @@ def gradnorm_svg(figs: SvgFigures, rows: list[dict], name: str) -> str | None:
         ax.set_title("gradient norm per layer (input layer darkest)")
         ax.grid(alpha=0.3, which="both")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if len(series) <= 3:
-            ax.legend(fontsize=7)
-        else:  # many layers: beside the plot, not over the lines
-            ax.legend(fontsize=7, ncol=2 if len(series) > 12 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                      frameon=False)
+        _legend_beside(ax, len(series))  # beside the plot, never over the lines
         fig.tight_layout()
         return fig
 

@@ -29,7 +29,10 @@ from nnlab.look.figures import (
     _finite,
     _plain,
     _to_file,
+    is_accuracy,
     log_y,
+    mean_band,
+    percent_axis,
     run_colors,
 )
 from nnlab.sweep_read import (
@@ -264,6 +267,8 @@ def params_figure(trials: list[Trial], params: dict, metric: str, *, direction: 
             if i % ncols == 0:
                 ax.set_ylabel(_seeds_text(metric, n_seeds))
             place.apply(ax)
+            if is_accuracy(metric):
+                percent_axis(ax)
         if title:
             fig.suptitle(_plain(title))
         fig.tight_layout(h_pad=1.2, w_pad=1.0)
@@ -345,6 +350,8 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
         _scatter(ax, [t.number for t in shown], shown, place,
                  lambda t: "#1f77b4" if t.candidate or t.status == "pruned" else "0.55", best, size)
         place.apply(ax)
+        if is_accuracy(metric):
+            percent_axis(ax)
         ax.set_xlabel("trial")
         ax.set_ylabel(_seeds_text(metric, n_seeds))
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -364,22 +371,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
 # ------------------------------------------------------------------ curves of the best trials
 
 
-def _mean_band(seed_rows: list[list[dict]], key: str):
-    """Epochs, mean, min and max over the seeds of one column (finite values only; NaN where none)."""
-    by_epoch: dict = {}
-    for rows in seed_rows:
-        for r in rows:
-            e, v = r.get("epoch"), r.get(key)
-            if _finite(e):
-                by_epoch.setdefault(e, [])
-                if _finite(v):
-                    by_epoch[e].append(v)
-    epochs = sorted(by_epoch)
-    nan = float("nan")
-    mean = [sum(by_epoch[e]) / len(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
-    lo = [min(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
-    hi = [max(by_epoch[e]) if by_epoch[e] else nan for e in epochs]
-    return epochs, mean, lo, hi
+_mean_band = mean_band  # the mean over the seeds with a min–max band (nnlab.look.figures)
 
 
 def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, title: str = ""):
@@ -409,6 +401,8 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
                 ax.fill_between(epochs, lo, hi, color=colors[i], alpha=0.16, linewidth=0, zorder=2)
         if _use_log(metric, values):
             log_y(ax)
+        elif is_accuracy(metric):
+            percent_axis(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.xaxis.get_major_locator().set_params(integer=True)
