@@ -196,7 +196,7 @@ def test_run_quick_and_full_then_report_with_the_rule_and_the_runs_values(tmp_pa
     vals = run_values(out / "tiny-quick", "acc")
     assert set(rows) == {"relu", "sigmoid"}
     for v, (cells, n) in rows.items():
-        assert n == 1 and cells[0] == f"{vals[v][0]:.4g}"  # one seed: no ± std
+        assert n == 1 and cells[0] == f"{100 * vals[v][0]:.1f}%"  # one seed: no ± std; percent as the CLI
     assert "**Verdict: inconclusive.**" in text  # one seed is never evidence
     assert (md.parent / "claims" / "tiny.png").stat().st_size > 1000
 
@@ -210,7 +210,7 @@ def test_run_quick_and_full_then_report_with_the_rule_and_the_runs_values(tmp_pa
     rows = table(text, "tiny")
     for v, (cells, n) in rows.items():
         s = Stats.of(vals[v])
-        assert n == 5 and cells[0] == f"{s.mean:.4g} ± {s.std:.4g}"
+        assert n == 5 and cells[0] == f"{100 * s.mean:.1f}% ± {100 * s.std:.1f}"
     expected, _ = judge({"better": "relu", "than": "sigmoid"},
                         {v: Stats.of(x) for v, x in vals.items()}, True)
     assert f"**Verdict: {expected}.**" in text

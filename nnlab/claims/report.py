@@ -154,7 +154,8 @@ def collect(folder) -> Result:
                     best = v
             res.aliases["best"] = best
     res.verdict, res.lines = judge(expect, res.stats(expect["metric"]), METRICS[expect["metric"]],
-                                   name=lambda v: f"{v} (lr {res.aliases[v]})" if v in res.aliases else v)
+                                   name=lambda v: f"{v} (lr {res.aliases[v]})" if v in res.aliases else v,
+                                   scale=100.0 if expect["metric"] in ACCURACIES else 1.0)
     return res
 
 
@@ -204,9 +205,21 @@ def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     return [by_id[k] for k in sorted(by_id)], notes
 
 
-def _pm(s: Stats, values: list | None = None) -> str:
+ACCURACIES = ("val_acc", "test_acc", "ensemble_test_acc")  # shown in percent, as the CLI shows them
+
+
+def pct(x) -> str:
+    """An accuracy in percent to 1 decimal, as the CLI shows it."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return num(x)
+    return f"{100 * x:.1f}%"
+
+
+def _pm(s: Stats, values: list | None = None, percent: bool = False) -> str:
     if s.n == 0:
         return "n/a"
+    if percent:
+        return pct(s.mean) + (f" ± {100 * s.std:.1f}" if s.n > 1 and math.isfinite(s.std) else "")
     never = sum(1 for v in values or () if math.isinf(v))
     if never:
         reached = [v for v in values if not math.isinf(v)]
@@ -217,7 +230,7 @@ def _pm(s: Stats, values: list | None = None) -> str:
 def _expected(e: dict) -> str:
     m = e["metric"]
     if m == "epochs_to_target":
-        m = f"epochs to val_acc ≥ {num(e['target'])}"
+        m = f"epochs to val_acc ≥ {pct(e['target'])}"
     word = " (lower is better)" if not METRICS[e["metric"]] else ""
     if "order" in e:
         return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
@@ -227,13 +240,14 @@ def _expected(e: dict) -> str:
             return f"{m}: each of {', '.join(better)} better than {e['than']}{word}"
         return f"{m}: {better[0]} better than {e['than']}{word}" if word else f"{m}: {better[0]} > {e['than']}"
     if "same" in e:
-        return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {num(e['within'])}"
+        tol = f"{num(100 * e['within'])} points" if e["metric"] in ACCURACIES else num(e["within"])
+        return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {tol}"
     side = "below" if "below" in e else "above"
-    return f"{m} {side} {num(e[side])} for {e['for']}"
+    return f"{m} {side} {pct(e[side]) if e['metric'] in ACCURACIES else num(e[side])} for {e['for']}"
 
 
 def _col(metric: str, e: dict) -> str:
-    return f"epochs to val_acc ≥ {num(e['target'])}" if metric == "epochs_to_target" else metric
+    return f"epochs to val_acc ≥ {pct(e['target'])}" if metric == "epochs_to_target" else metric
 
 
 def _factor(suggested: float, best) -> str:
@@ -284,7 +298,8 @@ def figure(res: Result, path: Path):
 
 
 INTRO = ("Each claim of the course notes, run as a sweep over its variants with several seeds "
-         "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`).")
+         "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`). Accuracies are in "
+         "percent, and their differences (d, 2·se) in percentage points.")
 
 
 @dataclass
@@ -331,7 +346,7 @@ def parts(r: Result) -> Parts:
         st = [Stats.of(x) for x in vals]
         label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
         chosen = [r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")] if tune else []
-        rows.append([label, *chosen, *(_pm(s, x if col == "epochs_to_target" else None)
+        rows.append([label, *chosen, *(_pm(s, x if col == "epochs_to_target" else None, col in ACCURACIES)
                                        for s, x, col in zip(st, vals, cols)), str(st[0].n)])
     return Parts(id=c["id"], title=c["title"], quote=c["quote"],
                  source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "

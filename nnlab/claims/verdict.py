@@ -103,9 +103,14 @@ def combine(verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
-def judge(expect: dict, stats: dict, higher_is_better: bool, name=str) -> tuple[str, list[str]]:
+def judge(expect: dict, stats: dict, higher_is_better: bool, name=str, scale: float = 1.0) -> tuple[str, list[str]]:
     """The verdict of a claim's ``expect`` on ``stats`` (variant -> Stats), and one line per comparison
-    (``name`` shows a variant in them)."""
+    (``name`` shows a variant in them; the numbers are shown times ``scale``: 100 shows accuracies in
+    percent and their differences in percentage points)."""
+
+    def num(x):
+        return _num(x * scale if isinstance(x, (int, float)) else x)
+
     lines = []
     if "order" in expect or "better" in expect:
         if "order" in expect:
@@ -131,6 +136,10 @@ def judge(expect: dict, stats: dict, higher_is_better: bool, name=str) -> tuple[
     v, se = threshold(s, x, side)
     lines.append(f"{name(who)}: mean {num(s.mean)} ± 2·se {num(2 * se)} {side} {num(x)}: {v}")
     return v, lines
+
+
+def _num(x) -> str:
+    return num(x)
 
 
 def num(x) -> str:

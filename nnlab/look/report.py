@@ -662,6 +662,7 @@ class Report:
     curves: list = field(default_factory=list)  # the Curves drawn, in table order
     left: list = field(default_factory=list)  # the Curves not drawn (over the cap)
     colors: dict = field(default_factory=dict)  # run folder -> the colour of its drawn curve
+    claims: list = field(default_factory=list)  # nnlab.claims.report.Result objects (nnlab report --claims)
 
 
 LABEL_CHARS = 100  # a legend label's settings are cut after about this many characters
@@ -711,7 +712,8 @@ def choose_curves(comp: Comparison, by_path: dict, cap: int = CURVES_SHOWN) -> t
 
 
 def build_report(runs: list[Run], *, metric: str | None = None, group: bool = True, title: str = "nnlab report",
-                 now: datetime | None = None, sweeps: list | None = None, curves: int = CURVES_SHOWN) -> Report:
+                 now: datetime | None = None, sweeps: list | None = None, curves: int = CURVES_SHOWN,
+                 claims: list | None = None) -> Report:
     """Read what the sections need: the sweeps, the comparison, which curves are drawn and their colours."""
     from nnlab.sweep_read import read_sweep
 
@@ -728,6 +730,7 @@ def build_report(runs: list[Run], *, metric: str | None = None, group: bool = Tr
                                  or bool(by_path[row.runs[0]].config))
     rep.curves, rep.left = choose_curves(comp, by_path, curves)
     rep.colors = {str(r.path): c.color for c in rep.curves for r in c.runs}
+    rep.claims = list(claims or [])
     return rep
 
 
@@ -751,6 +754,15 @@ def header_section(rep: Report) -> str:
 
 def sweeps_section(rep: Report) -> str:
     return "\n".join(sweep_section(sweep, i, rep.figs, rep.real_anchors) for i, sweep in enumerate(rep.sweeps))
+
+
+def claims_section(rep: Report) -> str:
+    """The claims gallery (nnlab.claims.html), when the report was given a claims folder."""
+    if not rep.claims:
+        return ""
+    from nnlab.claims.html import gallery_section
+
+    return gallery_section(rep.claims, rep.figs)
 
 
 def comparison_section(rep: Report) -> str:
@@ -825,26 +837,32 @@ def runs_section(rep: Report) -> str:
 
 
 # the report's sections, in order: each takes the Report and returns its HTML ("" for nothing)
-SECTIONS = (header_section, sweeps_section, comparison_section, curves_section, runs_section)
+SECTIONS = (header_section, claims_section, sweeps_section, comparison_section, curves_section, runs_section)
 
 
 def render_report(runs: list[Run], *, metric: str | None = None, group: bool = True,
                   title: str = "nnlab report", now: datetime | None = None, sweeps: list | None = None,
-                  curves: int = CURVES_SHOWN, sections=SECTIONS) -> str:
+                  curves: int = CURVES_SHOWN, sections=SECTIONS, claims: list | None = None) -> str:
     """The report's HTML text (``write_report`` writes it).
 
     ``sweeps``: sweep folders to report before the comparison (default: those the runs belong to,
     sweeps_of); without ``metric``, the comparison uses the sweeps' metric when they share one.
     ``curves``: at most this many curves overlaid (0: all).  ``sections``: the functions that write
-    the sections, in order (SECTIONS).
+    the sections, in order (SECTIONS).  ``claims``: claim results (nnlab.claims.report.collect) for the
+    claims gallery section; a report of claims alone (no runs) has only the header and the gallery.
     """
     from nnlab import __version__
+    from nnlab.claims.html import CSS as CLAIMS_CSS
 
-    rep = build_report(runs, metric=metric, group=group, title=title, now=now, sweeps=sweeps, curves=curves)
+    rep = build_report(runs, metric=metric, group=group, title=title, now=now, sweeps=sweeps, curves=curves,
+                       claims=claims)
+    if claims and not rep.runs:
+        sections = [s for s in sections if s in (header_section, claims_section)]
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f'<meta name="generator" content="nnlab {esc(__version__)}">',
-             f"<title>{esc(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<main>"]
+             f"<title>{esc(title)}</title>", f"<style>{CSS}{CLAIMS_CSS if claims else ''}</style>", "</head>",
+             "<body>", "<main>"]
     parts += [html_text for section in sections if (html_text := section(rep))]
     parts += [f'<footer>nnlab {esc(__version__)} · self-contained: no scripts, no network.</footer>',
               "</main>", "</body>", "</html>", ""]
@@ -852,7 +870,8 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 
 
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
-                 title: str = "nnlab report", sweeps: list | None = None, curves: int = CURVES_SHOWN) -> Path:
+                 title: str = "nnlab report", sweeps: list | None = None, curves: int = CURVES_SHOWN,
+                 claims: list | None = None) -> Path:
     """Write the HTML report of ``runs`` (and ``sweeps``, see render_report) to ``path`` atomically; return the path."""
     from nnlab.errors import OutputError
     from nnlab.files import output_target
@@ -860,7 +879,7 @@ def write_report(runs: list[Run], path, *, metric: str | None = None, group: boo
     path = Path(path)
     if path.parent.is_dir():
         output_target(path)  # a device, FIFO or folder is refused before any work
-    text = render_report(runs, metric=metric, group=group, title=title, sweeps=sweeps, curves=curves)
+    text = render_report(runs, metric=metric, group=group, title=title, sweeps=sweeps, curves=curves, claims=claims)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text)
