@@ -20,9 +20,39 @@ EXIT_INTERRUPTED = 130
 
 
 def _console(stderr=False):
+    """A rich console; when not a terminal (a pipe, a file, a CI log) its lines are never wrapped."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    c = Console(stderr=stderr, highlight=False)
+    if not c.is_terminal:
+        c.soft_wrap = True
+    return c
+
+
+def print_table(out, header, rows, right=(), title=None, wrap=None):
+    """A table: in a terminal aligned columns without boxes when they fit (else rich's table, wrapping
+    the ``wrap`` columns); when not a terminal, tab-separated lines with a header row (cut, awk)."""
+    from nnlab.look.term import aligned, emit, fits, tsv
+
+    if not out.is_terminal:
+        if title:
+            emit([title], out.file)
+        emit(tsv(header, rows), out.file)
+        return
+    lines = aligned(header, rows, right=set(right))
+    if fits(lines, out.width):
+        emit(([title] if title else []) + lines, out.file)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold", title=title, title_justify="left")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="right" if i in right else "left",
+                         no_wrap=not (wrap and i in wrap), overflow="fold")
+    for r in rows:
+        table.add_row(*(Text(str(c)) for c in r))  # a name with [brackets] is text, not markup
+    out.print(table)
 
 
 def _fail(lines, code):
