@@ -239,8 +239,6 @@ def ensemble_(run_folders, out_dir):
       nnlab ensemble runs/*_adam_relu*
       nnlab ensemble runs/a runs/b runs/c -o runs/ensemble_abc
     """
-    from rich.table import Table
-
     from nnlab.ensemble import check_same_data, combine_runs
     from nnlab.errors import RunError
     from nnlab.runs import find_runs
@@ -262,21 +260,19 @@ def ensemble_(run_folders, out_dir):
             raise RunError(f"-o {out_dir}: exists and is not an empty folder; name a new folder")
     check_same_data(usable)
     result = combine_runs([r.path for r in usable])
+    from nnlab.cli import print_table
+
     out = _console()
     acc = result["ensemble"].get("test_acc") is not None or result["ensemble"].get("val_acc") is not None
     key = "acc" if acc else "loss"
-    table = Table(header_style="bold")
-    table.add_column("run", overflow="fold")
-    table.add_column(f"val {key}", justify="right", no_wrap=True)
-    table.add_column(f"test {key}", justify="right", no_wrap=True)
     fmt = (lambda v: "-" if v is None else f"{100 * v:.1f}%") if acc else (lambda v: "-" if v is None else f"{v:.4g}")
-    for m in result["members"]:
-        table.add_row(_esc(m["run"]), fmt(m.get(f"val_{key}")), fmt(m.get(f"test_{key}")))
+    # the numbers first and the run folder last, whole (it is for copying), as in nnlab runs
+    rows = [[fmt(m.get(f"val_{key}")), fmt(m.get(f"test_{key}")), str(m["run"])] for m in result["members"]]
     e = result["ensemble"]
-    table.add_row("[bold]ensemble[/]", fmt(e.get(f"val_{key}")), fmt(e.get(f"test_{key}")))
+    rows.append([fmt(e.get(f"val_{key}")), fmt(e.get(f"test_{key}")), "ensemble"])
     out.print(f"ensemble of {len(usable)} runs (their {'softmax outputs' if acc else 'outputs'} averaged):",
               soft_wrap=True, markup=False)
-    out.print(table)
+    print_table(out, [f"val {key}", f"test {key}", "run"], rows, right={0, 1}, whole=True)
     for k, g in result["gain"].items():
         out.print(f"{k.replace('_', ' ')}: {100 * g['over_mean_member']:+.1f} points over the mean member, "
                   f"{100 * g['over_best_member']:+.1f} over the best", soft_wrap=True, markup=False)

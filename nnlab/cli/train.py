@@ -86,10 +86,9 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
 
         if run_name_problem(name):
             raise ConfigError(f"--name: {run_name_problem(name)}")
-    if not runs_dir.strip():
-        raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current folder")
-    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
-        raise ConfigError(f"--runs-dir {runs_dir}: is a file, not a folder; name a folder (it is created if missing)")
+    from nnlab.cli import check_runs_dir
+
+    check_runs_dir(runs_dir)
     jobs = _resume_jobs(resume) if resume else _config_jobs(configs, overrides, name)
     worst = 0
     with graceful_signals():
