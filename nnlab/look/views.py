@@ -221,18 +221,20 @@ def render_runs(runs, folder: str, width: int | None = None, terminal: bool = Tr
     rows = [[c["status"], c["epochs"], c["secs"], c["best"], c["test"], c["folder"]] for c in cells]
     if not terminal:
         return tsv(RUNS_HEADER, rows)
-    title = f"{plural(len(runs), 'run')} in {folder}, newest first"
+    title = [f"{plural(len(runs), 'run')} in {folder}, newest first"]
+    if width is not None and width_of(title[0]) > width:  # the folder whole, on a line of its own
+        title = [f"{plural(len(runs), 'run')}, newest first, in", folder]
     table = aligned(RUNS_HEADER, rows, right={1, 2, 4})
     if fits(table, width) or not rows:
-        return [title, *table]
+        return [*title, *table]
     sub = aligned(["status", "epochs", "train s", "best", "test acc"], [r[:5] for r in rows], right={1, 2, 4})
     sub = [INDENT + s for s in sub]
     if fits(sub, width):
-        out = [title, "run folder", sub[0]]
+        out = [*title, "run folder", sub[0]]
         for r, line in zip(rows, sub[1:]):
             out += [r[5], line]
         return out
-    out = [title]
+    out = list(title)
     for c in cells:
         out.append(c["folder"])
         out += _pack([c["status"], f"{c['epochs']} epochs", f"train {c['secs']} s", f"best {c['best']}",

@@ -196,10 +196,9 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
                     table.add_row(*r)
                 console.print(table)
             else:  # piped: tab-separated, a header row (cut, awk)
-                from nnlab.look.term import tsv
+                from nnlab.look.term import emit, tsv
 
-                for line in tsv(header, rows):
-                    say(console, line)
+                emit(tsv(header, rows), console.file)  # as they are: rich would turn the tabs into spaces
     best = summary.get("best")
     test = (best or {}).get("test") or {}
     if test.get("acc") is not None:
