@@ -121,7 +121,9 @@ def render_compare(comp, width: int | None = None, terminal: bool = True) -> lis
     cells = [_compare_cells(comp, r) for r in comp.rows]
     any_settings = any(r.groups for r in comp.rows)
     table = _compare_table(comp, cells, width, any_settings)
-    lines += table if table is not None else _compare_blocks(comp, cells, width)
+    blocks = _compare_blocks(comp, cells, width)
+    # the table unless its settings column is so narrow that blocks take fewer lines
+    lines += table if table is not None and len(table) <= len(blocks) else blocks
     if comp.damaged:
         lines += ["", f"not compared ({plural(len(comp.damaged), 'damaged folder')}):"]
         for path, why in comp.damaged:
