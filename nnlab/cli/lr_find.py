@@ -54,7 +54,6 @@ def lr_find(config, start, end, steps, linear, runs_dir, overrides):
       nnlab lr-find configs/adam_relu.yaml
       nnlab lr-find configs/momentum_step.yaml --steps 200 --end 1
     """
-    from nnlab.errors import ConfigError
     from nnlab.interrupt import graceful_signals
     from nnlab.lr_find import check_range, run_lr_find
 

@@ -248,9 +248,7 @@ class _Progress:
             head = f"training {name}: {epochs} epochs, {info['n_params']} parameters"
         # the folder whole, on a line of its own (a copy of it works however narrow the screen)
         if self.console.is_terminal:
-            from nnlab.look.term import emit, wrap  # noqa: F811
-
-            from nnlab.look.term import width_of
+            from nnlab.look.term import emit, width_of, wrap
 
             if width_of(head) > self.console.width and ": " in head:  # the name alone on its line, whole
                 first, rest = head.split(": ", 1)

@@ -105,20 +105,6 @@ def fits(lines: list[str], width: int | None) -> bool:
     return width is None or all(width_of(line) <= width for line in lines)
 
 
-def too_wide(lines: list[str], width: int, names=()) -> list[str]:
-    """The lines longer than ``width`` that are not one of ``names`` alone (a name is never cut)."""
-    alone = {n for n in names}
-    return [line for line in lines if width_of(line) > width and line.strip() not in alone]
-
-
-def color_enabled() -> bool:
-    return not os.environ.get("NO_COLOR")
-
-
-STATUS_COLOR = {"completed": "32", "diverged": "31", "failed": "31", "crashed": "31", "interrupted": "33",
-                "pruned": "35", "running": "36", "incomplete": "33"}
-
-
 def emit(lines, file=None) -> None:
     """Write lines as they are (no wrapping, no markup); a closed pipe (``| head``) ends quietly."""
     f = file or sys.stdout
