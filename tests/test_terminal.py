@@ -516,3 +516,18 @@ def test_piped_json_of_compare_is_unchanged_by_the_width(lab):
     a = invoke("compare", lab, "--format", "json", env={"COLUMNS": "60"}).stdout
     b = invoke("compare", lab, "--format", "json", env={"COLUMNS": "200"}).stdout
     assert a == b and json.loads(a)
+
+
+def test_compare_seed_groups_say_how_many_runs(tmp_path):
+    for seed in range(3):
+        folder = write_run(tmp_path / f"r{seed}", 0, "same")
+        cfg = yaml.safe_load((folder / "config.yaml").read_text())
+        (folder / "config.yaml").write_text(yaml.safe_dump({**cfg, "seed": seed}))
+    write_run(tmp_path / "other", 1, "other")
+    runs, _ = find_runs([tmp_path])
+    comp = compare(runs)
+    lines = render_compare(comp, width=80)
+    assert lines[0] == "4 runs in 2 rows, best val acc (mean ± std over seeds)"
+    assert any(line.startswith("same (3 seeds)") for line in lines)
+    assert any(" ± " in line for line in lines)
+    check_terminal(lines, 80)

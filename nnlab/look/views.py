@@ -117,7 +117,9 @@ def render_compare(comp, width: int | None = None, terminal: bool = True) -> lis
                          seconds_text(v["seconds"]), settings_line(row.groups)])
         return tsv(header, rows)
     seeds = any(len(r.runs) > 1 for r in comp.rows)
-    lines = [f"{plural(len(comp.rows), 'run')}, best {metric}" + (" (mean ± std over seeds)" if seeds else "")]
+    n_runs = sum(len(r.runs) for r in comp.rows)
+    what = f"{plural(n_runs, 'run')} in {plural(len(comp.rows), 'row')}" if seeds else plural(n_runs, "run")
+    lines = [f"{what}, best {metric}" + (" (mean ± std over seeds)" if seeds else "")]
     cells = [_compare_cells(comp, r) for r in comp.rows]
     any_settings = any(r.groups for r in comp.rows)
     table = _compare_table(comp, cells, width, any_settings)
