@@ -227,9 +227,15 @@ def test_schedule_command_prints_and_plots(tmp_path):
     png = tmp_path / "lr.png"
     r = CliRunner().invoke(main, ["schedule", str(cfg), "--plot", str(png)], env={"COLUMNS": "120"})
     assert r.exit_code == 0, r.output
-    lines = [l for l in r.output.splitlines() if l.strip().startswith(("│", "|"))]
-    values = [float(l.split("│")[2]) for l in lines if l.count("│") >= 3]
+    # piped: a title, then 'epoch<TAB>learning rate' with a header row
+    lines = r.output.splitlines()
+    assert lines[1] == "epoch\tlearning rate"
+    values = [float(l.split("\t")[1]) for l in lines[2:] if "\t" in l]
     assert values == [0.1, 0.1, 0.05, 0.05]
+    # in a terminal: aligned columns
+    r = CliRunner().invoke(main, ["schedule", str(cfg)], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    assert [l.split() for l in r.output.splitlines()[1:4]] == [["epoch", "learning", "rate"], ["1", "0.1"],
+                                                               ["2", "0.1"]]
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -128,8 +128,12 @@ def test_differing_keys_on_plain_configs():
     assert differing_keys([sgd, sgd_plain]) == ["train.optimizer.momentum"]
     assert differing_keys([adam, adam]) == []
     assert differing_keys([{"seed": 1}, {"seed": 2}, {}]) == ["seed"]
-    # a section switched on in one run only (absent counts as a value)
+    # a component switched on in one run only is one key, its own: its options are not differences
     assert differing_keys([{"model": {"batch_norm": False}}, {"model": {"batch_norm": {"momentum": 0.9}}}]) \
+        == ["model.batch_norm"]
+    # ... unless they differ among the runs that use it
+    assert differing_keys([{"model": {"batch_norm": False}}, {"model": {"batch_norm": {"momentum": 0.9}}},
+                           {"model": {"batch_norm": {"momentum": 0.5}}}]) \
         == ["model.batch_norm", "model.batch_norm.momentum"]
     assert differing_keys([]) == []
 
@@ -446,9 +450,15 @@ def test_cli_compare_formats(lab):
     assert md[0].startswith("| run | status | model.hidden | train.optimizer.lr | best_val_acc |")
     assert len(md) == 4 and md[2].startswith("| a | completed | [16] | 0.01 |")
 
-    table = invoke("compare", a, b, env={"COLUMNS": "200"}).stdout
-    assert "settings that differ: model.hidden, train.optimizer.lr" in table
-    assert re.search(r"^\s*a\s+completed\s+\[16\]\s+0\.01\s", table, re.M)
+    # in a terminal: each run's settings grouped by component, after its results
+    table = invoke("compare", a, b, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"}).stdout
+    assert re.search(r"^a\s+completed\s.*\soptimizer: adam lr=0\.01; model: hidden=\[16\]$", table, re.M)
+    assert re.search(r"^b\s+completed\s.*\soptimizer: adam lr=0\.05; model: hidden=\[8\]$", table, re.M)
+    # piped: tab-separated, the same columns on every line
+    piped = invoke("compare", a, b).stdout.splitlines()
+    assert piped[0].split("\t")[:3] == ["run", "status", "best_val_acc"]
+    assert len({line.count("\t") for line in piped}) == 1
+    assert piped[1].split("\t")[-1] == "optimizer: adam lr=0.01; model: hidden=[16]"
 
 
 def test_cli_compare_groups_and_no_group(lab):
@@ -501,11 +511,14 @@ def history(lab, tmp_path):
 
 
 def test_cli_runs_lists_newest_first_and_filters(history):
-    r = invoke("runs", history, env={"COLUMNS": "200"})
+    r = invoke("runs", history, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"})
     assert r.exit_code == 0, r.stderr
     names = re.findall(r"r_(?:old|mid|new)", r.stdout)
     assert names == ["r_new", "r_mid", "r_old"]
     assert "3 runs in" in r.stdout
+    piped = invoke("runs", history).stdout.splitlines()  # for cut and awk: a header and one line a run
+    assert piped[0] == "status\tepochs\ttrain s\tbest\ttest acc\trun folder"
+    assert [line.split("\t")[-1] for line in piped[1:]] == ["r_new", "r_mid", "r_old"]
     r = invoke("runs", history, "--status", "diverged", env={"COLUMNS": "200"})
     assert r.exit_code == 0
     assert re.findall(r"r_(?:old|mid|new)", r.stdout) == ["r_mid"] and "diverged" in r.stdout

@@ -124,7 +124,7 @@ def test_data_options_come_from_the_loader(tmp_path):
     cfg = load_config(write(tmp_path, "data: {name: spiral, n_samples: 50}\n"))
     assert cfg.data["n_samples"] == 50 and cfg.data["classes"] == 3
     lines = errors_of(tmp_path, "data: {name: mnist1d, noise: 0.3}\n")
-    assert "data.noise: unknown option 'noise' for dataset 'mnist1d'; choose from none" in lines[0]
+    assert "data.noise: unknown option 'noise': dataset 'mnist1d' takes no options" in lines[0]
     lines = errors_of(tmp_path, "data: {name: npz}\n")
     assert "data.path: missing required value" in lines[0]
 
@@ -225,10 +225,10 @@ def test_set_option_of_unnamed_init_and_activation_merges_onto_the_default(tmp_p
     # he_normal has no std and relu no slope: the error names the default component, not a missing 'name'
     lines = errors_of(tmp_path, "seed: 1\n", ["model.init.std=0.05", "model.activation.slope=0.2"])
     assert lines == [
-        f"{tmp_path / 'c.yaml'}: model.activation.slope: unknown option 'slope' for activation 'relu'; "
-        "choose from none",
-        f"{tmp_path / 'c.yaml'}: model.init.std: unknown option 'std' for initializer 'he_normal'; "
-        "choose from none",
+        f"{tmp_path / 'c.yaml'}: model.activation.slope: unknown option 'slope': activation 'relu' "
+        "takes no options",
+        f"{tmp_path / 'c.yaml'}: model.init.std: unknown option 'std': initializer 'he_normal' "
+        "takes no options",
     ]
 
 

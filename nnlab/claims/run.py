@@ -109,7 +109,7 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path
         sweep.sampler = make_sampler(spec, folder)
         if resume:
             stats = runner.restore(sweep)
-            say(f"{claim.id}: resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again")
+            say(f"{claim.id}: resuming {folder}: {stats['kept']} run{'s' if stats['kept'] != 1 else ''} kept, {stats['rerun']} to run again")
         write_json(folder / "claim.json", claim.as_json(quick))
         write_json(folder / "summary.json", sweep.summary())
         with graceful_signals():

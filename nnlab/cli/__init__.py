@@ -20,9 +20,41 @@ EXIT_INTERRUPTED = 130
 
 
 def _console(stderr=False):
+    """A rich console; when not a terminal (a pipe, a file, a CI log) its lines are never wrapped."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    c = Console(stderr=stderr, highlight=False)
+    if not c.is_terminal:
+        c.soft_wrap = True
+    return c
+
+
+def print_table(out, header, rows, right=(), title=None, wrap=None, whole=False):
+    """A table: in a terminal aligned columns without boxes when they fit (else rich's table, wrapping
+    the ``wrap`` columns); when not a terminal, tab-separated lines with a header row (cut, awk).
+    ``whole``: the last column is a name or path that is never cut: the table is printed aligned
+    even where such a cell runs past the screen's edge (the terminal wraps it, a copy keeps it)."""
+    from nnlab.look.term import aligned, emit, fits, tsv
+
+    if not out.is_terminal:
+        if title:
+            emit([title], out.file)
+        emit(tsv(header, rows), out.file)
+        return
+    lines = aligned(header, rows, right=set(right))
+    if whole or fits(lines, out.width):
+        emit(([title] if title else []) + lines, out.file)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold", title=title, title_justify="left")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="right" if i in right else "left",
+                         no_wrap=not (wrap and i in wrap), overflow="fold")
+    for r in rows:
+        table.add_row(*(Text(str(c)) for c in r))  # a name with [brackets] is text, not markup
+    out.print(table)
 
 
 def _fail(lines, code):
@@ -77,6 +109,19 @@ def main():
       nnlab train configs/adam_relu.yaml
       nnlab train configs/adam_relu.yaml --set train.optimizer.lr=0.01
     """
+    import warnings
+
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line, as nnlab's own are ('warning: ...'), without Python's source line."""
+    what = "" if issubclass(category, UserWarning) and category.__module__.startswith("builtins") else \
+        f"{category.__name__}: "
+    try:
+        (file or sys.stderr).write(f"warning: {what}{message}\n")
+    except OSError:
+        pass
 
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # the figure formats --plot writes (matplotlib's Agg canvas)
@@ -108,6 +153,18 @@ def check_output(path, option: str, suffixes: tuple, create_folder: bool = False
         output_target(path)
     except OutputError as exc:
         raise ConfigError(f"{option} {exc}") from None
+
+
+def check_runs_dir(runs_dir, option: str = "--runs-dir") -> None:
+    """Refuse a runs folder that cannot be one before any work: one line (ConfigError), never click's usage."""
+    from nnlab.errors import ConfigError
+
+    if not str(runs_dir).strip():
+        raise ConfigError(f"{option}: must name a folder, got an empty string; use {option} . for the current "
+                          "folder")
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        what = "a file, not a folder" if os.path.isfile(runs_dir) else "not a folder (a device or another special file)"
+        raise ConfigError(f"{option} {runs_dir}: is {what}; name a folder (it is created if missing)")
 
 
 def _load_configs(paths, overrides):

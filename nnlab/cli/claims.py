@@ -59,7 +59,7 @@ def run(claim_ids, jobs, quick, out, claims_dir):
         folder, how, n = run_claim(claim, spec, out, quick, jobs,
                                    say=lambda s: out_console.print(s, markup=False, soft_wrap=True))
         took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
-        out_console.print(f"{claim.id}: {how} ({n} runs){took}: {folder}", markup=False, soft_wrap=True)
+        out_console.print(f"{claim.id}: {how} ({n} run{'s' if n != 1 else ''}){took}: {folder}", markup=False, soft_wrap=True)
 
 
 @claims.command("report")

@@ -54,16 +54,13 @@ def lr_find(config, start, end, steps, linear, runs_dir, overrides):
       nnlab lr-find configs/adam_relu.yaml
       nnlab lr-find configs/momentum_step.yaml --steps 200 --end 1
     """
-    from nnlab.errors import ConfigError
     from nnlab.interrupt import graceful_signals
     from nnlab.lr_find import check_range, run_lr_find
 
     check_range(start, end, steps)
-    if not runs_dir.strip():
-        raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current "
-                          "folder")
-    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
-        raise ConfigError(f"--runs-dir {runs_dir}: is a file, not a folder; name a folder (it is created if missing)")
+    from nnlab.cli import check_runs_dir
+
+    check_runs_dir(runs_dir)
     cfg = _load_configs([config], overrides)[0]
     from nnlab.experiment import load_data
 
@@ -157,16 +154,21 @@ def _print_result(out, cfg, folder, summary):
         out.print(f"folder: {_e(folder)}", soft_wrap=True)
         return
     low = summary.get("min_smoothed") or {}
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, title_justify="left",
-                  title=f"suggestions (smoothed loss min {low.get('loss', float('nan')):.4g} at lr "
-                        f"{low.get('lr', float('nan')):.3g})")
-    table.add_column("rule", no_wrap=True, style="bold")
-    table.add_column("lr", justify="right", no_wrap=True)
-    table.add_column("how it is read", overflow="fold")
-    for name, s in found.items():
-        mark = " *" if name == RECOMMENDED else ""
-        table.add_row(name + mark, lr_text(s["lr"]), _e(s["rule"]))
-    out.print(table)
+    title = (f"suggestions (smoothed loss min {low.get('loss', float('nan')):.4g} at lr "
+             f"{low.get('lr', float('nan')):.3g})")
+    rows = [[name + (" *" if name == RECOMMENDED else ""), lr_text(s["lr"]), s["rule"]] for name, s in found.items()]
+    if out.is_terminal:
+        table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, title_justify="left", title=title)
+        table.add_column("rule", no_wrap=True, style="bold")
+        table.add_column("lr", justify="right", no_wrap=True)
+        table.add_column("how it is read", overflow="fold")
+        for r in rows:
+            table.add_row(r[0], r[1], _e(r[2]))
+        out.print(table)
+    else:  # piped: tab-separated with a header row
+        from nnlab.cli import print_table
+
+        print_table(out, ["rule", "lr", "how it is read"], rows, title=title)
     rec = summary["recommended"]
     config_lr = summary.get("config_lr")
     out.print(f"recommended ({rec['rule']}, *): [bold]--set {_e(rec['set'])}[/]"

@@ -81,8 +81,12 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     if plot:
         check_output(plot, "--plot", PLOT_SUFFIXES)
     found, warnings = find_runs(runs)
+    if fmt == "table":  # a damaged folder is listed below the table, with the reason: not twice
+        from nnlab.runs.compare import damage
+
+        damaged = tuple(f"{r.path}: " for r in found if damage(r))
+        warnings = [w for w in warnings if not w.startswith(damaged) or not damaged]
     _warn(warnings)
-    out = _console()
     if not found:
         _console(stderr=True).print("no runs found")
         sys.exit(1)
@@ -94,7 +98,13 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     elif fmt == "markdown":
         click.echo(to_markdown(comp), nl=False)
     else:
-        _compare_table(out, comp)
+        from nnlab.look.term import emit, screen
+        from nnlab.look.views import render_compare
+
+        terminal, width = screen()
+        emit(render_compare(comp, width=width, terminal=terminal))
+        if comp.damaged and not terminal:  # below a table for scripts they would be a row: on stderr
+            _warn(f"{path}: not compared (damaged: {why})" for path, why in comp.damaged)
     if plot:
         from nnlab.runs.compare import label
         from nnlab.look.figures import plot_compare
@@ -103,60 +113,6 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
         series = [(label(row), by_path[row.runs[0]].metrics) for row in comp.rows]
         plot_compare(series, plot, metric=comp.metric, title=_runs_word(len(comp.rows)))
         _console(stderr=True).print(f"plot: {_esc(plot)}")
-
-
-def _compare_table(out, comp):
-    from rich.table import Table
-
-    from nnlab.runs.compare import short_key, sparkline
-
-    pct = comp.metric.endswith("acc")
-    separate = len(comp.keys) <= 3  # few settings get a column each; more share one column
-    from rich import box
-
-    table = Table(header_style="bold", title=f"{_runs_word(len(comp.rows))}, best {comp.metric.replace('_', ' ')}",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("run", style="bold", overflow="fold", min_width=8)
-    table.add_column("status", no_wrap=True)
-    if separate:
-        for k in comp.keys:
-            table.add_column(short_key(k), overflow="fold")
-    elif comp.keys:
-        table.add_column("settings", overflow="fold", min_width=22)
-    for col in ("best @epoch", "loss tr/val", "test acc", "epochs", "sec"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("curve", no_wrap=True)
-    for row in comp.rows:
-        v, sp = row.values, row.spread
-        shown = {k: _esc(_setting(row.settings.get(k))) for k in comp.keys}
-        settings = list(shown.values()) if separate else (
-            [", ".join(f"{_esc(short_key(k))}={val}" for k, val in shown.items())] if comp.keys else [])
-        best = _num(v["best"], pct, sp.get("best"))
-        if v["best_epoch"] is not None:
-            best += f" @{v['best_epoch']:.0f}"
-        table.add_row(
-            _esc(row.name), _status(row.status), *settings, best,
-            f"{_num(v['final_train_loss'])}/{_num(v['final_val_loss'])}",
-            _num(v["test_acc"], True, sp.get("test_acc")), f"{v['epochs']:.0f}",
-            _seconds(v["seconds"]), sparkline(row.curve, 12),
-        )
-    out.print(table)
-    if comp.keys:
-        out.print("settings that differ: " + _esc(", ".join(comp.keys)), style="dim", soft_wrap=True)
-
-
-def _seconds(v) -> str:
-    return f"{v:.1f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
-
-
-def _setting(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ",".join(_setting(v) for v in value) + "]"
-    return str(value)
 
 
 @main.command("runs")
@@ -176,8 +132,8 @@ def runs_(folder, statuses):
       nnlab runs
       nnlab runs runs/ --status diverged --status crashed
     """
-    from rich.table import Table
-
+    from nnlab.look.term import emit, screen
+    from nnlab.look.views import render_runs
     from nnlab.runs import find_runs
 
     found, warnings = find_runs([folder])
@@ -186,23 +142,8 @@ def runs_(folder, statuses):
         found = [r for r in found if r.status in statuses]
     found.sort(key=lambda r: (r.started is None, r.started), reverse=True)
     found.sort(key=lambda r: r.started is None)
-    table = Table(header_style="bold", title=f"{_runs_word(len(found))} in {_esc(folder)}, newest first",
-                  title_justify="left")
-    for col in ("run folder", "status", "epochs", "time s", "best", "test acc"):
-        table.add_column(col, justify="right" if col in ("epochs", "time s", "test acc") else "left",
-                         no_wrap=col != "run folder", overflow="fold")
-    for r in found:
-        best = r.summary.get("best") or {}
-        metric = best.get("metric", "")
-        test = r.summary.get("test") or {}
-        resumable = r.status in ("interrupted", "crashed", "failed") and (r.path / "checkpoint.npz").is_file()
-        table.add_row(
-            _esc(r.path.name), _status(r.status) + (" (resumable)" if resumable else ""), str(len(r.metrics)),
-            _seconds(r.seconds),
-            f"{metric.replace('_', ' ')} {_num(best.get(metric), metric.endswith('acc'))}" if best else "-",
-            _num(test.get("acc"), True),
-        )
-    _console().print(table)
+    terminal, width = screen()
+    emit(render_runs(found, folder, width=width, terminal=terminal))
 
 
 @main.command("show")
@@ -221,10 +162,6 @@ def show(run, show_config):
     Example:
       nnlab show runs/2026-11-22_10-00-00_adam_relu
     """
-    from rich.panel import Panel
-    from rich.syntax import Syntax
-
-    from nnlab.runs.diagnosis import diagnose
     from nnlab.errors import RunError
     from nnlab.runs import load_run
 
@@ -242,47 +179,11 @@ def show(run, show_config):
                            "lr_find.png there")
         raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
     _warn(f"{r.path}: {w}" for w in r.warnings)
-    out = _console()
-    s = r.summary
-    best = s.get("best") or {}
-    metric = best.get("metric", "")
-    test = s.get("test") or {}
-    lines = [f"[bold]{_esc(r.name)}[/]  {_status(r.status)}  {len(r.metrics)} epochs  "
-             f"{r.started.strftime('%Y-%m-%d %H:%M:%S') if r.started else ''}",
-             f"folder: {_esc(r.path)}"]
-    if s.get("message"):
-        lines.append(_esc(s["message"]))
-    if best:
-        lines.append(f"best {metric.replace('_', ' ')}: {_num(best.get(metric), metric.endswith('acc'))} "
-                     f"in epoch {_num(best.get('epoch'))}")
-    if test.get("loss") is not None:
-        lines.append(f"test: loss {_num(test['loss'])}"
-                     + (f", accuracy {_num(test['acc'], True)}" if test.get("acc") is not None else ""))
-    if s.get("train_seconds") is not None:
-        lines.append(f"training: {s['train_seconds']:.2f} s, {s.get('samples_per_second') or 0:,.0f} samples/s")
-    out.print(Panel("\n".join(lines), title="summary", title_align="left"))
-    findings = s.get("diagnosis")
-    if findings is None or r.status in ("crashed", "running", "incomplete"):
-        findings = diagnose(r.metrics, r.diagnostics, s, r.config)
-    text = "\n".join(f"• {_esc(f['message'])}" for f in findings) or "No problems found by the rules."
-    out.print(Panel(text, title="diagnosis", title_align="left"))
-    if r.metrics:
-        from nnlab.look.textplot import line_chart
+    from nnlab.look.term import emit, screen
+    from nnlab.look.views import render_show
 
-        width = max(30, min(90, out.width - 16))
-        loss = {"train loss": [m.get("train_loss") for m in r.metrics],
-                "val loss": [m.get("val_loss") for m in r.metrics]}
-        out.print(Panel("\n".join(line_chart(loss, width=width, height=10)), title="loss", title_align="left"))
-        if any(m.get("train_acc") is not None for m in r.metrics):
-            acc = {"train acc": [m.get("train_acc") for m in r.metrics],
-                   "val acc": [m.get("val_acc") for m in r.metrics]}
-            out.print(Panel("\n".join(line_chart(acc, width=width, height=8)), title="accuracy",
-                            title_align="left"))
-    if show_config and r.config:
-        import yaml
-
-        out.print(Panel(Syntax(yaml.safe_dump(r.config, sort_keys=False), "yaml", theme="ansi_dark"),
-                        title="config", title_align="left"))
+    terminal, width = screen()
+    emit(render_show(r, width=width, terminal=terminal, config=show_config))
 
 
 @main.command("report")
@@ -338,8 +239,6 @@ def ensemble_(run_folders, out_dir):
       nnlab ensemble runs/*_adam_relu*
       nnlab ensemble runs/a runs/b runs/c -o runs/ensemble_abc
     """
-    from rich.table import Table
-
     from nnlab.ensemble import check_same_data, combine_runs
     from nnlab.errors import RunError
     from nnlab.runs import find_runs
@@ -361,21 +260,19 @@ def ensemble_(run_folders, out_dir):
             raise RunError(f"-o {out_dir}: exists and is not an empty folder; name a new folder")
     check_same_data(usable)
     result = combine_runs([r.path for r in usable])
+    from nnlab.cli import print_table
+
     out = _console()
     acc = result["ensemble"].get("test_acc") is not None or result["ensemble"].get("val_acc") is not None
     key = "acc" if acc else "loss"
-    table = Table(header_style="bold")
-    table.add_column("run", overflow="fold")
-    table.add_column(f"val {key}", justify="right", no_wrap=True)
-    table.add_column(f"test {key}", justify="right", no_wrap=True)
     fmt = (lambda v: "-" if v is None else f"{100 * v:.1f}%") if acc else (lambda v: "-" if v is None else f"{v:.4g}")
-    for m in result["members"]:
-        table.add_row(_esc(m["run"]), fmt(m.get(f"val_{key}")), fmt(m.get(f"test_{key}")))
+    # the numbers first and the run folder last, whole (it is for copying), as in nnlab runs
+    rows = [[fmt(m.get(f"val_{key}")), fmt(m.get(f"test_{key}")), str(m["run"])] for m in result["members"]]
     e = result["ensemble"]
-    table.add_row("[bold]ensemble[/]", fmt(e.get(f"val_{key}")), fmt(e.get(f"test_{key}")))
+    rows.append([fmt(e.get(f"val_{key}")), fmt(e.get(f"test_{key}")), "ensemble"])
     out.print(f"ensemble of {len(usable)} runs (their {'softmax outputs' if acc else 'outputs'} averaged):",
               soft_wrap=True, markup=False)
-    out.print(table)
+    print_table(out, [f"val {key}", f"test {key}", "run"], rows, right={0, 1}, whole=True)
     for k, g in result["gain"].items():
         out.print(f"{k.replace('_', ' ')}: {100 * g['over_mean_member']:+.1f} points over the mean member, "
                   f"{100 * g['over_best_member']:+.1f} over the best", soft_wrap=True, markup=False)

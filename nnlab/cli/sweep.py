@@ -37,7 +37,7 @@ def _cores() -> int:
               help="Runs trained at once on this machine, one BLAS thread each  [default: the number of cores]")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Send the runs to a Dask cluster, e.g. tcp://10.0.0.5:8786 (or set DASK_SCHEDULER_ADDRESS).")
-@click.option("--runs-dir", default="sweeps", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs-dir", default="sweeps", show_default=True, type=click.Path(),
               help="Folder that receives the timestamped sweep folder.")
 @click.option("--resume", "resume", metavar="SWEEP_FOLDER", type=click.Path(),
               help="Continue a stopped sweep: finished runs are kept, interrupted ones run again.")
@@ -98,6 +98,10 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
                           metric=metric, prune=prune, seed=sampler_seed, name=name)
         for note in spec.notes:
             say(out, f"note: {note}")
+    if not resume:
+        from nnlab.cli import check_runs_dir
+
+        check_runs_dir(runs_dir)
     jobs = jobs or _cores()
     datasets, base_key = runner.prepare(spec)
     if scheduler:
@@ -176,6 +180,8 @@ def _open(spec, datasets, key, resume, trials, runs_dir, quiet, out):
         sweep_.started = runner.timestamp(old["started"], sweep_.started)
     if not quiet:
         rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
-        say(out, f"resuming {folder}: {stats['kept']} runs kept, {stats['rerun']} to run again, {rest} not started "
-                  "yet")
+        from nnlab.look.views import plural
+
+        say(out, f"resuming {folder}: {plural(stats['kept'], 'run')} kept, {stats['rerun']} to run again, "
+                  f"{rest} not started yet")
     return sweep_

@@ -32,21 +32,23 @@ def list_(kind):
       nnlab list
       nnlab list optimizers
     """
-    from rich.table import Table
-
+    from nnlab.cli import print_table
     from nnlab.config.registry import component_options_text
 
     out = _console()
+    if not out.is_terminal:  # piped: one table, its first column the kind of component, for cut and awk
+        from nnlab.look.term import emit, tsv
+
+        emit(tsv(["kind", "name", "options (default)", "what it is"],
+                 [[k, comp.name, component_options_text(comp), comp.summary] for k, reg, key in registries()
+                  if not kind or kind.rstrip("s") == k.rstrip("s") for comp in reg]), out.file)
+        return
     for k, reg, key in registries():
         if kind and kind.rstrip("s") != k.rstrip("s"):
             continue
-        table = Table(title=f"{reg.plural}  ({key})", title_justify="left", header_style="bold")
-        table.add_column("name", style="bold cyan", no_wrap=True)
-        table.add_column("options (default)")
-        table.add_column("what it is")
-        for comp in reg:
-            table.add_row(comp.name, component_options_text(comp), comp.summary)
-        out.print(table)
+        rows = [[comp.name, component_options_text(comp), comp.summary] for comp in reg]
+        print_table(out, ["name", "options (default)", "what it is"], rows, title=f"{reg.plural}  ({key})",
+                    wrap={1, 2})
 
 
 @main.command()
@@ -71,8 +73,7 @@ def gradcheck(config, overrides, samples, entries):
     Example:
       nnlab gradcheck configs/adam_relu.yaml
     """
-    from rich.table import Table
-
+    from nnlab.cli import print_table
     from nnlab.experiment import load_data
     from nnlab.train.gradcheck import TOLERANCE, check_config
 
@@ -82,16 +83,11 @@ def gradcheck(config, overrides, samples, entries):
     dataset = load_data(cfg)
     check_model_size(cfg, dataset.n_features, dataset.n_outputs, "gradcheck", n_samples=samples)
     results = check_config(cfg, dataset, n_samples=samples, max_entries=entries)
-    table = Table(title=f"gradient check: {cfg.name} (float64, h = 1e-5)", title_justify="left",
-                  header_style="bold")
-    for col in ("tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"):
-        table.add_column(col, justify="left" if col in ("tensor", "result") else "right")
-    for r in results:
-        table.add_row(r.name, "x".join(map(str, r.shape)), str(r.checked), str(r.kinks) if r.kinks else "-",
-                      f"{r.rel_error:.2e}", f"{r.max_abs_error:.2e}",
-                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+    rows = [[r.name, "x".join(map(str, r.shape)), str(r.checked), str(r.kinks) if r.kinks else "-",
+             f"{r.rel_error:.2e}", f"{r.max_abs_error:.2e}", "pass" if r.passed else "FAIL"] for r in results]
     out = _console()
-    out.print(table)
+    print_table(out, ["tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"],
+                rows, right={1, 2, 3, 4, 5}, title=f"gradient check: {cfg.name} (float64, h = 1e-5)")
     failed = [r.name for r in results if not r.passed]
     if failed:
         out.print(f"[bold red]{len(failed)} tensor(s) failed[/] (relative error >= {TOLERANCE:g}): "
@@ -120,8 +116,7 @@ def schedule(config, overrides, plot):
       nnlab schedule configs/sgd_warm_restart.yaml
       nnlab schedule configs/sgd_warm_restart.yaml --plot lr.png
     """
-    from rich.table import Table
-
+    from nnlab.cli import print_table
     from nnlab.experiment import load_data
     from nnlab.train.trainer import make_schedule, steps_per_epoch
 
@@ -137,15 +132,10 @@ def schedule(config, overrides, plot):
 
     lrs = epoch_rates(cfg.train["averaging"], [sched(t) for t in range(epochs * spe)], epochs, spe)  # SWA's lr
     per_epoch = lrs[::spe]
-    table = Table(title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
-                        f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})",
-                  title_justify="left", header_style="bold")
-    table.add_column("epoch", justify="right")
-    table.add_column("learning rate", justify="right")
-    for e, lr in enumerate(per_epoch, start=1):
-        table.add_row(str(e), f"{lr:.6g}")
     out = _console()
-    out.print(table)
+    print_table(out, ["epoch", "learning rate"], [[str(e), f"{lr:.6g}"] for e, lr in enumerate(per_epoch, start=1)],
+                right={0, 1}, title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
+                                    f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})")
     if sched.stateful:
         out.print("note: plateau lowers the rate in reaction to the metrics; shown is the rate before any reduction")
     avg = cfg.train["averaging"]

@@ -86,10 +86,9 @@ def train(configs, overrides, runs_dir, name, resume, quiet):
 
         if run_name_problem(name):
             raise ConfigError(f"--name: {run_name_problem(name)}")
-    if not runs_dir.strip():
-        raise ConfigError("--runs-dir: must name a folder, got an empty string; use --runs-dir . for the current folder")
-    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
-        raise ConfigError(f"--runs-dir {runs_dir}: is a file, not a folder; name a folder (it is created if missing)")
+    from nnlab.cli import check_runs_dir
+
+    check_runs_dir(runs_dir)
     jobs = _resume_jobs(resume) if resume else _config_jobs(configs, overrides, name)
     worst = 0
     with graceful_signals():
@@ -204,6 +203,25 @@ def _failure_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+ETA_WIDTH = 8  # rich's compact time remaining: MM:SS, or H:MM:SS past an hour
+
+
+def bar_layout(name: str, stats: str, total: int, width: int) -> tuple[str, str, int]:
+    """(name, stats, bar width) for a progress line of ``width`` columns: the epoch counter and the ETA
+    always keep their room; the stats are shortened first (the rate, then everything after the loss),
+    then the name is shortened with '…' (it is printed whole above the bar)."""
+    from nnlab.look.term import ellipsize, width_of
+
+    counter = 2 * len(str(total)) + 1
+    bar = 16 if width >= 80 else max(4, min(16, width // 8))
+    room = width - counter - ETA_WIDTH - bar - 4  # four single spaces between five columns
+    least = min(16, width_of(name))
+    for text in (stats, stats.split(" lr ")[0], stats.split(" acc ")[0]):
+        if text and room - width_of(text) - 1 >= least:
+            return ellipsize(name, room - width_of(text) - 1), text, bar
+    return ellipsize(name, max(1, room + 1)), "", bar  # no stats column: one separator fewer
+
+
 class _Progress:
     """A rich progress bar on a terminal; a plain line every few epochs otherwise."""
 
@@ -221,39 +239,65 @@ class _Progress:
         self.every = max(1, epochs // 10)
         if self.quiet:
             return
+        name = self.cfg.name
+        if info.get("start_epoch"):
+            head = f"resuming {name} after epoch {info['start_epoch']} of {epochs}"
+        elif info.get("unit") == "members":
+            head = f"training {name}: an ensemble of {epochs} members"
+        else:
+            head = f"training {name}: {epochs} epochs, {info['n_params']} parameters"
+        # the folder whole, on a line of its own (a copy of it works however narrow the screen)
+        if self.console.is_terminal:
+            from nnlab.look.term import emit, width_of, wrap
+
+            if width_of(head) > self.console.width and ": " in head:  # the name alone on its line, whole
+                first, rest = head.split(": ", 1)
+                emit([first, *wrap(rest, self.console.width, indent="  ", first="  ")], self.console.file)
+            else:
+                emit([head], self.console.file)
+        else:
+            self.console.print(head, markup=False, soft_wrap=True)
+        self.console.print(f"run folder: {self.run_dir}", markup=False, soft_wrap=True)
         if self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.table import Column
 
+            def fixed(**kw):
+                return Column(no_wrap=True, overflow="ellipsis", **kw)
+
+            desc, _, bar = bar_layout(name, "", epochs, self.console.width)
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"), TimeRemainingColumn(compact=True),
+                TextColumn("[bold]{task.description}", markup=True, table_column=fixed()),
+                BarColumn(bar_width=bar), MofNCompleteColumn(table_column=fixed()),
+                TextColumn("{task.fields[stats]}", markup=False, table_column=fixed()),
+                TimeRemainingColumn(compact=True, table_column=fixed(min_width=5)),
                 console=self.console, transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task(self.cfg.name, total=epochs, stats="", completed=info.get("start_epoch", 0))
-        elif info.get("start_epoch"):
-            self.console.print(f"resuming {self.cfg.name} after epoch {info['start_epoch']} of {epochs} "
-                               f"-> {self.run_dir}", soft_wrap=True)
-        elif info.get("unit") == "members":
-            self.console.print(f"training {self.cfg.name}: an ensemble of {epochs} members -> {self.run_dir}",
-                               soft_wrap=True)
-        else:
-            self.console.print(f"training {self.cfg.name}: {epochs} epochs, {info['n_params']} parameters "
-                               f"-> {self.run_dir}", soft_wrap=True)
+            self.task = self.bar.add_task(_escape(desc), total=epochs, stats="",
+                                          completed=info.get("start_epoch", 0))
 
     def epoch(self, row):
         if self.quiet:
             return
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, stats=_row_compact(row))
+            desc, stats, _ = bar_layout(self.cfg.name, _row_compact(row), self.epochs, self.console.width)
+            self.bar.update(self.task, advance=1, stats=stats, description=_escape(desc))
         elif row["epoch"] % self.every == 0 or row["epoch"] == self.epochs:
             what = "member" if self.unit == "members" else "epoch"
-            self.console.print(f"  {what} {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True)
+            self.console.print(f"  {what} {row['epoch']:>4}/{self.epochs}  {_row_text(row)}", soft_wrap=True,
+                               markup=False)
 
     def stop(self):
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+def _escape(text) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 def _fmt(v, pct=False):
@@ -283,50 +327,57 @@ def _row_compact(row) -> str:
     return text + (f" lr {row['lr']:.2g}" if row.get("lr") is not None else "")
 
 
-def _print_result(out, cfg, run_dir, summary):
-    from rich.table import Table
+LABEL = 12  # the width of the labels of the result lines
+
+
+def result_lines(name, run_dir, summary, width: int | None = None) -> list[str]:
+    """The result of a run as lines: a label and its value, wrapped to ``width`` under the value's
+    column (none when ``width`` is None: piped); the run folder is never wrapped or cut."""
+    from nnlab.look.term import wrap
 
     status = summary["status"]
-    color = {"completed": "green", "diverged": "red", "interrupted": "yellow"}.get(status, "red")
     best = summary.get("best") or {}
     metric = best.get("metric", "")
     final = summary.get("final") or {}
     test = summary.get("test") or {}
-    table = Table(title=f"result: {cfg.name}", title_justify="left", show_header=False, box=None,
-                  padding=(0, 2, 0, 0))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("status", f"[{color}]{status}[/]  after {summary.get('epochs', 0)} epochs")
+    items = [("status", f"{status} after {summary.get('epochs', 0)} epochs")]
     if best:
-        table.add_row("best", f"{metric.replace('_', ' ')} {_fmt(best.get(metric), metric.endswith('acc'))} "
-                              f"in epoch {best['epoch']}")
+        items.append(("best", f"{metric.replace('_', ' ')} {_fmt(best.get(metric), metric.endswith('acc'))} "
+                              f"in epoch {best['epoch']}"))
     if final:
         line = f"train loss {_fmt(final.get('train_loss'))}, acc {_fmt(final.get('train_acc'), True)}"
         if final.get("val_loss") is not None:
-            line += f"   val loss {_fmt(final.get('val_loss'))}, acc {_fmt(final.get('val_acc'), True)}"
-        table.add_row("last epoch", line)
+            line += f"; val loss {_fmt(final.get('val_loss'))}, acc {_fmt(final.get('val_acc'), True)}"
+        items.append(("last epoch", line))
     if test.get("loss") is not None:
-        table.add_row("test", f"loss {_fmt(test['loss'])}" +
-                      (f", [bold]accuracy {_fmt(test['acc'], True)}[/]" if test.get("acc") is not None else ""))
+        items.append(("test", f"loss {_fmt(test['loss'])}" +
+                      (f", accuracy {_fmt(test['acc'], True)}" if test.get("acc") is not None else "")))
     if summary.get("restored_epoch"):
-        table.add_row("weights", f"restored from epoch {summary['restored_epoch']} (early stopping)")
+        items.append(("weights", f"restored from epoch {summary['restored_epoch']} (early stopping)"))
     elif summary.get("stopped_early"):
-        table.add_row("stopped", _e(summary.get("message", "")))
+        items.append(("stopped", str(summary.get("message", ""))))
     sps = summary.get("samples_per_second")
-    table.add_row("time", f"{summary.get('train_seconds', 0):.2f} s training"
-                          + (f", {sps:,.0f} samples/s" if sps else ""))
-    table.add_row("run folder", _e(run_dir))
-    out.print(table)
-    _print_ensemble(out, summary)
+    items.append(("time", f"{summary.get('train_seconds', 0):.2f} s training"
+                          + (f", {sps:,.0f} samples/s" if sps else "")))
+    lines = [f"result: {name}"]
+    for label, value in items:
+        lines += wrap(value, width, indent=" " * LABEL, first=label.ljust(LABEL))
+    lines.append("run folder".ljust(LABEL) + str(run_dir))  # whole: it is for copying
     findings = summary.get("diagnosis") or []
     if findings:
-        out.print("[bold]diagnosis[/]")
-        for f in findings:
-            out.print(f"  • {_e(f['message'])}", soft_wrap=False)
+        lines.append("diagnosis")
+        for f in findings:  # each finding one bullet; wrapped lines keep the bullet's indentation
+            lines += wrap(str(f["message"]), width, indent="    ", first="  • ")
     elif status == "completed":
-        out.print("[bold]diagnosis[/]  no problems found by the rules")
+        lines.append("diagnosis".ljust(LABEL) + "no problems found by the rules")
+    return lines
 
 
+def _print_result(out, cfg, run_dir, summary):
+    from nnlab.look.term import emit
+
+    emit(result_lines(cfg.name, run_dir, summary, out.width if out.is_terminal else None), out.file)
+    _print_ensemble(out, summary)
 
 
 def _print_ensemble(out, summary) -> None:
@@ -334,20 +385,18 @@ def _print_ensemble(out, summary) -> None:
     en = summary.get("ensemble")
     if not isinstance(en, dict) or not en.get("ensemble"):
         return
-    from rich.table import Table
+    from nnlab.cli import print_table
+    from nnlab.look.views import plural
 
     e, members = en["ensemble"], en.get("members") or []
     acc = e.get("test_acc") is not None or e.get("val_acc") is not None
     key = "acc" if acc else "loss"
     kind = "snapshot" if "snapshots" in en else "member"
-    out.print(f"[bold]ensemble[/] of {len(members)} {kind}s (their {'softmax outputs' if acc else 'outputs'} "
-              "averaged)", soft_wrap=True)
-    table = Table(header_style="bold")
-    table.add_column(kind, no_wrap=True)
-    table.add_column(f"val {key}", justify="right", no_wrap=True)
-    table.add_column(f"test {key}", justify="right", no_wrap=True)
+    out.print(f"ensemble of {plural(len(members), kind)} (their {'softmax outputs' if acc else 'outputs'} "
+              "averaged)", soft_wrap=True, markup=False)
+    rows = []
     for i, m in enumerate(members):
         label = f"epoch {m['epoch']}" if "epoch" in m else Path(m.get("run", str(i))).name
-        table.add_row(_e(label), _fmt(m.get(f"val_{key}"), acc), _fmt(m.get(f"test_{key}"), acc))
-    table.add_row("[bold]ensemble[/]", _fmt(e.get(f"val_{key}"), acc), _fmt(e.get(f"test_{key}"), acc))
-    out.print(table)
+        rows.append([label, _fmt(m.get(f"val_{key}"), acc), _fmt(m.get(f"test_{key}"), acc)])
+    rows.append(["ensemble", _fmt(e.get(f"val_{key}"), acc), _fmt(e.get(f"test_{key}"), acc)])
+    print_table(out, [kind, f"val {key}", f"test {key}"], rows, right={1, 2})

@@ -118,8 +118,14 @@ def component_options_text(comp: "Component") -> str:
     return ", ".join(parts) or "-"
 
 
+def article(word: str) -> str:
+    """'an optimizer', 'a schedule'."""
+    return f"{'an' if str(word)[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """' (did you mean 'extends'?)' for a near miss; nothing for the word itself or no close choice."""
+    close = [c for c in difflib.get_close_matches(str(word), list(choices), n=2, cutoff=0.6) if c != word]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -128,7 +134,10 @@ def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -
 
     allowed = sorted(allowed)
     owner = f" for {owner}" if owner else ""
-    return (f"unknown {what} '{printable(key)}'{owner}; choose from {', '.join(allowed) or 'none'}"
+    if not allowed:  # not "choose from none"
+        takes = f"{owner[5:]} takes no {what}s" if owner else f"no {what}s are allowed here"
+        return f"unknown {what} '{printable(key)}': {takes}"
+    return (f"unknown {what} '{printable(key)}'{owner}; choose from {', '.join(allowed)}"
             f"{did_you_mean(key, allowed)}")
 
 
@@ -342,12 +351,12 @@ class Registry:
             name, given = spec, {}
         elif isinstance(spec, dict):
             if "name" not in spec:
-                errors.append(f"{where}: a {self.kind} mapping needs a 'name' key; "
+                errors.append(f"{where}: {article(self.kind)} mapping needs a 'name' key; "
                               f"choose from {', '.join(sorted(self._items))}")
                 return None
             name, given = spec["name"], {k: v for k, v in spec.items() if k != "name"}
         else:
-            errors.append(f"{where}: must be a {self.kind} name or a mapping with 'name', got {_show(spec)}")
+            errors.append(f"{where}: must be {article(self.kind)} name or a mapping with 'name', got {_show(spec)}")
             return None
         try:
             comp = self.get(name, f"{where}.name" if isinstance(spec, dict) else where)

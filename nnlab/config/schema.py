@@ -183,7 +183,10 @@ def validate(raw: dict, source: str = "config") -> Config:
 
 def _top_level(raw: dict, source: str, errors: list[str]):
     for key in raw:
-        if key not in _TOP_KEYS:
+        if key == "extends":  # the loader took the file's own; this one came from --set
+            errors.append("extends: names the file a config builds on, so it belongs in the config file "
+                          "itself (its top level); it cannot be given with --set")
+        elif key not in _TOP_KEYS:
             errors.append(f"{printable(key)}: " + unknown_key_message(key, _TOP_KEYS | {"extends"}))
     name = raw.get("name", Path(source).stem)
     problem = run_name_problem(name)

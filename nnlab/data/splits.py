@@ -78,8 +78,11 @@ def _split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
                         "set data.test_fraction > 0 (or store x_test, y_test in an .npz)")
     is_test = _holdout_mask(y, test_fraction, np.random.default_rng(seed), stratify=y.dtype.kind in "biu")
     if not is_test.any():
+        if len(y) < 2:  # no fraction below 1 holds out a row and leaves one to train on
+            raise DataError(f"{source}: has only {len(y)} row, too few to hold out a test set; use more rows, or "
+                            "store x_test, y_test in an .npz")
         raise DataError(f"{source}: test_fraction {test_fraction} of {len(y)} rows gives an empty test set; "
-                        f"use a test_fraction of at least {1 / len(y):.3g}")
+                        f"use a test_fraction of at least {1 / len(y):.3g} (and below 1)")
     return RawData(x[~is_test], y[~is_test], x[is_test], y[is_test])
 
 

@@ -7,7 +7,8 @@ import math
 MARKS = "•x+o*#"
 
 
-def line_chart(series: dict[str, list], width: int = 60, height: int = 12, log: bool = False) -> list[str]:
+def line_chart(series: dict[str, list], width: int = 60, height: int = 12, log: bool = False,
+               pct: bool = False) -> list[str]:
     """Plot several series (name -> values per epoch) into lines of text with a y axis and a legend.
 
     Each series gets its own mark; where two meet the later one wins.  With ``log``
@@ -29,7 +30,7 @@ def line_chart(series: dict[str, list], width: int = 60, height: int = 12, log: 
             x = 0 if n == 1 else round(i * (width - 1) / (n - 1))
             y = round((f(v) - lo) / (hi - lo) * (height - 1))
             grid[height - 1 - y][x] = mark
-    label = (lambda t: f"{10 ** t:.3g}") if log else (lambda t: f"{t:.3g}")
+    label = (lambda t: f"{10 ** t:.3g}") if log else (lambda t: f"{100 * t:.3g}%") if pct else (lambda t: f"{t:.3g}")
     lines = []
     for r, row in enumerate(grid):
         t = hi - r * (hi - lo) / (height - 1)

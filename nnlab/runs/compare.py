@@ -50,30 +50,151 @@ def _value_key(v) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
+def get_path(config, key: str):
+    """The value at a dotted key of a nested config (a mapping for a component), None when absent."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _dict_paths(d, prefix: str = "") -> set:
+    """The dotted paths whose value is a non-empty mapping (the components and sections of a config)."""
+    out = set()
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                out.add(key)
+                out |= _dict_paths(v, key)
+    return out
+
+
+IDENTITY = ("name", "method")  # the option that says which one a component is (averaging has a method)
+
+
+def toggled_components(configs: list[dict]) -> list[str]:
+    """Components switched on (a mapping) in some configs and off (false, null, absent) in others."""
+    configs = [c or {} for c in configs]
+    paths = set().union(*(_dict_paths(c) for c in configs)) if configs else set()
+    return sorted(p for p in paths
+                  if "." in p and len({isinstance(get_path(c, p), dict) for c in configs}) > 1)
+
+
 def differing_keys(configs: list[dict]) -> list[str]:
-    """Dotted keys whose values are not the same in every config (absent counts as a value)."""
-    flats = [flatten(c or {}) for c in configs]
+    """Dotted keys whose values are not the same in every config (absent counts as a value).
+
+    A component that some configs use and others do not (``model.batch_norm: false`` next to
+    ``{momentum: 0.9}``) is one key, the component's own; its options count only where they differ
+    among the configs that use it.  An option that only some configs have because their component
+    differs (adam's beta1 next to sgd) is left out as long as it is the same among the configs of
+    each component (two adam runs with different beta1 still differ in beta1).
+    """
+    configs = [c or {} for c in configs]
+    toggled = toggled_components(configs)
+    flats = [flatten(c) for c in configs]
     keys = sorted(set().union(*flats)) if flats else []
-    out = []
+    out = list(toggled)
     for k in keys:
-        if k in IGNORED_KEYS:
+        if k in IGNORED_KEYS or k in toggled:
             continue
-        if len({_value_key(f.get(k, "<absent>")) for f in flats}) < 2:
+        prefix = k.rsplit(".", 1)[0] if "." in k else ""
+        # the configs that use the component this option belongs to
+        users = [f for f, c in zip(flats, configs) if not prefix or isinstance(get_path(c, prefix), dict)]
+        if len({_value_key(f.get(k, "<absent>")) for f in users}) < 2:
             continue
-        prefix = k.rsplit(".", 1)[0]
-        # an option that only some runs have because their component differs (adam's beta1 vs sgd):
-        # the differing component name already says it, as long as the option is the same among
-        # the runs of each component (two adam runs with different beta1 still differ in beta1)
-        if "." in k and not k.endswith(".name") and any(k not in f for f in flats) \
-                and all(f"{prefix}.name" in f for f in flats):
+        ident = next((f"{prefix}.{i}" for i in IDENTITY
+                      if prefix and all(f"{prefix}.{i}" in f for f in users)), None)
+        if ident and k != ident and any(k not in f for f in users):
             per_component: dict[str, set] = {}
-            for f in flats:
-                per_component.setdefault(_value_key(f[f"{prefix}.name"]), set()).add(
-                    _value_key(f.get(k, "<absent>")))
+            for f in users:
+                per_component.setdefault(_value_key(f[ident]), set()).add(_value_key(f.get(k, "<absent>")))
             if len(per_component) > 1 and all(len(v) == 1 for v in per_component.values()):
                 continue
         out.append(k)
+    return sorted(out)
+
+
+# the components whose settings usually explain a difference come first in a row's settings
+_GROUP_ORDER = ("train.optimizer", "train.schedule", "model.activation", "model.init", "model", "model.dropout",
+                "model.batch_norm", "train.regularization", "train.grad_clip", "train.averaging",
+                "train.early_stopping", "train.ensemble", "train", "data", "data.preprocess", "data.augment", "")
+
+
+def _group_rank(component: str) -> tuple:
+    if component in _GROUP_ORDER:
+        return (_GROUP_ORDER.index(component), component)
+    for i, prefix in enumerate(_GROUP_ORDER):
+        if prefix and component.startswith(prefix + "."):
+            return (i, component)
+    return (len(_GROUP_ORDER), component)
+
+
+def setting_text(value) -> str:
+    """A setting as it is written in a table: 0.001, [64,64], true, relu."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(setting_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{setting_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def setting_groups(keys: list[str], config: dict | None, toggled=()) -> list[tuple[str, str]]:
+    """A run's differing settings grouped by the component they belong to, in a readable order:
+    [('optimizer', 'adam lr=0.001'), ('batch_norm', 'momentum=0.9 eps=1e-05'), ('', 'seed=1')].
+
+    A component is named by its name (or method) and followed by its differing options, so that the
+    owner of an option is never in doubt (batch norm's momentum is not the optimizer's).  A component
+    switched on here and off elsewhere shows all its options; one this run does not use is left out.
+    """
+    config = config or {}
+    owners: dict[str, list[str]] = {}
+    for k in keys:
+        owner = k if k in toggled else (k.rsplit(".", 1)[0] if "." in k else "")
+        owners.setdefault(owner, []).append(k)
+    out = []
+    for owner in sorted(owners, key=_group_rank):
+        node = get_path(config, owner) if owner else config
+        if not isinstance(node, dict):
+            continue  # a component this run does not use: nothing to say about its options
+        parts = []
+        ident = next((i for i in IDENTITY if i in node and owner), None)
+        if ident:
+            parts.append(setting_text(node[ident]))
+        if owner in toggled:
+            parts += [f"{o}={setting_text(v)}" for o, v in flatten(node).items() if o != ident and v is not None]
+            parts = parts or ["on"]
+        for k in owners[owner] if owner not in toggled else ():
+            opt = k[len(owner) + 1:] if owner else k
+            if opt == ident or opt not in flatten(node):
+                continue
+            parts.append(f"{opt}={setting_text(flatten(node)[opt])}")
+        label = owner.rsplit(".", 1)[-1]
+        if parts:
+            out.append((label, " ".join(parts)))
     return out
+
+
+def settings_line(groups: list[tuple[str, str]]) -> str:
+    """'optimizer: adam lr=0.001; batch_norm: momentum=0.9; seed=1'."""
+    return "; ".join(f"{label}: {text}" if label else text for label, text in groups)
+
+
+def damage(run: Run) -> str | None:
+    """Why a run folder cannot be compared with the others (a damaged or missing file), or None."""
+    if run.warnings:
+        return "; ".join(run.warnings)
+    if not run.config:
+        return "no config.yaml: its settings are unknown"
+    return None
 
 
 def default_metric(runs: list[Run]) -> str:
@@ -111,6 +232,7 @@ class Row:
     runs: list = field(default_factory=list)  # run folder paths
     seeds: list = field(default_factory=list)
     curve: list = field(default_factory=list)  # the metric per epoch (first run of a group)
+    groups: list = field(default_factory=list)  # (component, its differing settings): setting_groups
 
     @property
     def spark(self) -> str:
@@ -123,6 +245,8 @@ class Comparison:
     keys: list
     rows: list
     warnings: list = field(default_factory=list)
+    damaged: list = field(default_factory=list)  # (run folder, why): runs left out of the settings diff
+    toggled: list = field(default_factory=list)  # keys that are components some runs use and others not
 
 
 def run_values(run: Run, metric: str) -> dict:
@@ -139,7 +263,7 @@ def run_values(run: Run, metric: str) -> dict:
     last = run.metrics[-1] if run.metrics else {}
     test = run.summary.get("test")
     test = test if isinstance(test, dict) else {}
-    seconds = _number(run.summary.get("train_seconds"))
+    seconds = train_seconds(run)
     return {
         "best": best[metric] if best else None,
         "best_epoch": best.get("epoch") if best else None,
@@ -148,8 +272,15 @@ def run_values(run: Run, metric: str) -> dict:
         "test_acc": _number(test.get("acc")),
         "test_loss": _number(test.get("loss")),
         "epochs": len(run.metrics),
-        "seconds": _number(run.seconds) if seconds is None else seconds,
+        "seconds": seconds,
     }
+
+
+def train_seconds(run: Run) -> float | None:
+    """Seconds spent training: summary.json's train_seconds, else the epochs' times so far (a running or
+    crashed run), else the wall time; the same number in compare, runs and show."""
+    seconds = _number(run.summary.get("train_seconds"))
+    return _number(run.seconds) if seconds is None else seconds
 
 
 def _finite(v) -> bool:
@@ -173,7 +304,11 @@ def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_
             sort: str | None = None, top: int | None = None) -> Comparison:
     """Build the comparison of ``runs`` (in the order given unless ``sort`` names a column)."""
     metric = metric or default_metric(runs)
-    configs = [r.config or {} for r in runs]
+    damaged = [(str(r.path), damage(r)) for r in runs if damage(r)]
+    # a damaged folder would make every key it lacks 'differ': the diff is of the sound runs only
+    sound = [r for r in runs if not damage(r)] or runs
+    configs = [r.config or {} for r in sound]
+    toggled = toggled_components(configs)
     if all_keys:
         keys = sorted({k for c in configs for k in flatten(c)} - IGNORED_KEYS)
     else:
@@ -194,7 +329,7 @@ def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_
     else:
         groups = [[r] for r in runs]
     for members in groups:
-        rows.append(_row(members, keys, metric))
+        rows.append(_row(members, keys, metric, [] if all_keys else toggled))
     if sort:
         if sort not in COLUMNS and sort != "name":
             raise ValueError(f"unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
@@ -205,13 +340,12 @@ def compare(runs: list[Run], metric: str | None = None, group: bool = True, all_
                                   (-1 if reverse else 1) * (r.values.get(sort) or 0))))
     if top:
         rows = rows[:top]
-    return Comparison(metric=metric, keys=keys, rows=rows)
+    return Comparison(metric=metric, keys=keys, rows=rows, damaged=damaged, toggled=[] if all_keys else toggled)
 
 
-def _row(members: list[Run], keys: list, metric: str) -> Row:
+def _row(members: list[Run], keys: list, metric: str, toggled=()) -> Row:
     first = members[0]
-    flat = flatten(first.config or {})
-    settings = {k: flat.get(k) for k in keys}
+    settings = {k: get_path(first.config, k) for k in keys}
     per_run = [run_values(r, metric) for r in members]
     values, spread = {}, {}
     for col in COLUMNS:
@@ -232,6 +366,7 @@ def _row(members: list[Run], keys: list, metric: str) -> Row:
         runs=[str(r.path) for r in members],
         seeds=seeds,
         curve=[r.get(metric) for r in first.metrics],
+        groups=setting_groups(keys, first.config, toggled),
     )
 
 

@@ -36,6 +36,9 @@ def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None 
     runs_dir = Path(runs_dir)
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, a device (/dev/null) or a link to one: not "File exists"
+        raise RunError(f"{runs_dir}: is not a folder; name a folder for the runs (it is created if missing)") \
+            from None
     except OSError as exc:
         raise RunError(f"{runs_dir}: cannot create the runs folder ({exc.strerror})") from None
     stamp = (now or datetime.now()).strftime(TIMESTAMP)

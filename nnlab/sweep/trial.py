@@ -76,8 +76,11 @@ class MedianPruner:
             return None
         med = self.reference[e - 1]
         if (self.best < med) if self.maximize else (self.best > med):
-            return (f"pruned after epoch {e}: its best {self.metric} so far, {self.best:.4g}, is worse than the "
-                    f"median of the finished runs at epoch {e}, {med:.4g}")
+            from nnlab.look.format import number, percent
+
+            show = percent if self.metric.endswith("acc") else number  # as the rest of the sweep's lines
+            return (f"pruned after epoch {e}: its best {self.metric} so far, {show(self.best)}, is worse than the "
+                    f"median of the finished runs at epoch {e}, {show(med)}")
         return None
 
 

@@ -146,7 +146,7 @@ class SweepView:
         eta = _duration(per * left / max(1, self.jobs)) if per is not None and left else ("-" if left else "0s")
         lines = [
             Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
-                          f" {done}/{total} runs  ETA {eta}  elapsed {_duration(time.time() - self.t0)}"),
+                          f" {done}/{total} run{'s' if total != 1 else ''}  ETA {eta}  elapsed {_duration(time.time() - self.t0)}"),
             Text(f"done {c['completed']}  running {c['running']}  diverged {c['diverged']}  pruned {c['pruned']}  "
                  f"failed {c['failed']}" + (f"  time per run {per:.1f} s" if per is not None else "")),
         ]
@@ -182,16 +182,23 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
     if ranked:
         say(console, f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
                      f"{'s' if len(spec.seeds) > 1 else ''}):")
-        table = Table(header_style="bold")
-        table.add_column("trial", justify="right", no_wrap=True)
-        for p in spec.params:
-            table.add_column(p.short, overflow="fold")
-        table.add_column(spec.metric, justify="right", no_wrap=True)
-        for t in ranked[:5]:
-            table.add_row(str(t.number), *(value_text(t.values[p.path]) for p in spec.params),
-                          metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None))
+        header = ["trial", *(p.short for p in spec.params), spec.metric]
+        rows = [[str(t.number), *(value_text(t.values[p.path]) for p in spec.params),
+                 metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None)] for t in ranked[:5]]
         if not console.quiet:
-            console.print(table)
+            if console.is_terminal:
+                table = Table(header_style="bold")
+                table.add_column("trial", justify="right", no_wrap=True)
+                for p in spec.params:
+                    table.add_column(p.short, overflow="fold")
+                table.add_column(spec.metric, justify="right", no_wrap=True)
+                for r in rows:
+                    table.add_row(*r)
+                console.print(table)
+            else:  # piped: tab-separated, a header row (cut, awk)
+                from nnlab.look.term import emit, tsv
+
+                emit(tsv(header, rows), console.file)  # as they are: rich would turn the tabs into spaces
     best = summary.get("best")
     test = (best or {}).get("test") or {}
     if test.get("acc") is not None:
