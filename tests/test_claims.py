@@ -429,3 +429,27 @@ def test_the_html_gallery_has_the_markdown_sections_numbers_and_figures_inline(t
         for c in row:
             assert c in cells
     assert not (tmp_path / "page").exists() and (tmp_path / "g" / "tiny.png").is_file()  # html: figures inline
+
+
+def test_nnlab_report_carries_the_gallery_with_or_without_runs(tmp_path):
+    p = write(tmp_path, claim_doc(), name="tiny")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["claims", "run", str(p), "--quick", "--jobs", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    alone = tmp_path / "alone.html"
+    r = CliRunner().invoke(main, ["report", "--claims", str(out), "-o", str(alone)])
+    assert r.exit_code == 0 and "(1 claim)" in r.output, r.output
+    page = alone.read_text()
+    assert '<section class="claims" id="claims">' in page and 'id="claim-tiny"' in page
+    assert "<h2>Comparison</h2>" not in page and page.count("<svg") == 1
+    both = tmp_path / "both.html"
+    runs = sorted(str(d) for d in (out / "tiny-quick" / "runs").iterdir())
+    r = CliRunner().invoke(main, ["report", *runs, "--claims", str(out), "-o", str(both)])
+    assert r.exit_code == 0 and "(2 runs, 1 claim)" in r.output, r.output
+    page = both.read_text()
+    assert page.index('id="claims"') < page.index("<h2>Comparison</h2>")
+    r = CliRunner().invoke(main, ["report", "--claims", str(tmp_path / "none"), "-o", str(both)])
+    assert r.exit_code == 2 and "--claims" in r.output and "no such folder" in r.output
+    assert "Traceback" not in r.output and both.read_text() == page  # nothing written over
+    r = CliRunner().invoke(main, ["report", "-o", str(both)])
+    assert r.exit_code == 2 and "name the run folders" in r.output

@@ -381,18 +381,25 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[list[Result], list[str]]:
+    """Every finished claim in the folder ``out`` (see find), collected; ConfigError when there is none."""
+    from nnlab.errors import ConfigError
+
+    out = Path(out)
+    if not out.is_dir():
+        raise ConfigError(f"{option} {out}: no such folder; run nnlab claims run --out {out} first")
+    folders, notes = find(out, ids)
+    if not folders:
+        raise ConfigError(f"{option} {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
+    return [collect(f) for f in folders], notes
+
+
 def write_report(out, md_path, figures: bool = True, ids: set | None = None
                  ) -> tuple[Path, list[Result], list[str]]:
-    from nnlab.errors import ConfigError
     from nnlab.files import atomic_write
 
     out, md_path = Path(out), Path(md_path)
-    if not out.is_dir():
-        raise ConfigError(f"--out {out}: no such folder; run nnlab claims run --out {out} first")
-    folders, notes = find(out, ids)
-    if not folders:
-        raise ConfigError(f"--out {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
-    results = [collect(f) for f in folders]
+    results, notes = read_results(out, ids)
     md_path.parent.mkdir(parents=True, exist_ok=True)
     if md_path.suffix.lower() in (".html", ".htm"):  # one self-contained page, the figures inline
         from nnlab.claims.html import render_page

@@ -110,7 +110,8 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
         from nnlab.look.figures import plot_compare
 
         by_path = {str(r.path): r for r in found}
-        series = [(label(row), by_path[row.runs[0]].metrics) for row in comp.rows]
+        series = [(label(row), [by_path[p].metrics for p in row.runs] if len(row.runs) > 1
+                   else by_path[row.runs[0]].metrics) for row in comp.rows]  # a seed group: mean ± std
         plot_compare(series, plot, metric=comp.metric, title=_runs_word(len(comp.rows)))
         _console(stderr=True).print(f"plot: {_esc(plot)}")
 
@@ -187,35 +188,51 @@ def show(run, show_config):
 
 
 @main.command("report")
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.argument("runs", nargs=-1, type=click.Path())
 @click.option("-o", "--output", default="report.html", show_default=True, type=click.Path(),
               help="The HTML file to write (.html or .htm; a missing folder is created).")
 @click.option("--metric", type=click.Choice(METRICS), default=None,
               help="The metric whose best value is shown.")
 @click.option("--no-group", is_flag=True, help="Do not merge runs that differ only in their seed.")
+@click.option("--claims", "claims_out", default=None, type=click.Path(file_okay=False),
+              help="Add the claims gallery of this folder (what nnlab claims run --out wrote) as a section.")
 @handle_errors
-def report(runs, output, metric, no_group):
-    """Write one self-contained HTML report of RUNS.
+def report(runs, output, metric, no_group, claims_out):
+    """Write one self-contained HTML report of RUNS (and of a claims folder with --claims).
 
     The comparison table, the overlaid curves, and each run's diagnosis,
     results and config; plots are inline SVG, so the file needs no network and
     no JavaScript and can be mailed or archived as it is.
 
     \b
-    Example:
+    Examples:
       nnlab report runs/* -o report.html
+      nnlab report --claims claims-out -o gallery.html
     """
     from nnlab.look.report import write_report
     from nnlab.runs import find_runs
 
     check_output(output, "--output", REPORT_SUFFIXES, create_folder=True)
-    found, warnings = find_runs(runs)
-    _warn(warnings)
-    if not found:
-        _console(stderr=True).print("no runs found; nothing written")
-        sys.exit(1)
-    path = write_report(found, output, metric=metric, group=not no_group)
-    _console().print(f"report: {_esc(path)} ({_runs_word(len(found))})", soft_wrap=True)
+    if not runs and not claims_out:
+        raise click.UsageError("name the run folders to report (RUNS), or a claims folder with --claims")
+    results = []
+    if claims_out:
+        from nnlab.claims.report import read_results
+
+        results, notes = read_results(claims_out, option="--claims")
+        _warn(notes)
+    found = []
+    if runs:
+        found, warnings = find_runs(runs)
+        _warn(warnings)
+        if not found:
+            _console(stderr=True).print("no runs found; nothing written")
+            sys.exit(1)
+    path = write_report(found, output, metric=metric, group=not no_group, claims=results)
+    what = [_runs_word(len(found))] if found else []
+    if results:
+        what.append(f"{len(results)} claim{'s' if len(results) != 1 else ''}")
+    _console().print(f"report: {_esc(path)} ({', '.join(what)})", soft_wrap=True)
 
 
 
