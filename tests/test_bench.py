@@ -41,7 +41,7 @@ def test_every_pytorch_variant_is_timed_by_default_and_compile_not_in_a_quick_ru
     full, quick = bench.default_impls(quick=False), bench.default_impls(quick=True)
     assert set(bench.TORCH_VARIANTS) <= set(full)
     assert "torch_compile" in full and "torch_compile" not in quick
-    assert {"nnlab", "sklearn", "floor"} <= set(quick)
+    assert {"nnlab", "sklearn", "floor", *bench.QUICK_TORCH} <= set(quick)
     for spec in bench.TORCH_VARIANTS.values():
         assert spec["batches"] in ("index_select", "advanced", "contiguous")
         assert set(spec["adam"]) <= {"foreach", "fused"}
