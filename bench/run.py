@@ -89,7 +89,7 @@ TORCH_VARIANTS = {
 }
 OTHER_IMPLS = ["nnlab", "sklearn", "floor", "nnlab_monitored", "nnlab_90"]
 IMPLS = ["nnlab", *TORCH_VARIANTS, "sklearn", "floor", "nnlab_monitored", "nnlab_90"]
-# a smoke run (CI, under 30 s) times two PyTorch loops, the old one and the one that stacks the best
+# a smoke run (CI) times two PyTorch loops, the old one and the one that stacks the best
 # choices, and does not wait for inductor; the full run times every variant
 QUICK_TORCH = ("torch_bench", "torch_best")
 LABELS = {"nnlab": "nnlab", "sklearn": "scikit-learn", "floor": "GEMM floor",
