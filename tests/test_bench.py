@@ -2,26 +2,79 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_module():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_quick_benchmark_runs_and_reports(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "c",
-                          "--impls", "nnlab,nnlab_monitored,nnlab_90", "--json", str(tmp_path / "b.json")],
+                          "--impls", "nnlab,floor,nnlab_monitored,nnlab_90", "--thread-table",
+                          "--json", str(tmp_path / "b.json")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "threads:" in out.stdout and "versions:" in out.stdout
-    for label in ("nnlab ", "nnlab monitored", "nnlab 90%"):
+    for label in ("nnlab ", "GEMM floor", "nnlab monitored", "nnlab 90%"):
         assert f"c        {label}" in out.stdout
     assert "validation + diagnostics add" in out.stdout
-    import json
-
+    assert "1 thread" in out.stdout and "2 threads" in out.stdout  # the thread table
     data = json.loads((tmp_path / "b.json").read_text())
-    assert set(data["results"]["c"]["median_seconds"]) == {"nnlab", "nnlab_monitored", "nnlab_90"}
+    assert set(data["results"]["c"]["median_seconds"]) == {"nnlab", "floor", "nnlab_monitored", "nnlab_90"}
+    assert set(data["results"]["threads"]["c"]["nnlab"]) == {"1", "2"}
+
+
+def test_every_pytorch_variant_is_timed_by_default_and_compile_not_in_a_quick_run():
+    bench = bench_module()
+    full, quick = bench.default_impls(quick=False), bench.default_impls(quick=True)
+    assert set(bench.TORCH_VARIANTS) <= set(full)
+    assert "torch_compile" in full and "torch_compile" not in quick
+    assert {"nnlab", "sklearn", "floor", *bench.QUICK_TORCH} <= set(quick)
+    for spec in bench.TORCH_VARIANTS.values():
+        assert spec["batches"] in ("index_select", "advanced", "contiguous")
+        assert set(spec["adam"]) <= {"foreach", "fused"}
+
+
+def test_missing_libraries_are_skipped_with_a_note(monkeypatch):
+    bench = bench_module()
+    monkeypatch.setattr(bench, "available", lambda module: module not in ("torch", "sklearn"))
+    impls, notes = bench.select_impls(bench.default_impls(quick=True))
+    assert impls == ["nnlab", "floor", "nnlab_monitored", "nnlab_90"]
+    assert any("torch is not installed" in n for n in notes)
+    assert any("scikit-learn is not installed" in n for n in notes)
+
+
+def test_the_floor_counts_every_product_of_every_step():
+    bench = bench_module()
+    assert bench.batch_sizes(10, 4) == [4, 4, 2]
+    assert bench.batch_sizes(8, 4) == [4, 4]
+
+
+def test_quick_benchmark_with_pytorch_variants(tmp_path):
+    pytest.importorskip("torch")
+    # three variants cover every code path of the loop: X[idx] + .item(), index_select + zero-filled
+    # gradients, contiguous batches + fused Adam (torch.compile is left to the real benchmark)
+    impls = "nnlab,torch_bench,torch_zero,torch_best"
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "c",
+                          "--impls", impls, "--json", str(tmp_path / "b.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "b.json").read_text())["results"]["c"]
+    assert set(data["median_seconds"]) == set(impls.split(","))
+    assert data["fastest_torch"] in impls.split(",")[1:]
+    assert " *" in out.stdout and "PyTorch variants" in out.stdout
 
 
 def test_checkpoint_benchmark_runs_and_reports():

@@ -28,26 +28,39 @@ class SoftmaxCrossEntropy:
     task = "classification"
 
     def __init__(self):
-        self._buf: dict[tuple, np.ndarray] = {}
+        self._buf: dict[tuple, tuple] = {}
         self._offsets = np.arange(0)
+
+    def _buffers(self, out):
+        """(p like out, out transposed (C, N), a row of C ones, per-row scratch (N,)), kept per shape."""
+        key = (out.shape, out.dtype)
+        b = self._buf.get(key)
+        if b is None:
+            n, c = out.shape
+            b = self._buf[key] = (np.empty_like(out), np.empty((c, n), out.dtype), np.ones(c, out.dtype),
+                                  np.empty(n, out.dtype))
+        return b
 
     def __call__(self, out, y):
         n, c = out.shape
-        p = self._buf.get((out.shape, out.dtype))
-        if p is None:
-            p = self._buf[(out.shape, out.dtype)] = np.empty_like(out)
+        p, outT, ones, s = self._buffers(out)
         if y.ndim == 2:
             return self._soft(out, y, p)
         if len(self._offsets) < n:
             self._offsets = np.arange(n) * c
         flat = self._offsets[:n] + y  # positions of the true classes in the flattened (N, C) arrays
-        mx = np.maximum.reduce(out, axis=1)
+        # the row maxima over a transposed copy: a reduction along rows of N values instead of N reductions
+        # of C values (2 us instead of 5-7 us for 100-128 rows of 10 classes)
+        np.copyto(outT, out.T)
+        mx = np.maximum.reduce(outT, axis=0)
         np.subtract(out, mx[:, None], out=p)
         np.exp(p, out=p)
-        s = np.add.reduce(p, axis=1)
-        # -log softmax(out)[y] = log s + max - out[y]
-        loss = (float(np.add.reduce(np.log(s))) + float(np.add.reduce(mx))
-                - float(np.add.reduce(out.reshape(-1).take(flat)))) / n
+        np.matmul(p, ones, out=s)  # the row sums as one matrix-vector product (1 us instead of 3)
+        # -log softmax(out)[y] = log s + max - out[y], summed in the array's precision, read once
+        lse = np.log(s)
+        lse += mx
+        lse -= out.reshape(-1).take(flat)
+        loss = float(np.add.reduce(lse)) / n
         s *= n  # dL/dout = (softmax - onehot) / N, with the 1/N folded into the normalisation
         p /= s[:, None]
         p.reshape(-1)[flat] -= p.dtype.type(1.0 / n)

@@ -2,12 +2,13 @@
 
 On this project's 2-core machine a float32 product of 2 million flops or fewer (a batch of
 100 through a 100 x 100 layer) is no faster with 2 OpenBLAS threads than with one (19 us
-either way), while one of 17 million flops or more is 1.7x faster (128 x 256 x 256: 167 vs
-97 us; measured with threadpoolctl, see README "Threads").  Two threads are not free: when
-several runs share the cores, their spinning BLAS threads fight, and small runs side by side
-became 25-30x slower.  So a run whose largest product per step is under THRESHOLD flops
-trains with one BLAS thread; a larger one keeps the library's default.  NNLAB_THREADS=N
-sets the count for every run.
+either way: OpenBLAS runs products that small on one thread anyway), while one of 17 million
+flops or more is 1.7-1.9x faster (128 x 256 x 256: 166 vs 97 us; 128 x 784 x 256: 500 vs
+276 us; measured with ``python bench/gemm_threads.py``, see README "Threads").  Two threads
+are not free: when several runs share the cores, their spinning BLAS threads fight, and small
+runs side by side became 25-30x slower.  So a run whose largest product per step is under
+THRESHOLD flops trains with one BLAS thread; a larger one keeps the library's default.
+NNLAB_THREADS=N sets the count for every run.
 """
 
 from __future__ import annotations
