@@ -60,7 +60,7 @@ def range_test_rate(claim, spec) -> dict:
     return {"suggested": s.lr, "rule": f"{s.name}: {s.rule}", "steps_done": res.steps_done, "stopped": res.message}
 
 
-def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path, str, int]:
+def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None) -> tuple[Path, str, int]:
     """Run (or reuse, or resume) the claim's sweep; (folder, 'reused' | 'resumed' | 'ran', runs in it).
 
     A range_test claim first runs its range test and adds the recommended rate to the grid (the
@@ -109,13 +109,23 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print) -> tuple[Path
         sweep.sampler = make_sampler(spec, folder)
         if resume:
             stats = runner.restore(sweep)
-            say(f"{claim.id}: resuming {folder}: {stats['kept']} run{'s' if stats['kept'] != 1 else ''} kept, {stats['rerun']} to run again")
+            kept = f"{stats['kept']} run{'s' if stats['kept'] != 1 else ''}"
+            say(f"{claim.id}: resuming {folder}: {kept} kept, {stats['rerun']} to run again")
         write_json(folder / "claim.json", claim.as_json(quick))
         write_json(folder / "summary.json", sweep.summary())
+        view = None
+        if console is not None and console.is_terminal:  # the sweep's live panel; piped, one line per claim
+            from nnlab.sweep.view import SweepView
+
+            view = SweepView(console, spec, folder, pool.capacity, pool.where)
         with graceful_signals():
+            if view is not None:
+                view.start(sweep)
             try:
-                sweep.execute(pool, None, threads=1 if jobs > 1 else None)
+                sweep.execute(pool, view, threads=1 if jobs > 1 else None)
             finally:
+                if view is not None:
+                    view.stop(sweep)
                 pool.close()
     except KeyboardInterrupt:
         from nnlab.interrupt import deferred

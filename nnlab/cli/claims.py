@@ -57,9 +57,11 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     for claim, spec in loaded:
         t0 = time.time()
         folder, how, n = run_claim(claim, spec, out, quick, jobs,
-                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True))
+                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True),
+                                   console=out_console)
         took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
-        out_console.print(f"{claim.id}: {how} ({n} run{'s' if n != 1 else ''}){took}: {folder}", markup=False, soft_wrap=True)
+        runs = f"{n} run{'s' if n != 1 else ''}"
+        out_console.print(f"{claim.id}: {how} ({runs}){took}: {folder}", markup=False, soft_wrap=True)
 
 
 @claims.command("report")
