@@ -11,7 +11,8 @@ split, the same data for every implementation):
   c  synthetic 10-class set, 64 features, 2,000 samples, [64], batch 32, 100 epochs
 
 Implementations:
-  nnlab            its public API, as `nnlab train` calls it, without per-epoch validation
+  nnlab            its public API, as `nnlab train` calls it (its own BLAS thread count), without
+                   per-epoch validation
   PyTorch          every loop variant of TORCH_VARIANTS below (the ratios divide by the
                    fastest of them on each workload: the baseline is the best loop, not one loop)
   scikit-learn     MLPClassifier (solver adam, alpha 0, batch and shuffling as nnlab, exactly
@@ -30,8 +31,11 @@ measurement is repeated (5 times by default) and the median is reported.  Only t
 training loop is timed (nnlab: model construction included; data generation, imports
 and torch.compile's compilation excluded: the compile time is reported in its own
 column).  The thread count is fixed through OMP/OpenBLAS/MKL_NUM_THREADS and
-torch.set_num_threads.  After the main table, a thread table times nnlab and the fastest
-PyTorch variant of each workload with 1 and with 2 threads (interleaved, same repetitions).
+torch.set_num_threads; nnlab picks its own count up to it from its matrix sizes, as `nnlab
+train` does (nnlab/train/threads.py: one thread for (b) and (c)).  After the main table, a
+thread table times nnlab, the two fastest PyTorch variants, scikit-learn and the floor with
+1 and with 2 threads (nnlab forced through NNLAB_THREADS; interleaved, same repetitions), and
+the targets compare nnlab at its own choice with each other library at its faster count.
 """
 
 from __future__ import annotations
@@ -152,6 +156,7 @@ def worker_nnlab(w, data_path, epochs, monitored: bool, fraction: float = 1.0) -
 
     from nnlab.config import validate
     from nnlab.data import load_dataset
+    from nnlab.train.threads import blas_threads, limited
     from nnlab.train.trainer import train
 
     path = data_path
@@ -163,12 +168,17 @@ def worker_nnlab(w, data_path, epochs, monitored: bool, fraction: float = 1.0) -
         np.savez(path, x=x[:keep], y=y[:keep], x_test=z_test(data_path, "x"), y_test=z_test(data_path, "y"))
     cfg = validate(nnlab_config(w, path, epochs, monitored))
     ds = load_dataset(cfg.data, cfg.dtype)
+    # the thread count nnlab train would use: its own choice from the matrix sizes (nnlab/train/threads.py),
+    # or NNLAB_THREADS, which the thread table sets to force 1 or 2
+    threads = blas_threads(cfg, ds.n_features, ds.n_outputs, len(ds.x_train))
     rows = []
-    c0, t0 = time.process_time(), time.perf_counter()
-    res = train(cfg, ds, on_epoch=rows.append if monitored else None,
-                on_diagnostics=(lambda r: None) if monitored else None, evaluate_test=False)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": secs, "cpu_seconds": cpu, "final_loss": res.history[-1]["train_loss"]}
+    with limited(threads):
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = train(cfg, ds, on_epoch=rows.append if monitored else None,
+                    on_diagnostics=(lambda r: None) if monitored else None, evaluate_test=False)
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": secs, "cpu_seconds": cpu, "final_loss": res.history[-1]["train_loss"],
+            "blas_threads": threads or "default"}
 
 
 def z_test(path, key):
@@ -370,10 +380,14 @@ def select_impls(requested: list[str]) -> tuple[list[str], list[str]]:
     return impls, notes
 
 
-def measure(impl, key, data, threads, quick) -> dict:
+def measure(impl, key, data, threads, quick, force: bool = False) -> dict:
+    """One measurement in its own process with ``threads`` threads for the libraries; nnlab picks its own
+    count up to that (as nnlab train does) unless ``force`` (NNLAB_THREADS)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads)}
     env.pop("NNLAB_THREADS", None)
+    if force:
+        env["NNLAB_THREADS"] = str(threads)
     cmd = [sys.executable, __file__, "--worker", impl, "--workload", key, "--data", str(data),
            "--threads", str(threads)] + (["--quick"] if quick else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -422,13 +436,12 @@ def main() -> None:
                     print(f"  {key} rep {rep + 1}/{reps} {LABELS[impl]:<22} {msg}", file=sys.stderr)
         if thread_table:
             for key, data in datas.items():
-                best = fastest_torch(results.get(key, {}))
-                pair = ["nnlab"] + ([best] if best else [])
+                pair = thread_table_impls(results.get(key, {}))
                 threads_results[key] = {(i, t): [] for i in pair for t in (1, 2)}
                 for rep in range(reps):
                     for t in (1, 2):
                         for impl in pair:
-                            r = measure(impl, key, data, t, args.quick)
+                            r = measure(impl, key, data, t, args.quick, force=True)
                             if "seconds" not in r:
                                 sys.exit(f"{impl} on workload {key} with {t} threads failed: {r['error']}")
                             threads_results[key][(impl, t)].append(r["seconds"])
@@ -442,9 +455,50 @@ def medians(per: dict[str, list[dict]]) -> dict[str, float]:
             if v and all("seconds" in r for r in v)}
 
 
-def fastest_torch(per: dict[str, list[dict]]) -> str | None:
+def fastest_torch(per: dict[str, list[dict]], k: int = 1):
+    """The fastest PyTorch variant (k=1), or the k fastest as a list."""
     med = {i: s for i, s in medians(per).items() if is_torch(i)}
-    return min(med, key=med.get) if med else None
+    order = sorted(med, key=med.get)
+    if k == 1:
+        return order[0] if order else None
+    return order[:k]
+
+
+def thread_table_impls(per: dict[str, list[dict]]) -> list[str]:
+    """What the thread table times with 1 and 2 threads: nnlab, the two fastest PyTorch variants of the
+    main table (at one thread another may win), scikit-learn and the GEMM floor, those that ran."""
+    ran = medians(per)
+    return ["nnlab", *fastest_torch(per, k=2), *(i for i in ("sklearn", "floor") if i in ran)]
+
+
+# issue 13's targets: nnlab's time / the other's, each at its best thread count (nnlab at its own choice)
+TARGETS = {"a": {"torch": 0.8, "sklearn": 0.5, "floor": 1.8}, "b": {"torch": 0.3, "sklearn": 0.5},
+           "c": {"torch": 0.2, "sklearn": 0.5}}
+
+
+def target_lines(key: str, per: dict, choice: str) -> tuple[list[str], dict]:
+    """The target ratios of one workload from its thread table: nnlab at the thread count it picks itself
+    against the fastest PyTorch variant and scikit-learn at whichever of 1 and 2 threads is faster for
+    them (the strongest baseline), and against the GEMM floor at nnlab's own count."""
+    med = {k: statistics.median(v) for k, v in per.items() if v}
+    t_nnlab = 1 if choice == "1" else 2
+    if ("nnlab", t_nnlab) not in med:
+        return [], {}
+    mine = med[("nnlab", t_nnlab)]
+    lines, out = [], {}
+    for what, pick in (("torch", is_torch), ("sklearn", lambda i: i == "sklearn"), ("floor", lambda i: i == "floor")):
+        cands = {k: s for k, s in med.items() if pick(k[0]) and (what != "floor" or k[1] == t_nnlab)}
+        if not cands:
+            continue
+        (impl, t), secs = min(cands.items(), key=lambda kv: kv[1])
+        ratio = mine / secs
+        goal = TARGETS.get(key, {}).get(what)
+        verdict = "" if goal is None else f"  target <= {goal}: {'met' if ratio <= goal else 'NOT met'}"
+        lines.append(f"{key:<9}nnlab ({t_nnlab}t, its choice) {mine:.3f} s / {LABELS[impl]} ({t}t) {secs:.3f} s "
+                     f"= {ratio:.2f}{verdict}")
+        out[what] = {"nnlab_threads": t_nnlab, "nnlab_seconds": mine, "other": impl, "other_threads": t,
+                     "other_seconds": secs, "ratio": ratio, "target": goal}
+    return lines, out
 
 
 def report(results, threads_results, args, notes, reps, wall) -> None:
@@ -521,11 +575,21 @@ def report(results, threads_results, args, notes, reps, wall) -> None:
                 summary_t.setdefault(key, {})[impl] = {"1": one, "2": two}
                 pick = choice if impl == "nnlab" else ""
                 print(f"{key:<9}{LABELS[impl]:<23}{one:10.3f}{two:11.3f}{two / one:9.2f}{pick:>13}")
-            if len(impls) == 2:
+            best = next((i for i in impls if is_torch(i)), None)
+            if best:
                 for t in (1, 2):
-                    r = statistics.median(per[("nnlab", t)]) / statistics.median(per[(impls[1], t)])
-                    print(f"{'':<9}nnlab / {LABELS[impls[1]]} with {t} thread{'s' if t > 1 else ''}: {r:.2f}")
+                    r = statistics.median(per[("nnlab", t)]) / statistics.median(per[(best, t)])
+                    print(f"{'':<9}nnlab / {LABELS[best]} with {t} thread{'s' if t > 1 else ''}: {r:.2f}")
         summary["threads"] = summary_t
+        print()
+        print("targets (issue 13; from the thread table: nnlab at the thread count it picks itself, the others at")
+        print("their faster of 1 and 2 threads, the floor at nnlab's count)")
+        summary["targets"] = {}
+        for key, per in threads_results.items():
+            lines, out = target_lines(key, per, nnlab_thread_choice(key))
+            for line in lines:
+                print(line)
+            summary["targets"][key] = out
     print()
     print(f"(whole benchmark: {wall:.0f} s; command: python bench/run.py {' '.join(sys.argv[1:])})".replace(" )", ")"))
     if args.json:

@@ -34,6 +34,27 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     data = json.loads((tmp_path / "b.json").read_text())
     assert set(data["results"]["c"]["median_seconds"]) == {"nnlab", "floor", "nnlab_monitored", "nnlab_90"}
     assert set(data["results"]["threads"]["c"]["nnlab"]) == {"1", "2"}
+    assert "targets (issue 13" in out.stdout
+    # nnlab picks one thread for (c) (its products are small): the floor at that count
+    assert data["results"]["targets"]["c"]["floor"]["nnlab_threads"] == 1
+
+
+def test_target_ratios_use_nnlabs_own_choice_and_the_others_best_thread_count():
+    bench = bench_module()
+    per = {("nnlab", 1): [1.0, 1.2, 1.1], ("nnlab", 2): [1.5, 1.5, 1.5],
+           ("torch_fused", 1): [4.0, 4.0, 4.0], ("torch_fused", 2): [4.4, 4.4, 4.4],
+           ("torch_best", 1): [5.0, 5.0, 5.0], ("torch_best", 2): [3.9, 3.8, 4.0],
+           ("sklearn", 1): [3.0, 3.0, 3.0], ("sklearn", 2): [2.0, 2.0, 2.0],
+           ("floor", 1): [0.5, 0.5, 0.5], ("floor", 2): [0.3, 0.3, 0.3]}
+    lines, out = bench.target_lines("b", per, "1")
+    # nnlab at 1 thread (its choice): 1.1 s; PyTorch's best is contig+fused at 2 threads, 3.9 s
+    assert out["torch"]["other"] == "torch_best" and out["torch"]["other_threads"] == 2
+    assert out["torch"]["ratio"] == pytest.approx(1.1 / 3.9)
+    assert out["sklearn"]["ratio"] == pytest.approx(1.1 / 2.0)  # scikit-learn at its faster count
+    assert out["floor"]["ratio"] == pytest.approx(1.1 / 0.5)  # the floor at nnlab's own count
+    assert "target <= 0.3: met" in lines[0] and "target <= 0.5: NOT met" in lines[1]
+    _, out2 = bench.target_lines("a", per, "default")  # 'default' = all (here 2) threads
+    assert out2["torch"]["nnlab_seconds"] == 1.5 and out2["floor"]["ratio"] == pytest.approx(5.0)
 
 
 def test_every_pytorch_variant_is_timed_by_default_and_compile_not_in_a_quick_run():

@@ -785,9 +785,9 @@ STATE = [
     ({"name": "adadelta"}, {"square_avg", "acc_delta", "tmp"}),
     ({"name": "rmsprop"}, {"square_avg", "tmp"}),
     ({"name": "rmsprop", "centered": True, "momentum": 0.5}, {"square_avg", "grad_avg", "momentum_buffer", "tmp"}),
-    ({"name": "adam"}, {"exp_avg", "exp_avg_sq", "tmp"}),
-    ({"name": "adam", "amsgrad": True}, {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "tmp"}),
-    ({"name": "adamw"}, {"exp_avg", "exp_avg_sq", "tmp"}),
+    ({"name": "adam"}, {"exp_avg_scaled", "exp_avg_sq_scaled", "tmp"}),
+    ({"name": "adam", "amsgrad": True}, {"exp_avg_scaled", "exp_avg_sq_scaled", "max_exp_avg_sq_scaled", "tmp"}),
+    ({"name": "adamw"}, {"exp_avg_scaled", "exp_avg_sq_scaled", "tmp"}),
     ({"name": "nadam"}, {"exp_avg", "exp_avg_sq", "tmp"}),
     ({"name": "adamax"}, {"exp_avg", "exp_inf", "tmp"}),
 ]
@@ -807,9 +807,14 @@ def test_state_buffers_hold_what_their_names_say():
     g = np.array([2.0, -1.0])
     adam = optimizers.build({"name": "adam", "amsgrad": True})
     adam.step(np.zeros(2), g.copy(), 0.1)
-    np.testing.assert_allclose(adam.state["exp_avg"], 0.1 * g, rtol=1e-15)
-    np.testing.assert_allclose(adam.state["exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
-    np.testing.assert_allclose(adam.state["max_exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
+    # Adam keeps m / (1 - beta1) and v / (1 - beta2): after one step from zero, g and g^2 exactly
+    np.testing.assert_array_equal(adam.state["exp_avg_scaled"], g)
+    np.testing.assert_array_equal(adam.state["exp_avg_sq_scaled"], g * g)
+    np.testing.assert_array_equal(adam.state["max_exp_avg_sq_scaled"], g * g)
+    torch_named = adam.moments()
+    np.testing.assert_allclose(torch_named["exp_avg"], 0.1 * g, rtol=1e-15)
+    np.testing.assert_allclose(torch_named["exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
+    np.testing.assert_allclose(torch_named["max_exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
     rms = optimizers.build({"name": "rmsprop", "centered": True, "momentum": 0.5})
     rms.step(np.zeros(2), g.copy(), 0.1)
     np.testing.assert_allclose(rms.state["grad_avg"], 0.01 * g, rtol=1e-12)
@@ -838,7 +843,7 @@ def test_nesterov_messages_name_the_rule():
     assert errors[0].endswith("nesterov needs momentum > 0")
 
 
-@pytest.mark.parametrize("name, keys", [("adam", {"exp_avg", "exp_avg_sq"}), ("sgd", set()),
+@pytest.mark.parametrize("name, keys", [("adam", {"exp_avg_scaled", "exp_avg_sq_scaled"}), ("sgd", set()),
                                         ("nesterov", {"b"}), ("nadam", {"exp_avg", "exp_avg_sq"}),
                                         ("adagrad", {"sum"})])
 def test_state_dict_keeps_the_state_not_the_scratch_buffer_and_round_trips(name, keys):
@@ -861,3 +866,24 @@ def test_state_dict_keeps_the_state_not_the_scratch_buffer_and_round_trips(name,
     a.step(pa, g, 0.1)
     b.step(pb, g, 0.1)
     np.testing.assert_array_equal(pa, pb)
+
+
+@pytest.mark.parametrize("spec", [{"name": "adam"}, {"name": "adam", "amsgrad": True}, {"name": "adamw"}])
+def test_adam_loads_a_checkpoint_of_unscaled_moments(spec):
+    """A checkpoint written when Adam kept torch's exp_avg and exp_avg_sq continues as the same rule."""
+    rng = np.random.default_rng(3)
+    p0, grads = rng.normal(size=5), [rng.normal(size=5) for _ in range(4)]
+    a = optimizers.build({**spec, "lr": 0.05})
+    pa = p0.copy()
+    for g in grads[:2]:
+        a.step(pa, g, 0.05)
+    meta, _ = a.state_dict()
+    old = a.moments()  # what the old checkpoint held
+    assert set(old) == ({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"} if spec.get("amsgrad") else {"exp_avg", "exp_avg_sq"})
+    b = optimizers.build({**spec, "lr": 0.05})
+    b.load_state_dict(meta, old)
+    pb = pa.copy()
+    for g in grads[2:]:
+        a.step(pa, g, 0.05)
+        b.step(pb, g, 0.05)
+    np.testing.assert_allclose(pb, pa, rtol=1e-14)

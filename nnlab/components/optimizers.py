@@ -259,6 +259,11 @@ class Adam(Optimizer):
         bias_correction (default):  p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
         bias_correction false (CS231n's 'vanilla' version): p <- p - lr * m / (sqrt(v) + eps)
         amsgrad: v_max <- max(v_max, v) is used in place of v.
+
+    The state holds the moments scaled by constants, M = m / (1 - beta1) and V = v / (1 - beta2)
+    (``exp_avg_scaled``, ``exp_avg_sq_scaled``; ``moments()`` gives m and v): then M <- beta1 M + g
+    and V <- beta2 V + g^2, and the constants move into the step's two scalars, so an update is 10
+    passes over the parameters instead of 12 (the same rule: results differ only by float rounding).
     """
 
     def __init__(self, *, lr: Positive = 1e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
@@ -268,6 +273,7 @@ class Adam(Optimizer):
         self.amsgrad, self.bias_correction = amsgrad, bias_correction
 
     def _moments(self, p, g):
+        """m and v (unscaled, torch's exp_avg and exp_avg_sq; the amsgrad maximum for v) in place."""
         # 1 - beta in double, then cast (as torch): 1 - float32(0.999) is off by 1.3e-5 relative
         c1, c2 = p.dtype.type(1 - self.beta1), p.dtype.type(1 - self.beta2)
         b1, b2 = p.dtype.type(self.beta1), p.dtype.type(self.beta2)
@@ -289,19 +295,49 @@ class Adam(Optimizer):
         return m, v, d
 
     def _update(self, p, g, lr, n_decay):
-        m, v, d = self._moments(p, g)
+        f = p.dtype.type
+        m, v, d = self._buf("exp_avg_scaled", p), self._buf("exp_avg_sq_scaled", p), self._buf("tmp", p)
+        m *= f(self.beta1)  # M = b1 M + g
+        m += g
+        np.multiply(g, g, out=d)  # V = b2 V + g^2
+        v *= f(self.beta2)
+        v += d
+        if self.amsgrad:
+            vmax = self._buf("max_exp_avg_sq_scaled", p)
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
         t = self.t
         if self.bias_correction:
             bc1 = 1 - self.beta1 ** t
             sbc2 = math.sqrt(1 - self.beta2 ** t)
         else:
             bc1 = sbc2 = 1.0
-        # lr/bc1 * m / (sqrt(v)/sbc2 + eps) == (lr sbc2/bc1) * m / (sqrt(v) + eps sbc2): one pass fewer
+        # lr/bc1 * m / (sqrt(v)/sbc2 + eps) with m = c1 M, v = c2 V (c = 1 - beta, rounded to the dtype
+        # as torch does) is  (lr sbc2 c1 / (bc1 sqrt(c2))) * M / (sqrt(V) + eps sbc2 / sqrt(c2))
+        c1, c2 = float(f(1 - self.beta1)), float(f(1 - self.beta2))
         np.sqrt(v, out=d)
-        d += p.dtype.type(self.eps * sbc2)
+        d += f(self.eps * sbc2 / math.sqrt(c2))
         np.divide(m, d, out=d)
-        d *= p.dtype.type(float(lr) * sbc2 / bc1)
+        d *= f(float(lr) * sbc2 * c1 / (bc1 * math.sqrt(c2)))
         p -= d
+
+    def moments(self) -> dict[str, np.ndarray]:
+        """torch's exp_avg and exp_avg_sq (and max_exp_avg_sq) from the scaled state (copies)."""
+        out = {}
+        for name, beta in (("exp_avg", self.beta1), ("exp_avg_sq", self.beta2), ("max_exp_avg_sq", self.beta2)):
+            a = self.state.get(name + "_scaled")
+            if a is not None:
+                out[name] = a * a.dtype.type(1 - beta)
+        return out
+
+    def load_state_dict(self, meta: dict, arrays: dict) -> None:
+        # a checkpoint written before the state was scaled holds m and v: M = m / (1 - beta1), V = v / (1 - beta2)
+        arrays = dict(arrays)
+        for name, beta in (("exp_avg", self.beta1), ("exp_avg_sq", self.beta2), ("max_exp_avg_sq", self.beta2)):
+            if name in arrays and name + "_scaled" not in arrays:
+                a = arrays.pop(name)
+                arrays[name + "_scaled"] = a / a.dtype.type(1 - beta)
+        super().load_state_dict(meta, arrays)
 
 
 class AdamW(Adam):
@@ -341,6 +377,7 @@ class NAdam(Adam):
         self.mu_product = 1.0
 
     scalars = ("mu_product",)
+    load_state_dict = Optimizer.load_state_dict  # NAdam keeps m and v unscaled (Adam._moments)
 
     def _update(self, p, g, lr, n_decay):
         m, v, d = self._moments(p, g)
