@@ -879,7 +879,8 @@ def test_adam_loads_a_checkpoint_of_unscaled_moments(spec):
         a.step(pa, g, 0.05)
     meta, _ = a.state_dict()
     old = a.moments()  # what the old checkpoint held
-    assert set(old) == ({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"} if spec.get("amsgrad") else {"exp_avg", "exp_avg_sq"})
+    names = {"exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if spec.get("amsgrad") else set())
+    assert set(old) == names
     b = optimizers.build({**spec, "lr": 0.05})
     b.load_state_dict(meta, old)
     pb = pa.copy()
