@@ -74,7 +74,8 @@ def main() -> None:
             i = k % nb
             if i == 0:
                 clock("shuffle (per epoch)", b.start_epoch)
-            xb, yb = b.get(i)
+            # a slice of the epoch's shuffled copy, or a gather of the batch's rows (nnlab/train/batching.py)
+            xb, yb = clock("batch (gather)" if not b.gather else "batch (slice of the copy)", b.get, i)
             x = xb
             for name, layer in zip(m.names, m.layers):
                 x = clock(f"{name} forward", layer.forward, x, True)
