@@ -273,7 +273,7 @@ class Adam(Optimizer):
         self.amsgrad, self.bias_correction = amsgrad, bias_correction
 
     def _moments(self, p, g):
-        """m and v (unscaled, torch's exp_avg and exp_avg_sq; the amsgrad maximum for v) in place."""
+        """m and v unscaled (torch's exp_avg and exp_avg_sq) in place: NAdam's form."""
         # 1 - beta in double, then cast (as torch): 1 - float32(0.999) is off by 1.3e-5 relative
         c1, c2 = p.dtype.type(1 - self.beta1), p.dtype.type(1 - self.beta2)
         b1, b2 = p.dtype.type(self.beta1), p.dtype.type(self.beta2)
@@ -288,10 +288,6 @@ class Adam(Optimizer):
         d *= g
         v *= b2
         v += d
-        if self.amsgrad:
-            vmax = self._buf("max_exp_avg_sq", p)
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
         return m, v, d
 
     def _update(self, p, g, lr, n_decay):
@@ -334,7 +330,7 @@ class Adam(Optimizer):
         # a checkpoint written before the state was scaled holds m and v: M = m / (1 - beta1), V = v / (1 - beta2)
         arrays = dict(arrays)
         for name, beta in (("exp_avg", self.beta1), ("exp_avg_sq", self.beta2), ("max_exp_avg_sq", self.beta2)):
-            if name in arrays and name + "_scaled" not in arrays:
+            if name in arrays:
                 a = arrays.pop(name)
                 arrays[name + "_scaled"] = a / a.dtype.type(1 - beta)
         super().load_state_dict(meta, arrays)
