@@ -174,6 +174,23 @@ def test_relu_and_leaky_relu_options():
                                [[2.0 * (math.exp(-1.0) - 1.0), 0.0, 2.0]], rtol=1e-14)
 
 
+def test_relu_forward_is_max_with_zero_bit_for_bit_across_shapes_and_dtypes():
+    # ReLU compares with a cached array of zeros per shape (faster than the scalar 0): the values
+    # must be those of np.maximum(z, 0) to the bit, NaN payloads and signed zeros included, and a
+    # batch of another shape or dtype must not reuse the wrong buffer
+    edge = [-0.0, 0.0, np.nan, -np.nan, -np.inf, np.inf, 1e-45, -1e-45, 3.0, -2.5]
+    act = make("relu", 5)
+    for dtype, rows in ((np.float32, 2), (np.float32, 3), (np.float64, 2), (np.float32, 2)):
+        z = np.resize(np.array(edge, dtype=dtype), (rows, 5))
+        z[-1] = np.random.default_rng(rows).standard_normal(5)
+        a = act.forward(z)
+        assert a.dtype == dtype and a.shape == z.shape
+        uint = np.uint32 if dtype == np.float32 else np.uint64
+        np.testing.assert_array_equal(a.view(uint), np.maximum(z, 0).view(uint))
+    assert all(not zeros.any() for zeros in act._zeros.values())  # the cached zeros were never written
+    assert len(act._zeros) == 3
+
+
 def test_softplus_is_stable_from_minus_50_to_50():
     z = np.arange(-50.0, 50.5, 0.5).reshape(1, -1)
     with np.errstate(all="raise"):
