@@ -20,8 +20,8 @@ from click.testing import CliRunner
 import nnlab.config
 import nnlab.look.figures
 from nnlab.cli import main
-from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, short_key, sparkline, to_csv, to_json,
-                           to_markdown)
+from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, setting_groups, short_key, sparkline,
+                           to_csv, to_json, to_markdown)
 from nnlab.experiment import run_experiment
 from nnlab.runs import find_runs, load_run, write_json
 
@@ -121,9 +121,11 @@ def test_differing_keys_on_plain_configs():
     adam_b = {"name": "y", "train": {"optimizer": {"name": "adam", "lr": 0.1, "beta1": 0.5}}}
     sgd = {"name": "z", "train": {"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}}
     sgd_plain = {"name": "w", "train": {"optimizer": {"name": "sgd", "lr": 0.1}}}
-    assert differing_keys([adam, sgd]) == ["train.optimizer.name"]
+    # adam's beta1 is its default and sgd has none: not a difference; sgd's momentum 0.9 is not sgd's default
+    assert differing_keys([adam, sgd]) == ["train.optimizer.momentum", "train.optimizer.name"]
+    assert differing_keys([adam, sgd_plain]) == ["train.optimizer.name"]
     # two adam runs with different beta1 still differ in beta1, even next to an sgd run
-    assert differing_keys([adam, adam_b, sgd]) == ["train.optimizer.beta1", "train.optimizer.name"]
+    assert differing_keys([adam, adam_b, sgd_plain]) == ["train.optimizer.beta1", "train.optimizer.name"]
     # the same optimizer with an option only one of them has: the option is the difference
     assert differing_keys([sgd, sgd_plain]) == ["train.optimizer.momentum"]
     assert differing_keys([adam, adam]) == []
@@ -136,6 +138,28 @@ def test_differing_keys_on_plain_configs():
                            {"model": {"batch_norm": {"momentum": 0.5}}}]) \
         == ["model.batch_norm", "model.batch_norm.momentum"]
     assert differing_keys([]) == []
+
+
+def test_an_option_of_one_component_only_is_shown_where_it_is_not_that_components_default():
+    """step vs exponential vs constant: step's step_size (required) and each gamma are what the user chose;
+    a default written as a whole number (t_mult: 1 for 1.0) is still the default."""
+    def sched(**spec):
+        return {"train": {"schedule": spec}}
+    step = sched(name="step", step_size=2.0, gamma=0.5, unit="epoch", warmup=0)
+    restarts = sched(name="warm_restart", t_0=10, t_mult=1, eta_min=0, unit="epoch", warmup=0)
+    expo = sched(name="exponential", k=None, gamma=0.9, unit="epoch", warmup=0)
+    const = sched(name="constant", unit="epoch", warmup=0)
+    keys = differing_keys([step, expo, const])
+    assert keys == ["train.schedule.gamma", "train.schedule.name", "train.schedule.step_size"]
+    assert differing_keys([restarts, const]) == ["train.schedule.name", "train.schedule.t_0"]
+    assert differing_keys([dict(restarts, train={"schedule": dict(restarts["train"]["schedule"], t_mult=2)}),
+                           const]) == ["train.schedule.name", "train.schedule.t_0", "train.schedule.t_mult"]
+    assert setting_groups(keys, step) == [("schedule", "step gamma=0.5 step_size=2")]
+    assert setting_groups(keys, expo) == [("schedule", "exponential gamma=0.9")]
+    assert setting_groups(keys, const) == [("schedule", "constant")]
+    # a component this version does not know: its options are not guessed to be choices
+    unknown = sched(name="from_an_older_nnlab", rate=0.5)
+    assert differing_keys([unknown, const]) == ["train.schedule.name"]
 
 
 def test_flatten_and_short_key():

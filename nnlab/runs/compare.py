@@ -90,7 +90,9 @@ def differing_keys(configs: list[dict]) -> list[str]:
     ``{momentum: 0.9}``) is one key, the component's own; its options count only where they differ
     among the configs that use it.  An option that only some configs have because their component
     differs (adam's beta1 next to sgd) is left out as long as it is the same among the configs of
-    each component (two adam runs with different beta1 still differ in beta1).
+    each component (two adam runs with different beta1 still differ in beta1) and every config that
+    has it keeps its component's default: sgd's momentum=0.9 next to adam is a difference, adam's
+    default beta1 next to sgd is not.
     """
     configs = [c or {} for c in configs]
     toggled = toggled_components(configs)
@@ -111,10 +113,61 @@ def differing_keys(configs: list[dict]) -> list[str]:
             per_component: dict[str, set] = {}
             for f in users:
                 per_component.setdefault(_value_key(f[ident]), set()).add(_value_key(f.get(k, "<absent>")))
-            if len(per_component) > 1 and all(len(v) == 1 for v in per_component.values()):
+            if len(per_component) > 1 and all(len(v) == 1 for v in per_component.values()) \
+                    and all(_is_default(prefix, f[ident], k[len(prefix) + 1:], f) for f in users if k in f):
                 continue
         out.append(k)
     return sorted(out)
+
+
+def _registries() -> dict:
+    """Config path of a named component -> the registry its name is looked up in."""
+    from nnlab import data
+    from nnlab.components import activations, initializers, optimizers, schedules
+    from nnlab.data import preprocess
+    from nnlab.train import averaging
+
+    return {"data": data.datasets, "data.preprocess": preprocess.preprocessors,
+            "model.activation": activations.activations, "model.init": initializers.initializers,
+            "train.optimizer": optimizers.optimizers, "train.schedule": schedules.schedules,
+            "train.averaging": averaging.methods}
+
+
+_DEFAULTS: dict = {}
+
+
+def _defaults_of(prefix: str, ident) -> dict | None:
+    """The default options of the component named ``ident`` at ``prefix`` (flat), or None when they are
+    unknown (not a registered component: an old or damaged run folder)."""
+    key = (prefix, _value_key(ident))
+    if key not in _DEFAULTS:
+        registry = _registries().get(prefix)
+        defaults = None
+        if registry is not None and isinstance(ident, str) and ident in registry:
+            from nnlab.config.registry import _plain
+
+            defaults = flatten(_plain(registry.get(ident).defaults()))
+        _DEFAULTS[key] = defaults
+    return _DEFAULTS[key]
+
+
+def _number_key(v) -> str:
+    """_value_key, with 30 and 30.0 the same value (a config file may write either)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _value_key(float(v))
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_number_key(x) for x in v) + "]"
+    return _value_key(v)
+
+
+def _is_default(prefix: str, ident, option: str, flat: dict) -> bool:
+    """Whether a run's value of a component's option is that component's default.  A required option
+    has none (it is always the user's choice); a component this version does not know (an older or
+    damaged run folder) counts as default, so that its options do not flood every row."""
+    defaults = _defaults_of(prefix, ident)
+    if defaults is None:
+        return True
+    return option in defaults and _number_key(defaults[option]) == _number_key(flat[f"{prefix}.{option}"])
 
 
 # the components whose settings usually explain a difference come first in a row's settings
