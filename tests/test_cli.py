@@ -233,7 +233,7 @@ def test_schedule_command_prints_and_plots(tmp_path):
     values = [float(l.split("\t")[1]) for l in lines[2:] if "\t" in l]
     assert values == [0.1, 0.1, 0.05, 0.05]
     # in a terminal: aligned columns
-    r = CliRunner().invoke(main, ["schedule", str(cfg)], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    r = CliRunner().invoke(main, ["schedule", str(cfg)], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert [l.split() for l in r.output.splitlines()[1:4]] == [["epoch", "learning", "rate"], ["1", "0.1"],
                                                                ["2", "0.1"]]
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -475,7 +475,7 @@ def test_cli_compare_formats(lab):
     assert len(md) == 4 and md[2].startswith("| a | completed | [16] | 0.01 |")
 
     # in a terminal: each run's settings grouped by component, after its results
-    table = invoke("compare", a, b, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"}).stdout
+    table = invoke("compare", a, b, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"}).stdout
     assert re.search(r"^a\s+completed\s.*\soptimizer: adam lr=0\.01; model: hidden=\[16\]$", table, re.M)
     assert re.search(r"^b\s+completed\s.*\soptimizer: adam lr=0\.05; model: hidden=\[8\]$", table, re.M)
     # piped: tab-separated, the same columns on every line
@@ -535,7 +535,7 @@ def history(lab, tmp_path):
 
 
 def test_cli_runs_lists_newest_first_and_filters(history):
-    r = invoke("runs", history, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"})
+    r = invoke("runs", history, env={"COLUMNS": "200", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert r.exit_code == 0, r.stderr
     names = re.findall(r"r_(?:old|mid|new)", r.stdout)
     assert names == ["r_new", "r_mid", "r_old"]

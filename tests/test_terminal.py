@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from nnlab.cli import main
-from nnlab.look.term import width_of
+from nnlab.look.term import coloured, emit, paint_status, width_of
 from nnlab.look.views import render_compare, render_runs, render_show, runs_cells
 from nnlab.runs import find_runs, load_run, write_json
 from nnlab.runs.compare import compare, settings_line
@@ -194,7 +194,7 @@ def test_compare_300_runs(many, width):
 
 
 def test_compare_cli_lists_damaged_folders_once(lab):
-    r = CliRunner().invoke(main, ["compare", str(lab), "--no-group"], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    r = CliRunner().invoke(main, ["compare", str(lab), "--no-group"], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert r.exit_code == 0, r.output
     assert "not compared (2 damaged folders):" in r.stdout
     assert "damaged" not in r.stderr  # below the table, not also as a warning above it
@@ -354,7 +354,7 @@ def test_validate_list_and_schedule_piped_are_never_wrapped(tmp_path):
 
 
 def test_list_in_a_narrow_terminal_keeps_names_whole():
-    r = invoke("list", "optimizers", env={"COLUMNS": "60", "TTY_COMPATIBLE": "1"})
+    r = invoke("list", "optimizers", env={"COLUMNS": "60", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert r.exit_code == 0
     plain = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)
     for name in ("sgd", "momentum", "nesterov", "rmsprop", "adamax"):
@@ -478,9 +478,9 @@ def test_message_one_run_not_one_runs(lab):
 
     assert (plural(1, "run"), plural(2, "run")) == ("1 run", "2 runs")
     one = next(p for p in lab.iterdir() if p.name.endswith("_0"))
-    r = invoke("compare", one, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    r = invoke("compare", one, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert r.stdout.startswith("1 run, best val acc\n")
-    r = invoke("runs", lab, "--status", "crashed", env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    r = invoke("runs", lab, "--status", "crashed", env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
     assert r.stdout.startswith(f"1 run in {lab}, newest first\n")
 
 
@@ -533,3 +533,61 @@ def test_compare_seed_groups_say_how_many_runs(tmp_path):
     assert any(line.startswith("same (3 seeds)") for line in lines)
     assert any(" ± " in line for line in lines)
     check_terminal(lines, 80)
+
+
+# ------------------------------------------------------------------ status colours
+
+GREEN, RED = "\x1b[32m", "\x1b[31m"
+
+
+def painted_words(lines):
+    """(status word, SGR code) of every coloured stretch, in order."""
+    return re.findall(r"\x1b\[(\d+)m(\w+)\x1b\[0m", "\n".join(coloured(line) for line in lines))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_is_coloured_on_a_terminal_and_only_the_status(lab, width):
+    """Every run's status word, and nothing else, is green (completed) or red (crashed); the plain lines
+    are unchanged, so widths and pipes do not see the colour."""
+    runs, _ = find_runs([lab])
+    comp = compare(runs, group=False)
+    shown = [r for r in comp.rows if not set(r.runs) <= {p for p, _ in comp.damaged}]
+    for lines, statuses in ((render_runs(runs, str(lab), width=width), [r.status for r in runs]),
+                            (render_compare(comp, width=width), [r.status for r in shown])):
+        check_terminal(lines, width, [*(r.path.name for r in runs), *(str(r.path) for r in runs),
+                                      *(r.name for r in runs), str(lab)])
+        assert painted_words(lines) == [({"completed": "32", "crashed": "31", "incomplete": "33"}[s], s)
+                                        for s in statuses]
+    show = render_show(next(r for r in runs if r.status == "crashed"), width=width)
+    assert painted_words(show) == [("31", "crashed")]
+
+
+def test_paint_status_leaves_names_alone():
+    # a run named after a status: only the status column is coloured
+    line = paint_status("completed_failed  crashed  3", "crashed", len("completed_failed"))
+    assert coloured(line) == f"completed_failed  {RED}crashed\x1b[0m  3" and line == "completed_failed  crashed  3"
+    assert coloured(paint_status("interrupted (resumable)  4", "interrupted (resumable)")) \
+        == "\x1b[33minterrupted\x1b[0m (resumable)  4"
+    # not where it was said to be (text between), or a status without a colour: plain
+    assert coloured(paint_status("name  x crashed", "crashed", 4)) == "name  x crashed"
+    assert coloured(paint_status("name  unknown", "unknown", 4)) == "name  unknown"
+
+
+def test_emit_colours_only_when_asked():
+    line = paint_status("a  completed", "completed", 1)
+    plain, colour = io.StringIO(), io.StringIO()
+    emit([line, "b"], plain)
+    emit([line, "b"], colour, colour=True)
+    assert plain.getvalue() == "a  completed\nb\n"
+    assert colour.getvalue() == f"a  {GREEN}completed\x1b[0m\nb\n"
+
+
+def test_cli_tables_are_coloured_on_a_colour_terminal_only(lab):
+    """FORCE_COLOR makes rich (and so nnlab) treat the output as a colour terminal; NO_COLOR wins over it."""
+    for args in (("runs", lab), ("compare", *sorted(lab.iterdir())), ("show", sorted(lab.iterdir())[0])):
+        for env, colour in (({"FORCE_COLOR": None, "NO_COLOR": None}, False), ({"FORCE_COLOR": "1"}, True),
+                            ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False)):
+            r = invoke(*args, env={"COLUMNS": "100", **env})
+            assert "completed" in r.stdout and bool(ANSI.search(r.stdout)) == colour, (args[0], env)
+            if colour:
+                assert f"{GREEN}completed\x1b[0m" in r.stdout

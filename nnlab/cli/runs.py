@@ -9,19 +9,11 @@ import click
 from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, _console, check_output, handle_errors, main
 from nnlab.metrics import METRICS
 
-STATUS_STYLE = {"completed": "green", "diverged": "red", "failed": "red", "crashed": "red",
-                "interrupted": "yellow", "pruned": "magenta", "running": "cyan", "incomplete": "yellow"}
-
-
 def _esc(text) -> str:
     """Text from a run folder (names, messages, paths) for rich: '[' is a bracket, not markup."""
     from rich.markup import escape
 
     return escape(str(text))
-
-
-def _status(text: str) -> str:
-    return f"[{STATUS_STYLE.get(text, 'white')}]{_esc(text)}[/]"
 
 
 def _warn(lines):
@@ -98,11 +90,11 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
     elif fmt == "markdown":
         click.echo(to_markdown(comp), nl=False)
     else:
-        from nnlab.look.term import emit, screen
+        from nnlab.look.term import colour_wanted, emit, screen
         from nnlab.look.views import render_compare
 
         terminal, width = screen()
-        emit(render_compare(comp, width=width, terminal=terminal))
+        emit(render_compare(comp, width=width, terminal=terminal), colour=colour_wanted())
         if comp.damaged and not terminal:  # below a table for scripts they would be a row: on stderr
             _warn(f"{path}: not compared (damaged: {why})" for path, why in comp.damaged)
     if plot:
@@ -133,7 +125,7 @@ def runs_(folder, statuses):
       nnlab runs
       nnlab runs runs/ --status diverged --status crashed
     """
-    from nnlab.look.term import emit, screen
+    from nnlab.look.term import colour_wanted, emit, screen
     from nnlab.look.views import render_runs
     from nnlab.runs import find_runs
 
@@ -144,7 +136,7 @@ def runs_(folder, statuses):
     found.sort(key=lambda r: (r.started is None, r.started), reverse=True)
     found.sort(key=lambda r: r.started is None)
     terminal, width = screen()
-    emit(render_runs(found, folder, width=width, terminal=terminal))
+    emit(render_runs(found, folder, width=width, terminal=terminal), colour=colour_wanted())
 
 
 @main.command("show")
@@ -180,11 +172,11 @@ def show(run, show_config):
                            "lr_find.png there")
         raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
     _warn(f"{r.path}: {w}" for w in r.warnings)
-    from nnlab.look.term import emit, screen
+    from nnlab.look.term import colour_wanted, emit, screen
     from nnlab.look.views import render_show
 
     terminal, width = screen()
-    emit(render_show(r, width=width, terminal=terminal, config=show_config))
+    emit(render_show(r, width=width, terminal=terminal, config=show_config), colour=colour_wanted())
 
 
 @main.command("report")

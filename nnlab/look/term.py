@@ -105,12 +105,52 @@ def fits(lines: list[str], width: int | None) -> bool:
     return width is None or all(width_of(line) <= width for line in lines)
 
 
-def emit(lines, file=None) -> None:
-    """Write lines as they are (no wrapping, no markup); a closed pipe (``| head``) ends quietly."""
+# a run's status in a colour terminal (SGR codes): what went well, what went wrong, what can go on
+STATUS_COLOURS = {"completed": "32", "diverged": "31", "failed": "31", "crashed": "31", "interrupted": "33",
+                  "incomplete": "33", "pruned": "35", "running": "36"}
+
+
+class Painted(str):
+    """A line with one stretch to colour on a colour terminal; everywhere else (widths, tests, pipes)
+    it is the plain line it equals."""
+
+    span: tuple[int, int, str] = (0, 0, "")
+
+
+def paint_status(line: str, status: str, start: int = 0) -> str:
+    """``line`` with the run status that follows character ``start`` (after spaces only) marked for
+    colour; the line unchanged when it is not there or has no colour."""
+    word = status.split(" ", 1)[0]  # 'interrupted (resumable)': the status word
+    code = STATUS_COLOURS.get(word)
+    at = line.find(word, start)
+    if code is None or at < 0 or line[start:at].strip():
+        return line
+    out = Painted(line)
+    out.span = (at, at + len(word), code)
+    return out
+
+
+def coloured(line: str) -> str:
+    """The line with its painted stretch in ANSI colour (unchanged when nothing is painted)."""
+    a, b, code = getattr(line, "span", (0, 0, ""))
+    return f"{line[:a]}\x1b[{code}m{line[a:b]}\x1b[0m{line[b:]}" if code else line
+
+
+def colour_wanted(stderr: bool = False) -> bool:
+    """Colour for a terminal that has it (rich honours NO_COLOR, TERM=dumb and FORCE_COLOR)."""
+    from rich.console import Console
+
+    c = Console(stderr=stderr)
+    return c.is_terminal and c.color_system is not None and not c.no_color
+
+
+def emit(lines, file=None, colour: bool = False) -> None:
+    """Write lines as they are (no wrapping, no markup; with ``colour``, painted stretches in ANSI
+    colour); a closed pipe (``| head``) ends quietly."""
     f = file or sys.stdout
     try:
         for line in lines:
-            f.write(line + "\n")
+            f.write((coloured(line) if colour else line) + "\n")
         f.flush()
     except BrokenPipeError:
         try:

@@ -8,7 +8,7 @@ would not fit, each run becomes a block of lines (as ``kubectl describe`` does) 
 from __future__ import annotations
 
 from nnlab.look.format import mean_std
-from nnlab.look.term import aligned, fits, tsv, width_of, wrap
+from nnlab.look.term import aligned, fits, paint_status, tsv, width_of, wrap
 
 INDENT = "  "
 
@@ -153,7 +153,7 @@ def _compare_table(comp, cells, width, any_settings) -> list[str] | None:
         fixed = max(width_of(pad_line) for pad_line in base)
         if not any_settings:
             if width is None or used <= width:
-                return base
+                return [base[0]] + [paint_status(line, r[1], len(r[0])) for line, r in zip(base[1:], rows)]
             continue
         room = None if width is None else width - fixed - 2
         if room is not None and room < min_settings:
@@ -165,7 +165,7 @@ def _compare_table(comp, cells, width, any_settings) -> list[str] | None:
                 out.append(line + "  settings")
                 continue
             sets = _settings_lines(comp.rows[i - 1].groups, room) or [""]
-            out.append((line + "  " + sets[0]).rstrip())
+            out.append(paint_status((line + "  " + sets[0]).rstrip(), rows[i - 1][1], len(rows[i - 1][0])))
             out += [(" " * (fixed + 2) + s).rstrip() for s in sets[1:]]
         if fits(out, width):
             return out
@@ -180,9 +180,9 @@ def _compare_blocks(comp, cells, width) -> list[str]:
         lines.append("")
         head = f"{row.name}  {row.status}"
         if width is not None and width_of(head) > width:
-            lines += [row.name, INDENT + row.status]
+            lines += [row.name, paint_status(INDENT + row.status, row.status)]
         else:
-            lines.append(head)
+            lines.append(paint_status(head, row.status, len(row.name)))
         curve = c["curve"](min(12, max(0, (width or 80) - 20)))
         lines += _pack([f"best {metric} {c['best']}", f"test acc {c['test']}", f"last loss tr/val {c['loss']}",
                         f"epochs {c['epochs']}", f"train s {c['secs']}", curve], width, INDENT)
@@ -230,19 +230,20 @@ def render_runs(runs, folder: str, width: int | None = None, terminal: bool = Tr
         title = [f"{plural(len(runs), 'run')}, newest first, in", folder]
     table = aligned(RUNS_HEADER, rows, right={1, 2, 4})
     if fits(table, width) or not rows:
-        return [*title, *table]
+        return [*title, table[0], *(paint_status(line, r[0]) for line, r in zip(table[1:], rows))]
     sub = aligned(["status", "epochs", "train s", "best", "test acc"], [r[:5] for r in rows], right={1, 2, 4})
     sub = [INDENT + s for s in sub]
     if fits(sub, width):
         out = [*title, "run folder", sub[0]]
         for r, line in zip(rows, sub[1:]):
-            out += [r[5], line]
+            out += [r[5], paint_status(line, r[0])]
         return out
     out = list(title)
     for c in cells:
         out.append(c["folder"])
-        out += _pack([c["status"], f"{c['epochs']} epochs", f"train {c['secs']} s", f"best {c['best']}",
-                      f"test acc {c['test']}"], width, INDENT, sep="  ")
+        packed = _pack([c["status"], f"{c['epochs']} epochs", f"train {c['secs']} s", f"best {c['best']}",
+                        f"test acc {c['test']}"], width, INDENT, sep="  ")
+        out += [paint_status(packed[0], c["status"]), *packed[1:]]
     return out
 
 
@@ -261,7 +262,8 @@ def render_show(run, width: int | None = None, terminal: bool = True, config: bo
     facts = f"{run.status}  {plural(len(run.metrics), 'epoch')}" \
         + (f"  {run.started.strftime('%Y-%m-%d %H:%M:%S')}" if run.started else "")
     head = f"{run.name}  {facts}"
-    lines = [head] if width is None or width_of(head) <= width else [run.name, INDENT + facts]
+    lines = [paint_status(head, run.status, len(run.name))] if width is None or width_of(head) <= width \
+        else [run.name, paint_status(INDENT + facts, run.status)]
     lines.append(f"folder: {run.path}")
     if s.get("message"):
         lines += wrap(str(s["message"]), width)
