@@ -347,3 +347,16 @@ def test_report_and_compare_plot_draw_the_same_overlaid_figure(tmp_path, monkeyp
     assert svg.startswith('<svg role="img" aria-label="Overlaid curves: training loss, validation loss, '
                           'validation loss (log scale), learning rate against epoch"')
     assert 'id="f1-' in svg and "<style" not in svg
+
+
+def test_a_long_run_name_breaks_after_its_separators_not_inside_a_word(ungrouped):
+    """The run column offers a break after every '_', '-' and '.' of a name (a <wbr>), so a narrow column
+    wraps 'spiral_batchnorm_...' between its parts; the text is still the whole name."""
+    from nnlab.look.report import _name_html
+
+    assert _name_html("spiral_batch-norm.v2_") == "spiral_<wbr>batch-<wbr>norm.<wbr>v2_"
+    assert _name_html("a<b>_&") == "a&lt;b&gt;_<wbr>&amp;"
+    assert _name_html("plain") == "plain"
+    _, text = ungrouped
+    assert ">only_<wbr>config</a></td>" in text  # the run that has only its config.yaml
+    assert "only_config" in [cells[0] for cells in check(text).table]  # the cell's text is the whole name

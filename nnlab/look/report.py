@@ -317,6 +317,12 @@ def _settings_cell(row: Row, has_config: bool, common: dict) -> str:
     return f'<td class="set">{" ".join(lines)}</td>'
 
 
+def _name_html(name: str) -> str:
+    """A run name that a narrow column breaks after its '_', '-' and '.' before it breaks inside a word
+    (spiral_batchnorm_<wbr>dropout_<wbr>...)."""
+    return "<wbr>".join(esc(part) for part in re.split(r"(?<=[_.-])(?=.)", name))
+
+
 def _option_html(text: str) -> str:
     return "<wbr>".join(esc(part) for part in re.split(r"(?<=,)", text))
 
@@ -350,7 +356,7 @@ def comparison_table(comp: Comparison, anchors: dict, colors: dict, runs: dict |
     for row in comp.rows:
         first = row.runs[0] if row.runs else ""
         color = next((colors[p] for p in row.runs if p in colors), None)
-        name = esc(row.name)
+        name = _name_html(row.name)
         if first in anchors:
             name = f'<a href="#{anchors[first]}">{name}</a>'
         cells = [f'<td class="run">{_swatch(color)}{name}</td>', f"<td>{_status_badge(row.status)}</td>"]
