@@ -313,6 +313,21 @@ def test_float_options_take_ints_and_reject_booleans(tmp_path):
     assert lines == [f"{tmp_path / 'c.yaml'}: train.optimizer.lr: must be a valid number, got true"]
 
 
+@pytest.mark.parametrize("text, shown", [(".inf", "inf"), ("-.inf", "-inf"), (".nan", "nan"), ("1e400", "inf")])
+def test_infinite_and_nan_numbers_are_refused_for_every_float_option(tmp_path, text, shown):
+    """YAML reads .inf, .nan and an overflowing 1e400 as floats; no option takes them.  Before, an
+    infinite learning rate or slope passed the '> 0' bounds, and a NaN passed options with no bound
+    (warm_restart's t_mult, whose own check 't_mult < 1' is false for NaN)."""
+    src = tmp_path / "c.yaml"
+    lines = errors_of(tmp_path, f"train: {{optimizer: {{name: sgd, lr: {text}}},\n"
+                                f"        schedule: {{name: warm_restart, t_0: 5, t_mult: {text}}}}}\n"
+                                f"model: {{activation: {{name: leaky_relu, slope: {text}}}, dropout: [{text}]}}\n")
+    assert lines == [f"{src}: model.activation.slope: must be a finite number, got {shown}",
+                     f"{src}: model.dropout.rate: item 1 must be a finite number, got [{shown}]",
+                     f"{src}: train.optimizer.lr: must be a finite number, got {shown}",
+                     f"{src}: train.schedule.t_mult: must be a finite number, got {shown}"]
+
+
 def test_upper_bounds_on_epochs_samples_and_widths(tmp_path):
     src = tmp_path / "c.yaml"
     lines = errors_of(tmp_path, "train: {epochs: 1e9}\nmodel: {hidden: [64, 1000001]}\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import difflib
 import inspect
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -203,6 +204,10 @@ def check_value(value: Any, annotation: Any) -> Any:
             try:
                 return check_value(value, a)
             except Invalid as exc:
+                # a list is told what is wrong with its items, not that it is not a number
+                is_list_arm = typing.get_origin(a) in (list, tuple) or a in (list, tuple)
+                if is_list_arm and isinstance(value, (list, tuple)):
+                    first = exc
                 first = first or exc
         raise first or Invalid("must be null")
     if origin in (list, tuple) or annotation in (list, tuple):
@@ -240,7 +245,8 @@ def _number(value: Any, kind: type) -> Any:
       (-> 3, 100), since YAML reads 1e2 as a float;
     * a float option takes any number: 3 -> 3.0;
     * text is never a number, even '300' (quoted in the YAML): it is rejected with a hint to
-      drop the quotes, and so are true/false, inf and nan for ints.
+      drop the quotes, and so are true/false; inf and nan are rejected for every option (an infinite
+      learning rate or slope is a typo, not a setting).
     """
     wanted = "a whole number" if kind is int else "a valid number"
     if isinstance(value, str):
@@ -252,6 +258,8 @@ def _number(value: Any, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid(f"must be {wanted}")
     if kind is float:
+        if not math.isfinite(value):  # .inf, 1e400 (YAML reads both as inf) and .nan: never a setting
+            raise Invalid("must be a finite number")
         return float(value)
     if isinstance(value, int):
         return value
