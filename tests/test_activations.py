@@ -1,5 +1,6 @@
 """Activations: forward values against independently written formulas, backward against
-centred differences and the CS224n derivative formulas, RReLU/PReLU specifics, dtypes.
+centred differences and the CS224n derivative formulas, the derivative at a kink, RReLU/PReLU
+specifics, dtypes, kink states (for the gradient check) and the diagnostics hooks.
 
 Every test that is parametrized over ``activations.names()`` asserts that the
 activation has an entry in the tables below, so a newly registered activation
@@ -13,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.components.activations import PReLU, activations
+from nnlab.components.activations import PReLU, RReLU, activations
 
 NAMES = activations.names()
 
@@ -293,6 +294,18 @@ def test_relu_derivative_is_step():
     np.testing.assert_array_equal(_grad_at("relu", z), [[0, 0, 0, 1, 1]])
 
 
+def test_derivative_at_zero_is_that_of_the_left_piece_as_in_torch():
+    # at the kink z = 0 (either signed zero) the backward uses the z <= 0 piece, as torch.autograd
+    # does: leaky_relu -> slope, elu -> alpha e^0 = alpha, selu -> scale * alpha
+    z = np.array([[-0.0, 0.0, -1.0, 1.0]])
+    np.testing.assert_allclose(_grad_at("leaky_relu", z, {"name": "leaky_relu", "slope": 0.1}),
+                               [[0.1, 0.1, 0.1, 1.0]], rtol=1e-15)
+    np.testing.assert_allclose(_grad_at("elu", z, {"name": "elu", "alpha": 2.0}),
+                               [[2.0, 2.0, 2.0 * math.exp(-1.0), 1.0]], rtol=1e-14)
+    sa = SELU_SCALE * SELU_ALPHA  # 1.7580993408473766
+    np.testing.assert_allclose(_grad_at("selu", z), [[sa, sa, sa * math.exp(-1.0), SELU_SCALE]], rtol=1e-14)
+
+
 def test_backward_scales_the_upstream_gradient():
     z = SMOOTH.copy()
     da = np.arange(1.0, 13.0).reshape(3, 4)
@@ -340,6 +353,58 @@ def test_rrelu_frozen_reuses_slopes():
     np.testing.assert_array_equal(act.forward(z.copy(), train=True), first)
 
 
+def test_rrelu_forward_defaults_to_training_mode():
+    z = -np.ones((4, 5))
+    a = make("rrelu", 5).forward(z.copy())
+    # drawn slopes, one per element, not the evaluation mode's mean slope 11/48
+    np.testing.assert_array_equal(a, make("rrelu", 5).forward(z.copy(), train=True))
+    assert np.all((a >= -1 / 3) & (a <= -1 / 8)) and np.unique(a).size == a.size
+
+
+def test_rrelu_outside_a_model_draws_from_its_own_seeded_stream():
+    # a model hands RReLU its noise stream; built alone it draws from np.random.default_rng(0)
+    z = -np.ones((3, 4))
+    expected = -np.random.default_rng(0).uniform(1 / 8, 1 / 3, (3, 4))
+    for _ in range(2):  # reproducible: every new instance starts the same stream
+        np.testing.assert_array_equal(activations.build("rrelu").forward(z.copy(), train=True), expected)
+
+
+def test_rrelu_at_zero_uses_the_drawn_slope_as_in_torch():
+    # torch's rrelu draws a slope for every input <= 0 and its gradient there is that slope
+    act = make("rrelu", 4)
+    act.forward(np.array([[-0.0, 0.0, -1.0, 1.0]]), train=True)
+    s = act.slopes[0].copy()
+    assert np.all((s >= 1 / 8) & (s <= 1 / 3))
+    np.testing.assert_array_equal(act.backward(np.ones((1, 4))), [[s[0], s[1], s[2], 1.0]])
+
+
+def test_rrelu_frozen_training_pass_after_an_evaluation_pass():
+    act = make("rrelu", 5)
+    act.frozen = True
+    z = -np.ones((4, 5))
+    act.forward(z.copy(), train=True)
+    np.testing.assert_allclose(act.forward(z.copy(), train=False), z * (1 / 8 + 1 / 3) / 2, rtol=1e-15)
+    again = act.forward(z.copy(), train=True)
+    assert np.all((again >= -1 / 3) & (again <= -1 / 8))
+    np.testing.assert_array_equal(act.backward(np.ones((4, 5))), -again)
+
+
+def test_rrelu_lower_may_equal_upper_but_not_exceed_it():
+    from nnlab.config import validate
+    from nnlab.errors import ConfigError
+
+    # as torch: "Lower bound should be less than or equal to the upper bound"
+    RReLU.check({"lower": 0.2, "upper": 0.2})
+    cfg = validate({"model": {"hidden": [3], "activation": {"name": "rrelu", "lower": 0.2, "upper": 0.2}}})
+    act = make("rrelu", 3, spec=cfg.model["activation"])
+    np.testing.assert_array_equal(act.forward(-np.ones((2, 3)), train=True), -0.2)  # U[0.2, 0.2] is 0.2
+    message = r"lower \(0\.5\) must not exceed upper \(0\.2\)"
+    with pytest.raises(ValueError, match=message):
+        RReLU.check({"lower": 0.5, "upper": 0.2})
+    with pytest.raises(ConfigError, match=message):
+        validate({"model": {"hidden": [3], "activation": {"name": "rrelu", "lower": 0.5, "upper": 0.2}}})
+
+
 # ---------------------------------------------------------------- (e) PReLU's alpha gradient
 
 
@@ -383,6 +448,25 @@ def test_prelu_in_a_model_starts_at_quarter_and_is_not_decayed():
     assert not t.decay and t.start >= model.n_decay
 
 
+def test_prelu_at_zero_takes_the_alpha_piece_as_in_torch():
+    # da/dz = alpha_j where z <= 0 (torch's prelu backward too); d a / d alpha_j = z there, 0 at z = 0
+    act = make("prelu", 4, alpha=np.array([0.1, 0.2, 0.3, 0.4]))
+    act.forward(np.array([[-0.0, 0.0, 1.0, -2.0]]), train=True)
+    dz = act.backward(np.array([[2.0, 3.0, 5.0, 7.0]]))
+    np.testing.assert_allclose(dz, [[0.2, 0.6, 5.0, 2.8]], rtol=1e-15)
+    np.testing.assert_array_equal(act.g["alpha"], [0.0, 0.0, 0.0, -14.0])
+
+
+def test_prelu_follows_its_formula_at_signed_zeros():
+    # a = z if z > 0 else alpha z, evaluated as written: alpha is learned and may turn negative, and
+    # then alpha * (-0.0) = +0.0 and alpha * (+0.0) = -0.0 (torch.nn.functional.prelu gives the same)
+    z = np.array([[-0.0, 0.0]])
+    a = make("prelu", 2, alpha=np.array([-0.5, -0.5])).forward(z.copy())
+    assert np.signbit(a).tolist() == [[False, True]]
+    a = make("prelu", 2).forward(z.copy())  # alpha 0.25 keeps the sign
+    assert np.signbit(a).tolist() == [[True, False]]
+
+
 # ---------------------------------------------------------------- (f) dtypes
 
 
@@ -399,3 +483,153 @@ def test_float32_in_float32_out(name):
     assert dz.shape == z.shape
     if act.trainable:
         assert act.g["alpha"].dtype == np.float32
+
+
+def test_float32_leaky_relu_gradient_is_the_slope_the_forward_uses():
+    # the float32 forward computes z * float32(slope) (numpy casts the Python float to the array's
+    # dtype), whose derivative is that float32 number: backward(da) = da * float32(slope), rounded once
+    rng = np.random.default_rng(5)
+    z = -rng.uniform(0.1, 3.0, (40, 25)).astype(np.float32)
+    da = rng.standard_normal(z.shape).astype(np.float32)
+    for slope in (0.01, 0.1):
+        act = make("leaky_relu", 25, dtype=np.float32, spec={"name": "leaky_relu", "slope": slope})
+        np.testing.assert_array_equal(act.forward(z.copy()), z * np.float32(slope))
+        np.testing.assert_array_equal(act.backward(da.copy()), da * np.float32(slope))
+
+
+# ---------------------------------------------------------------- (g) kink states, diagnostics hooks
+
+
+# pre-activations strictly inside the pieces, never on a kink
+OFF_KINK = np.array([-3.0, -1.5, -0.5, -1e-3, 1e-3, 0.5, 1.5, 3.0])
+
+
+@pytest.mark.parametrize("spec, kinks", [
+    ("relu", [0.0]),
+    ("leaky_relu", [0.0]),
+    ("prelu", [0.0]),
+    ("rrelu", [0.0]),
+    ("selu", [0.0]),
+    ({"name": "elu", "alpha": 2.0}, [0.0]),
+    ({"name": "elu", "alpha": 0.5}, [0.0]),
+    ("hard_tanh", [-1.0, 1.0]),
+], ids=["relu", "leaky_relu", "prelu", "rrelu", "selu", "elu-2.0", "elu-0.5", "hard_tanh"])
+def test_kink_state_changes_exactly_across_the_kinks(spec, kinks):
+    name = spec if isinstance(spec, str) else spec["name"]
+    act = make(name, OFF_KINK.size, spec=spec)
+    state = np.asarray(act.kink_state(OFF_KINK[None, :]))[0]
+    piece = np.searchsorted(kinks, OFF_KINK)  # which piece of the function each point lies on
+    same_state = state[:, None] == state[None, :]
+    same_piece = piece[:, None] == piece[None, :]
+    np.testing.assert_array_equal(same_state, same_piece)
+    # the gradient check also evaluates it on a kink itself: no floating-point error there
+    with np.errstate(all="raise"):
+        at = np.asarray(act.kink_state(np.array([kinks])))
+    assert np.all(np.isfinite(at))
+
+
+def test_elu_has_no_kink_when_alpha_is_one():
+    # left derivative alpha e^0 = alpha, right derivative 1: differentiable at 0 iff alpha = 1
+    assert make("elu", 3).kink_state(np.array([[-1.0, 0.0, 1.0]])) is None
+    assert make("elu", 3, spec={"name": "elu", "alpha": 2.0}).kink_state(np.array([[-1.0, 0.0, 1.0]])) is not None
+
+
+def test_maxout_kink_state_changes_when_any_unit_changes_its_winner():
+    act = activations.build({"name": "maxout", "pieces": 2})
+    z = np.array([[10.0, 0.0, 0.3, 0.5],
+                  [-1.0, -2.0, 4.0, 3.0]])
+    base = act.kink_state(z)
+    swapped = z.copy()
+    swapped[0, 2:] = [0.5, 0.3]  # row 0, unit 1: piece 0 now wins (the batch's largest value stays put)
+    assert not np.array_equal(act.kink_state(swapped), base)
+    moved = z.copy()
+    moved[0, 3], moved[1, 0] = 0.4, -1.5  # values move, no winner changes
+    np.testing.assert_array_equal(act.kink_state(moved), base)
+
+
+ACTIVITY = [n for n in NAMES if activations.get(n).obj.tracks_activity and n != "maxout"]
+
+
+@pytest.mark.parametrize("name", ACTIVITY)
+def test_unit_activity_is_per_unit_and_positive_iff_the_unit_was_active(name):
+    # 3 rows, 4 units: unit 1 is on its identity part (z > 0) in one row; unit 3 only reaches 0
+    z = np.array([[-1.0, 2.0, -0.5, -3.0],
+                  [-2.0, -0.5, -0.1, 0.0],
+                  [-0.3, -1.0, -4.0, 0.0]])
+    act = make(name, 4)
+    act.forward(z.copy(), train=True)
+    activity = act.unit_activity()
+    assert activity.shape == (4,)
+    np.testing.assert_array_equal(activity > 0, [False, True, False, False])
+
+
+def test_maxout_unit_activity_counts_the_wins_of_each_piece():
+    act = activations.build({"name": "maxout", "pieces": 2})
+    act.forward(np.array([[1.0, 3.0, -2.0, -5.0],
+                          [4.0, -1.0, 0.5, 0.25],
+                          [-1.0, -1.5, 7.0, 8.0]]))
+    # unit 0: piece 1 wins row 0, piece 0 rows 1-2; unit 1: piece 0 rows 0-1, piece 1 row 2
+    np.testing.assert_array_equal(act.unit_activity(), [2, 1, 2, 1])
+    act = activations.build({"name": "maxout", "pieces": 3})
+    act.forward(np.array([[1.0, 5.0, 2.0, -3.0, -4.0, -1.0],
+                          [0.0, 6.0, 1.0, -2.0, -9.0, -8.0]]))
+    np.testing.assert_array_equal(act.unit_activity(), [0, 2, 0, 1, 0, 1])  # pieces 0, 2 and 4 never win
+
+
+def test_saturated_fraction_follows_the_documented_thresholds():
+    z = np.array([[-5.0, -3.5, -3.0, -2.5, -1.0, 0.0, 1.0, 1.5]])
+    expected = {
+        "hard_tanh": 5 / 8,  # |z| > 1: the gradient is 1 on the closed interval [-1, 1]
+        "elu": 2 / 8,  # z < -3
+        "selu": 2 / 8,  # z < -3
+    }
+    for name, fraction in expected.items():
+        act = make(name, z.shape[1])
+        act.forward(z.copy(), train=True)
+        assert act.saturated() == fraction, name
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, bound", [("sigmoid", 0.97), ("tanh", 0.97), ("tanh", -0.97)])
+def test_saturation_threshold_itself_is_not_saturated(name, bound, dtype):
+    # sigmoid: a > 0.97 (or a < 0.03); tanh: |a| > 0.97, strictly.  Scan consecutive floats around the
+    # exact preimage of the threshold for inputs whose activation is the threshold exactly.
+    # (sigmoid never computes exactly 0.03: 0.5 + 0.5 tanh(z/2) is a multiple of 2^-54 (2^-25 in float32)
+    # there, and 0.03 is not.)
+    z0 = dtype(math.log(bound / (1 - bound)) if name == "sigmoid" else math.atanh(bound))
+    z = (z0 + np.spacing(z0) * np.arange(-1000, 1001).astype(dtype)).reshape(1, -1)
+    act = make(name, z.shape[1], dtype=dtype)
+    a = act.forward(z.copy())[0]
+    on = z[:, a == dtype(bound)]
+    assert on.size > 0
+    act.forward(on.copy())
+    assert act.saturated() == 0.0
+    act.forward(z[:, np.abs(a) > dtype(0.97)].copy())
+    assert act.saturated() == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elu_and_selu_at_signed_zeros_and_infinities_as_torch(dtype):
+    """The formula's value at the edges, as torch.nn.functional.elu/selu give it: -0.0 stays -0.0
+    (alpha (e^-0 - 1) = alpha * -0.0), NaN stays NaN, -inf goes to -alpha (-scale alpha), +inf stays."""
+    z = np.array([[-0.0, 0.0, np.nan, -np.inf, np.inf]], dtype)
+    for name, lo in (("elu", -2.0), ("selu", -SELU_SCALE * SELU_ALPHA)):
+        spec = {"name": "elu", "alpha": 2.0} if name == "elu" else None
+        a = make(name, 5, dtype=dtype, spec=spec).forward(z.copy())
+        assert a.dtype == dtype
+        assert np.signbit(a[0, :2]).tolist() == [True, False] and a[0, 0] == 0 and a[0, 1] == 0, name
+        assert np.isnan(a[0, 2]) and a[0, 4] == np.inf, name
+        np.testing.assert_allclose(a[0, 3], dtype(lo), rtol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elu_and_selu_never_overflow_on_large_positive_inputs(dtype):
+    """The negative piece is evaluated on z clamped to <= 0: e^z of a large positive z (an exploding
+    run) must not overflow and warn, or raise under np.errstate(over='raise')."""
+    z = np.array([[1e3, 88.8, -1e3]], dtype)
+    for name in ("elu", "selu"):
+        with np.errstate(all="raise"):
+            a = make(name, 3, dtype=dtype).forward(z.copy())
+        scale = SELU_SCALE if name == "selu" else 1.0
+        alpha = SELU_ALPHA if name == "selu" else 1.0
+        np.testing.assert_allclose(a, [[scale * 1e3, scale * dtype(88.8), -scale * alpha]], rtol=1e-6)

@@ -1,5 +1,6 @@
 """Weight initializers: shape/dtype, variance against the formula within sampling error,
-bounds of the uniform ones, orthogonality, exact constants, seeding, zero biases.
+bounds of the uniform ones, orthogonality (and the QR it comes from), exact constants, the
+defaults of a direct call, seeding, zero biases.
 
 Every test parametrized over ``initializers.names()`` requires an entry in EXPECT,
 so a newly registered initializer fails here until its expected behaviour is written down.
@@ -12,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.components.initializers import initializers
+from nnlab.components.initializers import constant, initializers, normal, orthogonal, uniform
 
 NAMES = initializers.names()
 FAN_IN, FAN_OUT = 400, 300
@@ -92,6 +93,19 @@ def test_orthogonal(fan_in, fan_out, gain):
     np.testing.assert_allclose(np.linalg.svd(W, compute_uv=False), gain, rtol=1e-12)
 
 
+@pytest.mark.parametrize("fan_in, fan_out", [(30, 30), (50, 20), (20, 50)])
+def test_orthogonal_is_the_q_factor_of_the_gaussian_draw(fan_in, fan_out):
+    # W = gain * Q with A = Q R the QR of the (tall) Gaussian draw A, R's diagonal made positive:
+    # then Q^T A = R is upper triangular with a positive diagonal (Q = W^T for a wide W)
+    gain = 1.5
+    W = build("orthogonal", fan_in, fan_out, seed=3, spec={"name": "orthogonal", "gain": gain})
+    A = np.random.default_rng(3).standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+    Q = (W if fan_in >= fan_out else W.T) / gain
+    R = Q.T @ A
+    np.testing.assert_allclose(np.tril(R, -1), 0.0, atol=1e-12)
+    assert np.all(np.diag(R) > 0)
+
+
 def test_orthogonal_float32():
     W = build("orthogonal", 40, 10, dtype=np.float32)
     assert W.dtype == np.float32
@@ -103,6 +117,22 @@ def test_variance_formulas_differ_as_in_the_notes():
     he = build("he_normal", 100, 900)
     xavier = build("xavier_normal", 100, 900)
     assert abs(he.var() - 0.02) < 0.001 and abs(xavier.var() - 0.002) < 0.0001
+
+
+def test_direct_calls_use_the_documented_defaults():
+    # a config resolved by validate() names every option; a direct call takes the signature's defaults:
+    # constant value 0.0, normal std 0.01, uniform limit 0.05, orthogonal gain 1.0
+    def rng():
+        return np.random.default_rng(0)
+
+    np.testing.assert_array_equal(constant(4, 3, rng(), np.float64), np.zeros((4, 3)))
+    W = normal(FAN_IN, FAN_OUT, rng(), np.float64)
+    var = 0.01 ** 2
+    assert abs(float(np.mean(W * W)) - var) < 5 * var * math.sqrt(2.0 / W.size)
+    U = uniform(FAN_IN, FAN_OUT, rng(), np.float64)
+    assert np.all(np.abs(U) <= 0.05) and U.max() > 0.99 * 0.05 and U.min() < -0.99 * 0.05
+    Q = orthogonal(50, 20, rng(), np.float64)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(20), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

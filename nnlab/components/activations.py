@@ -256,7 +256,10 @@ class ELU(Activation):
         self.alpha = alpha
 
     def f(self, z):
-        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+        # the negative piece on z clamped to <= 0 by where(), not minimum(z, 0): at z = -0.0 minimum
+        # returns its +0 operand and the output would be +0, where torch and the formula give -0.0
+        pos = z > 0
+        return np.where(pos, z, self.alpha * np.expm1(np.where(pos, 0, z)))
 
     def df(self):
         return np.where(self.z > 0, 1, self.a + self.alpha).astype(self.z.dtype)
@@ -282,7 +285,8 @@ class SELU(Activation):
     SCALE = 1.0507009873554804934193349852946
 
     def f(self, z):
-        return self.SCALE * np.where(z > 0, z, self.ALPHA * np.expm1(np.minimum(z, 0)))
+        pos = z > 0  # the negative piece as ELU's (-0.0 stays -0.0, as in torch)
+        return self.SCALE * np.where(pos, z, self.ALPHA * np.expm1(np.where(pos, 0, z)))
 
     def df(self):
         return np.where(self.z > 0, self.SCALE, self.a + self.SCALE * self.ALPHA).astype(self.z.dtype)
