@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from nnlab import runs
+from nnlab import files, runs
 from nnlab.errors import RunError
 
 
@@ -154,7 +154,8 @@ def _ensemble_summary(cfg, dirs: list[Path], dataset, statuses: list[str]) -> di
     rows = [runs.read_metrics(d / "metrics.csv") for d in finished]
     n = min(len(r) for r in rows)
     out["final"] = _mean_row([r[n - 1] for r in rows]) if n else None
-    out["train_seconds"] = sum(json.loads((d / "summary.json").read_text()).get("train_seconds") or 0
+    out["train_seconds"] = sum(json.loads(files.read_text_bounded(d / "summary.json", files.CONFIG_MAX_BYTES,
+                                                                  "a run's summary.json")).get("train_seconds") or 0
                                for d in finished)
     return out
 
@@ -214,8 +215,13 @@ def combine_runs(run_dirs: list[Path], dataset=None) -> dict:
     outs = {"val": [], "test": []}
     for d, cfg in zip(run_dirs, cfgs):
         model, _, _ = build(cfg, dataset)
-        with np.load(Path(d) / "model.npz", allow_pickle=False) as z:
-            model.load_state({k: z[k] for k in z.files})
+        path = Path(d) / "model.npz"
+        try:
+            model.load_state(files.load_npz_bounded(path, "a run's model.npz", RunError))
+        except (KeyError, ValueError, IndexError) as exc:  # weights of another network, or of none
+            what = f"no array {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise RunError(f"{path}: does not hold the weights of its config.yaml's network ({what}); "
+                           "the run folder looks damaged") from None
         for name, x in (("val", dataset.x_val), ("test", dataset.x_test)):
             if x is not None and len(x):
                 outs[name].append(model.predict(x))

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nnlab import runs
+from nnlab import files, runs
 from nnlab.errors import NnlabError, RunError
 from nnlab.interrupt import deferred
 from nnlab.metrics import METRIC_COLUMNS
@@ -219,9 +219,11 @@ def prepare_resume(run_dir):
                        f"train its config.yaml again")
     cfg = load_config(run_dir / "config.yaml")
     try:
-        with np.load(ckpt, allow_pickle=False) as z:
-            state = {k: z[k] for k in z.files}
+        state = files.load_npz_bounded(ckpt, "a run's checkpoint", RunError)
         meta = json.loads(str(state["meta"]))
+    except RunError as exc:  # not a regular file (a FIFO is never waited on), too large, not an archive
+        reason = str(exc).removeprefix(f"{ckpt}: ").split("; expected")[0]
+        raise RunError(f"{ckpt}: damaged checkpoint ({reason}); the run cannot be resumed") from None
     except Exception as exc:  # noqa: BLE001 - any damage to the file is the same problem for the user
         raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}); the run cannot be resumed") from None
     dataset = load_data(cfg)
@@ -243,7 +245,8 @@ def prepare_resume(run_dir):
 
 def _read_summary(run_dir: Path) -> dict:
     try:
-        s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        s = json.loads(files.read_text_bounded(run_dir / "summary.json", files.CONFIG_MAX_BYTES,
+                                               "a run's summary.json"))
         return s if isinstance(s, dict) else {}
     except (OSError, ValueError):
         return {}

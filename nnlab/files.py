@@ -148,6 +148,72 @@ def read_bytes_bounded(path: str | os.PathLike, limit: int, what: str, error=OSE
     return data
 
 
+def read_text_bounded(path: str | os.PathLike, limit: int, what: str, error=OSError) -> str:
+    """read_bytes_bounded as UTF-8 text (UnicodeDecodeError for bytes that are not)."""
+    return read_bytes_bounded(path, limit, what, error).decode("utf-8")
+
+
+# a run's metrics.csv takes about 100 bytes an epoch and a run at most 1,000,000 epochs; a sweep's
+# trials.csv one line a trial: 256 MiB bounds both without refusing any file nnlab wrote
+TABLE_MAX_BYTES = 256 << 20
+YAML_MAX_VALUES = 100_000  # a config holds a few dozen values, a sweep spec a few hundred
+
+
+def too_many_values(value, limit: int = YAML_MAX_VALUES) -> bool:
+    """Whether ``value`` holds more than ``limit`` values, counting a shared or self-containing part
+    once for every place it appears: what YAML aliases ('*name') expand to when the value is walked,
+    copied or printed.  A few lines of anchors and aliases can stand for billions of values (the
+    'billion laughs' document); this looks at no more than ``limit`` of them."""
+    count, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple, set)):
+            stack.extend(v)
+    return False
+
+
+def yaml_load_bounded(text: str, limit: int = YAML_MAX_VALUES):
+    """yaml.safe_load, refusing a document that expands to more than ``limit`` values (ValueError)."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    if too_many_values(value, limit):
+        raise ValueError(f"its aliases ('*name') expand to more than {limit:,} values")
+    return value
+
+
+def load_npz_bounded(path: str | os.PathLike, what: str, error=OSError) -> dict:
+    """The arrays of an .npz archive that is a regular file of at most data_max_bytes() and unpacks to
+    no more than that, never unpickled; anything else is ``error`` with one line."""
+    import zipfile
+
+    import numpy as np
+
+    limit = data_max_bytes()
+    with open_regular_file(path, limit, what, error) as f:
+        try:
+            archive = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+            raise error(f"{path}: not an .npz archive; expected {what}") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise error(f"{path}: a single .npy array, not an .npz archive; expected {what}")
+        with archive:
+            unpacked = sum(info.file_size for info in archive.zip.infolist())
+            if unpacked > limit:
+                raise error(f"{path}: its arrays unpack to {size_text(unpacked)}, larger than {size_text(limit)}, "
+                            f"the most nnlab reads for {what}")
+            try:
+                return {k: archive[k] for k in archive.files}
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise error(f"{path}: cannot read its arrays ({type(exc).__name__}); expected {what}") from None
+
+
 def open_regular_file(path: str | os.PathLike, limit: int, what: str, error=OSError, hint: str = ""):
     """Open a regular file of at most ``limit`` bytes for binary reading (same checks as read_bytes_bounded)."""
     return os.fdopen(_open_regular(path, limit, what, error, hint), "rb")

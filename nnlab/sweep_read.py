@@ -184,9 +184,11 @@ def param_value(text: str, spec: dict | None = None):
     """
     import yaml
 
+    from nnlab.files import yaml_load_bounded
+
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = yaml_load_bounded(text)
+    except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: aliases that expand without end
         value = text
     if isinstance(value, str) and (spec or {}).get("choices") is None:
         try:
@@ -200,11 +202,13 @@ def read_sweep(folder) -> Sweep:
     """Read a sweep folder (defensively: damaged files become warnings)."""
     import yaml
 
+    from nnlab.files import yaml_load_bounded
+
     path = Path(folder)
     sweep = Sweep(path=path, name=path.name)
     spec: dict = {}
     try:
-        loaded = yaml.safe_load(_read_text(path / "sweep.yaml", SPEC_MAX_BYTES))
+        loaded = yaml_load_bounded(_read_text(path / "sweep.yaml", SPEC_MAX_BYTES))
         if isinstance(loaded, dict):
             spec = loaded
         else:

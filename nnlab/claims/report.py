@@ -20,11 +20,13 @@ rate) and ``best`` (the grid rate with the best mean validation score, the range
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnlab import files
 from nnlab.claims.spec import METRICS
 from nnlab.claims.verdict import RULE, Stats, judge, num
 
@@ -99,12 +101,11 @@ def collect(folder) -> Result:
     from nnlab.runs.read import read_diagnostics
 
     folder = Path(folder)
-    claim = json.loads((folder / "claim.json").read_text(encoding="utf-8"))
+    claim = json.loads(_text(folder / "claim.json"))
     res = Result(claim, folder)
     expect = claim["expect"]
     by, tune = expect["by"], claim.get("tune")
-    with open(folder / "trials.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = list(csv.DictReader(io.StringIO(_text(folder / "trials.csv", files.TABLE_MAX_BYTES), newline="")))
     sweep_metric = _sweep_metric(folder)
     metrics = list(dict.fromkeys([expect["metric"], *COLUMNS, sweep_metric]))
     groups: dict = {}  # (variant, tuned value) -> Result-like parts
@@ -115,7 +116,7 @@ def collect(folder) -> Result:
         d = folder / "runs" / row["run"]
         g["runs"].append((int(row["seed"]), d))
         try:
-            summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+            summary = json.loads(_text(d / "summary.json"))
         except (OSError, ValueError):
             continue
         hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
@@ -159,13 +160,19 @@ def collect(folder) -> Result:
     return res
 
 
+def _text(path: Path, limit: int = files.CONFIG_MAX_BYTES) -> str:
+    """A file of a claim's folder: a regular file of at most ``limit`` bytes (OSError otherwise, never a wait
+    on a FIFO), UTF-8 (UnicodeDecodeError, a ValueError, otherwise)."""
+    return files.read_text_bounded(path, limit, f"a claim folder's {path.name}")
+
+
 def _sweep_metric(folder: Path) -> str:
     """The metric the claim's sweep chooses by (sweep.yaml), val_acc when unreadable."""
     import yaml
 
     try:
-        m = (yaml.safe_load((folder / "sweep.yaml").read_text(encoding="utf-8")) or {}).get("metric")
-    except (OSError, yaml.YAMLError, AttributeError):
+        m = (files.yaml_load_bounded(_text(folder / "sweep.yaml")) or {}).get("metric")
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
         m = None
     return m if m in METRICS else "val_acc"
 
@@ -190,7 +197,7 @@ def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     notes = []
     for d in sorted(p for p in out.iterdir() if p.is_dir() and (p / "claim.json").is_file()):
         try:
-            cid = json.loads((d / "claim.json").read_text(encoding="utf-8"))["id"]
+            cid = json.loads(_text(d / "claim.json"))["id"]
         except (OSError, ValueError, KeyError, TypeError):
             notes.append(f"{d}: unreadable claim.json; skipped")
             continue
@@ -262,13 +269,13 @@ def _tuned_values(r: Result) -> list[str]:
     import yaml
 
     try:
-        sweep = yaml.safe_load((r.folder / "sweep.yaml").read_text(encoding="utf-8"))
+        sweep = files.yaml_load_bounded(_text(r.folder / "sweep.yaml"))
         p = sweep["params"][r.claim["tune"]]
         values = p["choices"] if isinstance(p, dict) else p
         from nnlab.sweep.spec import value_text
 
         return [value_text(v) for v in values]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
         return sorted(set(r.chosen.values()))
 
 
@@ -391,7 +398,16 @@ def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[li
     folders, notes = find(out, ids)
     if not folders:
         raise ConfigError(f"{option} {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
-    return [collect(f) for f in folders], notes
+    results = []
+    for f in folders:
+        try:
+            results.append(collect(f))
+        except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:  # a damaged or replaced file
+            reason = str(exc) if isinstance(exc, OSError) and str(exc).startswith(str(f)) else type(exc).__name__
+            notes.append(f"{f}: unreadable ({reason}); skipped")
+    if not results:
+        raise ConfigError(f"{option} {out}: no readable claim sweeps ({'; '.join(notes)})")
+    return results, notes
 
 
 def write_report(out, md_path, figures: bool = True, ids: set | None = None

@@ -26,9 +26,12 @@ def is_finished(folder: Path) -> bool:
 
 
 def _same_spec(folder: Path, spec) -> bool:
+    from nnlab import files
+
     try:
-        old = yaml.safe_load((folder / "sweep.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        old = files.yaml_load_bounded(files.read_text_bounded(folder / "sweep.yaml", files.CONFIG_MAX_BYTES,
+                                                              "a claim's sweep.yaml"))
+    except (OSError, ValueError, yaml.YAMLError):
         return False
     new = yaml.safe_load(spec.dump())
     return old == new

@@ -61,7 +61,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text safely; errors become one ConfigError line with the line number."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{printable(source)}:{mark.line + 1}" if mark else printable(source)
@@ -72,6 +72,10 @@ def parse_yaml(text: str, source: str) -> Any:
                           "allowed in YAML; a config is plain text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{printable(source)}: malformed YAML ({printable(exc)})") from None
+    if files.too_many_values(value):  # every later step (merging, checking, quoting) would walk them all
+        raise ConfigError(f"{printable(source)}: its YAML aliases ('*name') expand to more than "
+                          f"{files.YAML_MAX_VALUES:,} values; a config holds a few dozen")
+    return value
 
 
 def printable(text) -> str:

@@ -371,9 +371,10 @@ def comparison_table(comp: Comparison, anchors: dict, colors: dict, runs: dict |
 
 
 def _config_text(run: Run) -> str | None:
-    path = run.path / "config.yaml"
-    try:
-        return path.read_text(encoding="utf-8")
+    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded
+
+    try:  # as written (comments included); a FIFO or an oversized file is refused, not waited on
+        return read_text_bounded(run.path / "config.yaml", CONFIG_MAX_BYTES, "a run's config.yaml")
     except (OSError, UnicodeDecodeError):
         pass
     if run.config:

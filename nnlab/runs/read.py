@@ -22,8 +22,10 @@ def complete_rows(path: str | os.PathLike) -> csv.DictReader:
     The writer ends every row with a line terminator, so a file that does not end with one
     was cut mid-row (a killed process, a full disk); that line may even parse, with wrong numbers.
     """
-    with open(path, newline="", encoding="utf-8") as f:
-        text = f.read()
+    from nnlab.files import TABLE_MAX_BYTES, read_text_bounded
+
+    # a FIFO or device in a run folder is refused (OSError), never waited on or read without end
+    text = read_text_bounded(path, TABLE_MAX_BYTES, f"a run's {Path(path).name}")
     if text and not text.endswith(("\n", "\r")):
         text = text[: text.rfind("\n") + 1]
     return csv.DictReader(io.StringIO(text, newline=""))
@@ -282,37 +284,39 @@ def load_run(path: str | os.PathLike) -> Run | None:
     if not files & {"config.yaml", "summary.json", "metrics.csv"}:
         return None
     run = Run(path=path, name=path.name, status="incomplete")
+    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded, yaml_load_bounded
+
     if "config.yaml" in files:
         import yaml
 
         try:
-            run.config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+            run.config = yaml_load_bounded(read_text_bounded(path / "config.yaml", CONFIG_MAX_BYTES,
+                                                             "a run's config.yaml"))
             problem = config_problem(run.config)
             if problem:
                 run.config, _ = None, run.warnings.append(f"config.yaml {problem}, ignored")
-        except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
+        except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError) as exc:
             run.config = None
-            run.warnings.append("config.yaml is unreadable")
+            run.warnings.append("config.yaml is unreadable" + _why(exc, path / "config.yaml"))
     if run.config and isinstance(run.config.get("name"), str):
         run.name = run.config["name"]
     if "summary.json" in files:
         try:
-            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+            summary = json.loads(read_text_bounded(path / "summary.json", CONFIG_MAX_BYTES, "a run's summary.json"))
             if not isinstance(summary, dict):
                 raise ValueError
             run.summary = clean_summary(summary, run.warnings)
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        except OSError as exc:
+            run.warnings.append("summary.json is unreadable" + _why(exc, path / "summary.json"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
             run.warnings.append("summary.json is damaged")
-    if "metrics.csv" in files:
-        try:
-            run.metrics = read_metrics(path / "metrics.csv")
-        except (OSError, UnicodeDecodeError, csv.Error):
-            run.warnings.append("metrics.csv is unreadable")
-    if "diagnostics.csv" in files:
-        try:
-            run.diagnostics = read_diagnostics(path / "diagnostics.csv")
-        except (OSError, UnicodeDecodeError, csv.Error):
-            run.warnings.append("diagnostics.csv is unreadable")
+    for name, read, attr in (("metrics.csv", read_metrics, "metrics"), ("diagnostics.csv", read_diagnostics,
+                                                                         "diagnostics")):
+        if name in files:
+            try:
+                setattr(run, attr, read(path / name))
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                run.warnings.append(f"{name} is unreadable" + _why(exc, path / name))
     status = run.summary.get("status")
     if status == "running":
         alive = process_alive(run.summary.get("pid"), run.summary.get("host"), run.summary.get("pid_start"))
@@ -321,6 +325,18 @@ def load_run(path: str | os.PathLike) -> Run | None:
         status = "incomplete"
     run.status = status
     return run
+
+
+def _why(exc: BaseException, path: Path) -> str:
+    """' (is a named pipe (FIFO), not a regular file)': the reason of a bounded read's refusal, without
+    the path the warning already names; nothing for other errors (their text is not for users)."""
+    text = str(exc)
+    prefix = f"{path}: "
+    if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, UnicodeDecodeError) \
+            and (text.startswith(prefix) or text.startswith("its aliases")):
+        reason = text[len(prefix):] if text.startswith(prefix) else text
+        return f" ({reason.split('; expected')[0]})"
+    return ""
 
 
 def read_diagnostics(path) -> list[dict]:

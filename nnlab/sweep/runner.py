@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nnlab import files
 from nnlab.errors import RunError
 from nnlab.files import atomic_write
 from nnlab.sweep.spec import SweepSpec, value_text
@@ -132,8 +133,8 @@ class Sweep:
             os.close(fd)
             pid = ""
             try:
-                pid = f" (pid {(self.folder / LOCK).read_text().strip()})"
-            except OSError:
+                pid = f" (pid {int(files.read_text_bounded(self.folder / LOCK, 64, 'a lock file'))})"
+            except (OSError, ValueError):  # not a pid (a FIFO, say): the message goes without one
                 pass
             raise RunError(f"{self.folder}: another nnlab sweep is running in this folder{pid}; wait for it "
                            "or stop it first") from None
@@ -561,7 +562,8 @@ def restore(sweep: Sweep, more_trials: int | None = None, wait_seconds: float = 
 
 def read_summary(folder) -> dict:
     try:
-        s = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        s = json.loads(files.read_text_bounded(Path(folder) / "summary.json", files.CONFIG_MAX_BYTES,
+                                               "a summary.json"))
         return s if isinstance(s, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -578,8 +580,8 @@ def _read_trials_csv(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+        text = files.read_text_bounded(path, files.TABLE_MAX_BYTES, "a sweep's trials.csv")
+        return list(csv.DictReader(io.StringIO(text, newline="")))
     except (OSError, ValueError, csv.Error):
         return []
 
@@ -626,7 +628,8 @@ def _note_test(run_dir: Path, res: dict) -> None:
     from nnlab.runs import write_json
 
     try:
-        s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        s = json.loads(files.read_text_bounded(run_dir / "summary.json", files.CONFIG_MAX_BYTES,
+                                               "a run's summary.json"))
         s["test"] = res
         s["test_held_back"] = "no: this run's configuration is the one the sweep chose; evaluated on the test set once"
         write_json(run_dir / "summary.json", s)
