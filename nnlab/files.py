@@ -178,13 +178,21 @@ def too_many_values(value, limit: int = YAML_MAX_VALUES) -> bool:
     return False
 
 
+class YAMLRefused(ValueError):
+    """YAML that parses but is refused: aliases that expand without end, or nesting thousands deep."""
+
+
 def yaml_load_bounded(text: str, limit: int = YAML_MAX_VALUES):
-    """yaml.safe_load, refusing a document that expands to more than ``limit`` values (ValueError)."""
+    """yaml.safe_load, refusing a document that expands to more than ``limit`` values or nests thousands
+    of levels deep (ValueError)."""
     import yaml
 
-    value = yaml.safe_load(text)
+    try:
+        value = yaml.safe_load(text)
+    except RecursionError:  # '[[[[...' thousands deep
+        raise YAMLRefused("nested too deeply (thousands of levels)") from None
     if too_many_values(value, limit):
-        raise ValueError(f"its aliases ('*name') expand to more than {limit:,} values")
+        raise YAMLRefused(f"its aliases ('*name') expand to more than {limit:,} values")
     return value
 
 

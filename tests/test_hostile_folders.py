@@ -201,3 +201,18 @@ def test_claims_report_skips_a_claim_folder_whose_trials_csv_is_a_fifo(tmp_path)
     assert info.value.lines == [f"--out {tmp_path / 'out'}: no readable claim sweeps ({d}: unreadable "
                                 f"({d / 'trials.csv'}: is a named pipe (FIFO), not a regular file; expected a "
                                 "claim folder's trials.csv); skipped)"]
+
+
+def test_yaml_nested_thousands_deep_is_one_line_not_a_recursion_traceback(tmp_path, good_run):
+    deep = "[" * 3000 + "]" * 3000
+    p = tmp_path / "deep.yaml"
+    p.write_text(f"model:\n  hidden: {deep}\n")
+    message = f"{p}: nested too deeply for YAML (thousands of levels of [ or {{); a config is a few levels deep"
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    assert info.value.lines == [message]
+    r = CliRunner().invoke(main, ["validate", "configs/adam_relu.yaml", "--set", f"model.hidden={deep}"])
+    assert r.exit_code == 2 and "Traceback" not in r.output and "nested too deeply for YAML" in r.output
+    run = copy_run(good_run, tmp_path / "r", {"config.yaml": p.read_text()})
+    assert load_run(run).warnings == ["config.yaml is unreadable (nested too deeply (thousands of levels))"]
+    assert param_value(deep) == deep  # a trials.csv cell: kept as text

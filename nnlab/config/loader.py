@@ -72,6 +72,9 @@ def parse_yaml(text: str, source: str) -> Any:
                           "allowed in YAML; a config is plain text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{printable(source)}: malformed YAML ({printable(exc)})") from None
+    except RecursionError:  # '[[[[...' thousands deep: PyYAML's parser recurses once per level
+        raise ConfigError(f"{printable(source)}: nested too deeply for YAML (thousands of levels of [ or {{); "
+                          "a config is a few levels deep") from None
     if files.too_many_values(value):  # every later step (merging, checking, quoting) would walk them all
         raise ConfigError(f"{printable(source)}: its YAML aliases ('*name') expand to more than "
                           f"{files.YAML_MAX_VALUES:,} values; a config holds a few dozen")

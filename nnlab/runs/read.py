@@ -330,12 +330,13 @@ def load_run(path: str | os.PathLike) -> Run | None:
 def _why(exc: BaseException, path: Path) -> str:
     """' (is a named pipe (FIFO), not a regular file)': the reason of a bounded read's refusal, without
     the path the warning already names; nothing for other errors (their text is not for users)."""
-    text = str(exc)
-    prefix = f"{path}: "
-    if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, UnicodeDecodeError) \
-            and (text.startswith(prefix) or text.startswith("its aliases")):
-        reason = text[len(prefix):] if text.startswith(prefix) else text
-        return f" ({reason.split('; expected')[0]})"
+    from nnlab.files import YAMLRefused
+
+    text, prefix = str(exc), f"{path}: "
+    if isinstance(exc, YAMLRefused):
+        return f" ({text})"
+    if isinstance(exc, OSError) and text.startswith(prefix):  # a bounded read's refusal
+        return f" ({text[len(prefix):].split('; expected')[0]})"
     return ""
 
 
