@@ -216,3 +216,31 @@ def test_yaml_nested_thousands_deep_is_one_line_not_a_recursion_traceback(tmp_pa
     run = copy_run(good_run, tmp_path / "r", {"config.yaml": p.read_text()})
     assert load_run(run).warnings == ["config.yaml is unreadable (nested too deeply (thousands of levels))"]
     assert param_value(deep) == deep  # a trials.csv cell: kept as text
+
+
+def test_sweep_resume_refuses_a_fifo_journal_or_sweep_yaml_without_waiting(tmp_path):
+    import shutil
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: s\ndata: {name: blobs, n_samples: 80}\nmodel: {hidden: [4]}\n"
+                   "train: {epochs: 1, batch_size: 40}\n")
+    r = nnlab("sweep", cfg, "-p", "train.optimizer.lr=log:1e-3:1e-1", "--method", "tpe", "--trials", "2",
+              "--runs-dir", tmp_path / "out", "--quiet")
+    assert r.returncode == 0, r.stderr
+    (folder,) = (tmp_path / "out").iterdir()
+    assert (folder / "optuna.journal").is_file()
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(folder, a)
+    shutil.copytree(folder, b)
+    (a / "optuna.journal").unlink()
+    os.mkfifo(a / "optuna.journal")
+    before = (a / "summary.json").read_bytes()
+    r = nnlab("sweep", "--resume", a, "--trials", "3", "--quiet")
+    assert r.returncode == 1 and r.stderr.strip() == (f"error: {a / 'optuna.journal'}: is a named pipe (FIFO), "
+                                                      "not a regular file; expected the sweep's Optuna journal")
+    assert (a / "summary.json").read_bytes() == before  # nothing written
+    (b / "sweep.yaml").unlink()
+    os.mkfifo(b / "sweep.yaml")
+    r = nnlab("sweep", "--resume", b, "--quiet")
+    assert r.returncode == 1 and r.stderr.strip() == (f"error: {b / 'sweep.yaml'}: not a regular file; a sweep "
+                                                      "folder's sweep.yaml is the file nnlab sweep wrote")

@@ -470,6 +470,8 @@ def load_spec(folder) -> SweepSpec:
                        "sweep folder")
     path = folder / "sweep.yaml"
     if not path.is_file():
+        if os.path.lexists(path):  # a FIFO, a device, a folder or a dangling link in its place
+            raise RunError(f"{path}: not a regular file; a sweep folder's sweep.yaml is the file nnlab sweep wrote")
         raise RunError(f"{folder}: not a sweep folder (no sweep.yaml)")
     raw = read_yaml_file(path)
     errors: list[str] = []

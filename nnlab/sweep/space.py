@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -127,7 +128,13 @@ class TPESampler:
             from optuna.storages import JournalStorage
             from optuna.storages.journal import JournalFileBackend
 
-            storage = JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL)))
+            journal = Path(folder) / JOURNAL
+            if os.path.lexists(journal):  # Optuna opens and reads it whole: a FIFO would block for ever
+                from nnlab.errors import RunError
+                from nnlab.files import TABLE_MAX_BYTES, open_regular_file
+
+                open_regular_file(journal, TABLE_MAX_BYTES, "the sweep's Optuna journal", RunError).close()
+            storage = JournalStorage(JournalFileBackend(str(journal)))
             self.study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
                                              direction=spec.direction, load_if_exists=True)
         self.optuna = optuna
