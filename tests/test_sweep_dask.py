@@ -130,6 +130,64 @@ def test_no_scheduler_there_is_one_line(tmp_path):
     assert time.monotonic() - t0 < 15
 
 
+def _server(greeting: bytes | None):
+    """A TCP server on 127.0.0.1 that accepts and then sends ``greeting`` (None: stays silent, as an HTTP
+    server waiting for its request); returns (address, stop)."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(c)
+            if greeting is not None:
+                c.sendall(greeting)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    def stop():
+        srv.close()
+        for c in conns:
+            c.close()
+    return f"tcp://127.0.0.1:{srv.getsockname()[1]}", stop
+
+
+@pytest.mark.parametrize("greeting, why", [(None, r"no handshake within 2 s"),
+                                           (b"SSH-2.0-OpenSSH_9.2p1\r\n" * 4, "it sent bytes that are not Dask's")])
+def test_something_else_listening_there_is_one_line_not_a_hang(greeting, why):
+    """A silent server (HTTP waits for a request) held the Client's handshake for ever; an SSH banner read
+    as a frame length made it allocate exabytes.  Both are one line, and no 20 s wait at exit."""
+    from nnlab.errors import ConfigError
+    from nnlab.sweep.pool import DaskPool
+
+    address, stop = _server(greeting)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ConfigError, match=rf"^--scheduler {address}: something answers there, but not a "
+                                              rf"Dask scheduler \({why}"):
+            DaskPool(address, timeout=1, handshake=1)
+        assert time.monotonic() - t0 < 10
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize("address", ["garbage://x", "tcp://", "http://127.0.0.1:8786"])
+def test_an_address_that_is_not_a_dask_address_is_refused_at_once(address):
+    from nnlab.errors import ConfigError
+    from nnlab.sweep.pool import DaskPool
+
+    with pytest.raises(ConfigError, match=rf"^--scheduler {address}: not a Dask scheduler address; give one such as "
+                                          r"tcp://10.0.0.5:8786 \(schemes: inproc, tcp, tls, ucx, ws, wss\)$"):
+        DaskPool(address)
+
+
 def test_without_dask_installed_the_message_says_what_to_install(monkeypatch):
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool

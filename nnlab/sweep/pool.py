@@ -205,6 +205,19 @@ def _exit_text(code) -> str:
 # ------------------------------------------------------------------ Dask
 
 
+def _disarm_client(exc: BaseException, client_type) -> None:
+    """A Client whose constructor failed still closes itself when collected, through its own event loop,
+    and after a bad handshake that loop waits 20 s and prints a TimeoutError at exit: the half-made
+    Client (a frame's ``self`` in the traceback) is told it has no loop, as when its constructor fails
+    before making one (distributed's Client.__del__ then does nothing)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, client_type) and hasattr(obj, "_Client__loop"):
+            obj._Client__loop = None
+        tb = tb.tb_next
+
+
 class DaskPool:
     """Runs sent to a Dask cluster (``dask scheduler`` + ``dask worker ADDRESS --nthreads 1``).
 
@@ -212,7 +225,7 @@ class DaskPool:
     data files and no shared folder; each run comes back as its files (nnlab.sweep.trial.remote_task).
     """
 
-    def __init__(self, address: str, timeout: float = 10.0):
+    def __init__(self, address: str, timeout: float = 10.0, handshake: float = 5.0):
         from nnlab.errors import ConfigError
 
         try:
@@ -220,11 +233,45 @@ class DaskPool:
         except ImportError:
             raise ConfigError("--scheduler needs dask.distributed, which is not installed: "
                               "pip install 'nnlab[cluster]'") from None
-        try:
-            self.client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc}); start one "
-                              "with 'dask scheduler' and workers with 'dask worker ADDRESS --nthreads 1'") from None
+        from distributed.comm.addressing import parse_address
+        from distributed.comm.registry import backends
+
+        try:  # checked before a Client exists: a failed Client waits 20 s in its __del__
+            scheme, where = parse_address(str(address), strict=False)
+        except (ValueError, TypeError) as exc:
+            scheme, where = None, str(exc)
+        if scheme not in backends or not where:
+            raise ConfigError(f"--scheduler {address}: not a Dask scheduler address; give one such as "
+                              f"tcp://10.0.0.5:8786 (schemes: {', '.join(sorted(backends))})")
+        hint = "start one with 'dask scheduler' and workers with 'dask worker ADDRESS --nthreads 1'"
+        # Client's timeout covers the connection, not the handshake after it: a server that accepts and
+        # then says nothing (an HTTP server) would hold it for ever, one that sends other bytes can make
+        # it allocate exabytes.  So the Client is made in a thread that is given up on after a deadline.
+        made: dict = {}
+
+        def connect():
+            try:
+                made["client"] = Client(address, timeout=timeout, set_as_default=False)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                made["error"] = exc
+
+        thread = threading.Thread(target=connect, name="nnlab-dask-connect", daemon=True)
+        thread.start()
+        thread.join(timeout + handshake)
+        exc = made.get("error")
+        if exc is not None:
+            _disarm_client(exc, Client)
+        if thread.is_alive():
+            raise ConfigError(f"--scheduler {address}: something answers there, but not a Dask scheduler (no "
+                              f"handshake within {timeout + handshake:.0f} s); {hint}")
+        if isinstance(exc, MemoryError):  # a length read from bytes that are not a Dask frame
+            raise ConfigError(f"--scheduler {address}: something answers there, but not a Dask scheduler (it "
+                              f"sent bytes that are not Dask's protocol); {hint}")
+        if exc is not None:
+            if isinstance(exc, (OSError, TimeoutError, ValueError)):
+                raise ConfigError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc}); {hint}")
+            raise exc
+        self.client = made["client"]
         self.address = address
         self.where = f"the Dask cluster at {address}"
         self.futures: dict = {}  # future -> key
