@@ -50,3 +50,30 @@ def test_the_run_trains_with_the_chosen_count_and_records_it(tmp_path, monkeypat
     assert seen == [expect, expect]
     assert summary["blas_threads"] == expect
     assert _blas_threads_now() == before  # restored after the run
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1e9", "257", "99999999999999999999"])
+def test_a_bad_nnlab_threads_is_one_line_before_any_command_runs(tmp_path, monkeypatch, value):
+    """Before, 'abc' and '-1' were ignored or read as 1 without a word, and a 20-digit count reached
+    ctypes mid-run ('run failed: ArgumentError')."""
+    from click.testing import CliRunner
+
+    from nnlab.cli import main
+
+    monkeypatch.setenv("NNLAB_THREADS", value)
+    r = CliRunner().invoke(main, ["train", "configs/tiny/" + sorted(__import__("os").listdir("configs/tiny"))[0],
+                                  "--runs-dir", str(tmp_path), "--quiet"])
+    assert r.exit_code == 2 and r.output.strip() == (
+        f"error: NNLAB_THREADS: must be a whole number from 1 to 256 (BLAS threads per run), got {value!r}; "
+        "unset it to let nnlab choose from the matrix sizes")
+    assert list(tmp_path.iterdir()) == []  # no run folder
+
+
+def test_nnlab_threads_in_range_is_the_count(monkeypatch):
+    from nnlab.train.threads import env_threads
+
+    for text, n in ((" 1 ", 1), ("2", 2), ("256", 256), ("", None)):
+        monkeypatch.setenv("NNLAB_THREADS", text)
+        assert env_threads() == n
+    monkeypatch.delenv("NNLAB_THREADS")
+    assert env_threads() is None

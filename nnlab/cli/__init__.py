@@ -111,7 +111,14 @@ def main():
     """
     import warnings
 
+    from nnlab.errors import ConfigError
+    from nnlab.train.threads import env_threads
+
     warnings.showwarning = _show_warning
+    try:  # before any command: a typo here would otherwise surface mid-run, or be ignored
+        env_threads()
+    except ConfigError as exc:
+        _fail(exc.lines, exc.exit_code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

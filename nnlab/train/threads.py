@@ -31,14 +31,32 @@ def largest_product_flops(cfg, n_features: int, n_outputs: int, n_train: int) ->
     return max(2.0 * batch * a * b for a, b in zip(ins, outs))
 
 
+MAX_THREADS = 256  # OpenBLAS builds cap their pools at 64 to 512; more is a typo
+
+
+def env_threads() -> int | None:
+    """NNLAB_THREADS as a thread count, None when it is unset or empty.  Anything but a whole number
+    from 1 to MAX_THREADS is a ConfigError (the CLI checks it before any command runs)."""
+    from nnlab.errors import ConfigError
+
+    text = os.environ.get("NNLAB_THREADS", "").strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_THREADS:
+        raise ConfigError(f"NNLAB_THREADS: must be a whole number from 1 to {MAX_THREADS} (BLAS threads per run), "
+                          f"got {text!r}; unset it to let nnlab choose from the matrix sizes")
+    return n
+
+
 def blas_threads(cfg, n_features: int, n_outputs: int, n_train: int) -> int | None:
     """The thread count for a run: NNLAB_THREADS if set, 1 for small products, else None (the default)."""
-    env = os.environ.get("NNLAB_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            return None
+    n = env_threads()
+    if n is not None:
+        return n
     return 1 if largest_product_flops(cfg, n_features, n_outputs, n_train) < THRESHOLD else None
 
 
