@@ -99,17 +99,29 @@ CONFIG_MAX_BYTES = 1 << 20  # 1 MiB: a config is a few hundred bytes
 DATA_MAX_BYTES = 4 << 30  # 4 GiB unless NNLAB_MAX_DATA_BYTES says otherwise
 
 
+def _env_data_cap() -> int | None:
+    """$NNLAB_MAX_DATA_BYTES as a positive whole number of bytes; None when unset, 0 when it is not one."""
+    text = os.environ.get("NNLAB_MAX_DATA_BYTES", "").strip()
+    if not text:
+        return None
+    try:
+        return max(0, int(text))
+    except ValueError:
+        return 0
+
+
+def data_cap_problem() -> str | None:
+    """What is wrong with $NNLAB_MAX_DATA_BYTES (the CLI refuses to start with it), or None."""
+    if _env_data_cap() == 0:
+        return (f"NNLAB_MAX_DATA_BYTES: must be a whole number of bytes > 0 (the most nnlab reads of one data "
+                f"file), got {os.environ['NNLAB_MAX_DATA_BYTES'].strip()!r}; unset it for "
+                f"{size_text(DATA_MAX_BYTES)}")
+    return None
+
+
 def data_max_bytes() -> int:
     """The cap on one data file: $NNLAB_MAX_DATA_BYTES (a whole number of bytes) or 4 GiB."""
-    text = os.environ.get("NNLAB_MAX_DATA_BYTES", "").strip()
-    if text:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value > 0:
-            return value
-    return DATA_MAX_BYTES
+    return _env_data_cap() or DATA_MAX_BYTES
 
 
 def size_text(n: int) -> str:

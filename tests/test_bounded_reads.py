@@ -198,3 +198,14 @@ def test_mnist1d_cache_that_is_a_fifo_is_refused_not_replaced(tmp_path, fifo, mo
     assert info.value.lines == [f"{f}: is a named pipe (FIFO), not a regular file; expected the mnist1d "
                                 "cache (an .npz archive; delete it to regenerate)"]
     assert f.exists() and not f.is_file()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1e9", "4GiB"])
+def test_cli_refuses_a_bad_data_cap_before_any_command(monkeypatch, value):
+    """Before, a cap that is not a whole number of bytes was silently replaced by 4 GiB."""
+    monkeypatch.setenv("NNLAB_MAX_DATA_BYTES", value)
+    assert files.data_max_bytes() == 4 << 30  # the library stays lenient ...
+    r = CliRunner().invoke(main, ["validate", "configs/adam_relu.yaml"])  # ... the command line does not
+    assert r.exit_code == 2 and r.output.strip() == (
+        f"error: NNLAB_MAX_DATA_BYTES: must be a whole number of bytes > 0 (the most nnlab reads of one data "
+        f"file), got {value!r}; unset it for 4 GiB")

@@ -117,6 +117,10 @@ def main():
     warnings.showwarning = _show_warning
     try:  # before any command: a typo here would otherwise surface mid-run, or be ignored
         env_threads()
+        from nnlab.files import data_cap_problem
+
+        if data_cap_problem():
+            raise ConfigError(data_cap_problem())
     except ConfigError as exc:
         _fail(exc.lines, exc.exit_code)
 
