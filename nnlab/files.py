@@ -49,6 +49,8 @@ def output_target(path: str | os.PathLike) -> Path:
             path = Path(os.path.realpath(path))
     parent = path.parent
     if not parent.is_dir():
+        if os.path.lexists(parent):  # 'results.csv/x.html': the folder part names a file
+            raise OutputError(f"{path}: {parent} is a file, not a folder")
         raise OutputError(f"{path}: folder {parent} does not exist")
     return path
 

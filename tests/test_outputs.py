@@ -79,6 +79,10 @@ def test_a_missing_folder_and_a_broken_link_are_refused(tmp_path, monkeypatch):
     with pytest.raises(OutputError) as exc:
         atomic_write(tmp_path / "nope" / "a.txt", "x")
     assert str(exc.value) == f"{tmp_path / 'nope' / 'a.txt'}: folder {tmp_path / 'nope'} does not exist"
+    (tmp_path / "f.csv").write_text("x")
+    with pytest.raises(OutputError) as exc:
+        output_target(tmp_path / "f.csv" / "a.txt")
+    assert str(exc.value) == f"{tmp_path / 'f.csv' / 'a.txt'}: {tmp_path / 'f.csv'} is a file, not a folder"
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     with pytest.raises(OutputError, match="dangling: is a broken symbolic link"):
         atomic_write(tmp_path / "dangling", "x")
