@@ -516,6 +516,16 @@ def test_error_csv_non_numeric_cell_gives_line(tmp_path):
         load("csv", path=str(p))
 
 
+@pytest.mark.parametrize("sep, name", [(";", "';'"), ("\t", "tabs"), ("|", "'|'"), (None, None)])
+def test_error_csv_with_one_column_names_the_separator_it_seems_to_use(tmp_path, sep, name):
+    p = tmp_path / "d.csv"
+    p.write_text("x\n1\n2\n" if sep is None else sep.join(["a", "b", "label"]) + "\n" + sep.join("120") + "\n")
+    with pytest.raises(DataError) as info:
+        load("csv", path=str(p))
+    hint = "" if sep is None else f" (its lines look separated by {name}; nnlab reads comma-separated values)"
+    assert str(info.value) == f"{p}: has 1 column; expected input columns and a label column{hint}"
+
+
 def test_error_idx_bad_magic_truncated_and_missing(tmp_path):
     imgs, labels, t_imgs, t_labels = mnist_like()
     folder = write_idx_folder(tmp_path / "m", imgs, labels, t_imgs, t_labels)

@@ -135,7 +135,10 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
         raise DataError(f"{p}:{lines[i]}: has {lengths[i]} columns, expected {width} like the "
                         f"{'header' if header is not None else 'first row'}")
     if width < 2:
-        raise DataError(f"{p}: has 1 column; expected input columns and a label column")
+        first = (header if header is not None else rows[0])[0]
+        sep = next((f" (its lines look separated by {name}; nnlab reads comma-separated values)"
+                    for ch, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")) if ch in first), "")
+        raise DataError(f"{p}: has 1 column; expected input columns and a label column{sep}")
     cells = np.array(rows, dtype=str)
     try:
         values = cells.astype(np.float64)
