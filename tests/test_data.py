@@ -640,3 +640,29 @@ def test_one_class_only_is_an_error(tmp_path, y):
         load("npz", path=p)
     assert info.value.lines == [f"{p}: every training label is {int(y[0])}; classification needs at least 2 "
                                 "classes (labels 0..K-1)"]
+
+
+def test_values_beyond_the_run_dtype_are_one_line_not_inf(tmp_path):
+    """1e300 is a finite float64 that float32 turns into inf: before, such targets trained to an
+    immediate 'diverged', and such inputs to NaN weights."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    p = tmp_path / "d.npz"
+    np.savez(p, x=x, y=np.where(np.arange(40) == 3, 1e300, y))
+    with pytest.raises(DataError) as info:
+        load_dataset({"name": "npz", "path": str(p), "val_fraction": 0.0, "preprocess": "none"})
+    assert str(info.value) == (f"{p}: regression targets reach |v| = 1e+300, beyond float32 (at most 3.4e+38); "
+                               "scale them, or set dtype: float64")
+    ds = load_dataset({"name": "npz", "path": str(p), "val_fraction": 0.0, "preprocess": "none"}, dtype="float64")
+    assert max(ds.y_train.max(), ds.y_test.max()) == 1e300  # float64 holds it
+    big = x.copy()
+    big[5, 1] = -2e200
+    np.savez(p, x=big, y=rng.integers(0, 2, 40))
+    for pre, what in (("none", "inputs"), ("center", "inputs after data.preprocess center")):
+        with pytest.raises(DataError) as info:
+            load_dataset({"name": "npz", "path": str(p), "val_fraction": 0.0, "preprocess": pre})
+        assert str(info.value).startswith(f"{p}: {what} reach |v| = ") and "beyond float32" in str(info.value)
+    with pytest.raises(DataError) as info:
+        load_dataset({"name": "npz", "path": str(p), "val_fraction": 0.0, "preprocess": "pca_whiten"})
+    assert str(info.value) == (f"{p}: data.preprocess pca_whiten turns the inputs into NaN or inf (inputs up to "
+                               "|v| = 2e+200 overflow its statistics); scale them first")

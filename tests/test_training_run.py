@@ -153,6 +153,29 @@ def test_training_loss_divergence_message_time_and_no_test_pass(monkeypatch):
     assert clock.t == len(clock.steps) + 3 * 100  # no test pass
 
 
+def test_a_diverged_regression_with_large_targets_says_to_scale_them(tmp_path):
+    """Targets in the millions diverge at any sensible rate; the message names that cause first.  Targets of
+    ordinary size keep the plain message (a rate of 1e6 is the cause there)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 3))
+    path = tmp_path / "d.npz"
+    for scale, lr in ((1e6, 0.01), (1.0, 1e6)):
+        np.savez(path, x=x, y=x @ np.array([1.0, 2.0, 3.0]) * scale)
+        cfg = merged_config({**BASE, "data": {"name": "npz", "path": str(path), "preprocess": "none"}},
+                            train={"epochs": 5, "batch_size": 20, "optimizer": {"name": "sgd", "lr": lr}})
+        d = data(cfg)
+        with np.errstate(all="ignore"):
+            res = train(cfg, d)
+        assert res.status == "diverged", scale
+        top = float(np.abs(d.y_train).max())
+        plain = f"try a lower learning rate (train.optimizer.lr is {lr})"
+        if scale > 1:
+            assert res.message.endswith(f"; the regression targets reach |y| = {top:.3g}: scale them (to unit "
+                                        f"variance, say) before training, or {plain}"), res.message
+        else:
+            assert res.message.endswith(f"; {plain}") and "targets" not in res.message, res.message
+
+
 def nan_validation_at(monkeypatch, epoch):
     """Validation reports NaN (loss and accuracy) from the given epoch on."""
     calls = []

@@ -40,6 +40,12 @@ __all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_d
 _SPLIT_KEYS = ("val_fraction", "preprocess", "augment")  # data: keys that are not the loader's options
 
 
+def _abs_max(a: np.ndarray) -> float:
+    """The largest finite |value| of ``a`` (inf when it has none)."""
+    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    return float(np.max(np.abs(finite.astype(np.float64)))) if finite.size else float("inf")
+
+
 def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
     """Load, check, split, preprocess and cast the dataset a resolved ``data:`` mapping describes.
 
@@ -77,16 +83,33 @@ def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
                             f"({n} samples); lower data.val_fraction")
         x, y, x_val, y_val = x[~is_val], y[~is_val], x[is_val], y[is_val]
 
-    prep = preprocessors.build(pre).fit(x)  # training split only
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # statistics that overflow: see cast_x
+        prep = preprocessors.build(pre).fit(x)  # training split only
     fdtype = np.dtype(dtype)
 
+    def fits(a, what: str):
+        """``a`` cast to the run's dtype, where a finite value must stay finite (1e300 is inf in float32)."""
+        with np.errstate(over="ignore"):  # an overflow is the error below, not a RuntimeWarning
+            out = a.astype(fdtype)
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            raise DataError(f"{source}: {what} reach |v| = {_abs_max(a):.3g}, beyond {fdtype.name} "
+                            f"(at most {float(np.finfo(fdtype).max):.3g}); scale them, or set dtype: float64")
+        return out
+
     def cast_x(a):
-        return None if a is None else prep.transform(a).astype(fdtype)
+        if a is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # reported below, in one line
+            t = prep.transform(a)  # the loaders' values are finite (checked): only the preprocessor can break that
+        if t.dtype.kind == "f" and not np.isfinite(t).all():
+            raise DataError(f"{source}: data.preprocess {pre['name']} turns the inputs into NaN or inf (inputs "
+                            f"up to |v| = {_abs_max(a):.3g} overflow its statistics); scale them first")
+        return fits(t, "inputs" if pre["name"] == "none" else f"inputs after data.preprocess {pre['name']}")
 
     def cast_y(a):
         if a is None:
             return None
-        return a.astype(np.int64) if task == "classification" else a.astype(fdtype)
+        return a.astype(np.int64) if task == "classification" else fits(a, "regression targets")
 
     return Dataset(name=name, task=task, x_train=cast_x(x), y_train=cast_y(y),
                    x_val=cast_x(x_val), y_val=cast_y(y_val), x_test=cast_x(x_test), y_test=cast_y(y_test),

@@ -116,7 +116,16 @@ def make_schedule(cfg, n_train: int):
     return schedules.build(spec, t["optimizer"]["lr"], total)
 
 
-def _diverged(what: str, value, epoch: int, lr) -> str:
+# regression targets beyond this size make the squared error and its gradient large whatever the rate
+TARGET_SCALE_HINT = 1e3
+
+
+def _diverged(what: str, value, epoch: int, lr, y_max: float | None = None) -> str:
+    """The divergence message; for regression targets as large as ``y_max`` the likelier cause first."""
+    if y_max is not None and y_max > TARGET_SCALE_HINT:
+        return (f"{what} became {value} in epoch {epoch}; the regression targets reach |y| = {y_max:.3g}: scale "
+                f"them (to unit variance, say) before training, or try a lower learning rate "
+                f"(train.optimizer.lr is {lr})")
     return f"{what} became {value} in epoch {epoch}; try a lower learning rate (train.optimizer.lr is {lr})"
 
 
@@ -167,6 +176,14 @@ class Trainer:
         """The rate of the next step: the schedule's, or SWA's constant rate in its phase."""
         lr = self.sched(self.step_count if self.step_unit else epoch)
         return lr if self.avg is None else self.avg.lr(epoch, lr)
+
+    def _target_max(self) -> float | None:
+        """The largest |y| of a regression's training targets (None for classification), for the
+        divergence message: only computed once a run has diverged."""
+        if self.classify:
+            return None
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.max(np.abs(self.data.y_train))) if len(self.data.y_train) else None
 
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
@@ -223,7 +240,8 @@ class Trainer:
             if not math.isfinite(loss):
                 res.train_seconds += time.perf_counter() - seg
                 res.status = "diverged"
-                res.message = _diverged("the training loss", loss, epoch + 1, self.cfg.train["optimizer"]["lr"])
+                res.message = _diverged("the training loss", loss, epoch + 1, self.cfg.train["optimizer"]["lr"],
+                                        self._target_max())
                 return None
             loss_sum += loss * len(xb)
             correct_sum += c
@@ -263,7 +281,8 @@ class Trainer:
         value = row.get(self.stopper.metric)
         if value is not None and not np.isfinite(value):
             res.status = "diverged"
-            res.message = _diverged(self.stopper.metric, value, row["epoch"], self.cfg.train["optimizer"]["lr"])
+            res.message = _diverged(self.stopper.metric, value, row["epoch"], self.cfg.train["optimizer"]["lr"],
+                                    self._target_max())
             return True
         if stop:
             res.stopped_early = True
