@@ -176,6 +176,24 @@ def test_a_diverged_regression_with_large_targets_says_to_scale_them(tmp_path):
             assert res.message.endswith(f"; {plain}") and "targets" not in res.message, res.message
 
 
+def test_the_target_scale_hint_starts_above_a_thousand():
+    plain = "the training loss became inf in epoch 2; try a lower learning rate (train.optimizer.lr is 0.1)"
+    assert trainer._diverged("the training loss", float("inf"), 2, 0.1) == plain
+    assert trainer._diverged("the training loss", float("inf"), 2, 0.1, None) == plain
+    assert trainer._diverged("the training loss", float("inf"), 2, 0.1, 1000.0) == plain
+    assert trainer._diverged("the training loss", float("inf"), 2, 0.1, 1000.5) == (
+        "the training loss became inf in epoch 2; the regression targets reach |y| = 1e+03: scale them (to unit "
+        "variance, say) before training, or try a lower learning rate (train.optimizer.lr is 0.1)")
+
+
+def test_class_labels_are_not_targets_to_scale():
+    # 1500 classes: the labels reach 1499, which is no reason to scale anything
+    labels = SimpleNamespace(y_train=np.array([0, 1499, 7]))
+    assert Trainer._target_max(SimpleNamespace(classify=True, data=labels)) is None
+    targets = SimpleNamespace(y_train=np.array([[-2e4], [3.0]]))
+    assert Trainer._target_max(SimpleNamespace(classify=False, data=targets)) == 2e4
+
+
 def nan_validation_at(monkeypatch, epoch):
     """Validation reports NaN (loss and accuracy) from the given epoch on."""
     calls = []

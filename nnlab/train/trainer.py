@@ -179,11 +179,9 @@ class Trainer:
 
     def _target_max(self) -> float | None:
         """The largest |y| of a regression's training targets (None for classification), for the
-        divergence message: only computed once a run has diverged."""
-        if self.classify:
-            return None
-        with np.errstate(invalid="ignore", over="ignore"):
-            return float(np.max(np.abs(self.data.y_train))) if len(self.data.y_train) else None
+        divergence message: only computed once a run has diverged (the targets are finite in the run's
+        dtype and the training set is never empty: nnlab.data checks both)."""
+        return None if self.classify else float(np.max(np.abs(self.data.y_train)))
 
     def step(self, xb, yb, epoch: int, last: bool) -> tuple[float, int]:
         """One gradient step on a batch; returns (mean batch loss, correct count)."""
