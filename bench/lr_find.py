@@ -3,7 +3,7 @@
 For softmax regression trained by full-batch gradient descent, the largest stable rate at the start
 is 2/L, L the largest eigenvalue of the Hessian of the mean cross-entropy at the initial weights
 (tests/test_lr_find.py checks this Hessian against finite differences of nnlab's gradient).  This
-script runs the range test (nnlab.train.lr_find, 1e-4 to 1e3) on blobs data sets of several shapes
+script runs the range test (nnlab.train.range_test, 1e-4 to 1e3) on blobs data sets of several shapes
 and seeds and prints each rule's rate as a multiple of 2/L (and the rate of the lowest unsmoothed loss),
 then the range of each over all of them; with --steps it repeats one data set for several test lengths.
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nnlab.config import validate  # noqa: E402
 from nnlab.data import load_dataset  # noqa: E402
-from nnlab.train.lr_find import range_test, softmax_hessian, suggest, sweep_rates  # noqa: E402
+from nnlab.train.range_test import range_test, softmax_hessian, suggest, sweep_rates  # noqa: E402
 
 RULES = ("valley", "steepest", "min_over_10")
 COLUMNS = (*RULES, "lowest_loss")  # lowest_loss: the rate of the lowest (unsmoothed) loss recorded

@@ -16,11 +16,12 @@ START, END = "<!-- components:start -->", "<!-- components:end -->"
 
 
 def components_markdown() -> str:
-    from nnlab.cli import registries
-    from nnlab.config.registry import component_options_text
+    from nnlab.config.kinds import KINDS
+    from nnlab.options import component_options_text
 
     out = []
-    for kind, reg, key in registries():
+    for kind in KINDS:
+        reg, key = kind.registry, kind.key
         out.append(f"**{reg.plural.capitalize()}** (`{key}`)\n")
         out.append("| name | options (default) | what it is |")
         out.append("|---|---|---|")

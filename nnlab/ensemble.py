@@ -1,9 +1,9 @@
-"""Ensembles of runs: ``train.ensemble: {members: n}`` and ``nnlab ensemble RUN...`` (note 002).
+"""Ensembles of runs: ``train.combine: {members: n}`` and ``nnlab ensemble RUN...`` (note 002).
 
 A members ensemble is one run folder::
 
     runs/<stamp>_<name>/
-      config.yaml        the config (with train.ensemble)
+      config.yaml        the config (with train.combine)
       members/seed<S>/   each member's ordinary run folder (seeds seed, seed+1, ...)
       metrics.csv        the members' mean per epoch (what compare and report draw)
       curves.png         the members' curves overlaid
@@ -12,7 +12,7 @@ A members ensemble is one run folder::
 
 The members train in parallel in the sweep's worker processes (one BLAS thread each) when the
 machine has more than one core.  ``combine_runs`` scores finished runs on the same data as an
-ensemble: the average of their softmax outputs (nnlab.train.ensemble).
+ensemble: the average of their softmax outputs (nnlab.train.combine).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _cores() -> int:
 
 def run_members(cfg, runs_dir, dataset, on_start=None, on_epoch=None, jobs: int | None = None, run_dir=None,
                 evaluate_test: bool = True):
-    """Train the members of ``cfg`` (train.ensemble.members) and score their ensemble; (run folder, summary).
+    """Train the members of ``cfg`` (train.combine.members) and score their ensemble; (run folder, summary).
 
     ``run_dir``: this exact new folder instead of a timestamped one in ``runs_dir`` (a sweep's run);
     ``evaluate_test=False``: no member and not the ensemble looks at the test set (a sweep's choice).
@@ -204,7 +204,7 @@ def combine_runs(run_dirs: list[Path], dataset=None) -> dict:
     import numpy as np
 
     from nnlab.config import load_config
-    from nnlab.train.ensemble import combine
+    from nnlab.train.combine import combine
     from nnlab.train.trainer import build
 
     cfgs = [load_config(Path(d) / "config.yaml") for d in run_dirs]

@@ -1,6 +1,6 @@
 """One learning-rate range test end to end: data -> folder -> test -> files (what ``nnlab lr-find`` runs).
 
-The test itself is nnlab.train.lr_find (Leslie Smith's range test, as fastai's lr_find; course
+The test itself is nnlab.train.range_test (Leslie Smith's range test, as fastai's lr_find; course
 note 004 on choosing the learning rate).  This module writes its folder
 ``runs/<date_time>_<name>_lr-find/`` (nnlab.runs.create_run_dir: a new folder, never an existing one):
 
@@ -34,7 +34,7 @@ from nnlab import runs
 from nnlab.errors import ConfigError, RunError
 from nnlab.interrupt import deferred
 from nnlab.runs.read import is_lr_find_folder  # noqa: F401 (part of this module's API)
-from nnlab.train.lr_find import (BETA, MIN_POINTS, RECOMMENDED, SKIP_END, STOP_FACTOR, WHY, RangeTestResult, range_test,
+from nnlab.train.range_test import (BETA, MIN_POINTS, RECOMMENDED, SKIP_END, STOP_FACTOR, WHY, RangeTestResult, range_test,
                                  suggest, sweep_rates)
 
 CSV = "lr_find.csv"

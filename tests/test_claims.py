@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from nnlab.claims.spec import load_claim
+from nnlab.claims.claim import load_claim
 from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, Stats, judge, pair, threshold
 from nnlab.cli import main
 from nnlab.errors import ConfigError
@@ -278,7 +278,7 @@ def test_pair_with_one_infinite_mean_is_decided_by_it():
 
 
 def test_epochs_to_target_is_the_first_epoch_reaching_it():
-    from nnlab.claims.report import epochs_to
+    from nnlab.claims.gallery import epochs_to
 
     hist = [{"epoch": 1, "val_acc": 0.3}, {"epoch": 2, "val_acc": 0.56}, {"epoch": 3, "val_acc": 0.5},
             {"epoch": 4, "val_acc": 0.7}]
@@ -317,7 +317,7 @@ def tuned_doc():
 def test_a_tuned_claim_judges_each_variant_at_its_best_validation_value(tmp_path):
     import csv
 
-    from nnlab.claims.report import collect
+    from nnlab.claims.gallery import collect
     from nnlab.claims.run import run_claim
 
     lines = errors_of(tmp_path, claim_doc(claim__tune="train.optimizer.lr"))  # lr is not a param yet
@@ -339,7 +339,7 @@ def test_a_tuned_claim_judges_each_variant_at_its_best_validation_value(tmp_path
         test = json.loads((folder / "runs" / run / "summary.json").read_text())["test"]["acc"]
         assert res.values["test_acc"][act] == [test]
     md = (tmp_path / "c.md")
-    from nnlab.claims.report import markdown
+    from nnlab.claims.gallery import markdown
 
     text = markdown([res], md, figures=False)
     assert "| variant | train.optimizer.lr chosen | test_acc (mean ± std)" in text
@@ -347,7 +347,7 @@ def test_a_tuned_claim_judges_each_variant_at_its_best_validation_value(tmp_path
 
 
 def test_a_range_test_claim_adds_the_recommended_rate_and_compares_it_with_the_grid_best(tmp_path):
-    from nnlab.claims.report import collect
+    from nnlab.claims.gallery import collect
     from nnlab.claims.run import run_claim
     from nnlab.config import load_config
     from nnlab.data import load_dataset

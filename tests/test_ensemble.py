@@ -13,7 +13,7 @@ from nnlab.cli import main
 from nnlab.config import validate
 from nnlab.errors import ConfigError
 from nnlab.experiment import load_data, run_experiment
-from nnlab.train.ensemble import combine, softmax
+from nnlab.train.combine import combine, softmax
 from nnlab.train.trainer import Trainer, build, evaluate, train
 
 SPIRAL = {"name": "e", "data": {"name": "spiral", "n_samples": 300},
@@ -105,7 +105,7 @@ def test_a_resumed_snapshot_run_equals_one_never_stopped():
 
 
 @pytest.mark.parametrize("ensemble, schedule, message", [
-    ({"members": 1}, "constant", "train.ensemble.members: must be greater than 1, got 1"),
+    ({"members": 1}, "constant", "train.combine.members: must be greater than 1, got 1"),
     ({"members": 2, "snapshots": 2}, "constant", "give exactly one of 'members'"),
     ({"snapshots": 3}, "constant", "use train.schedule warm_restart or cyclic, not constant"),
     ({"member": 3}, "constant", "unknown key 'member'; choose from members, snapshots (did you mean 'members'?)"),

@@ -24,7 +24,7 @@ from nnlab.cli import main
 from nnlab.config import load_config
 from nnlab.errors import ConfigError
 from nnlab.runs import load_run
-from nnlab.sweep_read import param_value
+from nnlab.sweep.record import param_value
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,7 +188,7 @@ def test_ensemble_of_a_run_with_another_networks_weights_is_one_line(good_run, t
 def test_claims_report_skips_a_claim_folder_whose_trials_csv_is_a_fifo(tmp_path):
     import json
 
-    from nnlab.claims.report import read_results
+    from nnlab.claims.gallery import read_results
 
     d = tmp_path / "out" / "001-quick"
     d.mkdir(parents=True)

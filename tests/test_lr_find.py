@@ -28,7 +28,7 @@ from nnlab.config import validate
 from nnlab.data import load_dataset
 from nnlab.lr_find import COLUMNS
 from nnlab.runs import TIMESTAMP, find_runs
-from nnlab.train.lr_find import (Smoother, longest_decrease, range_test, softmax_hessian, suggest, sweep_rates,
+from nnlab.train.range_test import (Smoother, longest_decrease, range_test, softmax_hessian, suggest, sweep_rates,
                                  valley_index, window)
 from nnlab.train.trainer import build, train
 

@@ -95,7 +95,7 @@ def test_legend_labels_are_unique_and_name_what_differs(many):
         assert f"lr={c.row.settings['train.optimizer.lr']:.6g}" in c.label  # what differs between them
     # the figure's legend holds exactly these labels (wrapped to its width at most), one entry each
     draw, _ = figures.overlaid_curves([(c.label, [r.metrics for r in c.runs], c.color) for c in rep.curves])
-    plt = figures._plt()
+    plt = figures.pyplot()
     fig = draw(plt)
     try:
         texts = [t.get_text().replace("\n", " ") for t in fig.legends[0].get_texts()]

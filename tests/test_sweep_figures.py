@@ -23,9 +23,9 @@ from test_report import check
 
 from nnlab.config import validate
 from nnlab.experiment import run_experiment
-from nnlab.look.figures import SvgFigures, _plt
+from nnlab.look.figures import SvgFigures, pyplot
 from nnlab.look.report import TRIALS_SHOWN, render_report
-from nnlab.look.sweep_figures import (
+from nnlab.sweep.figures import (
     best_curves_figure,
     best_so_far,
     best_trials,
@@ -37,7 +37,7 @@ from nnlab.look.sweep_figures import (
     trial_label,
 )
 from nnlab.runs import find_runs
-from nnlab.sweep_read import Trial, make_trial, read_sweep
+from nnlab.sweep.record import Trial, make_trial, read_sweep
 
 NAME = "lr<&>sweep"  # escaped in the report
 PARAMS = {
@@ -169,7 +169,7 @@ TRIALS = [trial(0, 0.001, "relu", (8,), 0.61), trial(1, 0.08, "tanh", (8, 8), 0.
 
 def draw(pair):
     assert pair is not None
-    fig = pair[0](_plt())
+    fig = pair[0](pyplot())
     return fig
 
 
@@ -221,7 +221,7 @@ def test_params_figure_axes_scales_and_category_labels():
         labels = [t.get_text() for t in fig.legends[0].get_texts()]
         assert labels == ["activation=relu", "activation=elu", "activation=tanh", "pruned", "diverged", "best (#4)"]
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
 
 
 @pytest.mark.parametrize("n", [1, 4, 8])
@@ -239,7 +239,7 @@ def test_params_figure_one_panel_per_parameter(n):
         assert 0.9 < w / h < 4.2
         assert not fig.legends or "pruned" not in [t.get_text() for t in fig.legends[0].get_texts()]
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
 
 
 def test_progress_best_so_far_is_the_running_max_or_min():
@@ -252,7 +252,7 @@ def test_progress_best_so_far_is_the_running_max_or_min():
         assert list(line.get_ydata()[: len(cands)]) == pytest.approx([0.61, 0.61, 0.72, 0.72, 0.72, 0.72])
         assert line.get_drawstyle() == "steps-post"
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
     assert best_so_far([0.5, 0.3, 0.7, 0.6], "minimize") == [0.5, 0.3, 0.3, 0.3]
     assert best_so_far([0.5, float("nan"), 0.7], "maximize") == [0.5, 0.5, 0.7]
 
@@ -273,13 +273,13 @@ def test_infinite_losses_are_drawn_at_the_edge():
             assert len([y for y in ys if y > 0.4]) == 1 and max(ys) < hi  # the infinite one, above the finite ones
             assert "infinite (diverged), drawn at the edge" in [t.get_text() for t in fig.legends[0].get_texts()]
         finally:
-            _plt().close(fig)
+            pyplot().close(fig)
     fig = draw(progress_figure(trials, "val_loss", direction="minimize"))
     try:  # trial 0's inf is no best so far: the line starts at trial 1
         ys = list(fig.axes[0].lines[0].get_ydata())
         assert math.isnan(ys[0]) and ys[1:3] == [0.4, 0.2]
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
 
 
 def test_best_trials_and_labels():
@@ -304,7 +304,7 @@ def test_best_curves_mean_and_band():
         band = ax.collections[0].get_paths()[0].vertices
         assert min(band[:, 1]) == pytest.approx(0.2) and max(band[:, 1]) == pytest.approx(0.7)
     finally:
-        _plt().close(fig)
+        pyplot().close(fig)
     assert best_curves_figure([("#1", [rows([math.nan])]), ("#2", [])], "val_acc") is None
 
 

@@ -119,7 +119,7 @@ def check_piped(lines):
 
 def shown_numbers(comp, row):
     """The numbers the compare views show for a row, as they are written."""
-    from nnlab.look.format import mean_std
+    from nnlab.text import mean_std
 
     v, pct = row.values, comp.metric.endswith("acc")
     return [mean_std(v["best"], row.spread.get("best"), pct=pct), mean_std(v["test_acc"], None, pct=True),
@@ -412,17 +412,17 @@ def errors(*args):
 def test_message_test_fraction_too_few_rows(tmp_path):
     import numpy as np
 
-    from nnlab.data.splits import _split_test
+    from nnlab.data.splits import split_test
     from nnlab.errors import DataError
 
     with pytest.raises(DataError) as exc:
-        _split_test(np.zeros((1, 2)), np.zeros(1, int), 0.2, 0, "one.csv")
+        split_test(np.zeros((1, 2)), np.zeros(1, int), 0.2, 0, "one.csv")
     (line,) = exc.value.lines
     assert line == "one.csv: has only 1 row, too few to hold out a test set; use more rows, or store x_test, " \
                    "y_test in an .npz"
     assert "at least 1" not in line
     with pytest.raises(DataError) as exc:
-        _split_test(np.zeros((10, 2)), np.zeros(10, int), 0.01, 0, "ten.csv")
+        split_test(np.zeros((10, 2)), np.zeros(10, int), 0.01, 0, "ten.csv")
     assert exc.value.lines[0].endswith("use a test_fraction of at least 0.1 (and below 1)")
 
 

@@ -1,4 +1,4 @@
-"""The claims gallery in HTML: the same sections as docs/claims.md (nnlab.claims.report.parts), figures inline.
+"""The claims gallery in HTML: the same sections as docs/claims.md (nnlab.claims.gallery.parts), figures inline.
 
 ``gallery_section`` is one ``<section>`` (what ``nnlab report --claims`` puts in its page);
 ``render_page`` a self-contained page (``nnlab claims report -o gallery.html``) with the report's style.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from nnlab.claims.report import INTRO, Result, _curves_metric, _expected, parts, seeds_of
+from nnlab.claims.gallery import INTRO, Result, curves_metric, expected_text, parts, seeds_of
 from nnlab.claims.verdict import FAILS, HOLDS, RULE
 
 CSS = """
@@ -50,9 +50,9 @@ def _table(header: list, rows: list) -> str:
 
 
 def _figure(r: Result, figs) -> str:
-    from nnlab.look.sweep_figures import best_curves_figure
+    from nnlab.sweep.figures import best_curves_figure
 
-    m = _curves_metric(r.claim["expect"]["metric"])
+    m = curves_metric(r.claim["expect"]["metric"])
     made = best_curves_figure([(v, r.curves.get(v, [])) for v in r.claim["variants"]], m,
                               title=f"{r.claim['id']}: {m} per variant (mean over seeds, band: min–max)")
     if made is None:
@@ -71,7 +71,7 @@ def gallery_section(results: list[Result], figs, heading: str = "h2") -> str:
            "<tbody>"]
     for r in results:
         cid = r.claim["id"]
-        out.append(f'<tr><td><a href="#claim-{esc(cid)}">{esc(cid)}</a></td><td>{esc(_expected(r.claim["expect"]))}'
+        out.append(f'<tr><td><a href="#claim-{esc(cid)}">{esc(cid)}</a></td><td>{esc(expected_text(r.claim["expect"]))}'
                    f'</td><td class="num">{seeds_of(r)} ({esc(r.claim["mode"])})</td><td>{badge(r.verdict)}</td></tr>')
     out += ["</tbody>", "</table>"]
     for r in results:

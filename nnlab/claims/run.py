@@ -44,7 +44,7 @@ def range_test_rate(claim, spec) -> dict:
     from nnlab.config.schema import validate
     from nnlab.errors import RunError
     from nnlab.sweep import runner
-    from nnlab.train.lr_find import RECOMMENDED, range_test, suggest, sweep_rates
+    from nnlab.train.range_test import RECOMMENDED, range_test, suggest, sweep_rates
     from nnlab.train.threads import limited
 
     rt = claim.range_test
@@ -69,7 +69,7 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None)
     A range_test claim first runs its range test and adds the recommended rate to the grid (the
     resolved sweep then names it, so a finished folder is reused only for the same rate)."""
     if claim.range_test is not None and "suggested" not in claim.range_test:
-        from nnlab.claims.spec import load_claim
+        from nnlab.claims.claim import load_claim
 
         found = range_test_rate(claim, spec)
         claim, spec = load_claim(claim.path, quick, suggested=found["suggested"])
@@ -118,7 +118,7 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None)
         write_json(folder / "summary.json", sweep.summary())
         view = None
         if console is not None and console.is_terminal:  # the sweep's live panel; piped, one line per claim
-            from nnlab.sweep.view import SweepView
+            from nnlab.cli.sweep_panel import SweepView
 
             view = SweepView(console, spec, folder, pool.capacity, pool.where)
         with graceful_signals():

@@ -19,7 +19,7 @@ from nnlab import __version__
 EXIT_INTERRUPTED = 130
 
 
-def _console(stderr=False):
+def make_console(stderr=False):
     """A rich console; when not a terminal (a pipe, a file, a CI log) its lines are never wrapped."""
     from rich.console import Console
 
@@ -60,7 +60,7 @@ def print_table(out, header, rows, right=(), title=None, wrap=None, whole=False)
 def _fail(lines, code):
     from rich.markup import escape
 
-    err = _console(stderr=True)
+    err = make_console(stderr=True)
     for line in lines:  # a path or a name may hold [brackets]: text, not markup
         err.print(f"[bold red]error:[/] {escape(str(line))}", markup=True, soft_wrap=True)
     sys.exit(code)
@@ -82,7 +82,7 @@ def handle_errors(fn):
         except KeyboardInterrupt as exc:
             from nnlab.interrupt import exit_code
 
-            _console(stderr=True).print(f"interrupted ({getattr(exc, 'name', 'SIGINT')})")
+            make_console(stderr=True).print(f"interrupted ({getattr(exc, 'name', 'SIGINT')})")
             sys.exit(exit_code(exc))
 
     return wrapper
@@ -178,7 +178,7 @@ def check_runs_dir(runs_dir, option: str = "--runs-dir") -> None:
         raise ConfigError(f"{option} {runs_dir}: is {what}; name a folder (it is created if missing)")
 
 
-def _load_configs(paths, overrides):
+def load_configs(paths, overrides):
     from nnlab.config import load_config
     from nnlab.errors import ConfigError
 
@@ -195,8 +195,8 @@ def _load_configs(paths, overrides):
 
 
 # one module per command group; importing them attaches their commands to ``main``
-from nnlab.cli import claims, lr_find, runs, sweep, tools, train  # noqa: E402,F401
-from nnlab.cli.tools import KINDS, registries  # noqa: E402,F401
+from nnlab.cli import claims, lr, runs, sweep, tools, train  # noqa: E402,F401
+from nnlab.cli.tools import registries  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nnlab.cli import _console, handle_errors, main
+from nnlab.cli import make_console, handle_errors, main
 
 
 @main.group()
@@ -39,11 +39,11 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     import time
 
     from nnlab.claims.run import run_claim
-    from nnlab.claims.spec import claim_files, load_claim
-    from nnlab.cli.sweep import _cores
+    from nnlab.claims.claim import claim_files, load_claim
+    from nnlab.train.threads import cores
     from nnlab.errors import ConfigError
 
-    out_console = _console()
+    out_console = make_console()
     files = claim_files(claim_ids, claims_dir)
     loaded, errors = [], []
     for f in files:
@@ -53,7 +53,7 @@ def run(claim_ids, jobs, quick, out, claims_dir):
             errors.extend(exc.lines)
     if errors:
         raise ConfigError(lines=errors)
-    jobs = jobs or _cores()
+    jobs = jobs or cores()
     for claim, spec in loaded:
         t0 = time.time()
         folder, how, n = run_claim(claim, spec, out, quick, jobs,
@@ -78,11 +78,11 @@ def report(out, output, claims_dir):
 
     Uses each claim's finished full run, else its quick run.
     """
-    from nnlab.claims.report import write_report
+    from nnlab.claims.gallery import write_report
     from nnlab.cli import check_output
 
     check_output(output, "-o", (".md", ".html", ".htm"), create_folder=True)
-    console = _console()
+    console = make_console()
     from pathlib import Path
 
     ids = {p.stem for p in Path(claims_dir).glob("*.yaml")} if claims_dir else None

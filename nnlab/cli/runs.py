@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, _console, check_output, handle_errors, main
+from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, make_console, check_output, handle_errors, main
 from nnlab.metrics import METRICS
 
 def _esc(text) -> str:
@@ -17,13 +17,13 @@ def _esc(text) -> str:
 
 
 def _warn(lines):
-    err = _console(stderr=True)
+    err = make_console(stderr=True)
     for w in lines:
         err.print(f"[yellow]warning:[/] {_esc(w)}", soft_wrap=True)
 
 
 def _num(v, pct=False, spread=None):
-    from nnlab.look.format import mean_std
+    from nnlab.text import mean_std
 
     return mean_std(v, spread, pct=pct)
 
@@ -80,7 +80,7 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
         warnings = [w for w in warnings if not w.startswith(damaged) or not damaged]
     _warn(warnings)
     if not found:
-        _console(stderr=True).print("no runs found")
+        make_console(stderr=True).print("no runs found")
         sys.exit(1)
     comp = compare(found, metric=metric, group=not no_group, all_keys=all_keys, sort=sort, top=top)
     if fmt == "csv":
@@ -105,7 +105,7 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
         series = [(label(row), [by_path[p].metrics for p in row.runs] if len(row.runs) > 1
                    else by_path[row.runs[0]].metrics) for row in comp.rows]  # a seed group: mean ± std
         plot_compare(series, plot, metric=comp.metric, title=_runs_word(len(comp.rows)))
-        _console(stderr=True).print(f"plot: {_esc(plot)}")
+        make_console(stderr=True).print(f"plot: {_esc(plot)}")
 
 
 @main.command("runs")
@@ -160,7 +160,7 @@ def show(run, show_config):
 
     r = load_run(run)
     if r is None:
-        from nnlab.sweep_read import is_sweep_folder
+        from nnlab.sweep.record import is_sweep_folder
 
         if is_sweep_folder(run):
             raise RunError(f"{run}: a sweep folder, not a run; show one of its runs (nnlab show {run}/runs/<run>), "
@@ -209,7 +209,7 @@ def report(runs, output, metric, no_group, claims_out):
         raise click.UsageError("name the run folders to report (RUNS), or a claims folder with --claims")
     results = []
     if claims_out:
-        from nnlab.claims.report import read_results
+        from nnlab.claims.gallery import read_results
 
         results, notes = read_results(claims_out, option="--claims")
         _warn(notes)
@@ -218,13 +218,13 @@ def report(runs, output, metric, no_group, claims_out):
         found, warnings = find_runs(runs)
         _warn(warnings)
         if not found:
-            _console(stderr=True).print("no runs found; nothing written")
+            make_console(stderr=True).print("no runs found; nothing written")
             sys.exit(1)
     path = write_report(found, output, metric=metric, group=not no_group, claims=results)
     what = [_runs_word(len(found))] if found else []
     if results:
         what.append(f"{len(results)} claim{'s' if len(results) != 1 else ''}")
-    _console().print(f"report: {_esc(path)} ({', '.join(what)})", soft_wrap=True)
+    make_console().print(f"report: {_esc(path)} ({', '.join(what)})", soft_wrap=True)
 
 
 
@@ -257,7 +257,7 @@ def ensemble_(run_folders, out_dir):
     usable = [r for r in found if (r.path / "model.npz").is_file() and r.config]
     skipped = [r for r in found if r not in usable]
     for r in skipped:
-        _console(stderr=True).print(f"warning: {_esc(r.path)}: no model.npz or config.yaml ({r.status}), skipped",
+        make_console(stderr=True).print(f"warning: {_esc(r.path)}: no model.npz or config.yaml ({r.status}), skipped",
                                     soft_wrap=True)
     if len(usable) < 2:
         raise RunError(f"an ensemble needs at least 2 finished runs with a model.npz; found {len(usable)}")
@@ -271,7 +271,7 @@ def ensemble_(run_folders, out_dir):
     result = combine_runs([r.path for r in usable])
     from nnlab.cli import print_table
 
-    out = _console()
+    out = make_console()
     acc = result["ensemble"].get("test_acc") is not None or result["ensemble"].get("val_acc") is not None
     key = "acc" if acc else "loss"
     fmt = (lambda v: "-" if v is None else f"{100 * v:.1f}%") if acc else (lambda v: "-" if v is None else f"{v:.4g}")

@@ -6,14 +6,7 @@ import os
 
 import click
 
-from nnlab.cli import _console, handle_errors, main, set_option
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+from nnlab.cli import make_console, handle_errors, main, set_option
 
 
 @main.command()
@@ -71,10 +64,10 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     from nnlab.errors import ConfigError
     from nnlab.interrupt import graceful_signals
     from nnlab.sweep import runner
-    from nnlab.sweep.view import SweepView, print_result, say
+    from nnlab.cli.sweep_panel import SweepView, print_result, say
 
-    out = _console()
-    from nnlab.sweep.view import keep_going_without_stdout
+    out = make_console()
+    from nnlab.cli.sweep_panel import keep_going_without_stdout
 
     keep_going_without_stdout(out)
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
@@ -102,7 +95,9 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         from nnlab.cli import check_runs_dir
 
         check_runs_dir(runs_dir)
-    jobs = jobs or _cores()
+    from nnlab.train.threads import cores
+
+    jobs = jobs or cores()
     datasets, base_key = runner.prepare(spec)
     if scheduler:
         from nnlab.sweep.pool import DaskPool
@@ -156,7 +151,7 @@ def _open(spec, datasets, key, resume, trials, runs_dir, quiet, out):
     from nnlab.errors import ConfigError
     from nnlab.sweep import runner
     from nnlab.sweep.space import make_sampler
-    from nnlab.sweep.view import say
+    from nnlab.cli.sweep_panel import say
 
     if not resume:
         folder = runner.create(spec, runs_dir)

@@ -6,26 +6,45 @@ import sys
 
 import click
 
-from nnlab.cli import PLOT_SUFFIXES, _console, _load_configs, check_output, handle_errors, main, set_option
-from nnlab.kinds import KINDS
+from nnlab.cli import PLOT_SUFFIXES, make_console, load_configs, check_output, handle_errors, main, set_option
 
 
 def registries():
-    """(kind, registry, config key) for every kind of component, in README order."""
-    import importlib
+    """(kind, registry, config key) for every kind of component, in the docs' order (nnlab.config.kinds)."""
+    from nnlab.config.kinds import KINDS
 
-    for kind, (mod, attr, key) in KINDS.items():
-        yield kind, getattr(importlib.import_module(mod), attr), key
+    for k in KINDS:
+        yield k.name, k.registry, k.key
+
+
+class KindChoice(click.Choice):
+    """The kinds of component (singular or plural), read from nnlab.config.kinds only when a command or its
+    --help needs them: importing every component would slow down every other command's start."""
+
+    def __init__(self):
+        super().__init__([], case_sensitive=True)
+
+    @property
+    def choices(self):
+        from nnlab.config.kinds import KINDS
+
+        return [k.name for k in KINDS] + [k.name + "s" for k in KINDS]
+
+    @choices.setter
+    def choices(self, value):
+        pass
 
 
 @main.command("list")
-@click.argument("kind", required=False, type=click.Choice(list(KINDS) + [k + "s" for k in KINDS]))
+@click.argument("kind", required=False, type=KindChoice(), metavar="[KIND]")
 @handle_errors
 def list_(kind):
     """List every component nnlab has, with its options and defaults.
 
-    The options are read from the components themselves: what this prints is
-    exactly what a config may say.
+    KIND (singular or plural) lists one kind: dataset, preprocessor,
+    initializer, activation, optimizer, schedule or averaging.  The options are
+    read from the components themselves: what this prints is exactly what a
+    config may say.
 
     \b
     Examples:
@@ -33,9 +52,9 @@ def list_(kind):
       nnlab list optimizers
     """
     from nnlab.cli import print_table
-    from nnlab.config.registry import component_options_text
+    from nnlab.options import component_options_text
 
-    out = _console()
+    out = make_console()
     if not out.is_terminal:  # piped: one table, its first column the kind of component, for cut and awk
         from nnlab.look.term import emit, tsv
 
@@ -79,13 +98,13 @@ def gradcheck(config, overrides, samples, entries):
 
     from nnlab.train.size import check_model_size
 
-    cfg = _load_configs([config], overrides)[0]
+    cfg = load_configs([config], overrides)[0]
     dataset = load_data(cfg)
     check_model_size(cfg, dataset.n_features, dataset.n_outputs, "gradcheck", n_samples=samples)
     results = check_config(cfg, dataset, n_samples=samples, max_entries=entries)
     rows = [[r.name, "x".join(map(str, r.shape)), str(r.checked), str(r.kinks) if r.kinks else "-",
              f"{r.rel_error:.2e}", f"{r.max_abs_error:.2e}", "pass" if r.passed else "FAIL"] for r in results]
-    out = _console()
+    out = make_console()
     print_table(out, ["tensor", "shape", "checked", "on a kink", "relative error", "max abs error", "result"],
                 rows, right={1, 2, 3, 4, 5}, title=f"gradient check: {cfg.name} (float64, h = 1e-5)")
     failed = [r.name for r in results if not r.passed]
@@ -122,7 +141,7 @@ def schedule(config, overrides, plot):
 
     if plot:
         check_output(plot, "--plot", PLOT_SUFFIXES)
-    cfg = _load_configs([config], overrides)[0]
+    cfg = load_configs([config], overrides)[0]
     dataset = load_data(cfg)
     n_train = len(dataset.x_train)
     sched = make_schedule(cfg, n_train)
@@ -132,7 +151,7 @@ def schedule(config, overrides, plot):
 
     lrs = epoch_rates(cfg.train["averaging"], [sched(t) for t in range(epochs * spe)], epochs, spe)  # SWA's lr
     per_epoch = lrs[::spe]
-    out = _console()
+    out = make_console()
     print_table(out, ["epoch", "learning rate"], [[str(e), f"{lr:.6g}"] for e, lr in enumerate(per_epoch, start=1)],
                 right={0, 1}, title=f"{cfg.name}: {cfg.train['schedule']['name']} schedule "
                                     f"(unit {sched.unit}{f', {spe} steps per epoch' if spe > 1 else ''})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from nnlab.cli import _console, _load_configs, handle_errors, main, set_option
+from nnlab.cli import make_console, load_configs, handle_errors, main, set_option
 
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -24,8 +24,8 @@ def validate(configs, overrides):
     Example:
       nnlab validate configs/*.yaml
     """
-    cfgs = _load_configs(configs, overrides)
-    out = _console()
+    cfgs = load_configs(configs, overrides)
+    out = make_console()
     for cfg in cfgs:
         for note in cfg.notes:
             out.print(f"note: {note}", markup=False, soft_wrap=True)
@@ -105,7 +105,7 @@ def _config_jobs(configs, overrides, name) -> list:
     from nnlab.errors import NnlabError
     from nnlab.experiment import check_against_data, load_data
 
-    cfgs = _load_configs(configs, overrides)
+    cfgs = load_configs(configs, overrides)
     loaded: dict = {}  # configs on the same data share one loaded copy
     jobs, lines = [], []
     for cfg in cfgs:
@@ -116,7 +116,7 @@ def _config_jobs(configs, overrides, name) -> list:
             if key not in loaded:
                 loaded[key] = load_data(cfg)
                 if loaded[key].task == "regression" and getattr(loaded[key], "task_reason", None):
-                    _console(stderr=True).print(f"note: {cfg.source}: {loaded[key].task_reason}", soft_wrap=True)
+                    make_console(stderr=True).print(f"note: {cfg.source}: {loaded[key].task_reason}", soft_wrap=True)
             check_against_data(cfg, loaded[key])
         except NnlabError as exc:
             lines.extend(line if line.startswith(cfg.source) else f"{cfg.source}: {line}" for line in exc.lines)
@@ -141,7 +141,7 @@ def _train_one(job, runs_dir, quiet) -> str:
 
     kind, what, payload = job
     cfg = payload[0] if kind == "resume" else what
-    out, err = _console(), _console(stderr=True)
+    out, err = make_console(), make_console(stderr=True)
     view = _Progress(cfg, err, quiet)
     try:
         if kind == "resume":
@@ -301,7 +301,7 @@ def _escape(text) -> str:
 
 
 def _fmt(v, pct=False):
-    from nnlab.look.format import number, percent
+    from nnlab.text import number, percent
 
     return percent(v) if pct else number(v)
 
@@ -381,7 +381,7 @@ def _print_result(out, cfg, run_dir, summary):
 
 
 def _print_ensemble(out, summary) -> None:
-    """Each member's and the ensemble's accuracy (train.ensemble: members or snapshots)."""
+    """Each member's and the ensemble's accuracy (train.combine: members or snapshots)."""
     en = summary.get("ensemble")
     if not isinstance(en, dict) or not en.get("ensemble"):
         return

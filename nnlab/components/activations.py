@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from nnlab.components.layers import Layer, ParamSpec
-from nnlab.config.registry import NonNegative, Positive, PositiveInt, Registry
+from nnlab.options import NonNegative, Positive, PositiveInt, Registry
 
 
 

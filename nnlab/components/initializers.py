@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.config.registry import NonNegative, Positive, Registry
+from nnlab.options import NonNegative, Positive, Registry
 
 
 

@@ -37,7 +37,8 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from nnlab.config.registry import NonNegative, Positive, PositiveInt, _show
+from nnlab.options import NonNegative, Positive, PositiveInt
+from nnlab.text import shown
 
 
 def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -204,7 +205,7 @@ class LBFGS:
         bs = train.get("batch_size")
         if bs != "full":
             out.append(f"train.batch_size: lbfgs needs batch_size: full ({fixed}; a mini-batch changes "
-                       f"the function at every step), got {_show(bs)}")
+                       f"the function at every step), got {shown(bs)}")
         sched = train.get("schedule")
         if isinstance(sched, dict) and (sched.get("name") != "constant" or sched.get("warmup")):
             got = sched["name"] if sched.get("name") != "constant" else f"constant with warmup {sched['warmup']}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.config.registry import Registry
+from nnlab.options import Registry
 
 
 

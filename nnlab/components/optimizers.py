@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from nnlab.components.lbfgs import LBFGS
-from nnlab.config.registry import Fraction, NonNegative, Positive, Registry
+from nnlab.options import Fraction, NonNegative, Positive, Registry
 
 
 # decay rates and momentum live in [0, 1): at 1 a moving average never moves and Adam's

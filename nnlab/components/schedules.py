@@ -21,7 +21,7 @@ import math
 from bisect import bisect_right
 from typing import Literal, Optional
 
-from nnlab.config.registry import NonNegative, NonNegativeInt, Positive, Registry
+from nnlab.options import NonNegative, NonNegativeInt, Positive, Registry
 from nnlab.metrics import METRICS
 
 Unit = Literal["epoch", "step"]

@@ -13,6 +13,7 @@ import yaml
 
 from nnlab import files
 from nnlab.errors import ConfigError
+from nnlab.text import printable
 
 # ---------------------------------------------------------------- YAML loading
 
@@ -81,11 +82,6 @@ def parse_yaml(text: str, source: str) -> Any:
     return value
 
 
-def printable(text) -> str:
-    """Text for a one-line message: control characters (newlines, escapes) shown as \\xNN, never sent raw."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def read_yaml_file(path: Path, notes: list[str] | None = None) -> dict:
     """Read one YAML config file (a regular file of at most 1 MiB) into a mapping.
 
@@ -122,7 +118,7 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = None) -> dict:
+def load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = None) -> dict:
     """Read ``path`` and the files it extends, merged; a note goes to ``notes`` if ``path`` is empty."""
     path = path.resolve() if path.exists() else path
     if path in chain:
@@ -139,7 +135,7 @@ def _load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = 
     base_path = (path.parent / parent)
     if not base_path.exists():
         raise ConfigError(f"{path}: extends: file not found: {base_path}")
-    return deep_merge(_load_with_extends(base_path, (*chain, path)), data)
+    return deep_merge(load_with_extends(base_path, (*chain, path)), data)
 
 
 def _absolutize_data_path(data: dict, folder: Path) -> None:

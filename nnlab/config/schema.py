@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
-from nnlab.config.loader import _load_with_extends, apply_override, printable
-from nnlab.config.registry import (
+from nnlab.config.loader import apply_override, load_with_extends
+from nnlab.options import (
     Fraction,
     Gt,
     Invalid,
@@ -30,7 +30,6 @@ from nnlab.config.registry import (
     NonNegativeInt,
     Positive,
     PositiveInt,
-    _show,
     check_options,
     check_value,
     is_number,
@@ -39,10 +38,11 @@ from nnlab.config.registry import (
 )
 from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
+from nnlab.text import printable, shown
 
 # ---------------------------------------------------------------- schema of the plain fields
 # Each section is a function whose keyword-only parameters are its keys, like a component:
-# the signature is the schema (nnlab.config.registry.check_options reads it).
+# the signature is the schema (nnlab.options.check_options reads it).
 
 Metric = Literal[METRICS]  # the four recorded metrics (nnlab.metrics)
 
@@ -74,7 +74,7 @@ def train_section(*, epochs: Epochs = 100, batch_size: Any = 100, shuffle: bool 
                   regularization: Any = None, grad_clip: Any = None, early_stopping: Any = None,
                   ensemble: Any = None, averaging: Any = None):
     """train: (batch_size: an integer >= 1 or 'full', checked in validate() for a clearer message;
-    averaging: null or {method: ema|swa, ...}, the options of nnlab.train.averaging's EMA and SWA)"""
+    averaging: null or {method: ema|swa, ...}, the options of nnlab.components.averaging's EMA and SWA)"""
 
 
 def regularization_section(*, l1: NonNegative = 0.0, l2: NonNegative = 0.0, max_norm: Optional[Positive] = None):
@@ -95,7 +95,7 @@ MAX_MEMBERS = 100
 
 def ensemble_section(*, members: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None,
                      snapshots: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None):
-    """train.ensemble: exactly one of members (independent runs, seeds seed, seed+1, ...) or snapshots
+    """train.combine: exactly one of members (independent runs, seeds seed, seed+1, ...) or snapshots
     (the weights at the ends of the last cycles of a warm_restart or cyclic schedule)"""
 
 
@@ -110,7 +110,7 @@ def batch_norm_section(*, momentum: Fraction = 0.9, eps: Positive = 1e-5):
 SCHEMAS = {name: schema(fn) for name, fn in {
     "data": data_section, "model": model_section, "train": train_section,
     "train.regularization": regularization_section, "train.grad_clip": grad_clip_section,
-    "train.early_stopping": early_stopping_section, "train.ensemble": ensemble_section,
+    "train.early_stopping": early_stopping_section, "train.combine": ensemble_section,
     "model.dropout": dropout_section, "model.batch_norm": batch_norm_section, "data.augment": augment_section}.items()}
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
@@ -156,7 +156,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> C
     """Read, merge, override and validate one config file."""
     path = Path(path)
     notes: list[str] = []
-    raw = _load_with_extends(path, notes=notes)
+    raw = load_with_extends(path, notes=notes)
     if notes:  # named as the user wrote it, not resolved
         notes = [f"{path} is empty; all defaults are used" + (" except the --set values" if overrides else "")]
     defaults = component_defaults()
@@ -196,7 +196,7 @@ def _top_level(raw: dict, source: str, errors: list[str]):
     try:  # the same number rule as every other whole-number option (1.0 -> 1, '1' is text)
         seed = check_value(seed, NonNegativeInt)
     except Invalid as exc:
-        errors.append(f"seed: must be a whole number >= 0, got {_show(seed)}{exc.hint}")
+        errors.append(f"seed: must be a whole number >= 0, got {shown(seed)}{exc.hint}")
     dtype = raw.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         errors.append(f"dtype: must be float32 or float64, got {dtype!r}")
@@ -270,7 +270,7 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
         bs = t["batch_size"] = int(bs)
     if bs != "full" and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
         errors.append(f"train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' "
-                      f"(batch gradient descent), got {_show(bs)}"
+                      f"(batch gradient descent), got {shown(bs)}"
                       + (" (text; write it without quotes)" if isinstance(bs, str) and is_number(bs) else ""))
     elif bs == 1 and m is not None and m.get("batch_norm"):
         errors.append("train.batch_size: batch normalization needs batches of at least 2 rows (a single row's "
@@ -290,21 +290,21 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
         _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
     en = t["ensemble"]
     if en is not None:
-        en = t["ensemble"] = _sub(en, "train.ensemble", errors, "null, {members: n} or {snapshots: n}")
+        en = t["ensemble"] = _sub(en, "train.combine", errors, "null, {members: n} or {snapshots: n}")
         if en is not None and (en["members"] is None) == (en["snapshots"] is None):
-            errors.append("train.ensemble: give exactly one of 'members' (independent runs) or 'snapshots' "
+            errors.append("train.combine: give exactly one of 'members' (independent runs) or 'snapshots' "
                           "(the ends of one run's learning-rate cycles)")
             en = None
         elif en is not None and en["snapshots"] is not None and t["schedule"] is not None \
                 and t["schedule"]["name"] not in ("warm_restart", "cyclic"):
-            errors.append(f"train.ensemble.snapshots: a snapshot ensemble takes the weights at the ends of "
+            errors.append(f"train.combine.snapshots: a snapshot ensemble takes the weights at the ends of "
                           f"learning-rate cycles; use train.schedule warm_restart or cyclic, not "
                           f"{t['schedule']['name']}")
     if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
             and t["early_stopping"]["metric"].startswith("val_"):
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
                       "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
-    from nnlab.train import averaging
+    from nnlab.components import averaging
 
     t["averaging"] = averaging.resolve(t["averaging"], "train.averaging", errors)
     if t["optimizer"] is not None:  # rules an optimizer sets for the rest of the config (lbfgs: full batch, ...)
@@ -322,7 +322,7 @@ def _closure_conflicts(t: dict, d: dict | None) -> list[str]:
         out.append("train.averaging: lbfgs takes line-search steps, not the small noisy ones weight averaging "
                    "smooths; set averaging: null")
     if (t.get("ensemble") or {}).get("snapshots"):
-        out.append("train.ensemble.snapshots: lbfgs has no learning-rate cycles to snapshot; use members")
+        out.append("train.combine.snapshots: lbfgs has no learning-rate cycles to snapshot; use members")
     aug = (d or {}).get("augment")
     if aug:
         out.append("data.augment: lbfgs needs the same batch at every evaluation of its line search, but "
@@ -333,7 +333,7 @@ def _closure_conflicts(t: dict, d: dict | None) -> list[str]:
 def run_name_problem(name) -> str | None:
     """What is wrong with a run name (config ``name:`` or ``nnlab train --name``), or None if it is fine."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name or ""):
-        return f"must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {_show(name)}"
+        return f"must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {shown(name)}"
     if len(name) > MAX_NAME_LENGTH:
         return (f"must be at most {MAX_NAME_LENGTH} characters (it names the run folder), "
                 f"got {len(name)}: {name[:20]}...")

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.config.registry import Registry
+from nnlab.options import Registry
 from nnlab.data.formats import csv, idx, npz, read_idx
 from nnlab.data.mnist1d import cache_dir, mnist1d
 from nnlab.data.preprocess import preprocessors
-from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, _check, _holdout_mask
+from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, check_raw, holdout_mask
 from nnlab.data.synthetic import blobs, circles, moons, spiral, xor
 from nnlab.errors import ConfigError, DataError
 
@@ -68,12 +68,12 @@ def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
         raise ConfigError(lines=errors)
     source = spec.get("path") or f"dataset '{name}'"
 
-    x, y, x_test, y_test, task, n_classes, task_reason = _check(datasets.build(spec), source)
+    x, y, x_test, y_test, task, n_classes, task_reason = check_raw(datasets.build(spec), source)
 
     x_val = y_val = None
     if val_fraction > 0:
         rng = np.random.default_rng(spec.get("seed", 0))
-        is_val = _holdout_mask(y, val_fraction, rng, stratify=task == "classification")
+        is_val = holdout_mask(y, val_fraction, rng, stratify=task == "classification")
         n_val, n = int(is_val.sum()), len(y)
         if n_val == 0:
             raise DataError(f"{source}: val_fraction {val_fraction} of {n} training samples gives an empty "

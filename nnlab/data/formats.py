@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import files
-from nnlab.config.registry import Fraction, NonNegativeInt, is_number
-from nnlab.data.splits import RawData, _split_test
+from nnlab.options import Fraction, NonNegativeInt, is_number
+from nnlab.data.splits import RawData, split_test
 from nnlab.errors import DataError
 
 _CAP_HINT = " (set NNLAB_MAX_DATA_BYTES to allow more)"
@@ -69,7 +69,7 @@ def npz(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
             arrays = {k: _read_member(archive, k, p) for k in ("x", "y", "x_test", "y_test") if k in keys}
     if "x_test" in arrays:
         return RawData(**arrays)
-    return _split_test(arrays["x"], arrays["y"], test_fraction, seed, str(p))
+    return split_test(arrays["x"], arrays["y"], test_fraction, seed, str(p))
 
 
 def _check_unpacked_size(archive, p: Path) -> None:
@@ -154,7 +154,7 @@ def csv(*, path: str, test_fraction: Fraction = 0.2, seed: NonNegativeInt = 0) -
     except (ValueError, OverflowError):
         y = values[:, col]
     x = np.delete(values, col, axis=1)
-    return _split_test(x, y, test_fraction, seed, str(p))
+    return split_test(x, y, test_fraction, seed, str(p))
 
 
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.config.registry import Positive, Registry
+from nnlab.options import Positive, Registry
 
 class _Preprocessor:
     """Shared plumbing: statistics are float64 and come only from what ``fit`` saw."""

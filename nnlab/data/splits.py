@@ -1,6 +1,6 @@
 """The data model and the checks every data set passes: RawData -> checked arrays, and the splits.
 
-``_check`` turns a loader's RawData into checked, converted arrays (or one
+``check_raw`` turns a loader's RawData into checked, converted arrays (or one
 DataError line); ``holdout_mask`` draws stratified validation and test splits.
 """
 
@@ -60,12 +60,12 @@ class Dataset:
 
 
 
-def _round(v: float) -> int:
+def round_half_up(v: float) -> int:
     # round half up: Python's round(0.5) == 0 would make thresholds surprising
     return int(np.floor(v + 0.5))
 
 
-def _split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
+def split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
     """Hold out a random test_fraction of the rows (stratified by class for integer labels)."""
     x, y = _check_pair(x, y, source, "x", "y")
     if y.dtype.kind == "f":  # whole-number float labels are classes: stratify by them
@@ -76,7 +76,7 @@ def _split_test(x, y, test_fraction: float, seed: int, source: str) -> RawData:
     if test_fraction == 0:
         raise DataError(f"{source}: has no separate test set and test_fraction is 0; "
                         "set data.test_fraction > 0 (or store x_test, y_test in an .npz)")
-    is_test = _holdout_mask(y, test_fraction, np.random.default_rng(seed), stratify=y.dtype.kind in "biu")
+    is_test = holdout_mask(y, test_fraction, np.random.default_rng(seed), stratify=y.dtype.kind in "biu")
     if not is_test.any():
         if len(y) < 2:  # no fraction below 1 holds out a row and leaves one to train on
             raise DataError(f"{source}: has only {len(y)} row, too few to hold out a test set; use more rows, or "
@@ -123,7 +123,7 @@ def _check_finite(a: np.ndarray, source: str, name: str, what: str) -> None:
                         f"{what} must be finite numbers")
 
 
-def _check(raw: RawData, source: str):
+def check_raw(raw: RawData, source: str):
     """All checks on a loader's output; returns (x, y, x_test, y_test, task, n_classes) converted."""
     x, y = _check_pair(raw.x, raw.y, source, "x", "y")
     x_test, y_test = _check_pair(raw.x_test, raw.y_test, source, "x_test", "y_test")
@@ -224,7 +224,7 @@ def _regression_reason(y: np.ndarray, y_test: np.ndarray) -> str:
     return "y holds floats"
 
 
-def _holdout_mask(y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool) -> np.ndarray:
+def holdout_mask(y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool) -> np.ndarray:
     """Boolean mask of round(n * fraction) random rows to hold out.
 
     Stratified: class c gets a quota proportional to its count (largest remainders
@@ -232,7 +232,7 @@ def _holdout_mask(y: np.ndarray, fraction: float, rng: np.random.Generator, stra
     picked at random within each class.
     """
     n = len(y)
-    n_out = _round(n * fraction)
+    n_out = round_half_up(n * fraction)
     mask = np.zeros(n, dtype=bool)
     if not stratify:
         mask[rng.permutation(n)[:n_out]] = True

@@ -7,8 +7,8 @@ import numpy as np
 
 from typing import Annotated
 
-from nnlab.config.registry import Fraction, Gt, Le, NonNegative, NonNegativeInt
-from nnlab.data.splits import MAX_CLASSES, RawData, _round
+from nnlab.options import Fraction, Gt, Le, NonNegative, NonNegativeInt
+from nnlab.data.splits import MAX_CLASSES, RawData, round_half_up
 
 # Upper bounds: more would exhaust memory (or take hours) instead of failing clearly.
 MAX_SAMPLES = 100_000_000
@@ -20,7 +20,7 @@ Classes = Annotated[int, Gt(0), Le(MAX_CLASSES)]
 
 def _n_test(n_samples: int, test_fraction: float) -> int:
     """Test rows so that test / (train + test) == test_fraction: n * f / (1 - f), rounded."""
-    return _round(n_samples * test_fraction / (1.0 - test_fraction))
+    return round_half_up(n_samples * test_fraction / (1.0 - test_fraction))
 
 
 def _balanced_counts(n: int, k: int) -> np.ndarray:

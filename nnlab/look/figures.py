@@ -1,7 +1,7 @@
 """Every figure nnlab draws, for files (PNG, SVG, PDF) and for the HTML report (inline SVG).
 
 matplotlib (Agg backend) is imported lazily: it is slow to import.  A figure is a
-``draw(plt) -> Figure`` function, so the same drawing goes to a file (``_to_file``) or
+``draw(plt) -> Figure`` function, so the same drawing goes to a file (``to_file``) or
 into the report (``SvgFigures.render``: ids prefixed, an accessible name).  The
 overlaid curves of several runs (``overlaid_curves``) serve ``compare --plot`` and the
 report alike; ``log_if_wide`` is the one rule for when an axis goes logarithmic.
@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +52,7 @@ def _train_val_panel(ax, ep, rows, metric: str) -> None:
 
 def plot_curves(rows: list[dict], path, title: str = "") -> None:
     """Loss (train, val), accuracy (train, val) and learning rate against epoch, side by side."""
-    plt = _plt()
+    plt = pyplot()
     has_acc = any(r.get("train_acc") is not None for r in rows)
     n = 3 if has_acc else 2
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4))
@@ -75,7 +75,7 @@ def plot_curves(rows: list[dict], path, title: str = "") -> None:
 
 def plot_schedule(lrs: list[float], path, title: str = "", xlabel: str = "epoch") -> None:
     """The learning rate a config will use, against epoch (1-based)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(range(1, len(lrs) + 1), lrs, color="C2", marker="." if len(lrs) <= 60 else None)
     ax.set_xlabel(xlabel)
@@ -92,13 +92,13 @@ def plot_lr_find(lrs, losses, smoothed, suggestions: dict, window: tuple[int, in
     """The range test (nnlab lr-find): smoothed loss (and the raw mini-batch loss, faint) against a log
     learning-rate axis; the points the rules leave out shaded; each suggestion marked on the curve.
 
-    ``suggestions``: name -> an object with ``lr`` (nnlab.train.lr_find.Suggestion); ``window``: the
+    ``suggestions``: name -> an object with ``lr`` (nnlab.train.range_test.Suggestion); ``window``: the
     (first, stop) indices the rules look at.
     """
     import numpy as np
     from matplotlib.ticker import FuncFormatter
 
-    plt = _plt()
+    plt = pyplot()
     lrs, losses, smoothed = (np.asarray(a, dtype=np.float64) for a in (lrs, losses, smoothed))
     fig, ax = plt.subplots(figsize=(7.2, 4.2))
     ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="mini-batch loss")
@@ -132,7 +132,7 @@ def plot_lr_find(lrs, losses, smoothed, suggestions: dict, window: tuple[int, in
                 label=f"{name} {s.lr:.3g}" + (" (recommended)" if star else ""))
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
-    ax.set_title(_plain(title) if title else "learning-rate range test")
+    ax.set_title(label_text(title) if title else "learning-rate range test")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -143,7 +143,7 @@ def plot_lr_find(lrs, losses, smoothed, suggestions: dict, window: tuple[int, in
 def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
     """Each layer's gradient norm on a log scale against epoch (vanishing/exploding gradients show
     as layers spread apart by orders of magnitude), and the dead/saturated fractions when recorded."""
-    plt = _plt()
+    plt = pyplot()
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     has_units = any(r.get("dead_fraction") is not None or r.get("saturated_fraction") is not None for r in rows)
     fig, axes = plt.subplots(1, 2 if has_units else 1, figsize=(10 if has_units else 5.5, 3.6), squeeze=False)
@@ -175,7 +175,7 @@ def plot_diagnostics(rows: list[dict], path, title: str = "") -> None:
         ax.grid(alpha=0.3)
         _legend_beside(ax, len(ax.get_lines()))
     if title:
-        fig.suptitle(_plain(title))
+        fig.suptitle(label_text(title))
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -224,9 +224,9 @@ def mean_band(members: list[list[dict]], key: str, band: str = "minmax"):
     for rows in members:
         for r in rows:
             e, v = r.get("epoch"), r.get(key)
-            if _finite(e):
+            if is_finite(e):
                 by_epoch.setdefault(e, [])
-                if _finite(v):
+                if is_finite(v):
                     by_epoch[e].append(v)
     epochs = sorted(by_epoch)
     nan = float("nan")
@@ -263,11 +263,11 @@ def distinct_labels(labels: list[str]) -> list[str]:
 LOG_RATIO = 50.0  # a loss or learning-rate axis whose values span more than this factor goes logarithmic
 
 
-def _finite(v) -> bool:
+def is_finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _plain(text) -> str:
+def label_text(text) -> str:
     """Text for a matplotlib label: a '$' in a run name is a dollar sign, not mathtext."""
     return str(text).replace("$", r"\$")
 
@@ -295,7 +295,7 @@ def log_y(ax) -> None:
 def log_if_wide(ax, values, ratio: float = LOG_RATIO, force: bool = False) -> bool:
     """Make the y axis logarithmic when its finite values are all positive and span more than ``ratio``
     (or, with ``force``, whenever they are all positive); return whether it did."""
-    finite = [v for v in values if _finite(v)]
+    finite = [v for v in values if is_finite(v)]
     pos = [v for v in finite if v > 0]
     if pos and len(pos) == len(finite) and (force or max(pos) / min(pos) > ratio):
         log_y(ax)
@@ -316,11 +316,11 @@ def _xy(rows: list[dict], key: str):
     """Epochs and values of one column; missing or non-finite values are gaps (nan)."""
     xs, ys = [], []
     for r in rows:
-        if not _finite(r.get("epoch")):
+        if not is_finite(r.get("epoch")):
             continue
         v = r.get(key)
         xs.append(r["epoch"])
-        ys.append(v if _finite(v) else float("nan"))
+        ys.append(v if is_finite(v) else float("nan"))
     return xs, ys
 
 
@@ -354,7 +354,7 @@ class SvgFigures:
     def __init__(self):
         import matplotlib
 
-        self.plt = _plt()
+        self.plt = pyplot()
         self.mpl = matplotlib
         self.rc = dict(SVG_RC)
         self.count = 0
@@ -371,8 +371,8 @@ class SvgFigures:
                     self.plt.close(fig)
 
 
-def _to_file(draw, path) -> None:
-    plt = _plt()
+def to_file(draw, path) -> None:
+    plt = pyplot()
     fig = draw(plt)
     try:
         _save(fig, path)
@@ -447,7 +447,7 @@ def overlaid_curves(series: list[tuple], regression: bool = False, title: str = 
             values = []
             for i, (_, members, color) in enumerate(groups):
                 xs, ys, lo, hi = mean_band(members, key, band="std")
-                if not any(_finite(y) for y in ys):
+                if not any(is_finite(y) for y in ys):
                     continue
                 values += ys  # the axis scale follows the means (a band may dip below zero)
                 (line,) = ax.plot(xs, ys, color=color, linewidth=1.6, zorder=3,
@@ -473,13 +473,13 @@ def overlaid_curves(series: list[tuple], regression: bool = False, title: str = 
                 ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 3))
             ax.xaxis.get_major_locator().set_params(integer=True)
         if title:
-            fig.suptitle(_plain(title))
+            fig.suptitle(label_text(title))
         fig.tight_layout(h_pad=1.6, w_pad=2.0)
         handles = [legend[i] for i in sorted(legend)]
-        texts = [_plain(labels[i]) for i in sorted(legend)]
+        texts = [label_text(labels[i]) for i in sorted(legend)]
         if note:
             handles.append(Line2D([], [], linestyle="none"))
-            texts.append(_plain(note))
+            texts.append(label_text(note))
         if texts:
             texts, ncol = _legend_layout(texts, fig.get_figwidth())
             fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
@@ -495,7 +495,7 @@ def overlaid_curves(series: list[tuple], regression: bool = False, title: str = 
 def series_best(rows, metric: str) -> float | None:
     """The best value of ``metric`` on a series' curve (the mean over a group's runs): how curves are ranked."""
     _, mean, _, _ = mean_band(members_of(rows), metric)
-    finite = [v for v in mean if _finite(v)]
+    finite = [v for v in mean if is_finite(v)]
     if not finite:
         return None
     return max(finite) if is_accuracy(metric) else min(finite)
@@ -505,7 +505,7 @@ def top_series(scores: list, k: int = CURVES_SHOWN, maximize: bool = True) -> li
     """The indices of the ``k`` best scores (None last, ties in order), returned in their original order."""
     def key(i):
         v = scores[i]
-        return (v is None or not _finite(v), 0.0 if v is None or not _finite(v) else (-v if maximize else v), i)
+        return (v is None or not is_finite(v), 0.0 if v is None or not is_finite(v) else (-v if maximize else v), i)
 
     return sorted(sorted(range(len(scores)), key=key)[:k])
 
@@ -542,7 +542,7 @@ def plot_compare(runs_rows: list[tuple], path, metric: str = "val_acc", title: s
         r.get("train_acc") is not None for _, rows in runs_rows for m in members_of(rows) for r in m)
     draw, _ = overlaid_curves([(lab, rows, colors[i]) for i, (lab, rows) in enumerate(runs_rows)],
                               regression=regression, title=title, note=note)
-    _to_file(draw, path)
+    to_file(draw, path)
 
 
 def curves_svg(figs: SvgFigures, series: list[tuple], regression: bool, note: str = "") -> str:
@@ -559,8 +559,8 @@ def gradnorm_svg(figs: SvgFigures, rows: list[dict], name: str) -> str | None:
     layers = list(dict.fromkeys(r.get("layer") for r in rows if r.get("layer") is not None))
     series = []
     for layer in layers:
-        mine = [r for r in rows if r.get("layer") == layer and _finite(r.get("epoch"))]
-        ys = [r.get("grad_norm") if _finite(r.get("grad_norm")) and r["grad_norm"] > 0 else float("nan")
+        mine = [r for r in rows if r.get("layer") == layer and is_finite(r.get("epoch"))]
+        ys = [r.get("grad_norm") if is_finite(r.get("grad_norm")) and r["grad_norm"] > 0 else float("nan")
               for r in mine]
         if any(y == y for y in ys):
             series.append((layer, [r["epoch"] for r in mine], ys))
@@ -571,7 +571,7 @@ def gradnorm_svg(figs: SvgFigures, rows: list[dict], name: str) -> str | None:
         fig, ax = plt.subplots(figsize=(5.6, 3.0))
         cmap = plt.get_cmap("viridis")
         for i, (layer, xs, ys) in enumerate(series):
-            ax.plot(xs, ys, color=cmap(i / max(1, len(series) - 1) * 0.9), label=_plain(layer), linewidth=1.5,
+            ax.plot(xs, ys, color=cmap(i / max(1, len(series) - 1) * 0.9), label=label_text(layer), linewidth=1.5,
                     marker="o" if len(xs) <= 15 else None, markersize=3)
         log_y(ax)
         ax.set_xlabel("epoch")

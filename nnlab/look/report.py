@@ -47,7 +47,7 @@ from nnlab.look.figures import (
     run_colors,
     top_series,
 )
-from nnlab.look.format import mean_std, number
+from nnlab.text import mean_std, number
 from nnlab.metrics import METRICS
 from nnlab.runs import Run, atomic_write
 from nnlab.runs.compare import Comparison, Row, compare, run_values
@@ -80,13 +80,13 @@ def esc(value) -> str:
 
 
 def fmt_number(v) -> str:
-    """How the report writes a number: ints as they are, floats to 4 significant digits (look.format)."""
+    """How the report writes a number: ints as they are, floats to 4 significant digits (nnlab.text)."""
     return number(v, missing="–")
 
 
 def fmt_value(v, std=None, pct: bool = False) -> str:
     """A table cell's text: the number (a percentage for an accuracy), and ``± std`` for groups of seeds
-    (in percentage points for an accuracy), as the CLI writes it (look.format.mean_std)."""
+    (in percentage points for an accuracy), as the CLI writes it (nnlab.text.mean_std)."""
     return mean_std(v, std, pct=pct, missing="–")
 
 
@@ -496,7 +496,7 @@ def sweeps_of(runs: list[Run]) -> list[Path]:
     That is what ``nnlab report <sweep folder>`` (or ``<sweep>/runs``) gives; a report of a few of a
     sweep's runs next to other runs gets no sweep section.
     """
-    from nnlab.sweep_read import is_sweep_folder
+    from nnlab.sweep.record import is_sweep_folder
 
     have = {os.path.realpath(r.path) for r in runs}
     out: dict = {}
@@ -517,7 +517,7 @@ def sweeps_of(runs: list[Run]) -> list[Path]:
 
 def _trial_order(sweep) -> list:
     """Trials best first: the candidates ranked, then the others with a value, then the rest by number."""
-    from nnlab.sweep_read import rank_trials
+    from nnlab.sweep.record import rank_trials
 
     ranked = rank_trials(sweep.trials, sweep.direction)
     done = {id(t) for t in ranked}
@@ -549,7 +549,7 @@ def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = No
 
     ``anchors``: real path of a run folder -> the id of its section (the trial numbers link there).
     """
-    from nnlab.look.sweep_figures import choice_text, short_names, sweep_svgs
+    from nnlab.sweep.figures import choice_text, short_names, sweep_svgs
 
     anchors = anchors or {}
     summary = sweep.summary
@@ -658,7 +658,7 @@ class Report:
 
     runs: list
     comp: Comparison
-    sweeps: list  # nnlab.sweep_read.Sweep objects
+    sweeps: list  # nnlab.sweep.record.Sweep objects
     figs: SvgFigures
     title: str
     now: datetime
@@ -669,7 +669,7 @@ class Report:
     curves: list = field(default_factory=list)  # the Curves drawn, in table order
     left: list = field(default_factory=list)  # the Curves not drawn (over the cap)
     colors: dict = field(default_factory=dict)  # run folder -> the colour of its drawn curve
-    claims: list = field(default_factory=list)  # nnlab.claims.report.Result objects (nnlab report --claims)
+    claims: list = field(default_factory=list)  # nnlab.claims.gallery.Result objects (nnlab report --claims)
 
 
 LABEL_CHARS = 100  # a legend label's settings are cut after about this many characters
@@ -722,7 +722,7 @@ def build_report(runs: list[Run], *, metric: str | None = None, group: bool = Tr
                  now: datetime | None = None, sweeps: list | None = None, curves: int = CURVES_SHOWN,
                  claims: list | None = None) -> Report:
     """Read what the sections need: the sweeps, the comparison, which curves are drawn and their colours."""
-    from nnlab.sweep_read import read_sweep
+    from nnlab.sweep.record import read_sweep
 
     runs = list(runs)
     swept = [read_sweep(p) for p in (sweeps_of(runs) if sweeps is None else sweeps)]
@@ -855,7 +855,7 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     ``sweeps``: sweep folders to report before the comparison (default: those the runs belong to,
     sweeps_of); without ``metric``, the comparison uses the sweeps' metric when they share one.
     ``curves``: at most this many curves overlaid (0: all).  ``sections``: the functions that write
-    the sections, in order (SECTIONS).  ``claims``: claim results (nnlab.claims.report.collect) for the
+    the sections, in order (SECTIONS).  ``claims``: claim results (nnlab.claims.gallery.collect) for the
     claims gallery section; a report of claims alone (no runs) has only the header and the gallery.
     """
     from nnlab import __version__

@@ -7,7 +7,7 @@ would not fit, each run becomes a block of lines (as ``kubectl describe`` does) 
 
 from __future__ import annotations
 
-from nnlab.look.format import mean_std
+from nnlab.text import mean_std
 from nnlab.look.term import aligned, fits, paint_status, tsv, width_of, wrap
 
 INDENT = "  "

@@ -19,10 +19,11 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from nnlab.look.format import spread as fmt_spread
+from nnlab.text import spread as fmt_spread
 from nnlab.metrics import METRICS  # noqa: F401 (part of this module's API)
 from nnlab.runs.read import Run, summary_number
-from nnlab.runs.write import _jsonable
+from nnlab.runs.write import jsonable
+from nnlab.options import plain
 
 SPARKS = "▁▂▃▄▅▆▇█"
 IGNORED_KEYS = {"name"}  # the run column shows the name already
@@ -120,19 +121,6 @@ def differing_keys(configs: list[dict]) -> list[str]:
     return sorted(out)
 
 
-def _registries() -> dict:
-    """Config path of a named component -> the registry its name is looked up in."""
-    from nnlab import data
-    from nnlab.components import activations, initializers, optimizers, schedules
-    from nnlab.data import preprocess
-    from nnlab.train import averaging
-
-    return {"data": data.datasets, "data.preprocess": preprocess.preprocessors,
-            "model.activation": activations.activations, "model.init": initializers.initializers,
-            "train.optimizer": optimizers.optimizers, "train.schedule": schedules.schedules,
-            "train.averaging": averaging.methods}
-
-
 _DEFAULTS: dict = {}
 
 
@@ -141,12 +129,12 @@ def _defaults_of(prefix: str, ident) -> dict | None:
     unknown (not a registered component: an old or damaged run folder)."""
     key = (prefix, _value_key(ident))
     if key not in _DEFAULTS:
-        registry = _registries().get(prefix)
+        from nnlab.config.kinds import registry_for_key  # here, not at the top: it loads every component
+
+        registry = registry_for_key(prefix)
         defaults = None
         if registry is not None and isinstance(ident, str) and ident in registry:
-            from nnlab.config.registry import _plain
-
-            defaults = flatten(_plain(registry.get(ident).defaults()))
+            defaults = flatten(plain(registry.get(ident).defaults()))
         _DEFAULTS[key] = defaults
     return _DEFAULTS[key]
 
@@ -173,7 +161,7 @@ def _is_default(prefix: str, ident, option: str, flat: dict) -> bool:
 # the components whose settings usually explain a difference come first in a row's settings
 _GROUP_ORDER = ("train.optimizer", "train.schedule", "model.activation", "model.init", "model", "model.dropout",
                 "model.batch_norm", "train.regularization", "train.grad_clip", "train.averaging",
-                "train.early_stopping", "train.ensemble", "train", "data", "data.preprocess", "data.augment", "")
+                "train.early_stopping", "train.combine", "train", "data", "data.preprocess", "data.augment", "")
 
 
 def _group_rank(component: str) -> tuple:
@@ -480,7 +468,7 @@ def to_json(comp: Comparison) -> str:
             obj["std"] = {("best_" + comp.metric if c == "best" else c): row.spread.get(c) for c in COLUMNS}
         out.append(obj)
     # NaN is not JSON: non-finite numbers become null / "inf" / "-inf", as in summary.json
-    return json.dumps(_jsonable(out), indent=2, default=str, allow_nan=False) + "\n"
+    return json.dumps(jsonable(out), indent=2, default=str, allow_nan=False) + "\n"
 
 
 def to_markdown(comp: Comparison) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nnlab.metrics import METRICS
 from nnlab.runs.write import TIMESTAMP, process_start
-from nnlab.sweep_read import is_sweep_folder
+from nnlab.sweep.record import is_sweep_folder
 
 
 def complete_rows(path: str | os.PathLike) -> csv.DictReader:

@@ -153,18 +153,18 @@ def process_start(pid) -> int | None:
 
 
 def write_json(path: str | os.PathLike, obj: dict) -> None:
-    atomic_write(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+    atomic_write(path, json.dumps(jsonable(obj), indent=2) + "\n")
 
 
-def _jsonable(v):
+def jsonable(v):
     if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
+        return {k: jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if hasattr(v, "item"):  # numpy scalar
-        return _jsonable(v.item())
+        return jsonable(v.item())
     return v
 
 

@@ -349,10 +349,10 @@ class Sweep:
 
 def _import_figures() -> None:
     try:
-        from nnlab.look.figures import _plt
+        from nnlab.look.figures import pyplot
 
-        _plt()
-        import nnlab.look.sweep_figures  # noqa: F401
+        pyplot()
+        import nnlab.sweep.figures  # noqa: F401
     except Exception:  # noqa: BLE001 - finish() imports it again and reports a problem there
         pass
 
@@ -609,7 +609,7 @@ def finish(sweep: Sweep) -> dict:
     if b is not None:
         write_best(sweep, b)
     try:
-        from nnlab.look.sweep_figures import plot_sweep
+        from nnlab.sweep.figures import plot_sweep
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -33,9 +33,10 @@ from typing import Any
 
 import yaml
 
-from nnlab.config.loader import _load_with_extends, apply_override, parse_yaml, printable, read_yaml_file, set_key
-from nnlab.config.registry import did_you_mean, is_number, unknown_key_message
+from nnlab.config.loader import apply_override, load_with_extends, parse_yaml, read_yaml_file, set_key
+from nnlab.options import did_you_mean, is_number, unknown_key_message
 from nnlab.errors import ConfigError
+from nnlab.text import printable, shown
 from nnlab.metrics import METRICS
 
 METHODS = ("grid", "random", "tpe")
@@ -200,7 +201,7 @@ def point_text(values: dict) -> str:
 def point_mapping(base: dict, values: dict) -> dict:
     """``base`` with each dotted key of ``values`` set; switching a component by its ``name``
     keeps only the options the new component accepts (lr survives adam -> sgd, betas do not)."""
-    from nnlab.kinds import registry_for_key
+    from nnlab.config.kinds import registry_for_key
 
     raw = copy.deepcopy(base)
     for path, value in values.items():
@@ -251,11 +252,11 @@ def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple 
             if key not in SWEEP_KEYS:
                 errors.append(f"{path}: {printable(key)}: " + unknown_key_message(key, SWEEP_KEYS)
                               + (" (a sweep file puts config keys under config:)" if key in _CONFIG_KEYS else ""))
-        base_raw = _base_config(raw.get("config"), path, errors)
+        base_raw = base_config(raw.get("config"), path, errors)
         file_params = raw.get("params")
     else:  # the short form: the file is the base config
         raw = {}
-        base_raw = _load_with_extends(path)
+        base_raw = load_with_extends(path)
         base_raw.setdefault("name", path.stem)
         file_params = {}
     for item in overrides:
@@ -268,7 +269,7 @@ def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple 
         raw["seeds"] = _seeds_text(seeds, errors)
     if prune is not None:
         raw["prune"] = None if prune == "none" else prune
-    plist = _params(file_params, path, errors)
+    plist = params_from(file_params, path, errors)
     for item in params:
         p = _short_param(item, errors)
         if p is not None:
@@ -294,38 +295,38 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
         errors.append(f"{source}: name: {run_name_problem(name)}")
     method = raw.get("method", "grid" if plist and all(not p.is_range or p.num for p in plist) else "random")
     if method not in METHODS:
-        errors.append(f"{source}: method: unknown method {_show(method)}; choose from grid, random, tpe"
+        errors.append(f"{source}: method: unknown method {shown(method)}; choose from grid, random, tpe"
                       f"{did_you_mean(method, METHODS)}")
     metric = raw.get("metric", "val_acc")
     if metric not in METRICS:
-        errors.append(f"{source}: metric: unknown metric {_show(metric)}; choose from {', '.join(METRICS)}"
+        errors.append(f"{source}: metric: unknown metric {shown(metric)}; choose from {', '.join(METRICS)}"
                       f"{did_you_mean(metric, METRICS)}")
     trials = raw.get("trials")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
-        errors.append(f"{source}: trials: must be a whole number >= 1, got {_show(trials)}")
+        errors.append(f"{source}: trials: must be a whole number >= 1, got {shown(trials)}")
         trials = None
     if method == "grid" and trials is not None:
         notes.append(f"{source}: trials: {trials} is not used by a grid sweep, which runs every point once")
     trials = trials or DEFAULT_TRIALS
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        errors.append(f"{source}: seed: the sampler's seed must be a whole number >= 0, got {_show(seed)}")
+        errors.append(f"{source}: seed: the sampler's seed must be a whole number >= 0, got {shown(seed)}")
         seed = 0
     seeds = raw.get("seeds")
     if seeds is None:
         seeds = [base_cfg.seed if base_cfg else 0]
     elif not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
                                                          for s in seeds):
-        errors.append(f"{source}: seeds: must be a list of whole numbers >= 0 such as [0, 1, 2], got {_show(seeds)}")
+        errors.append(f"{source}: seeds: must be a list of whole numbers >= 0 such as [0, 1, 2], got {shown(seeds)}")
         seeds = [0]
     elif len(set(seeds)) != len(seeds):
-        errors.append(f"{source}: seeds: {_show(seeds)} repeats a seed; each seed trains the point once")
+        errors.append(f"{source}: seeds: {shown(seeds)} repeats a seed; each seed trains the point once")
     elif len(seeds) > MAX_SEEDS:
         errors.append(f"{source}: seeds: {len(seeds)} seeds; at most {MAX_SEEDS}")
     test = raw.get("test", "best")
     if test not in TEST_MODES:
         errors.append(f"{source}: test: must be best (only the chosen point sees the test set) or all (every run), "
-                      f"got {_show(test)}")
+                      f"got {shown(test)}")
         test = "best"
     prune = _prune(raw.get("prune"), source, errors)
     if prune is not None and prune["warmup"] is None:  # early epochs are noisy: never prune in the first tenth
@@ -351,13 +352,7 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     return spec
 
 
-def _show(v) -> str:
-    from nnlab.config.registry import _show as show
-
-    return printable(show(v))
-
-
-def _base_config(value, path: Path, errors: list[str]) -> dict:
+def base_config(value, path: Path, errors: list[str]) -> dict:
     if value is None:
         return {"name": path.stem}
     if isinstance(value, str):
@@ -366,7 +361,7 @@ def _base_config(value, path: Path, errors: list[str]) -> dict:
             errors.append(f"{path}: config: file not found: {base_path}")
             return {}
         try:
-            out = _load_with_extends(base_path)
+            out = load_with_extends(base_path)
         except ConfigError as exc:
             errors.extend(exc.lines)
             return {}
@@ -379,13 +374,13 @@ def _base_config(value, path: Path, errors: list[str]) -> dict:
             try:
                 from nnlab.config.loader import deep_merge
 
-                out = deep_merge(_load_with_extends(path.parent / str(parent)), out)
+                out = deep_merge(load_with_extends(path.parent / str(parent)), out)
             except ConfigError as exc:
                 errors.extend(exc.lines)
         out.setdefault("name", path.stem)
         return out
     errors.append(f"{path}: config: must be a path to a config file or a mapping of config keys, "
-                  f"got {_show(value)}")
+                  f"got {shown(value)}")
     return {}
 
 
@@ -404,7 +399,7 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
         value = {"rule": value}
     if not isinstance(value, dict):
         errors.append(f"{source}: prune: must be median, null, or {{rule: median, startup: 5, warmup: 10}}, "
-                      f"got {_show(value)}")
+                      f"got {shown(value)}")
         return None
     out = dict(PRUNE_DEFAULTS)
     for k, v in value.items():
@@ -412,14 +407,14 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
             errors.append(f"{source}: prune: {printable(k)}: " + unknown_key_message(k, PRUNE_DEFAULTS))
         elif k == "rule":
             if v not in PRUNE_RULES:
-                errors.append(f"{source}: prune: unknown rule {_show(v)}; choose from {', '.join(PRUNE_RULES)}"
+                errors.append(f"{source}: prune: unknown rule {shown(v)}; choose from {', '.join(PRUNE_RULES)}"
                               f"{did_you_mean(v, PRUNE_RULES)}")
             out[k] = v
         elif k == "warmup" and v is None:
             continue
         elif isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "startup" else 0):
             errors.append(f"{source}: prune: {k}: must be a whole number >= {1 if k == 'startup' else 0}, "
-                          f"got {_show(v)}")
+                          f"got {shown(v)}")
         else:
             out[k] = v
     return out
@@ -430,12 +425,12 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
 _RANGE_KEYS = ("low", "high", "log", "int", "num")
 
 
-def _params(value, path: Path, errors: list[str]) -> list[Param]:
+def params_from(value, path: Path, errors: list[str]) -> list[Param]:
     if value is None:
         return []
     if not isinstance(value, dict):
         errors.append(f"{path}: params: must be a mapping of config keys to values, e.g. "
-                      "'model.activation: [relu, elu]', got " + _show(value))
+                      "'model.activation: [relu, elu]', got " + shown(value))
         return []
     out = []
     for key, v in value.items():
@@ -473,12 +468,12 @@ def param_from(key: str, v, where: str, errors: list[str]) -> Param | None:
 
 def _choices(key, values, where, errors) -> Param | None:
     if not isinstance(values, list) or not values:
-        errors.append(f"{where}: needs at least one value to choose from, got {_show(values)}")
+        errors.append(f"{where}: needs at least one value to choose from, got {shown(values)}")
         return None
     seen = []
     for c in values:
         if c in seen:
-            errors.append(f"{where}: the value {_show(c)} is listed twice")
+            errors.append(f"{where}: the value {shown(c)} is listed twice")
             return None
         seen.append(c)
     return Param(key, choices=list(values))
@@ -496,16 +491,16 @@ def _range(key, v: dict, where, errors) -> Param | None:
     low, high = v["low"], v["high"]
     for name, x in (("low", low), ("high", high)):
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-            errors.append(f"{where}: {name}: must be a finite number, got {_show(x)}"
+            errors.append(f"{where}: {name}: must be a finite number, got {shown(x)}"
                           + (" (text; write it without quotes)" if isinstance(x, str) and is_number(x) else ""))
             return None
     log, is_int, num = v.get("log", False), v.get("int", False), v.get("num")
     for name, x in (("log", log), ("int", is_int)):
         if not isinstance(x, bool):
-            errors.append(f"{where}: {name}: must be true or false, got {_show(x)}")
+            errors.append(f"{where}: {name}: must be true or false, got {shown(x)}")
             return None
     if num is not None and (isinstance(num, bool) or not isinstance(num, int) or num < 1):
-        errors.append(f"{where}: num: the number of grid points must be a whole number >= 1, got {_show(num)}")
+        errors.append(f"{where}: num: the number of grid points must be a whole number >= 1, got {shown(num)}")
         return None
     if not low < high:
         errors.append(f"{where}: low ({low:g}) must be below high ({high:g})")

@@ -76,7 +76,7 @@ class MedianPruner:
             return None
         med = self.reference[e - 1]
         if (self.best < med) if self.maximize else (self.best > med):
-            from nnlab.look.format import number, percent
+            from nnlab.text import number, percent
 
             show = percent if self.metric.endswith("acc") else number  # as the rest of the sweep's lines
             return (f"pruned after epoch {e}: its best {self.metric} so far, {show(self.best)}, is worse than the "

@@ -57,54 +57,6 @@ from typing import Optional
 import numpy as np
 
 from nnlab.components.layers import BatchNorm
-from nnlab.config.registry import Fraction, Positive, Registry, _show, check_options
-from nnlab.errors import ConfigError
-
-
-class EMA:
-    """Polyak averaging with exponential weights: avg = decay avg + (1 - decay) w after every step.
-
-    torch: AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay)), updated after every step.
-    """
-
-    def __init__(self, *, decay: Fraction = 0.999):
-        self.decay = decay
-
-
-class SWA:
-    """Stochastic weight averaging (Izmailov et al. 2018): the equal average of the epochs' last weights.
-
-    The epochs after the first floor(start * epochs) are averaged; ``lr`` (optional) is their constant
-    rate.  torch: AveragedModel(model) updated after each of those epochs, SWALR(optimizer, lr, anneal_epochs=0).
-    """
-
-    def __init__(self, *, start: Fraction = 0.75, lr: Optional[Positive] = None):
-        self.start, self.lr = start, lr
-
-
-methods = Registry("averaging method", {"ema": EMA, "swa": SWA})
-
-
-def resolve(spec, where: str, errors: list[str]) -> dict | None:
-    """``train.averaging``: null (none) or {method: ema|swa, options...}; defaults filled in, one line per problem."""
-    if spec is None or spec is False:
-        return None
-    if not isinstance(spec, dict):
-        errors.append(f"{where}: must be null, {{method: ema, decay: 0.999}} or {{method: swa, start: 0.75, "
-                      f"lr: null}}, got {_show(spec)}")
-        return None
-    if "method" not in spec:
-        errors.append(f"{where}: an averaging mapping needs a 'method' key; choose from {', '.join(methods.names())}")
-        return None
-    try:
-        comp = methods.get(spec["method"], f"{where}.method")
-    except ConfigError as exc:
-        errors.extend(exc.lines)
-        return None
-    given = {k: v for k, v in spec.items() if k != "method"}
-    values = check_options(comp.options, given, where, errors, what="option",
-                           owner=f"averaging method '{comp.name}'")
-    return None if values is None else {"method": comp.name, **values}
 
 
 def swa_start_epoch(start: float, epochs: int) -> int:

@@ -31,6 +31,14 @@ def largest_product_flops(cfg, n_features: int, n_outputs: int, n_train: int) ->
     return max(2.0 * batch * a * b for a, b in zip(ins, outs))
 
 
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 MAX_THREADS = 256  # OpenBLAS builds cap their pools at 64 to 512; more is a typo
 
 

@@ -56,7 +56,7 @@ class TrainResult:
     restored_epoch: Optional[int] = None
     test: dict = field(default_factory=lambda: {"loss": None, "acc": None})
     signal: Optional[str] = None  # SIGINT, SIGTERM or SIGHUP when interrupted by one
-    ensemble: Optional[dict] = None  # a snapshot ensemble's scores (nnlab.train.ensemble.scores)
+    ensemble: Optional[dict] = None  # a snapshot ensemble's scores (nnlab.train.combine.scores)
 
     @property
     def final(self) -> Optional[dict]:
@@ -326,7 +326,7 @@ class Trainer:
 
     def _snapshot_ensemble(self) -> None:
         """The snapshots' averaged predictions on validation (and test) data, the weights left as they were."""
-        from nnlab.train.ensemble import scores
+        from nnlab.train.combine import scores
 
         res = self.result
         if not self.snapshots:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from nnlab.cli import _console, _load_configs, handle_errors, main, set_option
+from nnlab.cli import make_console, load_configs, handle_errors, main, set_option
 
 
 def _e(text) -> str:
@@ -61,11 +61,11 @@ def lr_find(config, start, end, steps, linear, runs_dir, overrides):
     from nnlab.cli import check_runs_dir
 
     check_runs_dir(runs_dir)
-    cfg = _load_configs([config], overrides)[0]
+    cfg = load_configs([config], overrides)[0]
     from nnlab.experiment import load_data
 
     dataset = load_data(cfg)
-    out, err = _console(), _console(stderr=True)
+    out, err = make_console(), make_console(stderr=True)
     for note in cfg.notes:
         err.print(f"note: {_e(note)}", soft_wrap=True)
     view = _Progress(cfg, err, start, end, steps, linear)
@@ -141,7 +141,7 @@ def _print_result(out, cfg, folder, summary):
     from rich.table import Table
 
     from nnlab.lr_find import lr_text
-    from nnlab.train.lr_find import RECOMMENDED
+    from nnlab.train.range_test import RECOMMENDED
 
     status = summary["status"]
     color = {"completed": "green", "interrupted": "yellow"}.get(status, "red")

@@ -7,7 +7,7 @@ Each run's value of a claim's metric:
 - test_acc, test_loss: the run's own test result (the claim's sweep runs with ``test: all``);
 - first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
   Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back;
-- ensemble_test_acc: the test accuracy of the run's ensemble (train.ensemble: members or snapshots),
+- ensemble_test_acc: the test accuracy of the run's ensemble (train.combine: members or snapshots),
   and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights;
 - epochs_to_target: the first epoch whose validation accuracy reaches the claim's target (inf when
   the run never reaches it, and then the variant's spread is undefined: the comparison is inconclusive).
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnlab import files
-from nnlab.claims.spec import METRICS
+from nnlab.claims.claim import METRICS
 from nnlab.claims.verdict import RULE, Stats, judge, num
 
 COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
@@ -234,7 +234,7 @@ def _pm(s: Stats, values: list | None = None, percent: bool = False) -> str:
     return num(s.mean) + (f" ± {num(s.std)}" if s.n > 1 else "")
 
 
-def _expected(e: dict) -> str:
+def expected_text(e: dict) -> str:
     m = e["metric"]
     if m == "epochs_to_target":
         m = f"epochs to val_acc ≥ {pct(e['target'])}"
@@ -285,22 +285,22 @@ def _fill(text: str) -> str:
     return textwrap.fill(text, 80, break_long_words=False, break_on_hyphens=False)
 
 
-def _curves_metric(metric: str) -> str:
+def curves_metric(metric: str) -> str:
     return "val_loss" if metric.endswith("loss") else "val_acc"
 
 
 def figure(res: Result, path: Path):
-    from nnlab.look.figures import _to_file
-    from nnlab.look.sweep_figures import best_curves_figure
+    from nnlab.look.figures import to_file
+    from nnlab.sweep.figures import best_curves_figure
 
-    m = _curves_metric(res.claim["expect"]["metric"])
+    m = curves_metric(res.claim["expect"]["metric"])
     curves = [(v, res.curves.get(v, [])) for v in res.claim["variants"]]
     made = best_curves_figure(curves, m, title=f"{res.claim['id']}: {m} per variant (mean over seeds, "
                                                "band: min–max)")
     if made is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    _to_file(made[0], path)
+    to_file(made[0], path)
     return path
 
 
@@ -358,7 +358,7 @@ def parts(r: Result) -> Parts:
     return Parts(id=c["id"], title=c["title"], quote=c["quote"],
                  source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
                          f"{c['mode']} run in `{r.folder.name}`."),
-                 expected=f"Expected: {_expected(e)} (by {' + '.join(e['by'])}).", notes=notes, header=header,
+                 expected=f"Expected: {expected_text(e)} (by {' + '.join(e['by'])}).", notes=notes, header=header,
                  rows=rows, verdict=r.verdict, lines=list(r.lines))
 
 
@@ -370,7 +370,7 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
     lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
              "| claim | expected | seeds | verdict |", "|---|---|---|---|"]
     for r in results:
-        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {_expected(r.claim['expect'])} | {seeds_of(r)} "
+        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {expected_text(r.claim['expect'])} | {seeds_of(r)} "
                      f"({r.claim['mode']}) | {r.verdict} |")
     for r in results:
         p = parts(r)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 
-from nnlab.look.format import mean_std, number, percent
+from nnlab.text import mean_std, number, percent
 from nnlab.sweep.spec import value_text
 
 

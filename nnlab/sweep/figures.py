@@ -1,6 +1,6 @@
 """The figures of a hyper-parameter sweep, for files (PNG) and for the HTML report (inline SVG).
 
-Three figures, each a ``(draw, alt text)`` pair built from plain data (nnlab.sweep_read's
+Three figures, each a ``(draw, alt text)`` pair built from plain data (nnlab.sweep.record's
 Trial objects, metrics rows), as in nnlab.look.figures, so the same drawing goes to a
 file or into the report:
 
@@ -26,16 +26,16 @@ from pathlib import Path
 
 from nnlab.look.figures import (
     LOG_RATIO,
-    _finite,
-    _plain,
-    _to_file,
+    is_finite,
+    label_text,
+    to_file,
     is_accuracy,
     log_y,
     mean_band,
     percent_axis,
     run_colors,
 )
-from nnlab.sweep_read import (
+from nnlab.sweep.record import (
     Sweep,
     Trial,
     best_trial,
@@ -110,7 +110,7 @@ def _seeds_text(metric: str, n_seeds: int) -> str:
 
 
 def _use_log(metric: str, values) -> bool:
-    finite = [v for v in values if _finite(v)]
+    finite = [v for v in values if is_finite(v)]
     return (str(metric).endswith("loss") and bool(finite) and min(finite) > 0
             and max(finite) / min(finite) > LOG_RATIO)
 
@@ -119,10 +119,10 @@ class _YPlace:
     """Where values go on a y axis: finite ones where they are, +inf/-inf just beyond the finite range."""
 
     def __init__(self, values, log: bool):
-        finite = [v for v in values if _finite(v)]
+        finite = [v for v in values if is_finite(v)]
         self.log = log and bool(finite) and min(finite) > 0
         self.lo, self.hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        self.any_edge = any(not _finite(v) for v in values)
+        self.any_edge = any(not is_finite(v) for v in values)
         self.finite = bool(finite)
 
     def _shift(self, v: float, frac: float) -> float:
@@ -133,7 +133,7 @@ class _YPlace:
         return v + frac * span
 
     def y(self, v: float) -> float:
-        if _finite(v):
+        if is_finite(v):
             return v
         return self._shift(self.hi, EDGE) if v > 0 else self._shift(self.lo, -EDGE)
 
@@ -177,7 +177,7 @@ def _legend_handles(entries):
     from matplotlib.lines import Line2D
 
     return [Line2D([], [], linestyle="none", marker=m, markerfacecolor=fc, markeredgecolor=ec, markersize=s,
-                   label=_plain(text)) for text, m, fc, ec, s in entries]
+                   label=label_text(text)) for text, m, fc, ec, s in entries]
 
 
 def _figure_legend(fig, handles, title: str | None = None) -> None:
@@ -250,19 +250,19 @@ def params_figure(trials: list[Trial], params: dict, metric: str, *, direction: 
             if kinds[p] == "cat":
                 ax.set_xticks(range(len(cats)))
                 long = sum(len(c) for c in cats) > 30 or max(len(c) for c in cats) > 12
-                ax.set_xticklabels([_plain(c) for c in cats], rotation=25 if long else 0,
+                ax.set_xticklabels([label_text(c) for c in cats], rotation=25 if long else 0,
                                    ha="right" if long else "center", fontsize=8.5 if long else None)
                 ax.set_xlim(-0.5, len(cats) - 0.5)
             else:
-                finite_x = [x for x in xs if _finite(x)]
+                finite_x = [x for x in xs if is_finite(x)]
                 if spec.get("log") and finite_x and min(finite_x) > 0:
                     _log_x(ax)
                 elif spec.get("int"):
                     ax.xaxis.get_major_locator().set_params(integer=True)
                 for x in (spec.get("low"), spec.get("high")):  # the searched range, dotted
-                    if _finite(x) and (not spec.get("log") or x > 0):
+                    if is_finite(x) and (not spec.get("log") or x > 0):
                         ax.axvline(x, color="0.75", linestyle=":", linewidth=1, zorder=0)
-            ax.set_xlabel(_plain(p if names[p] == p or len(p) <= 28 else names[p]))
+            ax.set_xlabel(label_text(p if names[p] == p or len(p) <= 28 else names[p]))
             ax.grid(alpha=0.3, which="major")
             if i % ncols == 0:
                 ax.set_ylabel(_seeds_text(metric, n_seeds))
@@ -270,7 +270,7 @@ def params_figure(trials: list[Trial], params: dict, metric: str, *, direction: 
             if is_accuracy(metric):
                 percent_axis(ax)
         if title:
-            fig.suptitle(_plain(title))
+            fig.suptitle(label_text(title))
         fig.tight_layout(h_pad=1.2, w_pad=1.0)
         entries = [(f"{names[color_by]}={c}", "o", colors[c], colors[c], 6) for c in color_cats] if color_by else []
         entries += _marker_entries(shown, best, place)
@@ -286,11 +286,11 @@ def _marker_entries(shown: list[Trial], best: Trial | None, place: _YPlace) -> l
     entries = []
     if any(t.status == "pruned" for t in shown):
         entries.append(("pruned", "o", "none", "0.35", 6))
-    if any(t.status == "diverged" and _finite(t.value) for t in shown):
+    if any(t.status == "diverged" and is_finite(t.value) for t in shown):
         entries.append(("diverged", "X", "0.35", "0.35", 7))
     if place.any_edge:
         entries.append(("infinite (diverged), drawn at the edge", "^", "0.35", "0.35", 6))
-    if best is not None and best in shown and _finite(best.value):
+    if best is not None and best in shown and is_finite(best.value):
         entries.append((f"best (#{best.number})", "*", "gold", "black", 11))
     return entries
 
@@ -299,9 +299,9 @@ def _scatter(ax, xs, trials: list[Trial], place: _YPlace, color_of, best: Trial 
     """The trials' points on one axis: filled, hollow (pruned), triangles at the edge, the best as a star."""
     groups: dict = {}
     for x, t in zip(xs, trials):
-        if not _finite(x):
+        if not is_finite(x):
             continue
-        edge = not _finite(t.value)
+        edge = not is_finite(t.value)
         marker = ("^" if t.value > 0 else "v") if edge else "X" if t.status == "diverged" else "o"
         groups.setdefault((marker, t.status == "pruned"), []).append((x, place.y(t.value), color_of(t)))
     for (marker, hollow), pts in groups.items():
@@ -311,9 +311,9 @@ def _scatter(ax, xs, trials: list[Trial], place: _YPlace, color_of, best: Trial 
                        zorder=2)
         else:
             ax.scatter(x, y, s=size ** 2, marker=marker, c=list(c), alpha=0.85, edgecolors="none", zorder=3)
-    if best is not None and best in trials and _finite(best.value):
+    if best is not None and best in trials and is_finite(best.value):
         x = xs[trials.index(best)]
-        if _finite(x):
+        if is_finite(x):
             ax.scatter([x], [place.y(best.value)], s=(size * 2.3) ** 2, marker="*", c="gold", edgecolors="black",
                        linewidths=0.8, zorder=4)
 
@@ -342,7 +342,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
         fig, ax = plt.subplots(figsize=(7.2, 3.6))
         if cands:
             xs = [t.number for t in cands]
-            ys = [place.y(v) if _finite(v) else float("nan") for v in running]
+            ys = [place.y(v) if is_finite(v) else float("nan") for v in running]
             if shown[-1].number > xs[-1]:
                 xs, ys = [*xs, shown[-1].number], [*ys, ys[-1]]
             ax.plot(xs, ys, drawstyle="steps-post", color="#d62728", linewidth=1.8, zorder=1,
@@ -356,7 +356,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
         ax.set_ylabel(_seeds_text(metric, n_seeds))
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.set_title(_plain(title) if title else f"{metric} per trial ({direction})")
+        ax.set_title(label_text(title) if title else f"{metric} per trial ({direction})")
         fig.tight_layout()
         entries = [("trial", "o", "#1f77b4", "#1f77b4", 6)]
         if any(not t.candidate and t.status != "pruned" for t in shown):
@@ -383,7 +383,7 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
     series = []
     for text, seed_rows in curves:
         epochs, mean, lo, hi = _mean_band(seed_rows, metric)
-        if any(_finite(v) for v in mean):
+        if any(is_finite(v) for v in mean):
             series.append((text, epochs, mean, lo, hi, sum(1 for rows in seed_rows if rows)))
     if not series:
         return None
@@ -396,7 +396,7 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
         for i, (text, epochs, mean, lo, hi, seeds) in enumerate(series):
             text = text + (f" ({seeds} seeds)" if seeds > 1 else "")
             ax.plot(epochs, mean, color=colors[i], linewidth=1.8, marker="o" if longest <= 15 else None,
-                    markersize=3, label=_plain(textwrap.fill(text, 72)), zorder=3)
+                    markersize=3, label=label_text(textwrap.fill(text, 72)), zorder=3)
             if seeds > 1:
                 ax.fill_between(epochs, lo, hi, color=colors[i], alpha=0.16, linewidth=0, zorder=2)
         if _use_log(metric, values):
@@ -407,7 +407,7 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
         ax.set_ylabel(metric)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3, which="both")
-        ax.set_title(_plain(title) if title else
+        ax.set_title(label_text(title) if title else
                      f"{metric} of the best {len(series)} trial{'s' if len(series) != 1 else ''} "
                      "(mean over seeds, band: min–max)")
         fig.tight_layout()
@@ -459,7 +459,7 @@ def plot_sweep(folder, parallel: bool = True) -> list[Path]:
     drawn = _draw_in_children(todo, folder) if parallel else set()
     for name, draw in todo:
         if name not in drawn:
-            _to_file(draw, folder / name)
+            to_file(draw, folder / name)
     return [folder / name for name, _ in todo]
 
 
@@ -480,7 +480,7 @@ def _draw_in_children(todo: list, folder: Path) -> set:
         if pid == 0:  # pragma: no cover - the child: draw one figure and leave without cleanup
             code = 1
             try:
-                _to_file(draw, folder / name)
+                to_file(draw, folder / name)
                 code = 0
             finally:
                 os._exit(code)

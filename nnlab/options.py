@@ -1,10 +1,12 @@
-"""Registries: YAML name -> component, with the component's signature as its schema.
+"""Registries and option types: YAML name -> component, with the component's signature as its schema.
 
 A component is a function or a class. Its keyword-only parameters (with type
 hints and defaults) are its YAML options; positional parameters are context the
 builder supplies (shapes, the base learning rate, a random generator, ...).
 Validation, ``nnlab list`` and the README's table of components all read the
-options from here, so there is no second schema to keep in sync.
+options from here, so there is no second schema to keep in sync.  A leaf module: it imports
+nothing of nnlab but the exception types and the formatter, so every layer (components, data,
+config) may build on it.
 
 Type hints may carry bounds (``Annotated[float, Gt(0)]``; the aliases below);
 ``check_value`` enforces them: bool, int, float, str, Literal, Optional/Union,
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
 
 from nnlab.errors import ConfigError
+from nnlab.text import printable, shown
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def component_options_text(comp: "Component") -> str:
     """'lr: float > 0 (0.001), nesterov: bool (false)' for nnlab list and the README."""
     parts = []
     for o in comp.options.values():
-        default = "required" if o.required else _show(o.default)
+        default = "required" if o.required else shown(o.default)
         parts.append(f"{o.name}: {o.type_text()} ({default})")
     return ", ".join(parts) or "-"
 
@@ -131,8 +134,6 @@ def did_you_mean(word: str, choices) -> str:
 
 
 def unknown_key_message(key: str, allowed, what: str = "key", owner: str = "") -> str:
-    from nnlab.config.loader import printable
-
     allowed = sorted(allowed)
     owner = f" for {owner}" if owner else ""
     if not allowed:  # not "choose from none"
@@ -151,12 +152,6 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _printable(text) -> str:
-    from nnlab.config.loader import printable
-
-    return printable(text)
-
-
 class Invalid(ValueError):
     """A value that does not fit its type hint; the message says what is allowed.
 
@@ -170,7 +165,7 @@ class Invalid(ValueError):
 
 def invalid_line(where: str, exc: Invalid, value: Any) -> str:
     """'where: must be ..., got <value> <hint>': one problem, one line."""
-    return f"{where}: {exc}, got {_show(value)}{getattr(exc, 'hint', '')}"
+    return f"{where}: {exc}, got {shown(value)}{getattr(exc, 'hint', '')}"
 
 
 def check_value(value: Any, annotation: Any) -> Any:
@@ -279,7 +274,7 @@ def check_options(options: dict[str, "Option"], given: dict, where: str, errors:
     out = {}
     for key in given:
         if key not in options:
-            errors.append(f"{where}.{_printable(key)}: " + unknown_key_message(key, options, what=what, owner=owner))
+            errors.append(f"{where}.{printable(key)}: " + unknown_key_message(key, options, what=what, owner=owner))
             bad = True
     for name, opt in options.items():
         if name not in given:
@@ -294,22 +289,12 @@ def check_options(options: dict[str, "Option"], given: dict, where: str, errors:
         except Invalid as exc:
             errors.append(invalid_line(f"{where}.{name}", exc, given[name]))
             bad = True
-    return None if bad else _plain(out)
+    return None if bad else plain(out)
 
 
 def schema(fn) -> dict[str, "Option"]:
     """The options of a function or class: its keyword-only parameters."""
     return _options(fn)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class Registry:
@@ -346,7 +331,7 @@ class Registry:
             choices = sorted(self._items)
             head = f"{where}: " if where else ""
             raise ConfigError(
-                f"{head}unknown {self.kind} {_show(name)}; choose from {', '.join(choices)}"
+                f"{head}unknown {self.kind} {shown(name)}; choose from {', '.join(choices)}"
                 f"{did_you_mean(name, choices)}"
             ) from None
 
@@ -364,7 +349,7 @@ class Registry:
                 return None
             name, given = spec["name"], {k: v for k, v in spec.items() if k != "name"}
         else:
-            errors.append(f"{where}: must be {article(self.kind)} name or a mapping with 'name', got {_show(spec)}")
+            errors.append(f"{where}: must be {article(self.kind)} name or a mapping with 'name', got {shown(spec)}")
             return None
         try:
             comp = self.get(name, f"{where}.name" if isinstance(spec, dict) else where)
@@ -406,10 +391,10 @@ def _options(obj) -> dict[str, Option]:
     return opts
 
 
-def _plain(value):
+def plain(value):
     """Validated values -> YAML-friendly plain types (tuples to lists)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from nnlab.look.format import mean_std, number, percent, spread
+from nnlab.text import mean_std, number, percent, spread
 
 
 def test_number_percent_and_mean_std():

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnlab.errors import ConfigError
+from nnlab.text import shown
 
 # what a claim can be judged by; True: higher is better
 METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
@@ -115,12 +116,6 @@ def variant_label(values: dict, by: list[str]) -> str:
     return "+".join(value_text(values[p]) for p in by)
 
 
-def _show(v) -> str:
-    from nnlab.sweep.spec import _show as show
-
-    return show(v)
-
-
 def load_claim(path, quick: bool = False, suggested: float | None = None):
     """The Claim and its SweepSpec (seeds cut to the first and the quick overrides applied when ``quick``).
 
@@ -130,9 +125,10 @@ def load_claim(path, quick: bool = False, suggested: float | None = None):
 
 
 def _load(path, quick: bool, suggested: float | None = None):
-    from nnlab.config.loader import printable, read_yaml_file, set_key
-    from nnlab.config.registry import unknown_key_message
-    from nnlab.sweep.spec import SWEEP_KEYS, _base_config, _params, build_spec
+    from nnlab.config.loader import read_yaml_file, set_key
+    from nnlab.text import printable
+    from nnlab.options import unknown_key_message
+    from nnlab.sweep.spec import SWEEP_KEYS, base_config, build_spec, params_from
 
     path = Path(path)
     src = str(path)
@@ -146,7 +142,7 @@ def _load(path, quick: bool, suggested: float | None = None):
             errors.append(f"{src}: {printable(k)}: " + unknown_key_message(k, TOP_KEYS))
     block = data.get("claim")
     if not isinstance(block, dict):
-        errors.append(f"{src}: claim: must be a mapping with title, source, quote and expect, got {_show(block)}")
+        errors.append(f"{src}: claim: must be a mapping with title, source, quote and expect, got {shown(block)}")
         block = {}
     for k in block:
         if k not in CLAIM_KEYS:
@@ -155,30 +151,30 @@ def _load(path, quick: bool, suggested: float | None = None):
     for k in ("title", "quote"):
         v = block.get(k)
         if not isinstance(v, str) or not v.strip():
-            errors.append(f"{src}: claim: {k}: must be a line of text, got {_show(v)}")
+            errors.append(f"{src}: claim: {k}: must be a line of text, got {shown(v)}")
         elif "\n" in v.strip():
             errors.append(f"{src}: claim: {k}: must be one line")
         texts[k] = str(v or "").strip()
     source = block.get("source")
     if not isinstance(source, dict):
         errors.append(f"{src}: claim: source: must be {{note: <file in shared/seeds>, section: <its section>}}, "
-                      f"got {_show(source)}")
+                      f"got {shown(source)}")
         source = {}
     for k in source:
         if k not in SOURCE_KEYS:
             errors.append(f"{src}: claim: source: {printable(k)}: " + unknown_key_message(k, SOURCE_KEYS))
     for k in SOURCE_KEYS:
         if not isinstance(source.get(k), str) or not source.get(k).strip():
-            errors.append(f"{src}: claim: source: {k}: must be text, got {_show(source.get(k))}")
+            errors.append(f"{src}: claim: source: {k}: must be text, got {shown(source.get(k))}")
     qk = data.get("quick") or {}
     if not isinstance(qk, dict):
         errors.append(f"{src}: quick: must be a mapping of dotted config keys to values such as "
-                      f"'train.epochs: 5', got {_show(qk)}")
+                      f"'train.epochs: 5', got {shown(qk)}")
         qk = {}
     raw = data.get("sweep")
     if not isinstance(raw, dict):
         errors.append(f"{src}: sweep: must be a sweep file's body (config, method: grid, params, seeds), "
-                      f"got {_show(raw)}")
+                      f"got {shown(raw)}")
         raise ConfigError(lines=errors)
     raw = copy.deepcopy(raw)
     where = f"{src}: sweep"
@@ -186,14 +182,14 @@ def _load(path, quick: bool, suggested: float | None = None):
         if k not in SWEEP_KEYS:
             errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, SWEEP_KEYS))
     if raw.get("method", "grid") != "grid":
-        errors.append(f"{where}: method: a claim compares every variant: use method: grid, got {_show(raw['method'])}")
+        errors.append(f"{where}: method: a claim compares every variant: use method: grid, got {shown(raw['method'])}")
     for k in ("test", "trials", "prune", "name"):
         if k in raw:
             errors.append(f"{where}: {k}: set by nnlab claims (name: the claim's id, test: all, no pruning); remove it")
     seeds = raw.get("seeds")
     if not quick and isinstance(seeds, list) and len(seeds) < 5:
         errors.append(f"{where}: seeds: a claim needs at least 5 seeds for its full run, got {len(seeds)}")
-    base = _base_config(raw.get("config"), path, errors)
+    base = base_config(raw.get("config"), path, errors)
     if quick:
         for k, v in qk.items():
             try:
@@ -202,7 +198,7 @@ def _load(path, quick: bool, suggested: float | None = None):
                 errors.extend(exc.lines)
         if isinstance(seeds, list) and seeds:
             raw["seeds"] = seeds[:1]
-    plist = _params(raw.get("params"), path, errors)
+    plist = params_from(raw.get("params"), path, errors)
     raw.update(name=cid, method="grid", test="all")
     tune = _tune(block.get("tune"), plist, src, errors)
     rtest = _range_test(block.get("range_test"), src, errors)
@@ -220,15 +216,15 @@ LR = "train.optimizer.lr"
 
 
 def _tune(value, plist, src: str, errors: list[str]) -> str | None:
-    from nnlab.config.loader import printable
-    from nnlab.config.registry import did_you_mean
+    from nnlab.text import printable
+    from nnlab.options import did_you_mean
 
     if value is None:
         return None
     where = f"{src}: claim: tune"
     paths = [p.path for p in plist]
     if not isinstance(value, str):
-        errors.append(f"{where}: must be the path of a sweep param (e.g. {LR}), got {_show(value)}")
+        errors.append(f"{where}: must be the path of a sweep param (e.g. {LR}), got {shown(value)}")
         return None
     if value not in paths:
         errors.append(f"{where}: {printable(value)} is not a param of the sweep; choose from "
@@ -237,13 +233,13 @@ def _tune(value, plist, src: str, errors: list[str]) -> str | None:
     p = plist[paths.index(value)]
     if p.is_range or len(p.choices) < 2:
         errors.append(f"{where}: {value} must be a list of at least two values to choose from, got "
-                      f"{_show(p.spec())}")
+                      f"{shown(p.spec())}")
     return value
 
 
 def _range_test(value, src: str, errors: list[str]) -> dict | None:
-    from nnlab.config.loader import printable
-    from nnlab.config.registry import unknown_key_message
+    from nnlab.text import printable
+    from nnlab.options import unknown_key_message
 
     where = f"{src}: claim: range_test"
     if value is None or value is False:
@@ -252,7 +248,7 @@ def _range_test(value, src: str, errors: list[str]) -> dict | None:
         return dict(RANGE_TEST)
     if not isinstance(value, dict):
         errors.append(f"{where}: must be true or {{start: 1.0e-7, end: 10, steps: 100}} (nnlab lr-find's "
-                      f"options), got {_show(value)}")
+                      f"options), got {shown(value)}")
         return None
     out = dict(RANGE_TEST)
     for k, v in value.items():
@@ -260,11 +256,11 @@ def _range_test(value, src: str, errors: list[str]) -> dict | None:
             errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, RANGE_TEST_KEYS))
         elif k == "steps":
             if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 100_000:
-                errors.append(f"{where}: steps: must be a whole number from 2 to 100000, got {_show(v)}")
+                errors.append(f"{where}: steps: must be a whole number from 2 to 100000, got {shown(v)}")
             else:
                 out[k] = v
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            errors.append(f"{where}: {k}: must be a rate > 0, got {_show(v)}")
+            errors.append(f"{where}: {k}: must be a rate > 0, got {shown(v)}")
         else:
             out[k] = float(v)
     if out["start"] >= out["end"]:
@@ -288,14 +284,14 @@ def _add_suggestion(rtest: dict, suggested: float, plist) -> dict:
 
 
 def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, range_test: dict | None = None):
-    from nnlab.config.loader import printable
-    from nnlab.config.registry import did_you_mean, unknown_key_message
+    from nnlab.text import printable
+    from nnlab.options import did_you_mean, unknown_key_message
     from nnlab.sweep.space import grid_points
 
     where = f"{src}: claim: expect"
     if not isinstance(e, dict):
         errors.append(f"{where}: must be a mapping such as {{metric: test_acc, by: model.activation, "
-                      f"better: relu, than: sigmoid}}, got {_show(e)}")
+                      f"better: relu, than: sigmoid}}, got {shown(e)}")
         return {}, []
     for k in e:
         if k not in EXPECT_KEYS:
@@ -303,7 +299,7 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
     out = {}
     m = e.get("metric")
     if m not in METRICS:
-        errors.append(f"{where}: metric: unknown metric {_show(m)}; choose from {', '.join(METRICS)}"
+        errors.append(f"{where}: metric: unknown metric {shown(m)}; choose from {', '.join(METRICS)}"
                       f"{did_you_mean(m, METRICS) if isinstance(m, str) else ''}")
     out["metric"] = m
     by = e.get("by")
@@ -312,7 +308,7 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
     variants: list = []
     if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
         errors.append(f"{where}: by: must be the param path whose values are the variants (or a list of them), "
-                      f"got {_show(e.get('by'))}")
+                      f"got {shown(e.get('by'))}")
         by = []
     else:
         for b in by:
@@ -340,7 +336,7 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
         t = e.get("target")
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
             errors.append(f"{where}: target: epochs_to_target needs the validation accuracy to reach, a number in "
-                          f"(0, 1] such as 0.6, got {_show(t)}")
+                          f"(0, 1] such as 0.6, got {shown(t)}")
         else:
             out["target"] = float(t)
     elif "target" in e:
@@ -369,7 +365,7 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
     if form == ("order",):
         order = e["order"]
         if not isinstance(order, list) or len(order) < 2:
-            errors.append(f"{where}: order: must list at least two variants, best first, got {_show(order)}")
+            errors.append(f"{where}: order: must list at least two variants, best first, got {shown(order)}")
         else:
             out["order"] = [known(v, "order") for v in order]
             if len(set(out["order"])) != len(out["order"]):
@@ -377,14 +373,14 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
     elif form == ("same", "within"):
         same, tol = e["same"], e["within"]
         if not isinstance(same, list) or len(same) != 2:
-            errors.append(f"{where}: same: must list the two variants that should score the same, got {_show(same)}")
+            errors.append(f"{where}: same: must list the two variants that should score the same, got {shown(same)}")
         else:
             out["same"] = [known(v, "same") for v in same]
             if out["same"][0] == out["same"][1]:
                 errors.append(f"{where}: same names one variant twice")
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0:
             errors.append(f"{where}: within: must be a number > 0 (the largest difference that counts as the "
-                          f"same), got {_show(tol)}")
+                          f"same), got {shown(tol)}")
         out["within"] = tol
     elif form == ("better", "than"):
         if isinstance(e["better"], list):  # several variants, each better than the one of than
@@ -400,7 +396,7 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
         side = form[0]
         x = e[side]
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-            errors.append(f"{where}: {side}: must be a finite number, got {_show(x)}")
+            errors.append(f"{where}: {side}: must be a finite number, got {shown(x)}")
         out[side] = float(x) if isinstance(x, (int, float)) else x
         out["for"] = known(e["for"], "for")
     return out, variants
@@ -421,7 +417,7 @@ def claim_files(items, folder="claims") -> list[Path]:
             p = folder / f"{it}.yaml"
         if not p.is_file():
             known = sorted(f.stem for f in folder.glob("*.yaml")) if folder.is_dir() else []
-            from nnlab.config.registry import did_you_mean
+            from nnlab.options import did_you_mean
 
             errors.append(f"{it}: no such claim file or claim id"
                           + (f"; the claims are {', '.join(known)}{did_you_mean(it, known)}" if known else ""))
