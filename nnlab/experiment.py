@@ -16,7 +16,6 @@ are all written (nnlab.interrupt.deferred).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -59,7 +58,9 @@ def check_against_data(cfg, dataset) -> None:
     uses = []
     if cfg.train["early_stopping"]:
         uses.append(("train.early_stopping.metric", cfg.train["early_stopping"]["metric"]))
-    if cfg.train["schedule"]["name"] == "plateau":
+    from nnlab.components.schedules import schedules
+
+    if schedules.get(cfg.train["schedule"]["name"]).obj.stateful:  # it reacts to its metric option
         uses.append(("train.schedule.metric", cfg.train["schedule"]["metric"]))
     errors = []
     for key, metric in uses:
@@ -81,52 +82,27 @@ def check_against_data(cfg, dataset) -> None:
     check_model_size(cfg, dataset.n_features, dataset.n_outputs)  # one line, not a MemoryError mid-build
 
 
-def data_fingerprint(dataset) -> str:
-    """A hash of the training and validation arrays: a resumed run must see the same data."""
-    h = hashlib.blake2b(digest_size=16)
-    for a in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
-        if a is not None:
-            h.update(str((a.shape, a.dtype.str)).encode())
-            h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
-
-
-def _data_summary(dataset) -> dict:
-    return {"name": dataset.name, "task": dataset.task, "n_train": len(dataset.x_train),
-            "n_val": 0 if dataset.x_val is None else len(dataset.x_val), "n_test": len(dataset.x_test),
-            "n_features": dataset.n_features, "n_classes": dataset.n_classes}
-
-
 def run_experiment(cfg, runs_dir="runs", dataset=None,
                    on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
                    command: str | None = None, checkpoint_seconds: float = 60.0, *,
                    run_dir: str | os.PathLike | None = None, options: "RunOptions | None" = None
                    ) -> tuple[Path, TrainResult | None, dict]:
-    """Train one validated config into a new run folder; return (run folder, result, summary).
+    """Train one network, a validated config, into a new run folder; return (run folder, result, summary).
 
     The folder is ``runs_dir/<date_time>_<name>``, or exactly ``run_dir`` when given (it must not
-    exist yet: a sweep names its runs).  ``options`` are what a sweep changes (RunOptions).
+    exist yet: a sweep names its runs).  ``options`` are what a sweep changes (RunOptions).  A members
+    ensemble is several networks: a plan the caller chooses (nnlab.sweep.members), not this.
     """
     options = options or RunOptions()
+    if (cfg.train.get("ensemble") or {}).get("members"):
+        raise RunError(f"{cfg.source}: train.ensemble.members: an ensemble of members trains several networks; "
+                       "run it with nnlab.sweep.members.run_members (nnlab train does)")
     if dataset is None:
         dataset = load_data(cfg)
     check_against_data(cfg, dataset)
-    if (cfg.train.get("ensemble") or {}).get("members"):  # independent members: nnlab.ensemble
-        from nnlab.ensemble import run_members
-
-        run_dir, summary = run_members(cfg, runs_dir, dataset, on_start=on_start, on_epoch=on_epoch,
-                                       run_dir=run_dir, evaluate_test=options.evaluate_test)
-        return run_dir, None, summary
     started = datetime.now()
     run_dir = runs.new_run_dir(runs_dir, cfg.name, started, run_dir)
-    summary = {
-        "name": cfg.name, "status": "running", "config_source": cfg.source,
-        "started": started.isoformat(timespec="seconds"), **runs.host_info(),
-        "seed": cfg.seed, "command": command or runs.command_line(),
-        "versions": runs.versions(),
-        "git_commit": options.summary["git_commit"] if "git_commit" in options.summary else runs.git_commit(),
-        "data": _data_summary(dataset), **options.summary,
-    }
+    summary = runs.new_summary(cfg, dataset, started, command=command, **options.summary)
     try:
         runs.atomic_write(run_dir / "config.yaml", cfg.dump())
         runs.write_json(run_dir / "summary.json", summary)  # status running: a vanished process reads as crashed
@@ -146,9 +122,9 @@ class RunOptions:
     ``threads``: BLAS threads (None: chosen from the matrix sizes, nnlab.train.threads);
     ``should_stop(row)``: a pruner, see nnlab.train.trainer.train; ``evaluate_test=False``
     holds the test set back; ``plots=False`` skips curves.png and diagnostics.png (a sweep
-    draws its own); ``checkpoints=False`` writes no checkpoint.npz (a sweep trains a stopped run
-    again from the start); ``summary``: extra keys for summary.json (``git_commit`` replaces the
-    one this process would read).
+    draws its own); ``checkpoints=False`` writes no checkpoint.npz (a Dask worker's run, which
+    trains in a temporary folder, is run again from the start); ``summary``: extra keys for
+    summary.json (``git_commit`` replaces the one this process would read).
     """
 
     threads: int | None = None
@@ -160,18 +136,19 @@ class RunOptions:
 
 
 def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
-                      command: str | None = None, checkpoint_seconds: float = 60.0, prepared=None
-                      ) -> tuple[Path, TrainResult | None, dict]:
+                      command: str | None = None, checkpoint_seconds: float = 60.0, prepared=None,
+                      options: "RunOptions | None" = None) -> tuple[Path, TrainResult | None, dict]:
     """Continue an interrupted or crashed run in place from its checkpoint.npz.
 
     The finished folder's metrics.csv, model.npz and summary.json are those of a run that
-    never stopped (apart from timings and the ``resumed`` record).
+    never stopped (apart from timings and the ``resumed`` record).  ``options``: a sweep's run goes on
+    with its sweep's (threads, pruner, test set, plots).
     """
     cfg, dataset, state = prepared or prepare_resume(run_dir)
     run_dir = Path(run_dir)
     meta = json.loads(str(state["meta"]))
     done = meta["epochs_done"]
-    summary = _read_summary(run_dir)
+    summary = runs.read_summary_json(run_dir)
     summary.update(status="running", **runs.host_info(), command=command or runs.command_line())
     for k in ("message", "finished", "wall_seconds", "plot_error", "error", "signal"):
         summary.pop(k, None)
@@ -190,11 +167,13 @@ def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Op
     except OSError as exc:
         raise RunError(f"{run_dir}: cannot write the run folder ({exc.strerror or exc})") from None
     return _run(cfg, dataset, run_dir, summary, writers, diag_rows, state, on_start, on_epoch, checkpoint_seconds,
-                RunOptions())
+                options or RunOptions())
 
 
-def prepare_resume(run_dir):
-    """(config, dataset, checkpoint state) of a run folder that can be resumed, or one RunError line."""
+def prepare_resume(run_dir, data_for: Optional[Callable] = None):
+    """(config, dataset, checkpoint state) of a run folder that can be resumed, or one RunError line.
+
+    ``data_for(cfg)`` gives the data (a sweep's worker keeps them loaded); by default they are loaded."""
     from nnlab.config import load_config
 
     run_dir = Path(run_dir)
@@ -226,7 +205,7 @@ def prepare_resume(run_dir):
         raise RunError(f"{ckpt}: damaged checkpoint ({reason}); the run cannot be resumed") from None
     except Exception as exc:  # noqa: BLE001 - any damage to the file is the same problem for the user
         raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}); the run cannot be resumed") from None
-    dataset = load_data(cfg)
+    dataset = (data_for or load_data)(cfg)
     try:  # every field the trainer will read, checked now rather than after the run folder is touched
         from nnlab.train.trainer import Trainer
 
@@ -234,7 +213,7 @@ def prepare_resume(run_dir):
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run cannot be resumed") \
             from None
-    if str(state.get("data.fingerprint", "")) != data_fingerprint(dataset):
+    if str(state.get("data.fingerprint", "")) != dataset.fingerprint():
         raise RunError(f"{run_dir}: the data of {cfg.data['name']} differ from those the run was trained on "
                        "(a changed data file?); a resumed run must see the same data")
     if meta["epochs_done"] > cfg.train["epochs"]:
@@ -243,21 +222,12 @@ def prepare_resume(run_dir):
     return cfg, dataset, state
 
 
-def _read_summary(run_dir: Path) -> dict:
-    try:
-        s = json.loads(files.read_text_bounded(run_dir / "summary.json", files.CONFIG_MAX_BYTES,
-                                               "a run's summary.json"))
-        return s if isinstance(s, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, resume, on_start, on_epoch,
          checkpoint_seconds, options: RunOptions) -> tuple[Path, TrainResult | None, dict]:
     writer, diag_writer = writers
     t0 = time.perf_counter()
     result = None
-    fingerprint = np.array(data_fingerprint(dataset))
+    fingerprint = np.array(dataset.fingerprint())
 
     def epoch_cb(row):
         writer.write(row)

@@ -14,7 +14,7 @@ note 004 on choosing the learning rate).  This module writes its folder
 
 The final files are written with signals held back (nnlab.interrupt.deferred), so Ctrl-C leaves a
 consistent folder: status interrupted, and what was measured so far.  The folder is not a run:
-``nnlab runs`` and ``nnlab compare`` pass it by (``is_lr_find_folder``).
+``nnlab runs`` and ``nnlab compare`` pass it by (its summary.json says ``kind: lr-find``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 from nnlab import runs
 from nnlab.errors import ConfigError, RunError
 from nnlab.interrupt import deferred
-from nnlab.runs.read import is_lr_find_folder  # noqa: F401 (part of this module's API)
 from nnlab.train.range_test import (BETA, MIN_POINTS, RECOMMENDED, SKIP_END, STOP_FACTOR, WHY, RangeTestResult, range_test,
                                  suggest, sweep_rates)
 
@@ -74,9 +73,13 @@ def run_lr_find(cfg, dataset, runs_dir="runs", start: float = 1e-7, end: float =
     from nnlab.train.threads import blas_threads, limited
 
     check_range(start, end, steps)
-    if cfg.train["optimizer"]["name"] == "lbfgs":
-        raise ConfigError(f"{cfg.source}: train.optimizer: lbfgs chooses its step lengths by line search; a "
-                          "learning-rate range test has nothing to find (its lr is only the first trial step)")
+    from nnlab.components.optimizers import optimizers
+
+    opt = cfg.train["optimizer"]
+    if optimizers.get(opt["name"]).obj.needs_closure:
+        raise ConfigError(f"{cfg.source}: train.optimizer: {opt['name']} evaluates the full-batch loss many times per "
+                          "step and chooses its own step lengths; a learning-rate range test, one mini-batch step "
+                          "per rate, has nothing to find for it")
     check_model_size(cfg, dataset.n_features, dataset.n_outputs)
     lrs = sweep_rates(start, end, steps, linear)
     started = datetime.now()
@@ -196,4 +199,4 @@ def _result_summary(cfg, result: RangeTestResult, found: dict, win, lrs, smoothe
     return out
 
 
-__all__ = ["COLUMNS", "CSV", "PNG", "check_range", "is_lr_find_folder", "lr_text", "run_lr_find"]
+__all__ = ["COLUMNS", "CSV", "PNG", "check_range", "lr_text", "run_lr_find"]

@@ -5,8 +5,8 @@ figures, sweep files, messages):
 
 - a setting (a config value, a sweep param): ``setting`` writes it exactly, as YAML flow text that
   reads back to the same value: ``0.000123456789``, ``[100, 100]``, ``true``, ``null``, ``relu``.
-  Floats get Python's shortest round-trip repr (``1e-05``), so a view never shows a rounded setting
-  that is not the one the run used.  ``shown`` is the same text with a string in quotes, for
+  Floats get Python's shortest round-trip repr (``1e-05``; a whole number without its ``.0``), so a
+  view never shows a rounded setting that is not the one the run used.  ``shown`` is the same text with a string in quotes, for
   messages that quote what the user wrote (``got 'abc'``).
 - a measured number (a loss, an accuracy, seconds): ``number`` to 4 significant digits, ``percent``
   for a fraction, ``mean_std`` for a mean over seeds with its spread.
@@ -35,11 +35,14 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
 
 def _float_text(v: float) -> str:
+    """The shortest text that reads back as the same number; a whole number without its '.0' (as a config
+    writes it: step_size 2, lr 1)."""
     if math.isnan(v):
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return repr(float(v))
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _is_real(v) -> bool:

@@ -263,7 +263,7 @@ def test_cli_refuses_mixup_on_regression_and_a_shift_longer_than_the_inputs(tmp_
 
 
 def test_augmentation_does_not_make_another_dataset_to_load():
-    from nnlab.sweep.trial import data_key_of
+    from nnlab.sweep.task import data_key_of
 
     assert data_key_of(config()) == data_key_of(config("absent")) == data_key_of(config({"mixup": 1.0}))
     assert data_key_of(config()) != data_key_of(config(seed=1, data={**RAW["data"], "n_samples": 120}))

@@ -458,7 +458,7 @@ def test_a_resume_from_the_middle_of_an_epoch_keeps_the_ema(spiral):
     ({"decay": 0.9}, "train.averaging: an averaging mapping needs a 'method' key; choose from ema, swa"),
     ("ema", "train.averaging: must be null, {method: ema, decay: 0.999} or {method: swa, start: 0.75, lr: null}, "
             "got 'ema'"),
-    ({"method": "ema", "decay": 1.0}, "train.averaging.decay: must be less than 1, got 1.0"),
+    ({"method": "ema", "decay": 1.0}, "train.averaging.decay: must be less than 1, got 1"),
     ({"method": "ema", "decay": -0.5}, "train.averaging.decay: must be greater than or equal to 0, got -0.5"),
     ({"method": "swa", "start": 1}, "train.averaging.start: must be less than 1, got 1"),
     ({"method": "swa", "lr": 0}, "train.averaging.lr: must be greater than 0, got 0"),

@@ -334,8 +334,8 @@ def test_upper_bounds_on_epochs_samples_and_widths(tmp_path):
                                 "data: {name: blobs, n_samples: 1e9, n_features: 200000}\n")
     assert lines == [
         f"{src}: model.hidden: item 2 must be less than or equal to 100000, got [64, 1000001]",
-        f"{src}: train.epochs: must be less than or equal to 1000000, got 1000000000.0",
-        f"{src}: data.n_samples: must be less than or equal to 100000000, got 1000000000.0",
+        f"{src}: train.epochs: must be less than or equal to 1000000, got 1000000000",
+        f"{src}: data.n_samples: must be less than or equal to 100000000, got 1000000000",
         f"{src}: data.n_features: must be less than or equal to 100000, got 200000",
     ]
     cfg = load_config(write(tmp_path, "train: {epochs: 1e6}\n"))

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from nnlab.cli import main
 from nnlab.config import validate
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, RunError
 from nnlab.experiment import load_data, run_experiment
 from nnlab.train.combine import combine, softmax
 from nnlab.train.trainer import Trainer, build, evaluate, train
@@ -105,9 +105,9 @@ def test_a_resumed_snapshot_run_equals_one_never_stopped():
 
 
 @pytest.mark.parametrize("ensemble, schedule, message", [
-    ({"members": 1}, "constant", "train.combine.members: must be greater than 1, got 1"),
+    ({"members": 1}, "constant", "train.ensemble.members: must be greater than 1, got 1"),
     ({"members": 2, "snapshots": 2}, "constant", "give exactly one of 'members'"),
-    ({"snapshots": 3}, "constant", "use train.schedule warm_restart or cyclic, not constant"),
+    ({"snapshots": 3}, "constant", "use a cyclic train.schedule (warm_restart or cyclic), not constant"),
     ({"member": 3}, "constant", "unknown key 'member'; choose from members, snapshots (did you mean 'members'?)"),
 ])
 def test_ensemble_config_errors(ensemble, schedule, message):
@@ -117,11 +117,16 @@ def test_ensemble_config_errors(ensemble, schedule, message):
 
 
 def test_a_members_ensemble_trains_each_member_and_scores_their_average(tmp_path):
+    from nnlab.sweep.members import run_members
+
     cfg = cfg_with(ensemble={"members": 3})
-    run_dir, result, summary = run_experiment(cfg, runs_dir=tmp_path)
-    assert result is None and summary["status"] == "completed"
-    members = sorted((run_dir / "members").iterdir())
-    assert [m.name for m in members] == ["seed0", "seed1", "seed2"]
+    with pytest.raises(RunError, match="an ensemble of members trains several networks"):
+        run_experiment(cfg, runs_dir=tmp_path)  # one network only: the plan is the caller's choice
+    run_dir, summary = run_members(cfg, runs_dir=tmp_path)
+    assert summary["status"] == "completed"
+    members = sorted((run_dir / "members" / "runs").iterdir())
+    assert [m.name for m in members] == ["t000-seed0", "t000-seed1", "t000-seed2"]
+    assert [m["run"] for m in summary["ensemble"]["members"]] == [str(m) for m in members]
     data = load_data(cfg)
     outs = []
     for k, m in enumerate(members):
@@ -155,7 +160,7 @@ def test_nnlab_ensemble_combines_runs_and_refuses_other_data(tmp_path):
     other, _, _ = run_experiment(validate({**SPIRAL, "data": {"name": "spiral", "n_samples": 200}}),
                                  runs_dir=tmp_path / "other")
     res = CliRunner().invoke(main, ["ensemble", dirs[0], str(other)])
-    assert res.exit_code == 1 and "its data spec differs from" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 1 and "its data.n_samples is 200" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(main, ["ensemble", dirs[0]])
     assert res.exit_code == 1 and "needs at least 2 finished runs" in res.output
     res = CliRunner().invoke(main, ["ensemble", *dirs, "-o", str(tmp_path / "ens")])
@@ -172,8 +177,8 @@ def test_a_sweep_over_an_ensemble_config_keeps_its_runs_and_holds_the_test_set_b
     assert res.exit_code == 0, res.output
     (folder,) = list((tmp_path / "out").iterdir())
     for t in ("t000-seed0", "t001-seed0"):
-        for m in ("seed0", "seed1"):
-            s = json.loads((folder / "runs" / t / "members" / m / "summary.json").read_text())
+        for m in ("t000-seed0", "t000-seed1"):
+            s = json.loads((folder / "runs" / t / "members" / "runs" / m / "summary.json").read_text())
             assert s["status"] == "completed" and s["test"] == {"loss": None, "acc": None}
     summary = json.loads((folder / "summary.json").read_text())
     best = folder / "runs" / summary["best"]["runs"][0]

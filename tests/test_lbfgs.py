@@ -840,8 +840,8 @@ def test_the_diagnosis_gives_no_learning_rate_advice_its_line_search_makes_moot(
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"train": {"averaging": {"method": "ema", "decay": 0.9}}}, "train.averaging: lbfgs takes line-search steps"),
-    ({"data": {"augment": {"noise": 0.1}}}, "data.augment: lbfgs needs the same batch at every evaluation"),
+    ({"train": {"averaging": {"method": "ema", "decay": 0.9}}}, "train.averaging: lbfgs takes few steps of its own length"),
+    ({"data": {"augment": {"noise": 0.1}}}, "data.augment: lbfgs needs the same batch at every evaluation of its loss"),
 ])
 def test_lbfgs_refuses_averaging_and_augmentation(extra, message):
     from nnlab.config import validate

@@ -204,7 +204,7 @@ def test_table_numbers_are_the_runs_numbers(ungrouped, loaded):
     # (a row shows where it departs from the values most of the rows share)
     assert "Common values: <code>activation: tanh · train: batch_size=32 · seed=0</code>" in text
     assert rows["adam"][2] == "optimizer: adam lr=0.01 train: epochs=4 seed=1"  # the second adam (seed 1)
-    assert rows["boom"][2] == "optimizer: sgd lr=1e+06 activation: relu train: batch_size=16 epochs=4"
+    assert rows["boom"][2] == "optimizer: sgd lr=1000000 activation: relu train: batch_size=16 epochs=4"
     assert all(len(cells) == 2 + 1 + 8 for cells in table)
 
 

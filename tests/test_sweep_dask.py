@@ -123,10 +123,11 @@ def test_a_sweep_through_the_dask_scheduler_and_dask_worker_commands(tmp_path, l
 def test_no_scheduler_there_is_one_line(tmp_path):
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool
+    from nnlab.sweep.work import run_task
 
     t0 = time.monotonic()
     with pytest.raises(ConfigError, match=r"--scheduler tcp://127.0.0.1:\d+: cannot reach a Dask scheduler there"):
-        DaskPool(f"tcp://127.0.0.1:{_free_port()}", timeout=1)
+        DaskPool(f"tcp://127.0.0.1:{_free_port()}", run_task, timeout=1)
     assert time.monotonic() - t0 < 15
 
 
@@ -166,13 +167,14 @@ def test_something_else_listening_there_is_one_line_not_a_hang(greeting, why):
     as a frame length made it allocate exabytes.  Both are one line, and no 20 s wait at exit."""
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool
+    from nnlab.sweep.work import run_task
 
     address, stop = _server(greeting)
     try:
         t0 = time.monotonic()
         with pytest.raises(ConfigError, match=rf"^--scheduler {address}: something answers there, but not a "
                                               rf"Dask scheduler \({why}"):
-            DaskPool(address, timeout=1, handshake=1)
+            DaskPool(address, run_task, timeout=1, handshake=1)
         assert time.monotonic() - t0 < 10
     finally:
         stop()
@@ -182,17 +184,19 @@ def test_something_else_listening_there_is_one_line_not_a_hang(greeting, why):
 def test_an_address_that_is_not_a_dask_address_is_refused_at_once(address):
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool
+    from nnlab.sweep.work import run_task
 
     with pytest.raises(ConfigError, match=rf"^--scheduler {address}: not a Dask scheduler address; give one such as "
                                           r"tcp://10.0.0.5:8786 \(schemes: inproc, tcp, tls, ucx, ws, wss\)$"):
-        DaskPool(address)
+        DaskPool(address, run_task)
 
 
 def test_without_dask_installed_the_message_says_what_to_install(monkeypatch):
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool
+    from nnlab.sweep.work import run_task
 
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(ConfigError) as e:
-        DaskPool("tcp://127.0.0.1:8786")
+        DaskPool("tcp://127.0.0.1:8786", run_task)
     assert str(e.value) == "--scheduler needs dask.distributed, which is not installed: pip install 'nnlab[cluster]'"

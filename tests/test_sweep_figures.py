@@ -37,7 +37,7 @@ from nnlab.sweep.figures import (
     trial_label,
 )
 from nnlab.runs import find_runs
-from nnlab.sweep.record import Trial, make_trial, read_sweep
+from nnlab.sweep.record import make_trial, read_sweep
 
 NAME = "lr<&>sweep"  # escaped in the report
 PARAMS = {
@@ -154,11 +154,9 @@ def real_sweep(tmp_path_factory):
 # ------------------------------------------------------------------ plain data
 
 
-def trial(number, lr, activation="relu", hidden=(8,), value=0.5, status="completed", std=None):
-    return Trial(number=number, params={"train.optimizer.lr": lr, "model.activation": activation,
-                                        "model.hidden": list(hidden)},
-                 value=value, std=std, status=status, values=[value], seeds=[0], statuses=[status],
-                 runs=[f"t{number:03d}-seed0"])
+def trial(number, lr, activation="relu", hidden=(8,), value=0.5, status="completed"):
+    return make_trial(number, {"train.optimizer.lr": lr, "model.activation": activation, "model.hidden": list(hidden)},
+                      [{"seed": 0, "status": status, "value": value}])
 
 
 TRIALS = [trial(0, 0.001, "relu", (8,), 0.61), trial(1, 0.08, "tanh", (8, 8), 0.0, "diverged"),
@@ -228,8 +226,8 @@ def test_params_figure_axes_scales_and_category_labels():
 def test_params_figure_one_panel_per_parameter(n):
     params = {f"model.p{i}": ({"low": 1, "high": 100, "log": i % 2 == 0, "int": True} if i % 3 else
                               {"choices": ["a", "b"]}) for i in range(n)}
-    trials = [Trial(number=j, params={p: (j % 2 and "b" or "a") if "choices" in s else 1 + 11 * j
-                                      for p, s in params.items()}, value=j / 10) for j in range(9)]
+    trials = [make_trial(j, {p: (j % 2 and "b" or "a") if "choices" in s else 1 + 11 * j for p, s in params.items()},
+                         [{"seed": 0, "status": "completed", "value": j / 10}]) for j in range(9)]
     fig = draw(params_figure(trials, params, "val_acc"))
     try:
         assert len(fig.axes) == n
@@ -258,9 +256,9 @@ def test_progress_best_so_far_is_the_running_max_or_min():
 
 
 def test_infinite_losses_are_drawn_at_the_edge():
-    trials = [Trial(0, {"train.optimizer.lr": 0.01}, math.inf, status="diverged"),
-              Trial(1, {"train.optimizer.lr": 0.02}, 0.4), Trial(2, {"train.optimizer.lr": 0.03}, 0.2),
-              Trial(3, {"train.optimizer.lr": 0.04}, math.nan)]
+    trials = [make_trial(i, {"train.optimizer.lr": lr}, [{"seed": 0, "status": st, "value": v}]) for i, (lr, v, st) in
+              enumerate([(0.01, math.inf, "diverged"), (0.02, 0.4, "completed"), (0.03, 0.2, "completed"),
+                         (0.04, math.nan, "completed")])]
     for fig in (draw(params_figure(trials, {"train.optimizer.lr": PARAMS["train.optimizer.lr"]}, "val_loss",
                                    direction="minimize")),
                 draw(progress_figure(trials, "val_loss", direction="minimize"))):

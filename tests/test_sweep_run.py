@@ -50,7 +50,7 @@ def test_a_grid_sweep_with_two_workers_writes_everything_and_best_yaml_replays(t
         assert (folder / f).is_file(), f
     rows = trials(folder)
     assert list(rows[0]) == ["trial", "train.optimizer.lr", "model.activation", "seed", "status", "val_acc", "epochs",
-                             "seconds", "run"]
+                             "seconds", "run", "message"]
     assert [(r["trial"], r["train.optimizer.lr"], r["model.activation"], r["seed"]) for r in rows] == [
         (str(t), lr, act, str(s)) for t, (lr, act) in enumerate(
             [(a, b) for a in ("0.3", "0.03", "0.003") for b in ("relu", "tanh")]) for s in (0, 1)]
@@ -193,8 +193,9 @@ def test_a_stopped_sweep_resumes_to_the_same_trials_and_reruns_none_that_finishe
     res = subprocess.run([*CLI, "sweep", "--resume", str(folder), "-j", "2"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr
-    kept = re.search(r"(\d+) runs kept, (\d+) to run again, (\d+) not started yet", res.stdout)
-    assert kept and int(kept[1]) == len(finished) and sum(map(int, kept.groups())) == 8, res.stdout
+    kept = re.search(r"(\d+) runs? kept(?:, (\d+) to continue from their checkpoints)?, (\d+) to run again, "
+                     r"(\d+) not started yet", res.stdout)
+    assert kept and int(kept[1]) == len(finished) and sum(int(g or 0) for g in kept.groups()) == 8, res.stdout
     assert _outcomes(folder) == reference
     for name, (started, mtime) in finished.items():  # none run twice
         s = json.loads((folder / "runs" / name / "summary.json").read_text())
@@ -255,7 +256,7 @@ def test_tpe_keeps_its_history_in_a_journal_and_resume_can_extend_it(tmp_path):
 
 def test_a_sweep_folder_in_use_cannot_be_resumed_twice(tmp_path):
     from nnlab.errors import RunError
-    from nnlab.sweep import runner
+    from nnlab.sweep import lifecycle as runner
 
     p = sweep_file(tmp_path, {"params": {"model.activation": ["relu"]}})
     from nnlab.sweep.spec import load_sweep

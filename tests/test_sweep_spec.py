@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from nnlab.cli import main
 from nnlab.errors import ConfigError
 from nnlab.sweep.space import GridSampler, RandomSampler, TPESampler, grid_points, random_point
-from nnlab.sweep.spec import Param, SweepSpec, load_sweep, point_mapping, value_text
+from nnlab.sweep.spec import Param, SweepSpec, load_sweep, point_mapping
+from nnlab.text import setting as value_text
 
 BASE = {"name": "b", "data": {"name": "spiral", "n_samples": 120},
         "model": {"hidden": [8], "activation": "relu"},
@@ -105,7 +106,7 @@ def test_every_problem_is_reported_at_once_with_did_you_mean(tmp_path):
     lines = e.value.lines
     assert f"{p}: methd: unknown key 'methd'; choose from config, method, metric, name, params, prune, seed, seeds, " \
            "test, trials (did you mean 'method'?)" in lines
-    assert f"{p}: params: train.optimizer.lr: must be greater than 0, got -1.0" in lines
+    assert f"{p}: params: train.optimizer.lr: must be greater than 0, got -1" in lines
     assert any(ln.startswith(f"{p}: params: model.activaton: unknown key 'activaton'") and "did you mean 'activation'"
                in ln for ln in lines)
     assert any("model.activation: unknown activation 'relux'" in ln for ln in lines)

@@ -374,7 +374,7 @@ def test_sweep_piped_lines_and_table(tmp_path):
     head = lines.index("trial\tlr\tval_acc")
     table = lines[head:head + 1 + sum(1 for x in lines[head + 1:] if x[:1].isdigit() and "\t" in x)]
     check_piped(table)
-    from nnlab.sweep.trial import MedianPruner
+    from nnlab.sweep.task import MedianPruner
 
     pruner = MedianPruner("val_acc", True, 0, [0.5, 0.95])
     assert pruner({"epoch": 1, "val_acc": 0.6}) is None

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnlab.errors import ConfigError
-from nnlab.text import shown
+from nnlab.text import setting, shown
 
 # what a claim can be judged by; True: higher is better
 METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
@@ -111,9 +111,7 @@ class Claim:
 
 
 def variant_label(values: dict, by: list[str]) -> str:
-    from nnlab.sweep.spec import value_text
-
-    return "+".join(value_text(values[p]) for p in by)
+    return "+".join(setting(values[p]) for p in by)
 
 
 def load_claim(path, quick: bool = False, suggested: float | None = None):

@@ -7,7 +7,7 @@ Each run's value of a claim's metric:
 - test_acc, test_loss: the run's own test result (the claim's sweep runs with ``test: all``);
 - first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
   Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back;
-- ensemble_test_acc: the test accuracy of the run's ensemble (train.combine: members or snapshots),
+- ensemble_test_acc: the test accuracy of the run's ensemble (train.ensemble: members or snapshots),
   and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights;
 - epochs_to_target: the first epoch whose validation accuracy reaches the claim's target (inf when
   the run never reaches it, and then the variant's spread is undefined: the comparison is inconclusive).
@@ -29,6 +29,7 @@ from pathlib import Path
 from nnlab import files
 from nnlab.claims.claim import METRICS
 from nnlab.claims.verdict import RULE, Stats, judge, num
+from nnlab.text import setting
 
 COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
 
@@ -73,7 +74,7 @@ def epochs_to(history: list, target: float):
 
 
 def run_metric(metric: str, summary: dict, history: list, diag: list, target: float | None = None):
-    from nnlab.sweep.trial import run_value
+    from nnlab.sweep.task import run_value
 
     status = summary.get("status", "failed")
     if metric == "epochs_to_target":
@@ -272,9 +273,7 @@ def _tuned_values(r: Result) -> list[str]:
         sweep = files.yaml_load_bounded(_text(r.folder / "sweep.yaml"))
         p = sweep["params"][r.claim["tune"]]
         values = p["choices"] if isinstance(p, dict) else p
-        from nnlab.sweep.spec import value_text
-
-        return [value_text(v) for v in values]
+        return [setting(v) for v in values]
     except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
         return sorted(set(r.chosen.values()))
 

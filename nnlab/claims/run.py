@@ -13,15 +13,17 @@ from pathlib import Path
 
 import yaml
 
+from nnlab.sweep.lifecycle import SweepView
+
 
 def folder_for(out, claim_id: str, quick: bool) -> Path:
     return Path(out) / f"{claim_id}-{'quick' if quick else 'full'}"
 
 
 def is_finished(folder: Path) -> bool:
-    from nnlab.sweep.runner import read_summary
+    from nnlab.runs import read_summary_json
 
-    s = read_summary(folder)
+    s = read_summary_json(folder)
     return s.get("status") == "completed" and "finished" in s
 
 
@@ -43,13 +45,13 @@ def range_test_rate(claim, spec) -> dict:
     test recommends no rate."""
     from nnlab.config.schema import validate
     from nnlab.errors import RunError
-    from nnlab.sweep import runner
+    from nnlab.sweep.lifecycle import prepare
     from nnlab.train.range_test import RECOMMENDED, range_test, suggest, sweep_rates
     from nnlab.train.threads import limited
 
     rt = claim.range_test
     cfg = validate(dict(spec.base), source=f"{spec.source}: config")
-    datasets, _ = runner.prepare(spec)
+    datasets, _ = prepare(spec)
     lrs = sweep_rates(rt["start"], rt["end"], rt["steps"])
     with limited(1):
         res = range_test(cfg, datasets.get(cfg), lrs)
@@ -63,11 +65,39 @@ def range_test_rate(claim, spec) -> dict:
     return {"suggested": s.lr, "rule": f"{s.name}: {s.rule}", "steps_done": res.steps_done, "stopped": res.message}
 
 
-def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None) -> tuple[Path, str, int]:
+class ClaimView(SweepView):
+    """The sweep's view for a claim: claim.json is written into the folder as soon as it is locked, then the
+    caller's view (the CLI's panel in a terminal) goes on as for any sweep."""
+
+    def __init__(self, claim, quick: bool, inner: SweepView | None = None):
+        self.claim, self.quick, self.inner = claim, quick, inner or SweepView()
+
+    def start(self, sweep) -> None:
+        from nnlab.runs import write_json
+
+        write_json(sweep.folder / "claim.json", self.claim.as_json(self.quick))
+        self.inner.start(sweep)
+
+    def note(self, text: str) -> None:
+        self.inner.note(text)
+
+    def update(self, sweep) -> None:
+        self.inner.update(sweep)
+
+    def finished(self, sweep, trial: int, seed: int) -> None:
+        self.inner.finished(sweep, trial, seed)
+
+    def stop(self, sweep) -> None:
+        self.inner.stop(sweep)
+
+
+def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepView | None = None
+              ) -> tuple[Path, str, int]:
     """Run (or reuse, or resume) the claim's sweep; (folder, 'reused' | 'resumed' | 'ran', runs in it).
 
     A range_test claim first runs its range test and adds the recommended rate to the grid (the
-    resolved sweep then names it, so a finished folder is reused only for the same rate)."""
+    resolved sweep then names it, so a finished folder is reused only for the same rate).  ``view``: how
+    the sweep shows itself (the CLI's panel); the claim's own lines go to ``say``."""
     if claim.range_test is not None and "suggested" not in claim.range_test:
         from nnlab.claims.claim import load_claim
 
@@ -75,13 +105,13 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None)
         claim, spec = load_claim(claim.path, quick, suggested=found["suggested"])
         claim.range_test.update(rule=found["rule"], steps_done=found["steps_done"], stopped=found["stopped"])
         say(f"{claim.id}: the range test recommends lr {claim.range_test['label']} ({found['rule'].split(':')[0]})")
-    from nnlab.files import atomic_write
-    from nnlab.interrupt import graceful_signals
+    from functools import partial
+
     from nnlab.runs import write_json
-    from nnlab.sweep import runner
+    from nnlab.sweep.lifecycle import run_sweep
     from nnlab.sweep.pool import LocalPool
-    from nnlab.sweep.space import make_sampler
-    from nnlab.sweep.trial import remember
+    from nnlab.sweep.task import remember, warm_up
+    from nnlab.sweep.work import run_task
 
     folder = folder_for(out, claim.id, quick)
     n_runs = spec.n_trials * len(spec.seeds)
@@ -95,51 +125,21 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, console=None)
         else:
             say(f"{claim.id}: the claim's sweep changed since {folder} was run: running it again")
             shutil.rmtree(folder)
-    datasets, key = runner.prepare(spec)
-    remember(datasets.loaded)
-    pool = LocalPool(jobs, threads=1 if jobs > 1 else None, warm=spec.base)
-    try:
-        if not resume:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(folder / "sweep.yaml", spec.dump())
-            (folder / "runs").mkdir(exist_ok=True)
-        sweep = runner.Sweep(spec, folder, None, datasets, key)
-        sweep.lock()
-    except BaseException:
-        pool.close()
-        raise
-    try:
-        sweep.sampler = make_sampler(spec, folder)
-        if resume:
-            stats = runner.restore(sweep)
-            kept = f"{stats['kept']} run{'s' if stats['kept'] != 1 else ''}"
-            say(f"{claim.id}: resuming {folder}: {kept} kept, {stats['rerun']} to run again")
-        write_json(folder / "claim.json", claim.as_json(quick))
-        write_json(folder / "summary.json", sweep.summary())
-        view = None
-        if console is not None and console.is_terminal:  # the sweep's live panel; piped, one line per claim
-            from nnlab.cli.sweep_panel import SweepView
 
-            view = SweepView(console, spec, folder, pool.capacity, pool.where)
-        with graceful_signals():
-            if view is not None:
-                view.start(sweep)
-            try:
-                sweep.execute(pool, view, threads=1 if jobs > 1 else None)
-            finally:
-                if view is not None:
-                    view.stop(sweep)
-                pool.close()
-    except KeyboardInterrupt:
-        from nnlab.interrupt import deferred
+    def make_pool(datasets):
+        remember(datasets.loaded)
+        return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))
 
-        with deferred():
-            runner.finish(sweep)
-            sweep.unlock()
-        raise
-    except BaseException:
-        sweep.unlock()
-        raise
-    runner.finish(sweep)
-    sweep.unlock()
+    inner = view if view is not None else _Lines(say, claim.id)
+    run_sweep(spec, make_pool, folder=folder, resume=resume, view=ClaimView(claim, quick, inner))
     return folder, "resumed" if resume else "ran", n_runs
+
+
+class _Lines(SweepView):
+    """Without a view of the caller's: the resume note as a line of the claim's."""
+
+    def __init__(self, say, claim_id: str):
+        self.say, self.id = say, claim_id
+
+    def note(self, text: str) -> None:
+        self.say(f"{self.id}: {text}")

@@ -56,9 +56,13 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     jobs = jobs or cores()
     for claim, spec in loaded:
         t0 = time.time()
+        view = None
+        if out_console.is_terminal:  # the sweep's live panel; piped, one line per claim
+            from nnlab.cli.sweep_panel import SweepPanel
+
+            view = SweepPanel(out_console, spec)
         folder, how, n = run_claim(claim, spec, out, quick, jobs,
-                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True),
-                                   console=out_console)
+                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True), view=view)
         took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
         runs = f"{n} run{'s' if n != 1 else ''}"
         out_console.print(f"{claim.id}: {how} ({runs}){took}: {folder}", markup=False, soft_wrap=True)

@@ -175,9 +175,12 @@ def _print_result(out, cfg, folder, summary):
               + (f"  (the config has {config_lr:g})" if isinstance(config_lr, (int, float)) else ""),
               soft_wrap=True)
     out.print(f"  why {rec['rule']}: {_e(rec['why'])}", soft_wrap=True)
+    from nnlab.components.schedules import schedules
+
     sched = cfg.train["schedule"]["name"]
-    if sched in ("one_cycle", "cyclic"):
-        out.print(f"note: {sched} peaks at train.schedule.max_lr, not train.optimizer.lr; Smith's rule takes the "
-                  f"range test's rate as that peak (--set train.schedule.max_lr={lr_text(rec['lr'])})",
+    peak = schedules.get(sched).obj.peak
+    if peak:
+        out.print(f"note: {sched} peaks at train.schedule.{peak}, not train.optimizer.lr; Smith's rule takes the "
+                  f"range test's rate as that peak (--set train.schedule.{peak}={lr_text(rec['lr'])})",
                   soft_wrap=True)
     out.print(f"folder: {_e(folder)}  (lr_find.png, lr_find.csv, summary.json)", soft_wrap=True)

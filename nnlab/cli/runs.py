@@ -160,14 +160,12 @@ def show(run, show_config):
 
     r = load_run(run)
     if r is None:
-        from nnlab.sweep.record import is_sweep_folder
+        from nnlab.runs import folder_kind, holds_runs
 
-        if is_sweep_folder(run):
+        if holds_runs(run):
             raise RunError(f"{run}: a sweep folder, not a run; show one of its runs (nnlab show {run}/runs/<run>), "
                            f"or all of it: nnlab report {run} -o report.html")
-        from nnlab.runs.read import is_lr_find_folder
-
-        if is_lr_find_folder(run):
+        if folder_kind(run) == "lr-find":
             raise RunError(f"{run}: a range test of nnlab lr-find, not a run; its result is in summary.json and "
                            "lr_find.png there")
         raise RunError(f"{run}: not a run folder (expected config.yaml, metrics.csv or summary.json inside)")
@@ -268,7 +266,10 @@ def ensemble_(run_folders, out_dir):
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
             raise RunError(f"-o {out_dir}: exists and is not an empty folder; name a new folder")
     check_same_data(usable)
-    result = combine_runs([r.path for r in usable])
+    from nnlab.config import load_config
+    from nnlab.experiment import load_data
+
+    result = combine_runs([r.path for r in usable], load_data(load_config(usable[0].path / "config.yaml")))
     from nnlab.cli import print_table
 
     out = make_console()

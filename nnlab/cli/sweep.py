@@ -62,12 +62,10 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
       nnlab sweep --resume sweeps/2026-11-23_10-00-00_lr_optimizer
     """
     from nnlab.errors import ConfigError
-    from nnlab.interrupt import graceful_signals
-    from nnlab.sweep import runner
-    from nnlab.cli.sweep_panel import SweepView, print_result, say
+    from nnlab.sweep import lifecycle
 
     out = make_console()
-    from nnlab.cli.sweep_panel import keep_going_without_stdout
+    from nnlab.cli.sweep_panel import SweepPanel, keep_going_without_stdout, print_result, say
 
     keep_going_without_stdout(out)
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
@@ -78,7 +76,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         if given:
             raise ConfigError(f"--resume continues a sweep as its sweep.yaml says; give no {', '.join(given)} with "
                               "it (--trials, --jobs and --scheduler are allowed)")
-        spec = runner.load_spec(resume)
+        spec = lifecycle.load_spec(resume)
         if spec.method == "grid" and trials:
             raise ConfigError("--trials: a grid sweep runs every point once; it cannot have more trials")
     else:
@@ -91,92 +89,45 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
                           metric=metric, prune=prune, seed=sampler_seed, name=name)
         for note in spec.notes:
             say(out, f"note: {note}")
-    if not resume:
         from nnlab.cli import check_runs_dir
 
         check_runs_dir(runs_dir)
     from nnlab.train.threads import cores
 
     jobs = jobs or cores()
-    datasets, base_key = runner.prepare(spec)
-    if scheduler:
-        from nnlab.sweep.pool import DaskPool
-
-        pool = DaskPool(scheduler)
-        if spec.prune:
-            say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")
-    else:  # before the folder's lock is taken: a forked worker must not hold it
-        from nnlab.sweep.pool import LocalPool
-        from nnlab.sweep.trial import remember
-
-        remember(datasets.loaded)
-        pool = LocalPool(jobs, threads=1 if jobs > 1 else None, warm=spec.base)
+    panel = SweepPanel(out, spec, quiet)
+    if scheduler and spec.prune:
+        say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")
     try:
-        sweep_ = _open(spec, datasets, base_key, resume, trials, runs_dir, quiet, out)
-    except BaseException:
-        pool.close()
-        raise
-    folder = sweep_.folder
-    view = SweepView(out, spec, folder, pool.capacity, pool.where, quiet)
-    from nnlab.runs import write_json
+        sweep_, summary = lifecycle.run_sweep(spec, _pool_maker(scheduler, jobs, spec), runs_dir=runs_dir,
+                                              folder=resume, resume=bool(resume),
+                                              more_trials=trials if resume else None, view=panel)
+    except KeyboardInterrupt:  # the folder is consistent and its summary.json written: say how to go on
+        if panel.sweep is not None:
+            from nnlab.runs import read_summary_json
 
-    try:
-        write_json(folder / "summary.json", sweep_.summary())
-        with graceful_signals():
-            view.start(sweep_)
-            try:
-                sweep_.execute(pool, view, threads=1 if (scheduler or jobs > 1) else None)
-            finally:
-                view.stop(sweep_)
-                pool.close()
-    except KeyboardInterrupt:
-        from nnlab.interrupt import deferred
-
-        with deferred():
-            summary = runner.finish(sweep_)
-            print_result(out, sweep_, summary, quiet)
-            sweep_.unlock()
+            print_result(out, panel.sweep, read_summary_json(panel.sweep.folder), quiet)
         raise
-    summary = runner.finish(sweep_)
-    sweep_.unlock()
     print_result(out, sweep_, summary, quiet)
     if summary["best"] is None:
         raise SystemExit(1)
 
 
-def _open(spec, datasets, key, resume, trials, runs_dir, quiet, out):
-    """The sweep folder: a new one, or a stopped one restored (locked either way)."""
-    from pathlib import Path
+def _pool_maker(scheduler, jobs: int, spec):
+    """How the sweep's pool is made once its data are loaded: a Dask cluster's, or ``jobs`` local workers (one
+    BLAS thread each when there are several) that start with the data (forked) or load them (spawned)."""
+    def make(datasets):
+        from nnlab.sweep.work import run_task
 
-    from nnlab.errors import ConfigError
-    from nnlab.sweep import runner
-    from nnlab.sweep.space import make_sampler
-    from nnlab.cli.sweep_panel import say
+        if scheduler:
+            from nnlab.sweep.pool import DaskPool
 
-    if not resume:
-        folder = runner.create(spec, runs_dir)
-        sweep_ = runner.Sweep(spec, folder, make_sampler(spec, folder), datasets, key)
-        sweep_.lock()
-        return sweep_
-    folder = Path(click.format_filename(resume))
-    sweep_ = runner.Sweep(spec, folder, None, datasets, key)
-    sweep_.lock()
-    try:
-        old = runner.read_summary(folder)
-        if old.get("data_fingerprint") not in (None, key):
-            raise ConfigError(f"{folder}: the data differ from those the sweep started with (a changed data file?); "
-                              "a resumed sweep must see the same data")
-        sweep_.sampler = make_sampler(spec, folder)
-        stats = runner.restore(sweep_, trials)
-    except BaseException:
-        sweep_.unlock()
-        raise
-    if old.get("started"):
-        sweep_.started = runner.timestamp(old["started"], sweep_.started)
-    if not quiet:
-        rest = max(0, sweep_.total_runs - stats["kept"] - stats["rerun"])
-        from nnlab.look.views import plural
+            return DaskPool(scheduler, run_task)
+        from functools import partial
 
-        say(out, f"resuming {folder}: {plural(stats['kept'], 'run')} kept, {stats['rerun']} to run again, "
-                  f"{rest} not started yet")
-    return sweep_
+        from nnlab.sweep.pool import LocalPool
+        from nnlab.sweep.task import remember, warm_up
+
+        remember(datasets.loaded)
+        return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))
+    return make

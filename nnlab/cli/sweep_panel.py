@@ -1,4 +1,4 @@
-"""What a sweep shows while it runs and when it ends.
+"""What a sweep shows while it runs and when it ends (the lifecycle's SweepView, for the terminal).
 
 In a terminal: a live panel (runs done / running / failed / pruned, a progress bar with an
 ETA, the best value so far with its params, the time per run), redrawn at most 4 times a
@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import time
 
-from nnlab.text import mean_std, number, percent
-from nnlab.sweep.spec import value_text
+from nnlab.sweep.lifecycle import SweepView
+from nnlab.text import mean_std, number, percent, setting
 
 
 def metric_text(metric: str, v, std=None) -> str:
@@ -23,7 +23,7 @@ def metric_text(metric: str, v, std=None) -> str:
 
 
 def params_text(values: dict, params) -> str:
-    return " ".join(f"{p.short}={value_text(values[p.path])}" for p in params)
+    return " ".join(f"{p.short}={setting(values[p.path])}" for p in params)
 
 
 def _muted(console) -> None:
@@ -69,26 +69,33 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
-class SweepView:
-    def __init__(self, console, spec, folder, jobs: int, where: str, quiet: bool = False):
-        self.console, self.spec, self.folder, self.jobs, self.where = console, spec, folder, jobs, where
-        self.quiet = quiet
+class SweepPanel(SweepView):
+    """The sweep's view in a terminal (a live panel) or a pipe (a line per finished run)."""
+
+    def __init__(self, console, spec, quiet: bool = False):
+        self.console, self.spec, self.quiet = console, spec, quiet
         self.live = None
+        self.sweep = None  # the sweep, once it has started
         self._last = 0.0
         self.t0 = time.time()
 
-    def header(self) -> str:
+    def header(self, sweep) -> str:
         s = self.spec
         n = "every point" if s.method == "grid" else f"{s.trials} trials"
         return (f"sweep {s.name}: {s.method}, {n} x {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}, "
-                f"{s.metric} ({'max' if s.direction == 'maximize' else 'min'}imized), {self.jobs} at a time on "
-                f"{self.where}")
+                f"{s.metric} ({'max' if s.direction == 'maximize' else 'min'}imized), {sweep.capacity} at a time on "
+                f"{sweep.where}")
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            say(self.console, text)
 
     def start(self, sweep) -> None:
+        self.sweep = sweep
         if self.quiet:
             return
-        say(self.console, self.header())
-        say(self.console, f"folder: {self.folder}")
+        say(self.console, self.header(sweep))
+        say(self.console, f"folder: {sweep.folder}")
         if self.console.is_terminal and not self.console.quiet:
             from rich.live import Live
 
@@ -123,13 +130,13 @@ class SweepView:
             self.update(sweep, force=True)
             return
         t = sweep.trials[trial]
-        r = t.runs[seed]
-        done = sum(x.status not in ("queued", "running") for tt in sweep.trials.values() for x in tt.runs.values())
+        r = t.run(seed)
+        done = sum(x.status not in ("queued", "running") for tt in sweep.trials.values() for x in tt.records)
         extra = f"  ({r.message})" if r.status in ("failed", "pruned") and r.message else ""
         say(self.console,
             f"[{done}/{sweep.total_runs}] trial {trial} seed {seed}: {r.status}, {self.spec.metric} "
             f"{metric_text(self.spec.metric, r.value)}, {r.epochs or 0} epochs, {_secs(r.seconds)}  "
-            f"{params_text(t.values, self.spec.params)}{extra}")
+            f"{params_text(t.params, self.spec.params)}{extra}")
 
     def _render(self, sweep):
         from rich.console import Group
@@ -143,7 +150,7 @@ class SweepView:
         secs = sweep.run_seconds
         per = sum(secs) / len(secs) if secs else None
         left = total - done
-        eta = _duration(per * left / max(1, self.jobs)) if per is not None and left else ("-" if left else "0s")
+        eta = _duration(per * left / max(1, sweep.capacity)) if per is not None and left else ("-" if left else "0s")
         lines = [
             Text.assemble(("━" * filled, "green"), ("━" * (width - filled), "grey37"),
                           f" {done}/{total} run{'s' if total != 1 else ''}  ETA {eta}  elapsed {_duration(time.time() - self.t0)}"),
@@ -154,7 +161,7 @@ class SweepView:
         if b is not None:
             lines.append(Text(f"best so far: trial {b.number}, {self.spec.metric} "
                               f"{metric_text(self.spec.metric, b.value, b.std if len(self.spec.seeds) > 1 else None)}"
-                              f"  {params_text(b.values, self.spec.params)}"))
+                              f"  {params_text(b.params, self.spec.params)}"))
         return Group(*lines)
 
 
@@ -183,7 +190,7 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
         say(console, f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
                      f"{'s' if len(spec.seeds) > 1 else ''}):")
         header = ["trial", *(p.short for p in spec.params), spec.metric]
-        rows = [[str(t.number), *(value_text(t.values[p.path]) for p in spec.params),
+        rows = [[str(t.number), *(setting(t.params[p.path]) for p in spec.params),
                  metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None)] for t in ranked[:5]]
         if not console.quiet:
             if console.is_terminal:

@@ -130,23 +130,46 @@ def _config_jobs(configs, overrides, name) -> list:
 
 
 def _resume_jobs(folders) -> list:
+    """Every run to resume, checked before the first one goes on: one network from its checkpoint, or a members
+    ensemble (a plan: nnlab.sweep.members), whose members say for themselves where they stopped."""
+    from nnlab.config import load_config
     from nnlab.experiment import prepare_resume
+    from nnlab.sweep.members import is_members
 
-    return [("resume", folder, prepare_resume(folder)) for folder in folders]
+    jobs = []
+    for folder in folders:
+        cfg = None
+        try:
+            cfg = load_config(Path(folder) / "config.yaml") if (Path(folder) / "config.yaml").is_file() else None
+        except Exception:  # noqa: BLE001 - prepare_resume says what is wrong with the folder
+            cfg = None
+        if cfg is not None and is_members(cfg.as_dict()):
+            jobs.append(("resume-members", folder, (cfg,)))
+        else:
+            jobs.append(("resume", folder, prepare_resume(folder)))
+    return jobs
 
 
 def _train_one(job, runs_dir, quiet) -> str:
     from nnlab.errors import NnlabError
     from nnlab.experiment import resume_experiment, run_experiment
 
+    from nnlab.sweep.members import is_members, resume_members, run_members
+
     kind, what, payload = job
-    cfg = payload[0] if kind == "resume" else what
+    cfg = payload[0] if kind.startswith("resume") else what
     out, err = make_console(), make_console(stderr=True)
     view = _Progress(cfg, err, quiet)
+    note = (lambda text: err.print(text, markup=False, soft_wrap=True)) if not quiet else None
     try:
-        if kind == "resume":
+        if kind == "resume-members":
+            run_dir, summary = resume_members(what, on_start=view.start, on_epoch=view.epoch, note=note)
+        elif kind == "resume":
             run_dir, result, summary = resume_experiment(what, on_start=view.start, on_epoch=view.epoch,
                                                          prepared=payload)
+        elif is_members(cfg.as_dict()):  # a plan of several networks, not one run
+            run_dir, summary = run_members(cfg, runs_dir, payload, on_start=view.start, on_epoch=view.epoch,
+                                           note=note)
         else:
             run_dir, result, summary = run_experiment(cfg, runs_dir, payload, on_start=view.start,
                                                       on_epoch=view.epoch)
@@ -381,7 +404,7 @@ def _print_result(out, cfg, run_dir, summary):
 
 
 def _print_ensemble(out, summary) -> None:
-    """Each member's and the ensemble's accuracy (train.combine: members or snapshots)."""
+    """Each member's and the ensemble's accuracy (train.ensemble: members or snapshots)."""
     en = summary.get("ensemble")
     if not isinstance(en, dict) or not en.get("ensemble"):
         return

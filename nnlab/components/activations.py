@@ -26,6 +26,10 @@ from nnlab.options import NonNegative, Positive, PositiveInt, Registry
 class Activation(Layer):
     kind = "activation"
     width_factor = 1  # maxout needs k pieces per unit from the preceding Dense layer
+    # what a unit the diagnostics call dead does to the gradient: 'zero' (ReLU: none passes), 'piece' (a maxout
+    # piece that never wins), 'slope' (only a small slope passes)
+    dead_kind = "slope"
+    stochastic = False  # draws random numbers in training mode (RReLU's slopes): not one fixed function
     kink_state = None
     # what the per-layer diagnostics can ask of an activation (nnlab.train.diagnostics)
     tracks_activity = False  # unit_activity() defined: units can go 'dead'
@@ -131,6 +135,8 @@ class Softsign(Activation):
 
 class ReLU(Activation):
     """a = max(z, 0); da/dz = 1 if z > 0 else 0 (CS224n 2.4: 'rect')."""
+
+    dead_kind = "zero"
 
     def __init__(self):
         self._zeros: dict = {}  # an array of zeros per (shape, dtype), never written
@@ -341,6 +347,8 @@ class Maxout(Activation):
     z[:, j*k:(j+1)*k].  ReLU is the special case max(z, 0) (Hung-yi Lee's notes).
     The gradient flows only to the winning piece.  Shapes: (N, D*k) -> (N, D).
     """
+
+    dead_kind = "piece"
 
     def __init__(self, *, pieces: PositiveInt = 2):
         self.pieces = pieces

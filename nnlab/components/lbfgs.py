@@ -182,6 +182,11 @@ class LBFGS:
 
     needs_closure = True  # the Trainer calls step_closure(p, closure, lr), not step(p, g, lr)
 
+    @staticmethod
+    def chooses_steps(options: dict) -> bool:
+        """With a line search every step length is its own choice (lr is only the first trial)."""
+        return options.get("line_search") != "none"
+
     def __init__(self, *, lr: Positive = 1.0, history: PositiveInt = 10, max_iter: PositiveInt = 20,
                  max_eval: Optional[PositiveInt] = None, tolerance_grad: NonNegative = 1e-7,
                  tolerance_change: NonNegative = 1e-9,

@@ -29,7 +29,21 @@ Beta = Fraction
 
 
 class Optimizer:
-    """Base: lazily allocated state, a step counter t and a scratch buffer."""
+    """Base: lazily allocated state, a step counter t and a scratch buffer.
+
+    Capabilities other stages ask (never an optimizer's name):
+      needs_closure         step_closure(p, closure, lr) instead of step(p, g, lr): it evaluates the loss
+                            itself, as often as it likes (L-BFGS); config_problems(train, model) then
+                            says what such an optimizer cannot work with
+      chooses_steps(opts)   True when it picks its own step lengths (a line search), so advice about
+                            the learning rate does not apply to it
+    """
+
+    needs_closure = False
+
+    @staticmethod
+    def chooses_steps(options: dict) -> bool:
+        return False
 
     def __init__(self, lr: float):
         self.lr = lr

@@ -29,9 +29,19 @@ Metric = Literal[METRICS]  # the four recorded metrics (nnlab.metrics)
 
 
 class Schedule:
-    """Base: warm-up and the unit; subclasses define f(t)."""
+    """Base: warm-up and the unit; subclasses define f(t).
+
+    Capabilities other stages ask (never a schedule's name):
+      stateful   the rate reacts to the epochs' metrics (observe), to the one its ``metric`` option names
+      cyclic     cycle_index(t) is defined: the rate runs in cycles (a snapshot ensemble takes their ends)
+      peak       the option holding the rate it peaks at, when that is not the optimizer's lr
+      decays     the rate changes over the run without looking at the metrics
+    """
 
     stateful = False
+    cyclic = False
+    peak: str | None = None
+    decays = True
 
     def __init__(self, base_lr: float, total: int, unit: str, warmup: int):
         self.base_lr, self.total, self.unit, self.warmup = base_lr, total, unit, warmup
@@ -58,6 +68,8 @@ class Schedule:
 
 class Constant(Schedule):
     """lr(t) = lr."""
+
+    decays = False
 
     def __init__(self, base_lr, total, *, unit: Unit = "epoch", warmup: NonNegativeInt = 0):
         super().__init__(base_lr, total, unit, warmup)
@@ -159,6 +171,8 @@ class WarmRestart(Schedule):
     A float t_mult >= 1 is allowed.
     """
 
+    cyclic = True
+
     def __init__(self, base_lr, total, *, t_0: Positive, t_mult: float = 1.0, eta_min: NonNegative = 0.0,
                  unit: Unit = "epoch", warmup: NonNegativeInt = 0):
         super().__init__(base_lr, total, unit, warmup)
@@ -201,6 +215,9 @@ class Cyclic(Schedule):
     1 / 2^(cycle - 1) (triangular2: the amplitude halves every cycle).
     """
 
+    cyclic = True
+    peak = "max_lr"
+
     def __init__(self, base_lr, total, *, max_lr: Positive, step_size: Positive,
                  mode: Literal["triangular", "triangular2"] = "triangular",
                  unit: Unit = "epoch", warmup: NonNegativeInt = 0):
@@ -225,6 +242,8 @@ class OneCycle(Schedule):
     pct_start of the run, then anneals by a cosine to start / final_div_factor at
     the last unit.  It ignores the optimizer's lr; momentum is not cycled.
     """
+
+    peak = "max_lr"
 
     def __init__(self, base_lr, total, *, max_lr: Positive, pct_start: Positive = 0.3,
                  div_factor: Positive = 25.0, final_div_factor: Positive = 1e4,

@@ -95,7 +95,7 @@ MAX_MEMBERS = 100
 
 def ensemble_section(*, members: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None,
                      snapshots: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]] = None):
-    """train.combine: exactly one of members (independent runs, seeds seed, seed+1, ...) or snapshots
+    """train.ensemble: exactly one of members (independent runs, seeds seed, seed+1, ...) or snapshots
     (the weights at the ends of the last cycles of a warm_restart or cyclic schedule)"""
 
 
@@ -110,7 +110,7 @@ def batch_norm_section(*, momentum: Fraction = 0.9, eps: Positive = 1e-5):
 SCHEMAS = {name: schema(fn) for name, fn in {
     "data": data_section, "model": model_section, "train": train_section,
     "train.regularization": regularization_section, "train.grad_clip": grad_clip_section,
-    "train.early_stopping": early_stopping_section, "train.combine": ensemble_section,
+    "train.early_stopping": early_stopping_section, "train.ensemble": ensemble_section,
     "model.dropout": dropout_section, "model.batch_norm": batch_norm_section, "data.augment": augment_section}.items()}
 _TOP_KEYS = {"name", "seed", "dtype", "data", "model", "train"}
 
@@ -290,15 +290,16 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
         _sub(es, "train.early_stopping", errors, "true, false or {metric, patience, min_delta, restore_best}")
     en = t["ensemble"]
     if en is not None:
-        en = t["ensemble"] = _sub(en, "train.combine", errors, "null, {members: n} or {snapshots: n}")
+        en = t["ensemble"] = _sub(en, "train.ensemble", errors, "null, {members: n} or {snapshots: n}")
         if en is not None and (en["members"] is None) == (en["snapshots"] is None):
-            errors.append("train.combine: give exactly one of 'members' (independent runs) or 'snapshots' "
+            errors.append("train.ensemble: give exactly one of 'members' (independent runs) or 'snapshots' "
                           "(the ends of one run's learning-rate cycles)")
             en = None
         elif en is not None and en["snapshots"] is not None and t["schedule"] is not None \
-                and t["schedule"]["name"] not in ("warm_restart", "cyclic"):
-            errors.append(f"train.combine.snapshots: a snapshot ensemble takes the weights at the ends of "
-                          f"learning-rate cycles; use train.schedule warm_restart or cyclic, not "
+                and not schedules.schedules.get(t["schedule"]["name"]).obj.cyclic:
+            cyclic = [c.name for c in schedules.schedules if c.obj.cyclic]
+            errors.append(f"train.ensemble.snapshots: a snapshot ensemble takes the weights at the ends of "
+                          f"learning-rate cycles; use a cyclic train.schedule ({' or '.join(cyclic)}), not "
                           f"{t['schedule']['name']}")
     if t["early_stopping"] and d is not None and d.get("val_fraction", 0) == 0 \
             and t["early_stopping"]["metric"].startswith("val_"):
@@ -308,24 +309,26 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
 
     t["averaging"] = averaging.resolve(t["averaging"], "train.averaging", errors)
     if t["optimizer"] is not None:  # rules an optimizer sets for the rest of the config (lbfgs: full batch, ...)
-        rules = getattr(optimizers.optimizers.get(t["optimizer"]["name"]).obj, "config_problems", None)
+        opt = optimizers.optimizers.get(t["optimizer"]["name"]).obj
+        rules = getattr(opt, "config_problems", None)
         errors.extend(rules(t, m) if rules else [])
-        if t["optimizer"]["name"] == "lbfgs":
-            errors.extend(_closure_conflicts(t, d))
+        if opt.needs_closure:
+            errors.extend(_closure_conflicts(t["optimizer"]["name"], t, d))
     return t
 
 
-def _closure_conflicts(t: dict, d: dict | None) -> list[str]:
-    """What L-BFGS's repeated evaluations of one full-batch function rule out besides its own rules."""
+def _closure_conflicts(name: str, t: dict, d: dict | None) -> list[str]:
+    """What an optimizer that evaluates one full-batch function many times per step (``needs_closure``, as
+    L-BFGS) rules out besides its own rules."""
     out = []
     if t.get("averaging"):
-        out.append("train.averaging: lbfgs takes line-search steps, not the small noisy ones weight averaging "
-                   "smooths; set averaging: null")
+        out.append(f"train.averaging: {name} takes few steps of its own length, not the small noisy ones weight "
+                   "averaging smooths; set averaging: null")
     if (t.get("ensemble") or {}).get("snapshots"):
-        out.append("train.combine.snapshots: lbfgs has no learning-rate cycles to snapshot; use members")
+        out.append(f"train.ensemble.snapshots: {name} has no learning-rate cycles to snapshot; use members")
     aug = (d or {}).get("augment")
     if aug:
-        out.append("data.augment: lbfgs needs the same batch at every evaluation of its line search, but "
+        out.append(f"data.augment: {name} needs the same batch at every evaluation of its loss, but "
                    "augmentation draws new noise each time; set augment: null")
     return out
 

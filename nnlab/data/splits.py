@@ -58,6 +58,30 @@ class Dataset:
         """Network output width: n_classes, or the number of regression target columns."""
         return int(self.n_classes) if self.task == "classification" else int(self.y_train.shape[1])
 
+    def summary(self) -> dict:
+        """What a run folder's summary.json says of its data (plain numbers)."""
+        return {"name": self.name, "task": self.task, "n_train": len(self.x_train),
+                "n_val": 0 if self.x_val is None else len(self.x_val),
+                "n_test": 0 if self.x_test is None else len(self.x_test), "n_features": self.n_features,
+                "n_classes": self.n_classes, "n_outputs": self.n_outputs}
+
+    def fingerprint(self) -> str:
+        """A hash of the training and validation arrays: a resumed run must see the same data."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        for a in (self.x_train, self.y_train, self.x_val, self.y_val):
+            if a is not None:
+                h.update(str((a.shape, a.dtype.str)).encode())
+                h.update(np.ascontiguousarray(a).data)
+        return h.hexdigest()
+
+    def without_test(self) -> "Dataset":
+        """The same data with the test set held back (a sweep chooses on validation data only)."""
+        from dataclasses import replace
+
+        return replace(self, x_test=None, y_test=None)
+
 
 
 def round_half_up(v: float) -> int:

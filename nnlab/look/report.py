@@ -47,7 +47,7 @@ from nnlab.look.figures import (
     run_colors,
     top_series,
 )
-from nnlab.text import mean_std, number
+from nnlab.text import mean_std, number, setting
 from nnlab.metrics import METRICS
 from nnlab.runs import Run, atomic_write
 from nnlab.runs.compare import Comparison, Row, compare, run_values
@@ -91,15 +91,8 @@ def fmt_value(v, std=None, pct: bool = False) -> str:
 
 
 def fmt_setting(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v, default=str, separators=(",", ":"))
-    return str(v)
+    """A setting as the report shows it: nnlab.text.setting, '–' where a run has none."""
+    return "–" if v is None else setting(v)
 
 
 def _finite(v) -> bool:
@@ -549,7 +542,7 @@ def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = No
 
     ``anchors``: real path of a run folder -> the id of its section (the trial numbers link there).
     """
-    from nnlab.sweep.figures import choice_text, short_names, sweep_svgs
+    from nnlab.sweep.figures import short_names, sweep_svgs
 
     anchors = anchors or {}
     summary = sweep.summary
@@ -586,7 +579,7 @@ def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = No
         rows = [("trial", esc(fmt_number(number)))]
         for p in paths or list(params):
             if p in params:
-                rows.append((f'<span title="{esc(p)}">{esc(names.get(p, p))}</span>', f"<code>{esc(choice_text(params[p]))}</code>"))
+                rows.append((f'<span title="{esc(p)}">{esc(names.get(p, p))}</span>', f"<code>{esc(setting(params[p]))}</code>"))
         text = fmt_value(value, std if _finite(std) else None, pct=is_accuracy(metric))
         over = f" (mean over {n_values} seed{'s' if n_values != 1 else ''})" if n_values else ""
         rows.append((esc(metric), esc(text + over)))
@@ -620,7 +613,7 @@ def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = No
             num = esc(t.number)
             num = f'<a href="#{link}">{num}</a>' if link else num
             cells = [f'<td class="num{" best" if best is not None and t is best else ""}">{num}</td>']
-            cells += [f'<td class="set">{esc(choice_text(t.params[p])) if p in t.params else "–"}</td>' for p in paths]
+            cells += [f'<td class="set">{esc(setting(t.params[p])) if p in t.params else "–"}</td>' for p in paths]
             cells.append(_cell_num(t.value, t.std, is_accuracy(metric)))
             cells.append(f'<td class="num">{len(t.values)} of {len(t.statuses)}</td>')
             cells.append(f"<td>{_trial_status(t)}</td>")

@@ -19,6 +19,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from nnlab.text import number, setting
 from nnlab.text import spread as fmt_spread
 from nnlab.metrics import METRICS  # noqa: F401 (part of this module's API)
 from nnlab.runs.read import Run, summary_number
@@ -161,7 +162,7 @@ def _is_default(prefix: str, ident, option: str, flat: dict) -> bool:
 # the components whose settings usually explain a difference come first in a row's settings
 _GROUP_ORDER = ("train.optimizer", "train.schedule", "model.activation", "model.init", "model", "model.dropout",
                 "model.batch_norm", "train.regularization", "train.grad_clip", "train.averaging",
-                "train.early_stopping", "train.combine", "train", "data", "data.preprocess", "data.augment", "")
+                "train.early_stopping", "train.ensemble", "train", "data", "data.preprocess", "data.augment", "")
 
 
 def _group_rank(component: str) -> tuple:
@@ -171,21 +172,6 @@ def _group_rank(component: str) -> tuple:
         if prefix and component.startswith(prefix + "."):
             return (i, component)
     return (len(_GROUP_ORDER), component)
-
-
-def setting_text(value) -> str:
-    """A setting as it is written in a table: 0.001, [64,64], true, relu."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(setting_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{setting_text(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 def setting_groups(keys: list[str], config: dict | None, toggled=()) -> list[tuple[str, str]]:
@@ -209,15 +195,15 @@ def setting_groups(keys: list[str], config: dict | None, toggled=()) -> list[tup
         parts = []
         ident = next((i for i in IDENTITY if i in node and owner), None)
         if ident:
-            parts.append(setting_text(node[ident]))
+            parts.append(setting(node[ident]))
         if owner in toggled:
-            parts += [f"{o}={setting_text(v)}" for o, v in flatten(node).items() if o != ident and v is not None]
+            parts += [f"{o}={setting(v)}" for o, v in flatten(node).items() if o != ident and v is not None]
             parts = parts or ["on"]
         for k in owners[owner] if owner not in toggled else ():
             opt = k[len(owner) + 1:] if owner else k
             if opt == ident or opt not in flatten(node):
                 continue
-            parts.append(f"{opt}={setting_text(flatten(node)[opt])}")
+            parts.append(f"{opt}={setting(flatten(node)[opt])}")
         label = owner.rsplit(".", 1)[-1]
         if parts:
             out.append((label, " ".join(parts)))
@@ -415,13 +401,13 @@ def _row(members: list[Run], keys: list, metric: str, toggled=()) -> Row:
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v)
-    return str(v)
+    """A cell of a measured number (nnlab.text.number); empty for none."""
+    return "" if v is None else number(v)
+
+
+def _setting_cell(v) -> str:
+    """A cell of a setting (nnlab.text.setting); empty where the run has none."""
+    return "" if v is None else setting(v)
 
 
 def header(comp: Comparison) -> list[str]:
@@ -430,7 +416,7 @@ def header(comp: Comparison) -> list[str]:
 
 
 def _cells(comp: Comparison, row: Row, pm: bool) -> list[str]:
-    cells = [row.name, row.status, *(_fmt(row.settings.get(k)) for k in comp.keys)]
+    cells = [row.name, row.status, *(_setting_cell(row.settings.get(k)) for k in comp.keys)]
     for col in COLUMNS:
         v = row.values.get(col)
         text = _fmt(v)
@@ -442,7 +428,7 @@ def _cells(comp: Comparison, row: Row, pm: bool) -> list[str]:
 
 def _exact(v) -> str:
     """A CSV cell for scripts: floats at full precision (the shortest repr that reads back equal)."""
-    return repr(v) if isinstance(v, float) else _fmt(v)
+    return repr(v) if isinstance(v, float) else ("" if v is None else str(v))
 
 
 def to_csv(comp: Comparison) -> str:
@@ -451,7 +437,7 @@ def to_csv(comp: Comparison) -> str:
     cols = header(comp)
     w.writerow(cols + [f"{c}_std" for c in COLUMNS] + ["runs"])
     for row in comp.rows:
-        w.writerow([row.name, row.status, *(_fmt(row.settings.get(k)) for k in comp.keys)]
+        w.writerow([row.name, row.status, *(_setting_cell(row.settings.get(k)) for k in comp.keys)]
                    + [_exact(row.values.get(c)) for c in COLUMNS]
                    + [_exact(row.spread.get(c)) for c in COLUMNS]
                    + [";".join(row.runs)])
@@ -499,5 +485,5 @@ def _label_rank(key: str) -> tuple:
 def label(row: Row, most: int = 4) -> str:
     """A legend label: the run name and (up to ``most`` of) its differing settings."""
     keys = sorted((k for k, v in row.settings.items() if v is not None), key=_label_rank)
-    parts = [f"{short_key(k)}={_fmt(row.settings[k])}" for k in keys][:most]
+    parts = [f"{short_key(k)}={setting(row.settings[k])}" for k in keys][:most]
     return row.name + (f" ({', '.join(parts)})" if parts else "")

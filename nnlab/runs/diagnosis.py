@@ -83,7 +83,7 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
                 first=l0, last=lend, epochs=n)
         elif (l0 > 0 and total / l0 >= SLOW_DROP and (l0 - fifth) >= FAST_EARLY * total and half > 0
               and (half - lend) / half < FLAT_LATE and lend > HIGH_PLATEAU * l0 and not _decays(config)
-              and _optimizer(config).get("name") != "lbfgs"):  # L-BFGS takes no schedule
+              and not _capability(config, "train.optimizer", "needs_closure")):  # it takes no schedule
             add("fast_then_flat",
                 f"The training loss dropped fast ({l0:.4g} to {fifth:.4g} in the first {n // 5} epochs) and then "
                 f"stayed flat near {lend:.4g}: the late learning rate is too high to settle (004 notes); "
@@ -105,7 +105,8 @@ def diagnose(history: list[dict], diagnostics: list[dict] | None = None, summary
         _overfitting(history, add)
 
     if diagnostics:
-        _gradients(diagnostics, add, _activation_name(config))
+        _gradients(diagnostics, add, _activation_name(config), _capability(config, "model.activation", "dead_kind",
+                                                                          default=None))
     return findings
 
 
@@ -115,20 +116,40 @@ def _augmented(config) -> bool:
     return isinstance(aug, dict) and any(aug.get(k) for k in ("noise", "shift", "scale", "mixup"))
 
 
-def _optimizer(config) -> dict:
-    opt = ((config or {}).get("train") or {}).get("optimizer") or {}
-    return opt if isinstance(opt, dict) else {}
+def _component(config, path: str):
+    """(the class or function of the component at config ``path``, its options), or (None, {}) when the
+    config does not name a known one (an old or damaged run folder)."""
+    # here, not at the top: reading a run folder must not load every component unless a rule asks
+    from nnlab.config.kinds import registry_for_key
+
+    node = config if isinstance(config, dict) else {}
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    name = node.get("name") if isinstance(node, dict) else node
+    registry = registry_for_key(path)
+    if not isinstance(name, str) or registry is None or name not in registry:
+        return None, {}
+    return registry.get(name).obj, (node if isinstance(node, dict) else {})
+
+
+def _capability(config, path: str, what: str, default=False):
+    obj, _ = _component(config, path)
+    return getattr(obj, what, default) if obj is not None else default
 
 
 def _line_search(config) -> bool:
-    """L-BFGS with a line search chooses every step length itself (lr is only its first trial)."""
-    opt = _optimizer(config)
-    return opt.get("name") == "lbfgs" and opt.get("line_search") != "none"
+    """Whether the optimizer chooses every step length itself (L-BFGS's line search): lr is not its step."""
+    obj, options = _component(config, "train.optimizer")
+    return obj is not None and obj.chooses_steps(options)
 
 
 def _decays(config) -> bool:
+    """Whether the schedule lowers the rate over the run (not a constant rate, nor one that waits for a
+    stalled metric); a schedule this version does not know counts as decaying (no advice to decay it)."""
     sched = ((config or {}).get("train") or {}).get("schedule") or {}
-    return isinstance(sched, dict) and sched.get("name", "constant") != "constant"
+    if not isinstance(sched, dict) or sched.get("name", "constant") == "constant":
+        return False
+    return _capability(config, "train.schedule", "decays", default=True)
 
 
 def _overfitting(history, add):
@@ -166,7 +187,7 @@ def _activation_name(config) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _gradients(diagnostics, add, activation=None):
+def _gradients(diagnostics, add, activation=None, dead_kind=None):
     diagnostics = [r for r in diagnostics if r.get("layer") is not None and r.get("epoch") is not None]
     if not diagnostics:
         return
@@ -200,12 +221,12 @@ def _gradients(diagnostics, add, activation=None):
     for r in diagnostics:
         d = r.get("dead_fraction")
         if r["epoch"] == last_epoch and _finite(d) and d > DEAD:
-            if activation in (None, "relu"):
+            if activation is None or dead_kind == "zero":
                 add("dead_relu",
                     f"{100 * d:.0f}% of {r['layer']}'s ReLU units never fired in the last epoch (dead ReLUs, 003 "
                     f"notes): lower the learning rate, or use leaky_relu, prelu or elu.",
                     layer=r["layer"], dead_fraction=d)
-            elif activation == "maxout":
+            elif dead_kind == "piece":
                 add("dead_units",
                     f"{100 * d:.0f}% of {r['layer']}'s maxout pieces never won in the last epoch: those pieces "
                     f"learn nothing; fewer pieces or a lower learning rate may do as well.",

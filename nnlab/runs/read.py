@@ -11,9 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nnlab.errors import RunError
 from nnlab.metrics import METRICS
-from nnlab.runs.write import TIMESTAMP, process_start
-from nnlab.sweep.record import is_sweep_folder
+
+TIMESTAMP = "%Y-%m-%d_%H-%M-%S"  # a run folder's name starts with its start time
+
+
+def process_start(pid) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def complete_rows(path: str | os.PathLike) -> csv.DictReader:
@@ -267,22 +279,50 @@ def process_alive(pid: int | None, host: str | None, pid_start: int | None = Non
     return True
 
 
-def is_lr_find_folder(path) -> bool:
-    """Whether ``path`` is a folder ``nnlab lr-find`` wrote (it holds lr_find.csv): a range test, not a run."""
+def read_summary_json(folder) -> dict:
+    """A folder's summary.json as a mapping (a regular file under the size cap); {} when missing or damaged."""
+    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded
+
     try:
-        return Path(path, "lr_find.csv").is_file()
+        s = json.loads(read_text_bounded(Path(folder) / "summary.json", CONFIG_MAX_BYTES, "a summary.json"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return s if isinstance(s, dict) else {}
+
+
+def folder_kind(path) -> str | None:
+    """What a folder holds, for the readers of runs: 'run' (or None when it is no run at all), or the kind
+    another command wrote into its summary.json ('sweep', 'lr-find', 'ensemble of runs'), or 'group' for a
+    folder that keeps run folders under runs/ without a config of its own (a sweep folder of any age)."""
+    p = Path(path)
+    try:
+        if not p.is_dir():
+            return None
+        names = {c.name for c in p.iterdir()}
     except OSError:
-        return False
+        return None
+    if "summary.json" in names:
+        kind = read_summary_json(p).get("kind")
+        if isinstance(kind, str) and kind != "run":
+            return kind
+    if "runs" in names and "config.yaml" not in names and (p / "runs").is_dir():
+        return "group"
+    if "lr_find.csv" in names:  # written by nnlab lr-find before it wrote its kind
+        return "lr-find"
+    return "run" if names & {"config.yaml", "summary.json", "metrics.csv"} else None
+
+
+def holds_runs(path) -> bool:
+    """Whether ``path`` keeps its run folders under runs/ (a sweep folder): readers look there."""
+    return folder_kind(path) in ("sweep", "group")
 
 
 def load_run(path: str | os.PathLike) -> Run | None:
     """Read one run folder; None if the folder does not look like a run at all."""
     path = Path(path)
-    if not path.is_dir() or is_sweep_folder(path) or is_lr_find_folder(path):  # their summary.json is not a run's
+    if folder_kind(path) != "run":  # a sweep's or a range test's summary.json is not a run's
         return None
     files = {p.name for p in path.iterdir()}
-    if not files & {"config.yaml", "summary.json", "metrics.csv"}:
-        return None
     run = Run(path=path, name=path.name, status="incomplete")
     from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded, yaml_load_bounded
 
@@ -377,12 +417,13 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
         if not p.exists():
             warnings.append(f"{p}: no such folder, skipped")
             continue
-        if is_sweep_folder(p):  # its summary.json is the sweep's; its runs are under runs/
-            if not (p / "runs").is_dir():
-                warnings.append(f"{p}: a sweep with no runs/ folder yet, skipped")
-                continue
+        kind = folder_kind(p)
+        if kind == "sweep" and not (p / "runs").is_dir():
+            warnings.append(f"{p}: a sweep with no runs/ folder yet, skipped")
+            continue
+        if holds_runs(p):  # its summary.json is the sweep's; its runs are under runs/
             p = p / "runs"
-        if is_lr_find_folder(p):
+        elif kind == "lr-find":
             warnings.append(f"{p}: a range test of nnlab lr-find, not a run; skipped (see its lr_find.png)")
             continue
         before = len(warnings)
@@ -397,7 +438,7 @@ def find_runs(paths) -> tuple[list[Run], list[str]]:
         except OSError as exc:
             warnings.append(f"{p}: cannot be read ({exc.strerror or exc}), skipped")
             continue
-        children = [g for c in children for g in (_sweep_runs(c) if is_sweep_folder(c) else [c])]
+        children = [g for c in children for g in (_sweep_runs(c) if holds_runs(c) else [c])]
         found = [r for r in (_try_load(c, warnings) for c in children) if r is not None]
         if found:
             for r in found:
@@ -423,3 +464,24 @@ def _try_load(path: Path, warnings: list) -> Run | None:
         warnings.append(f"{path}: cannot be read ({exc.strerror or exc}), skipped")
         return None
 
+
+
+def load_model(run_dir, dataset, cfg=None):
+    """The trained network of a finished run folder: its config.yaml's network with model.npz's weights
+    (read as a regular file under the size cap, never unpickled), or one RunError line."""
+    # here, not at the top: reading run folders (runs, compare, show) must not load the trainer
+    from nnlab.config import load_config
+    from nnlab.files import load_npz_bounded
+    from nnlab.train.trainer import build
+
+    run_dir = Path(run_dir)
+    cfg = cfg or load_config(run_dir / "config.yaml")
+    model, _, _ = build(cfg, dataset)
+    path = run_dir / "model.npz"
+    try:
+        model.load_state(load_npz_bounded(path, "a run's model.npz", RunError))
+    except (KeyError, ValueError, IndexError) as exc:  # weights of another network, or of none
+        what = f"no array {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise RunError(f"{path}: does not hold the weights of its config.yaml's network ({what}); "
+                       "the run folder looks damaged") from None
+    return model

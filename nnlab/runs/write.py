@@ -27,8 +27,7 @@ from pathlib import Path
 
 from nnlab.errors import RunError
 from nnlab.files import atomic_savez, atomic_write  # noqa: F401 (part of this module's API)
-
-TIMESTAMP = "%Y-%m-%d_%H-%M-%S"
+from nnlab.runs.read import TIMESTAMP, complete_rows, process_start
 
 
 def create_run_dir(runs_dir: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
@@ -87,8 +86,6 @@ class MetricsWriter:
         self._f.flush()
 
     def _cut(self, keep_epochs: int) -> None:
-        from nnlab.runs.read import complete_rows
-
         kept = []
         if self.path.is_file():
             for row in complete_rows(self.path):
@@ -141,17 +138,6 @@ def host_info() -> dict:
     return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": process_start(os.getpid())}
 
 
-def process_start(pid) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None."""
-    try:
-        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-        # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def write_json(path: str | os.PathLike, obj: dict) -> None:
     atomic_write(path, json.dumps(jsonable(obj), indent=2) + "\n")
 
@@ -166,6 +152,22 @@ def jsonable(v):
     if hasattr(v, "item"):  # numpy scalar
         return jsonable(v.item())
     return v
+
+
+_UNSET = object()
+
+
+def new_summary(cfg, dataset, started: datetime, *, command: str | None = None, **extra) -> dict:
+    """The summary.json a run folder starts with: status running, who runs it (pid and host: a vanished
+    process reads as crashed), the config's source and seed, the versions, the commit, the data; then
+    ``extra`` (a sweep's tags; ``git_commit`` replaces the one this process would read)."""
+    out = {"name": cfg.name, "status": "running", "config_source": cfg.source,
+           "started": started.isoformat(timespec="seconds"), **host_info(), "seed": cfg.seed,
+           "command": command or command_line(), "versions": versions(), "git_commit": None,
+           "data": dataset.summary(), **extra}
+    if "git_commit" not in extra:
+        out["git_commit"] = git_commit()
+    return out
 
 
 def command_line() -> str:

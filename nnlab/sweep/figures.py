@@ -24,6 +24,7 @@ import textwrap
 import os
 from pathlib import Path
 
+from nnlab.text import setting
 from nnlab.look.figures import (
     LOG_RATIO,
     is_finite,
@@ -36,7 +37,7 @@ from nnlab.look.figures import (
     run_colors,
 )
 from nnlab.sweep.record import (
-    Sweep,
+    SweepFolder,
     Trial,
     best_trial,
     is_sweep_folder,
@@ -44,7 +45,7 @@ from nnlab.sweep.record import (
     read_sweep,
 )
 
-__all__ = ["FIGURES", "best_curves_figure", "best_so_far", "best_trials", "choice_text", "is_sweep_folder",
+__all__ = ["FIGURES", "best_curves_figure", "best_so_far", "best_trials", "is_sweep_folder",
            "params_figure", "plot_sweep", "progress_figure", "sweep_svgs", "trial_label"]
 
 FIGURES = ("params.png", "progress.png", "best_curves.png")
@@ -53,21 +54,6 @@ EDGE = 0.07  # infinite values sit this fraction of the finite range beyond it
 
 
 # ------------------------------------------------------------------ small helpers
-
-
-def choice_text(v) -> str:
-    """A parameter value as text: 'relu', '0.0031', '[100, 100]', 'true', 'null'."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(choice_text(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {choice_text(x)}" for k, x in v.items()) + "}"
-    return str(v)
 
 
 def short_names(paths: list[str]) -> dict:
@@ -81,7 +67,7 @@ def short_names(paths: list[str]) -> dict:
 def trial_label(trial: Trial, params: list[str]) -> str:
     """'#3 lr=0.0031 activation=relu': the trial number and its parameters in short form."""
     names = short_names(list(params))
-    return " ".join([f"#{trial.number}"] + [f"{names[p]}={choice_text(trial.params.get(p))}" for p in params
+    return " ".join([f"#{trial.number}"] + [f"{names[p]}={setting(trial.params.get(p))}" for p in params
                                             if p in trial.params])
 
 
@@ -156,9 +142,9 @@ def _is_categorical(spec: dict, values: list) -> bool:
 
 
 def _categories(spec: dict, values: list) -> list[str]:
-    cats = [choice_text(c) for c in spec.get("choices") or []]
+    cats = [setting(c) for c in spec.get("choices") or []]
     for v in values:
-        text = choice_text(v)
+        text = setting(v)
         if text not in cats:
             cats.append(text)
     return list(dict.fromkeys(cats))
@@ -222,7 +208,7 @@ def params_figure(trials: list[Trial], params: dict, metric: str, *, direction: 
         color_cats, colors = [], {}
 
     def color_of(t: Trial) -> str:
-        return colors.get(choice_text(t.params.get(color_by)), "0.5") if color_by else "#1f77b4"
+        return colors.get(setting(t.params.get(color_by)), "0.5") if color_by else "#1f77b4"
 
     place = _YPlace([t.value for t in shown], _use_log(metric, [t.value for t in shown]))
     n = len(paths)
@@ -243,7 +229,7 @@ def params_figure(trials: list[Trial], params: dict, metric: str, *, direction: 
                 cats = _categories(spec, [t.params[p] for t in mine])
                 pos = {c: j for j, c in enumerate(cats)}
                 jitter = rng.uniform(-0.13, 0.13, len(mine)) if len(mine) > 1 else np.zeros(len(mine))
-                xs = [pos[choice_text(t.params[p])] + d for t, d in zip(mine, jitter)]
+                xs = [pos[setting(t.params[p])] + d for t, d in zip(mine, jitter)]
             else:
                 xs = [t.params[p] if isinstance(t.params[p], (int, float)) else float("nan") for t in mine]
             _scatter(ax, xs, mine, place, color_of, best, size)
@@ -420,7 +406,7 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
 # ------------------------------------------------------------------ a sweep folder
 
 
-def _sweep_figures(sweep: Sweep, k: int = BEST_K) -> list[tuple[str, tuple | None]]:
+def _sweep_figures(sweep: SweepFolder, k: int = BEST_K) -> list[tuple[str, tuple | None]]:
     """(file name, (draw, alt) or None) of the three figures of a read sweep."""
     from nnlab.runs.read import read_metrics
 
@@ -493,7 +479,7 @@ def _draw_in_children(todo: list, folder: Path) -> set:
     return drawn
 
 
-def sweep_svgs(figs, sweep: Sweep) -> list[str]:
+def sweep_svgs(figs, sweep: SweepFolder) -> list[str]:
     """The sweep's figures as inline SVG (the HTML report's), in FIGURES order; absent ones left out."""
     return [figs.render(draw, alt) for _, fig in _sweep_figures(sweep) if fig is not None for draw, alt in [fig]]
 

@@ -1,7 +1,11 @@
-"""Where a sweep's runs train: worker processes on this machine, or a Dask cluster.
+"""Where a sweep's runs train: worker processes on this machine, this process, or a Dask cluster.
 
-Both pools take ``submit(key, task)`` and report finished runs with ``wait(timeout)`` as
-``(key, outcome)`` pairs; ``free()`` says how many more runs they take now.
+Every pool takes ``submit(key, task, data_key, dataset)`` and reports finished runs with
+``wait(timeout)`` as ``(key, outcome)`` pairs; ``free()`` says how many more runs it takes now;
+``threads_per_run`` is the BLAS thread count its runs get (None: their own choice) and ``remote`` says
+whether they train elsewhere (their files come back with the outcome; a stopped one starts again).
+What a worker does with a task is the ``work`` function the pool is given (nnlab.sweep.work.run_task,
+or for a members ensemble's seeds nnlab.sweep.task.train_task): a pool knows nothing of training.
 
 Local workers are processes that live for the whole sweep, forked on Linux once the data are
 loaded (spawned elsewhere: numpy and nnlab are then imported once per worker, not once per
@@ -36,16 +40,16 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _worker_main(conn, threads: int | None, warm: dict | None = None, siblings: tuple = ()
+def _worker_main(conn, work, threads: int | None, warm=None, siblings: tuple = ()
                  ) -> None:  # pragma: no cover - runs in a child process
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process decides what Ctrl-C stops
     try:
-        _serve(conn, threads, warm, siblings)
+        _serve(conn, work, threads, warm, siblings)
     except KeyboardInterrupt:  # a stop signal between runs (or as one ended): leave without a traceback;
         os._exit(1)           # the sweep records the run in progress as interrupted
 
 
-def _serve(conn, threads, warm, siblings) -> None:  # pragma: no cover - runs in a child process
+def _serve(conn, work, threads, warm, siblings) -> None:  # pragma: no cover - runs in a child process
     for fd in siblings:  # forked: the other workers' pipe ends, or their EOF would never come
         try:
             os.close(fd)
@@ -57,10 +61,9 @@ def _serve(conn, threads, warm, siblings) -> None:  # pragma: no cover - runs in
         os.environ["NNLAB_THREADS"] = str(threads)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     from nnlab.interrupt import graceful_signals
-    from nnlab.sweep.trial import run_task, warm_up
 
     if warm is not None:  # import the training code and load the data now, while the sweep is being prepared
-        warm_up(warm)
+        warm()
 
     while True:
         try:
@@ -71,7 +74,7 @@ def _serve(conn, threads, warm, siblings) -> None:  # pragma: no cover - runs in
             return
         key, task = msg
         with graceful_signals():
-            out = run_task(task)
+            out = work(task)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             conn.send((key, out))
@@ -91,11 +94,11 @@ def _context(spawn: bool = False):
 
 
 class _Worker:
-    def __init__(self, threads, warm=None, others=(), spawn: bool = False):
+    def __init__(self, work, threads, warm=None, others=(), spawn: bool = False):
         ctx = _context(spawn)
         self.conn, child = ctx.Pipe()
         siblings = tuple(w.conn.fileno() for w in others) if ctx.get_start_method() == "fork" else ()
-        self.process = ctx.Process(target=_worker_main, args=(child, threads, warm, siblings), daemon=True,
+        self.process = ctx.Process(target=_worker_main, args=(child, work, threads, warm, siblings), daemon=True,
                                    name="nnlab-sweep-worker")
         self.process.start()
         child.close()
@@ -106,14 +109,20 @@ class LocalPool:
     """``jobs`` worker processes on this machine, one BLAS thread each (``threads``)."""
 
     where = "this machine"
+    remote = False
 
-    def __init__(self, jobs: int, threads: int | None = 1, warm: dict | None = None):
-        """``warm``: a config mapping whose data a spawned worker loads as soon as it starts (a forked
-        one has them: see nnlab.sweep.trial.remember)."""
-        self.jobs, self.threads, self.warm = jobs, threads, warm
+    def __init__(self, jobs: int, work, threads: int | None = 1, warm=None):
+        """``work(task) -> outcome`` is what a worker does with a task (a module-level function: a spawned
+        worker imports it); ``warm()``, when given, runs in each worker as it starts (load the data, import
+        the training code: a forked worker has them already, nnlab.sweep.task.remember)."""
+        self.jobs, self.work, self.threads, self.warm = jobs, work, threads, warm
         self.workers = []
         for _ in range(jobs):
-            self.workers.append(_Worker(threads, warm, self.workers))
+            self.workers.append(_Worker(work, threads, warm, self.workers))
+
+    @property
+    def threads_per_run(self) -> int | None:
+        return self.threads
 
     @property
     def capacity(self) -> int:
@@ -155,7 +164,7 @@ class LocalPool:
                                                 "while training this run", "died": True}))
                 w.conn.close()
                 # spawned: a fork now would also inherit the sweep folder's lock and the other pipes
-                self.workers[i] = _Worker(self.threads, self.warm, spawn=True)
+                self.workers[i] = _Worker(self.work, self.threads, self.warm, spawn=True)
         return done
 
     def stop(self, grace: float = 10.0) -> list:
@@ -191,6 +200,71 @@ class LocalPool:
             w.conn.close()
 
 
+class SerialPool:
+    """The runs one after another in this process (inside a sweep's worker, which has no children of its
+    own: a members ensemble that is one trial of a sweep)."""
+
+    where = "this process"
+    remote = False
+    capacity = 1
+
+    def __init__(self, work, threads: int | None = None):
+        self.work, self.threads_per_run = work, threads
+        self.pending = None  # (key, task, dataset)
+        self.stopped = False  # a run ended interrupted: the signal that stopped it stops the sweep too
+
+    def free(self) -> int:
+        if self.stopped:
+            raise KeyboardInterrupt
+        return 0 if self.pending else 1
+
+    def submit(self, key, task: dict, dataset_key: str = "", dataset=None) -> None:
+        self.pending = (key, task, dataset)
+
+    def wait(self, timeout: float) -> list:
+        if self.pending is None:
+            return []
+        key, task, dataset = self.pending
+        out = self.work(task, dataset)
+        self.pending = None
+        self.stopped = out.get("status") == "interrupted"
+        return [(key, out)]
+
+    def stop(self, grace: float = 0.0) -> list:
+        return []
+
+    def close(self) -> None:
+        self.pending = None
+
+
+def remote_task(work, task: dict, dataset) -> dict:
+    """``work`` on a Dask worker: train in a temporary folder and return every file of the run folder it
+    made (its relative path -> bytes, subfolders too: a members ensemble's) with the outcome."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from nnlab.train.threads import limited
+
+    tmp = tempfile.mkdtemp(prefix="nnlab-sweep-")
+    try:
+        local = dict(task, run_dir=str(Path(tmp) / Path(task["run_dir"]).name), threads=1, checkpoints=False)
+        with limited(1):
+            out = work(local, dataset)
+        tree = {}
+        run_dir = Path(local["run_dir"])
+        if run_dir.is_dir():
+            for f in sorted(run_dir.rglob("*")):
+                rel = f.relative_to(run_dir)
+                if f.is_file() and not f.is_symlink() and not any(p.startswith(".") for p in rel.parts):
+                    tree[rel.as_posix()] = f.read_bytes()
+        out["files"] = tree
+        out["host"] = os.uname().nodename
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _exit_text(code) -> str:
     if code is None:
         return "no exit code"
@@ -222,10 +296,13 @@ class DaskPool:
     """Runs sent to a Dask cluster (``dask scheduler`` + ``dask worker ADDRESS --nthreads 1``).
 
     The data are loaded here once and scattered to the workers, so they need nnlab but no
-    data files and no shared folder; each run comes back as its files (nnlab.sweep.trial.remote_task).
+    data files and no shared folder; each run comes back as its files (``remote_task``).
     """
 
-    def __init__(self, address: str, timeout: float = 10.0, handshake: float = 5.0):
+    remote = True
+    threads_per_run = 1
+
+    def __init__(self, address: str, work, timeout: float = 10.0, handshake: float = 5.0):
         from nnlab.errors import ConfigError
 
         try:
@@ -271,6 +348,7 @@ class DaskPool:
             if isinstance(exc, (OSError, TimeoutError, ValueError)):
                 raise ConfigError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc}); {hint}")
             raise exc
+        self.work = work
         self.client = made["client"]
         self.address = address
         self.where = f"the Dask cluster at {address}"
@@ -296,9 +374,7 @@ class DaskPool:
         return self.data[key]
 
     def submit(self, key, task: dict, dataset_key: str, dataset) -> None:
-        from nnlab.sweep.trial import remote_task
-
-        fut = self.client.submit(remote_task, task, self.scatter(dataset_key, dataset), pure=False,
+        fut = self.client.submit(remote_task, self.work, task, self.scatter(dataset_key, dataset), pure=False,
                                  key=f"nnlab-{task['sweep']}-{os.path.basename(task['run_dir'])}-{time.time_ns()}")
         self.futures[fut] = key
 

@@ -15,7 +15,8 @@ import os
 import warnings
 from pathlib import Path
 
-from nnlab.sweep.spec import Param, SweepSpec, round_significant, value_text
+from nnlab.sweep.spec import Param, SweepSpec, round_significant
+from nnlab.text import setting
 
 
 def grid_points(params: list[Param]):
@@ -110,7 +111,7 @@ class TPESampler:
         optuna = _optuna()
         self.spec = spec
         self.total_trials = spec.trials
-        self.labels = {p.path: {value_text(c): c for c in p.choices} for p in spec.params if not p.is_range}
+        self.labels = {p.path: {setting(c): c for c in p.choices} for p in spec.params if not p.is_range}
         self.dists = {}
         for p in spec.params:
             if not p.is_range:

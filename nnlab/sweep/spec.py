@@ -36,7 +36,7 @@ import yaml
 from nnlab.config.loader import apply_override, load_with_extends, parse_yaml, read_yaml_file, set_key
 from nnlab.options import did_you_mean, is_number, unknown_key_message
 from nnlab.errors import ConfigError
-from nnlab.text import printable, shown
+from nnlab.text import printable, setting, shown
 from nnlab.metrics import METRICS
 
 METHODS = ("grid", "random", "tpe")
@@ -114,22 +114,13 @@ class Param:
         return min(self.high, max(self.low, round_significant(v)))
 
     def label(self, value) -> str:
-        return value_text(value)
+        return setting(value)
 
 
 def round_significant(v: float, digits: int = SIGNIFICANT) -> float:
     if v == 0 or not math.isfinite(v):
         return float(v)
     return float(f"{v:.{digits}g}")
-
-
-def value_text(value) -> str:
-    """A param value as it appears in trials.csv and in messages: YAML flow text ([100, 100], 0.001, relu)."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, str):
-        return value
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
 @dataclass
@@ -148,6 +139,9 @@ class SweepSpec:
     source: str = "sweep"
     notes: list[str] = field(default_factory=list)
     test: str = "best"  # "all": every run is evaluated on the test set (claims compare variants, they do not choose)
+    # "members": the seeds of one members ensemble (nnlab.sweep.members): one point, no params, member names
+    role: str = "sweep"
+    tags_extra: dict = field(default_factory=dict)  # more summary.json tags for every run (an outer sweep's)
 
     @property
     def direction(self) -> str:
@@ -173,7 +167,23 @@ class SweepSpec:
         return {"name": self.name, "method": self.method, "metric": self.metric, "direction": self.direction,
                 "trials": self.n_trials, "seeds": list(self.seeds), "seed": self.seed,
                 "prune": copy.deepcopy(self.prune), "params": {p.path: p.spec() for p in self.params},
-                "config": copy.deepcopy(self.base), **({"test": "all"} if self.test == "all" else {})}
+                "config": copy.deepcopy(self.base), **({"test": "all"} if self.test == "all" else {}),
+                **({"role": self.role, "tags": copy.deepcopy(self.tags_extra)} if self.role != "sweep" else {})}
+
+    def run_label(self, trial: int, seed: int) -> str:
+        """The name of one run's config: <sweep>-t007, or a member's <ensemble>-m2 (its seed's index)."""
+        if self.role == "members":
+            return f"{self.name}-m{self.seeds.index(seed)}"
+        return f"{self.name}-t{trial:03d}"
+
+    def tags(self, trial, seed: int) -> dict:
+        """What summary.json says of a run's place: its sweep, trial, seed and params (a member: its index)."""
+        if self.role == "members":  # tags_extra names the ensemble's folder: {ensemble_member: {of: ...}}
+            tags = copy.deepcopy(self.tags_extra)
+            tags["ensemble_member"] = {**tags.get("ensemble_member", {}), "index": self.seeds.index(seed)}
+            return tags
+        return {**copy.deepcopy(self.tags_extra), "sweep": {"name": self.name, "trial": trial.number, "seed": seed,
+                                                             "metric": self.metric, "params": dict(trial.params)}}
 
     def dump(self) -> str:
         head = (f"# nnlab sweep '{self.name}', resolved: the params, the search and the whole base config.\n"
@@ -195,7 +205,7 @@ class SweepSpec:
 
 
 def point_text(values: dict) -> str:
-    return ", ".join(f"{k}={value_text(v)}" for k, v in values.items())
+    return ", ".join(f"{k}={setting(v)}" for k, v in values.items())
 
 
 def point_mapping(base: dict, values: dict) -> dict:
@@ -331,7 +341,10 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     prune = _prune(raw.get("prune"), source, errors)
     if prune is not None and prune["warmup"] is None:  # early epochs are noisy: never prune in the first tenth
         prune["warmup"] = max(1, (base_cfg.train["epochs"] if base_cfg else 10) // 10)
-    if not plist and not errors:
+    role = raw.get("role", "sweep")
+    if role not in ("sweep", "members"):
+        errors.append(f"{source}: role: must be sweep or members, got {shown(role)}")
+    if not plist and not errors and role != "members":
         errors.append(f"{source}: params: nothing to search; give params: in the sweep file or -p KEY=VALUES, "
                       "e.g. -p train.optimizer.lr=log:1e-4:1e-1")
     if method == "grid":
@@ -344,7 +357,7 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     spec = SweepSpec(name=name, method=method if method in METHODS else "random",
                      metric=metric if metric in METRICS else "val_acc", trials=trials, seeds=list(seeds),
                      seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes,
-                     test=test)
+                     test=test, role=role, tags_extra=dict(raw.get("tags") or {}))
     if not errors and spec.n_trials * len(spec.seeds) > MAX_TRIALS:
         errors.append(f"{source}: {spec.n_trials} points x {len(spec.seeds)} seeds = "
                       f"{spec.n_trials * len(spec.seeds)} runs; at most {MAX_TRIALS}")

@@ -5,9 +5,9 @@ the ensemble's prediction is the mean of the members' softmax probabilities,
 p(x) = (1/K) sum_k softmax(f_k(x)), its accuracy that of argmax p and its loss the
 cross-entropy -mean log p_y; for regression the mean of the members' outputs and its mean
 squared error.  A one-member ensemble scores exactly what its member scores
-(nnlab.train.trainer.evaluate).  The members may be independent runs (train.combine.members,
+(nnlab.train.trainer.evaluate).  The members may be independent runs (train.ensemble.members,
 nnlab ensemble) or snapshots of one run at the ends of its learning-rate cycles
-(train.combine.snapshots; Huang et al. 2017).
+(train.ensemble.snapshots; Huang et al. 2017).
 """
 
 from __future__ import annotations

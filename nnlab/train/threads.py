@@ -23,8 +23,10 @@ def largest_product_flops(cfg, n_features: int, n_outputs: int, n_train: int) ->
     """2 * batch * fan_in * fan_out of the widest Dense layer's forward product."""
     from nnlab.train.batching import batch_size_for
 
+    from nnlab.components.activations import activations
+
     m = cfg.model
-    pieces = m["activation"].get("pieces", 1) if m["activation"]["name"] == "maxout" else 1
+    pieces = activations.build(m["activation"]).width_factor  # maxout: k pieces per unit
     outs = [*(h * pieces for h in m["hidden"]), n_outputs]
     ins = [n_features, *m["hidden"]]
     batch = batch_size_for(cfg.train["batch_size"], n_train)

@@ -335,7 +335,7 @@ class Trainer:
         current = self.model.state()
         data = self.data
         if not self.evaluate_test:
-            data = _without_test(data)
+            data = data.without_test()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             sc = scores(self.model, [s for _, _, s in self.snapshots], data)
         self.model.load_state(current)
@@ -456,12 +456,6 @@ class Trainer:
             if self.diag is not None and "diagnostics" in pos:
                 self.diag.load_state_dict(pos["diagnostics"],
                                           {k[5:]: np.array(v) for k, v in state.items() if k.startswith("diag.")})
-
-
-def _without_test(data):
-    from dataclasses import replace
-
-    return replace(data, x_test=None, y_test=None)
 
 
 def _pack(meta: dict, arrays: dict) -> dict[str, np.ndarray]:

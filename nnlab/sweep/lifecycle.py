@@ -1,118 +1,114 @@
-"""A sweep from start to end: the folder, the plan, the runs, the records, the choice.
+"""The one sweep lifecycle: folder, lock, sampler, pool, records, resume, finish.
+
+Every plan that trains many runs goes through ``run_sweep``: ``nnlab sweep``, ``nnlab claims run`` and
+a members ensemble (nnlab.sweep.members).  In order:
+
+1. ``prepare``: the data are loaded and every planned point is checked against them (one line per
+   problem, before anything is written);
+2. the pool is made (its forked workers start with the data, and without the folder's lock);
+3. the folder is created (a new one) or opened (``resume``), and its lock taken before anything in it
+   changes; a resumed folder must hold the same data, and its runs are read back: finished ones are
+   kept, interrupted ones with a checkpoint continue from it, the others run again;
+4. the runs train, ``trials.csv`` and the view follow every event;
+5. ``finish``: the best configuration is evaluated on the test set (``test: best``), summary.json,
+   best.yaml and the figures are written; on Ctrl-C or SIGTERM this happens with further signals held
+   back, so the folder is consistent and ``--resume`` continues it;
+6. the lock is released.
 
 The sweep folder ``<runs-dir>/<YYYY-MM-DD_HH-MM-SS>_<name>/`` holds:
 
 - ``sweep.yaml``: the resolved spec (params, search, the whole base config): what --resume reads;
-- ``trials.csv``: one row per run (trial x seed), rewritten atomically after every event;
+- ``trials.csv``: one row per run (trial x seed), rewritten atomically after every event
+  (nnlab.sweep.record: the one trial record, live and read back alike);
 - ``runs/t<trial>-seed<seed>/``: each run's ordinary run folder;
 - ``summary.json``: counts, the best params with their metric as mean ± std over the seeds,
   and the test result of the best configuration only (no other run looks at the test set);
 - ``best.yaml``: the winning config, ready for ``nnlab train``;
 - ``params.png``, ``progress.png``, ``best_curves.png``; ``optuna.journal`` for tpe.
-
-A run's outcome lives in its run folder; trials.csv is rebuilt from the folders on resume.
-A trial's value is the mean over its seeds of each run's metric at the epoch whose weights
-the run kept (its restored best epoch, else its last); a diverged run scores the worst value
-(0 for an accuracy, +inf for a loss); a pruned or failed run makes its trial pruned or failed,
-never the best.
 """
 
 from __future__ import annotations
 
-import csv
-import re
-import io
 import json
 import math
 import os
+import re
 import shutil
 import time
 import warnings
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from nnlab import files
-from nnlab.errors import RunError
+from nnlab.errors import ConfigError, RunError
 from nnlab.files import atomic_write
-from nnlab.sweep.spec import SweepSpec, value_text
+from nnlab.interrupt import deferred, graceful_signals
+from nnlab.sweep import record
+from nnlab.sweep.record import FINISHED, RunRecord, Trial, run_name
+from nnlab.sweep.spec import SweepSpec
+from nnlab.text import setting
 
-FINISHED = ("completed", "diverged", "pruned", "failed")  # a run with one of these is never run again
 LOCK = ".lock"
 
 
-@dataclass
-class RunRecord:
-    trial: int
-    seed: int
-    status: str = "queued"  # queued | running | completed | diverged | pruned | failed | interrupted
-    value: float | None = None
-    epochs: int | None = None
-    seconds: float | None = None
-    message: str = ""
-    curve: list = field(default_factory=list)
-    started: float | None = None  # time.time() when it was sent off
+class SweepView:
+    """What a sweep shows while it runs (the CLI's live panel); every method does nothing here."""
 
-    @property
-    def name(self) -> str:
-        return run_name(self.trial, self.seed)
+    def start(self, sweep) -> None:
+        """The sweep begins (or resumes): its folder and its records are ready."""
 
+    def note(self, text: str) -> None:
+        """A line worth saying (a resumed folder's counts)."""
 
-def run_name(trial: int, seed: int) -> str:
-    return f"t{trial:03d}-seed{seed}"
+    def update(self, sweep) -> None:
+        """Called every quarter of a second while runs train."""
+
+    def finished(self, sweep, trial: int, seed: int) -> None:
+        """A run ended (its record is in sweep.trials)."""
+
+    def stop(self, sweep) -> None:
+        """The runs are over (done, or stopped by a signal)."""
 
 
-@dataclass
-class Trial:
-    number: int
-    values: dict
-    runs: dict  # seed -> RunRecord
+class Datasets:
+    """The data of a sweep's configs, loaded once per data spec (a sweep may search data.* keys too)."""
 
-    @property
-    def status(self) -> str:
-        st = [r.status for r in self.runs.values()]
-        for s in ("failed", "pruned", "running", "interrupted", "queued"):
-            if s in st:
-                return s
-        return "diverged" if "diverged" in st else "completed"
+    MAX = 20  # different data specs loaded up front: a grid over data.noise values, not a range of them
 
-    @property
-    def done(self) -> bool:
-        return all(r.status in FINISHED for r in self.runs.values())
+    def __init__(self):
+        self.loaded: dict = {}  # data key -> Dataset
 
-    def scores(self) -> list[float]:
-        return [r.value for r in self.runs.values() if r.status in ("completed", "diverged") and r.value is not None]
+    @staticmethod
+    def key(cfg) -> str:
+        from nnlab.sweep.task import data_key_of
 
-    @property
-    def value(self) -> float | None:
-        v = self.scores()
-        return sum(v) / len(v) if v else None
+        return data_key_of(cfg)
 
-    @property
-    def std(self) -> float | None:
-        v = self.scores()
-        if len(v) < 2:
-            return 0.0 if v else None
-        m = sum(v) / len(v)
-        if any(math.isinf(x) for x in v):
-            return math.nan
-        return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    def get(self, cfg):
+        from nnlab.experiment import load_data
+
+        k = self.key(cfg)
+        if k not in self.loaded:
+            self.loaded[k] = load_data(cfg)
+        return self.loaded[k]
 
 
 class Sweep:
     """The state of one sweep folder and the loop that fills it."""
 
-    def __init__(self, spec: SweepSpec, folder: Path, sampler, datasets, data_key: str):
+    def __init__(self, spec: SweepSpec, folder: Path, datasets: Datasets, fingerprint: str, sampler=None):
         self.spec, self.folder, self.sampler = spec, Path(folder), sampler
-        self.datasets, self.data_key = datasets, data_key  # data_key: the base data's fingerprint
+        self.datasets, self.fingerprint = datasets, fingerprint  # fingerprint: the base data's
         self.trials: dict[int, Trial] = {}
         self.queue: deque = deque()  # (trial, seed) to run
+        self.resumes: set = set()  # (trial, seed) whose interrupted run continues from its checkpoint
         self.started = time.time()
         self.run_seconds: list[float] = []  # wall time of each finished run (for the ETA)
         self.status = "running"
         self.interrupted_by = None
         self._lock_fd = None
+        self.capacity, self.where = 1, "this machine"  # the pool's: runs at a time, and where
         from nnlab.runs import git_commit
 
         self.git_commit = git_commit()  # of the checkout nnlab sweep runs in (a Dask worker has none)
@@ -147,26 +143,12 @@ class Sweep:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def columns(self) -> list[str]:
-        return ["trial", *(p.path for p in self.spec.params), "seed", "status", self.spec.metric, "epochs",
-                "seconds", "run"]
-
     def write_trials(self) -> None:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.columns())
-        for n in sorted(self.trials):
-            t = self.trials[n]
-            for seed in self.spec.seeds:
-                r = t.runs[seed]
-                w.writerow([n, *(value_text(t.values[p.path]) for p in self.spec.params), seed, r.status,
-                            _cell(r.value), "" if r.epochs is None else r.epochs, _cell(r.seconds, 4),
-                            r.name])
-        atomic_write(self.folder / "trials.csv", buf.getvalue())
+        record.write_trials(self.folder, self.trials.values(), [p.path for p in self.spec.params], self.spec.metric)
 
     # -- the plan --------------------------------------------------------------------
-    def add_trial(self, number: int, values: dict, queue: bool = True) -> Trial:
-        t = Trial(number, values, {s: RunRecord(number, s) for s in self.spec.seeds})
+    def add_trial(self, number: int, params: dict, queue: bool = True) -> Trial:
+        t = Trial(number, params, [RunRecord(number, s) for s in self.spec.seeds])
         self.trials[number] = t
         if queue:
             self.queue.extend((number, s) for s in self.spec.seeds)
@@ -175,8 +157,9 @@ class Sweep:
     def _reference(self) -> list:
         """Per epoch, the median metric of the completed runs that reached it (None below ``startup`` runs)."""
         prune = self.spec.prune
-        curves = [r.curve for t in self.trials.values() for r in t.runs.values()
-                  if r.status == "completed" and r.curve]
+        if prune and prune.get("reference") is not None:  # medians given (a members ensemble in a sweep's trial)
+            return list(prune["reference"])
+        curves = [r.curve for t in self.trials.values() for r in t.records if r.status == "completed" and r.curve]
         if not prune or len(curves) < prune["startup"]:
             return []
         out = []
@@ -189,19 +172,20 @@ class Sweep:
             out.append(vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2)
         return out
 
-    def _task(self, trial: Trial, seed: int, threads) -> tuple[dict, str, object]:
+    def task(self, trial: Trial, seed: int, pool) -> tuple[dict, str, object]:
         """What a worker needs to train one run, and the key and the data it trains on."""
         from nnlab.experiment import check_against_data
 
-        cfg = self.spec.config(trial.values, seed, f"{self.spec.name}-t{trial.number:03d}")
+        cfg = self.spec.config(trial.params, seed, self.spec.run_label(trial.number, seed))
         dataset = self.datasets.get(cfg)
         check_against_data(cfg, dataset)  # a TPE point (planned points were checked before the start)
         return {"config": cfg.as_dict(), "run_dir": str(self.runs_dir / run_name(trial.number, seed)),
                 "trial": trial.number, "seed": seed, "sweep": self.spec.name, "metric": self.spec.metric,
                 "maximize": self.spec.direction == "maximize", "worst": self.spec.worst,
-                "prune": self.spec.prune, "reference": self._reference(), "threads": threads,
-                "evaluate_test": self.spec.test == "all",
-                "params": {k: v for k, v in trial.values.items()}, "git_commit": self.git_commit,
+                "prune": self.spec.prune, "reference": self._reference(), "threads": pool.threads_per_run,
+                "evaluate_test": self.spec.test == "all", "checkpoints": not pool.remote,
+                "resume": (trial.number, seed) in self.resumes, "summary": self.spec.tags(trial, seed),
+                "params": dict(trial.params), "git_commit": self.git_commit,
                 "command": f"nnlab sweep (trial {trial.number}, seed {seed} of {self.folder})"}, \
             self.datasets.key(cfg), dataset
 
@@ -211,9 +195,9 @@ class Sweep:
             while self.queue:
                 n, seed = self.queue.popleft()
                 t = self.trials[n]
-                if any(r.status == "pruned" for r in t.runs.values()):  # the trial is out: skip its other seeds
-                    t.runs[seed].status = "pruned"
-                    t.runs[seed].message = "not run: another seed of this trial was pruned"
+                if any(r.status == "pruned" for r in t.records):  # the trial is out: skip its other seeds
+                    r = t.run(seed)
+                    r.status, r.message = "pruned", "not run: another seed of this trial was pruned"
                     self._maybe_tell(t)
                     self.write_trials()
                     continue
@@ -228,7 +212,7 @@ class Sweep:
             self.sampler.tell(t.number, t.value, t.status)
 
     # -- running ---------------------------------------------------------------------
-    def execute(self, pool, view=None, threads=1) -> None:
+    def execute(self, pool, view: SweepView) -> None:
         """Run until every planned run is finished (or a signal stops it: then raise it after the records)."""
         import threading
 
@@ -243,41 +227,41 @@ class Sweep:
                         break
                     t, seed = nxt
                     try:
-                        task, data_key, dataset = self._task(t, seed, threads)
+                        task, data_key, dataset = self.task(t, seed, pool)
                     except Exception as exc:  # noqa: BLE001 - an invalid point (tpe) fails its trial only
                         self.record(t.number, seed, {"status": "failed", "message": str(exc).splitlines()[0]})
+                        view.finished(self, t.number, seed)
                         continue
-                    t.runs[seed].status = "running"
-                    t.runs[seed].started = time.time()
+                    r = t.run(seed)
+                    r.status, r.started = "running", time.time()
                     pool.submit((t.number, seed), task, data_key, dataset)
                     running += 1
                     self.write_trials()
-                if view:
-                    view.update(self)
+                view.update(self)
                 if running == 0:
                     break
                 for key, out in pool.wait(0.25):
                     running -= 1
                     self.record(*key, out)
-                    if view:
-                        view.finished(self, *key)
+                    view.finished(self, *key)
             self.write_trials()
         except KeyboardInterrupt as exc:
             self.status = "interrupted"
             self.interrupted_by = getattr(exc, "name", "SIGINT")
-            for key, out in pool.stop():
-                self.record(*key, out)
-            for t in self.trials.values():
-                for r in t.runs.values():
-                    if r.status == "running":
-                        r.status, r.message = "interrupted", "stopped with the sweep"
-            self.write_trials()
+            with deferred():  # the folder is made consistent before a second signal is taken
+                for key, out in pool.stop():
+                    self.record(*key, out)
+                for t in self.trials.values():
+                    for r in t.records:
+                        if r.status == "running":
+                            r.status, r.message = "interrupted", "stopped with the sweep"
+                self.write_trials()
             raise
         self.status = "completed"
 
     def record(self, trial: int, seed: int, out: dict) -> None:
         t = self.trials[trial]
-        r = t.runs[seed]
+        r = t.run(seed)
         started = r.started
         r.status = out.get("status", "failed")
         if r.status not in FINISHED:
@@ -288,60 +272,45 @@ class Sweep:
             self._write_remote(r.name, out["files"])
         if started is not None and r.status in FINISHED:
             self.run_seconds.append(time.time() - started)
+        self.resumes.discard((trial, seed))
         self._maybe_tell(t)
         self.write_trials()
 
-    def _write_remote(self, name: str, files: dict) -> None:
+    def _write_remote(self, name: str, tree: dict) -> None:
         d = self.runs_dir / name
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-        for fname, data in files.items():
-            if "/" in fname or fname.startswith("."):
+        for rel, data in tree.items():
+            parts = Path(rel).parts
+            if not parts or any(p in ("", ".", "..") or p.startswith(".") for p in parts) or Path(rel).is_absolute():
                 continue
-            atomic_write(d / fname, data)
+            target = d.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, data)
 
     # -- outcome ---------------------------------------------------------------------
-    def counts(self) -> dict:
-        out = {s: 0 for s in ("completed", "diverged", "pruned", "failed", "running", "interrupted", "queued")}
-        for t in self.trials.values():
-            out[t.status] = out.get(t.status, 0) + 1
-        return out
-
-    def run_counts(self) -> dict:
-        out = {s: 0 for s in ("completed", "diverged", "pruned", "failed", "running", "interrupted", "queued")}
-        for t in self.trials.values():
-            for r in t.runs.values():
-                out[r.status] = out.get(r.status, 0) + 1
-        return out
-
     def ranked(self) -> list[Trial]:
         """Finished trials with a value (completed or diverged), best first; ties: lower trial number."""
-        cands = [t for t in self.trials.values() if t.done and t.status in ("completed", "diverged")
-                 and t.value is not None and not math.isnan(t.value)]
-        sign = -1 if self.spec.direction == "maximize" else 1
-        return sorted(cands, key=lambda t: (sign * t.value, t.number))
+        return record.rank_trials(self.trials.values(), self.spec.direction)
 
     def best(self) -> Trial | None:
         r = self.ranked()
         return r[0] if r else None
+
+    def run_counts(self) -> dict:
+        return record.counts(self.trials.values(), runs=True)
 
     @property
     def total_runs(self) -> int:
         return self.sampler.total * len(self.spec.seeds)
 
     def summary(self, test: dict | None = None) -> dict:
-        b = self.best()
-        best = None
-        if b is not None:
-            best = {"trial": b.number, "params": b.values, "value": b.value, "std": b.std,
-                    "values": [b.runs[s].value for s in self.spec.seeds], "seeds": list(self.spec.seeds),
-                    "runs": [b.runs[s].name for s in self.spec.seeds], "test": test}
-        out = {"name": self.spec.name, "status": self.status, "method": self.spec.method,
+        out = {"kind": "sweep", "name": self.spec.name, "status": self.status, "method": self.spec.method,
                "metric": self.spec.metric, "direction": self.spec.direction, "trials": self.sampler.total,
-               "seeds": list(self.spec.seeds), "counts": self.counts(), "run_counts": self.run_counts(),
-               "best": best, "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
-               "seconds": time.time() - self.started, "data_fingerprint": self.data_key}
+               "seeds": list(self.spec.seeds), **record.outcome(self.trials.values(), self.spec.direction, test),
+               "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
+               "seconds": time.time() - self.started, "data_fingerprint": self.fingerprint}
         if self.interrupted_by:
             out["signal"] = self.interrupted_by
         return out
@@ -357,54 +326,15 @@ def _import_figures() -> None:
         pass
 
 
-def _cell(v, digits: int = 6) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.{digits}g}"
-    return str(v)
-
-
 # ------------------------------------------------------------------ start, resume, finish
-
-
-def data_key(dataset) -> str:
-    from nnlab.experiment import data_fingerprint
-
-    return data_fingerprint(dataset)
-
-
-class Datasets:
-    """The data of a sweep's configs, loaded once per data spec (a sweep may search data.* keys too)."""
-
-    MAX = 20  # different data specs loaded up front: a grid over data.noise values, not a range of them
-
-    def __init__(self):
-        self.loaded: dict = {}  # data key -> Dataset
-
-    @staticmethod
-    def key(cfg) -> str:
-        from nnlab.sweep.trial import data_key_of
-
-        return data_key_of(cfg)
-
-    def get(self, cfg):
-        from nnlab.experiment import load_data
-
-        k = self.key(cfg)
-        if k not in self.loaded:
-            self.loaded[k] = load_data(cfg)
-        return self.loaded[k]
 
 
 def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
     """Load the data (the base config's, and those of the planned points) and check the sweep against them,
     one line per problem; returns the datasets and the base data's fingerprint."""
     from nnlab.config.schema import validate
-    from nnlab.errors import ConfigError
     from nnlab.experiment import check_against_data
+    from nnlab.sweep.space import planned_points
 
     base = validate(dict(spec.base), source=f"{spec.source}: config")
     datasets = Datasets()
@@ -424,9 +354,9 @@ def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
                       "can be searched over a list of values, not a range (each value is a dataset to load)")
     if errors:
         raise ConfigError(lines=errors)
-    from nnlab.sweep.space import planned_points
-
-    for values in _first(planned_points(spec), 2000):
+    for i, values in enumerate(planned_points(spec)):
+        if i >= 2000:
+            break
         cfg = spec.config(values, spec.seeds[0], spec.name)
         if data_params and datasets.key(cfg) not in datasets.loaded and len(datasets.loaded) >= Datasets.MAX:
             raise ConfigError(f"{spec.source}: params: the points use more than {Datasets.MAX} different data "
@@ -435,20 +365,14 @@ def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
             check_against_data(cfg, datasets.get(cfg))
         except ConfigError as exc:
             raise ConfigError(lines=exc.lines[:5]) from None
-    return datasets, data_key(dataset)
+    return datasets, dataset.fingerprint()
 
 
-def _first(it, n):
-    for i, v in enumerate(it):
-        if i >= n:
-            return
-        yield v
+def create(spec: SweepSpec, runs_dir=None, folder=None) -> Path:
+    """A new sweep folder: ``runs_dir/<date_time>_<name>``, or exactly ``folder`` (which must not exist)."""
+    from nnlab.runs import create_run_dir, new_run_dir
 
-
-def create(spec: SweepSpec, runs_dir) -> Path:
-    from nnlab.runs import create_run_dir
-
-    folder = create_run_dir(runs_dir, spec.name)
+    folder = create_run_dir(runs_dir, spec.name) if folder is None else new_run_dir(None, spec.name, None, folder)
     try:
         atomic_write(folder / "sweep.yaml", spec.dump())
         (folder / "runs").mkdir()
@@ -461,7 +385,6 @@ def create(spec: SweepSpec, runs_dir) -> Path:
 def load_spec(folder) -> SweepSpec:
     """The spec of an existing sweep folder (its sweep.yaml), re-validated."""
     from nnlab.config.loader import read_yaml_file
-    from nnlab.errors import ConfigError
     from nnlab.sweep.spec import build_spec, param_from
 
     folder = Path(folder)
@@ -484,8 +407,8 @@ def load_spec(folder) -> SweepSpec:
         if p is not None:
             p.where = f"{path}: params"
             params.append(p)
-    settings = {k: raw[k] for k in ("name", "method", "metric", "trials", "seeds", "seed", "prune", "test")
-                if k in raw}
+    settings = {k: raw[k] for k in ("name", "method", "metric", "trials", "seeds", "seed", "prune", "test", "role",
+                                    "tags") if k in raw}
     if raw.get("method") == "grid":
         settings.pop("trials", None)
     if errors:
@@ -493,14 +416,17 @@ def load_spec(folder) -> SweepSpec:
     return build_spec(settings, raw.get("config") or {}, params, str(path))
 
 
-def restore(sweep: Sweep, more_trials: int | None = None, wait_seconds: float = 10.0) -> dict:
-    """Rebuild a sweep's records from its run folders (resume): what is kept, what runs again."""
+def restore(sweep: Sweep, more_trials: int | None = None, remote: bool = False, wait_seconds: float = 10.0) -> dict:
+    """Rebuild a sweep's records from its run folders (resume): what is kept, what continues from its
+    checkpoint, what runs again.  ``remote``: the runs train elsewhere (a Dask cluster), so an interrupted
+    run is trained again from the start rather than continued."""
     from nnlab.runs import load_run, read_metrics
-    from nnlab.sweep.trial import run_value
+    from nnlab.sweep.task import run_value
 
     spec, folder = sweep.spec, sweep.folder
-    rows = _read_trials_csv(folder / "trials.csv")
-    known = {int(r["trial"]) for r in rows if r.get("trial", "").isdigit()}
+    old = record.read_sweep(folder)
+    known = {t.number for t in old.trials}
+    failed_before = {(t.number, r.seed): r for t in old.trials for r in t.records if r.status == "failed"}
     sampler = sweep.sampler
     pending: dict = {}
     if spec.method == "tpe":
@@ -514,16 +440,13 @@ def restore(sweep: Sweep, more_trials: int | None = None, wait_seconds: float = 
         m = re.fullmatch(r"t(\d+)-seed(\d+)", d.name)
         if m and int(m.group(2)) in spec.seeds:
             known.add(int(m.group(1)))
-    stats = {"kept": 0, "rerun": 0}
-    failed_rows = {(int(r["trial"]), int(r["seed"])): r for r in rows
-                   if r.get("status") == "failed" and r.get("trial", "").isdigit() and r.get("seed", "").isdigit()}
+    stats = {"kept": 0, "resumed": 0, "rerun": 0}
     for n in sorted(known):
         if spec.method != "tpe" and n >= sampler.total:
             continue
-        values = pending.get(n) or sampler.point(n)
-        t = sweep.add_trial(n, values, queue=False)
+        t = sweep.add_trial(n, pending.get(n) or sampler.point(n), queue=False)
         for seed in spec.seeds:
-            r = t.runs[seed]
+            r = t.run(seed)
             d = sweep.runs_dir / r.name
             run = load_run(d) if d.is_dir() else None
             deadline = time.monotonic() + wait_seconds
@@ -542,33 +465,33 @@ def restore(sweep: Sweep, more_trials: int | None = None, wait_seconds: float = 
                 r.value = run_value(run.status, hist, s.get("restored_epoch"), spec.metric, spec.worst)
                 stats["kept"] += 1
                 continue
-            if run is None and (n, seed) in failed_rows:
-                r.status, r.message = "failed", "failed before its run folder was written"
+            if run is None and (n, seed) in failed_before:
+                r.status = "failed"
+                r.message = failed_before[(n, seed)].message or "failed before its run folder was written"
                 stats["kept"] += 1
                 continue
-            if run is not None and run.status == "failed" and not (d / "checkpoint.npz").is_file() \
+            # a checkpoint, or a members ensemble's own sweep folder: it continues where it stopped
+            resumable = run is not None and not remote and ((d / "checkpoint.npz").is_file()
+                                                            or (d / "members" / "sweep.yaml").is_file())
+            if run is not None and run.status == "failed" and not resumable \
                     and "interrupt" not in (run.summary.get("message") or ""):
                 r.status, r.message = "failed", run.summary.get("message") or ""
                 stats["kept"] += 1
                 continue
-            if d.exists():  # interrupted, crashed or never finished: train it again from scratch
-                shutil.rmtree(d)
+            if resumable and run.status in ("interrupted", "crashed", "failed"):
+                sweep.resumes.add((n, seed))
+                r.status, r.message = "interrupted", "continues from its checkpoint"
+                stats["resumed"] += 1
+            else:
+                if d.exists():  # interrupted without a checkpoint, or never finished: train it again from scratch
+                    shutil.rmtree(d)
+                stats["rerun"] += 1
             sweep.queue.append((n, seed))
-            stats["rerun"] += 1
         if t.done:
             sampler.tell(n, t.value, t.status)
     if spec.method != "tpe" and known:
         sampler.next_number = max(max(known) + 1, 0)
     return stats
-
-
-def read_summary(folder) -> dict:
-    try:
-        s = json.loads(files.read_text_bounded(Path(folder) / "summary.json", files.CONFIG_MAX_BYTES,
-                                               "a summary.json"))
-        return s if isinstance(s, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 def timestamp(text, default: float) -> float:
@@ -578,51 +501,54 @@ def timestamp(text, default: float) -> float:
         return default
 
 
-def _read_trials_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    try:
-        text = files.read_text_bounded(path, files.TABLE_MAX_BYTES, "a sweep's trials.csv")
-        return list(csv.DictReader(io.StringIO(text, newline="")))
-    except (OSError, ValueError, csv.Error):
-        return []
-
-
-def finish(sweep: Sweep) -> dict:
+def finish(sweep: Sweep, figures: bool = True) -> dict:
     """Evaluate the best configuration on the test set, write summary.json, best.yaml and the figures."""
-    from nnlab.sweep.trial import evaluate_on_test
+    from nnlab.runs import write_json
+    from nnlab.sweep.task import evaluate_on_test
 
     b = sweep.best()
     test = None
-    if b is not None and sweep.status == "completed":
+    if b is not None and sweep.status == "completed" and sweep.spec.role == "sweep":  # an ensemble scores its own
         results = []
         for seed in sweep.spec.seeds:
-            d = sweep.runs_dir / b.runs[seed].name
-            res = evaluate_on_test(d, sweep.datasets.get(sweep.spec.config(b.values, seed, sweep.spec.name)))
+            d = sweep.runs_dir / b.run(seed).name
+            if sweep.spec.test == "all":  # every run has its test result already
+                res = _summary_test(d)
+            else:
+                res = evaluate_on_test(d, sweep.datasets.get(sweep.spec.config(b.params, seed, sweep.spec.name)))
+                if res is not None:
+                    _note_test(d, res)
             if res is not None:
                 results.append(res)
-                if sweep.spec.test != "all":  # with test: all, every run has its test result already
-                    _note_test(d, res)
         if results:
             test = _mean_std(results)
     summary = sweep.summary(test)
-    if b is not None:
+    if b is not None and figures:
         write_best(sweep, b)
-    try:
-        from nnlab.sweep.figures import plot_sweep
+    if figures:
+        try:
+            from nnlab.sweep.figures import plot_sweep
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            summary["figures"] = [p.name for p in plot_sweep(sweep.folder)]
-    except ImportError:
-        pass
-    except Exception as exc:  # noqa: BLE001 - a figure must not lose the sweep's results
-        summary["plot_error"] = f"{type(exc).__name__}: {exc}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                summary["figures"] = [p.name for p in plot_sweep(sweep.folder)]
+        except ImportError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a figure must not lose the sweep's results
+            summary["plot_error"] = f"{type(exc).__name__}: {exc}"
     summary["finished"] = datetime.now().isoformat(timespec="seconds")
-    from nnlab.runs import write_json
-
     write_json(sweep.folder / "summary.json", summary)
     return summary
+
+
+def _summary_test(run_dir: Path) -> dict | None:
+    try:
+        s = json.loads(files.read_text_bounded(run_dir / "summary.json", files.CONFIG_MAX_BYTES,
+                                               "a run's summary.json"))
+    except (OSError, ValueError):
+        return None
+    t = s.get("test") if isinstance(s, dict) else None
+    return t if isinstance(t, dict) and t.get("loss") is not None else None
 
 
 def _note_test(run_dir: Path, res: dict) -> None:
@@ -655,10 +581,92 @@ def _mean_std(results: list[dict]) -> dict:
 
 def write_best(sweep: Sweep, b: Trial) -> None:
     spec = sweep.spec
-    cfg = spec.config(b.values, spec.seeds[0], f"{spec.name}-best")
-    pm = f" ± {b.std:.4g}" if b.std and len(spec.seeds) > 1 and math.isfinite(b.std) else ""
+    cfg = spec.config(b.params, spec.seeds[0], f"{spec.name}-best")
+    pm = f" ± {b.std:.4g}" if b.std is not None and len(spec.seeds) > 1 else ""
     head = (f"# The best configuration of sweep '{spec.name}' ({sweep.folder.name}): trial {b.number},\n"
             f"# {spec.metric} {b.value:.4g}{pm} over seeds {spec.seeds}; params: "
-            + ", ".join(f"{k}={value_text(v)}" for k, v in b.values.items()) + "\n"
-            f"# nnlab train this file to replay the seed-{spec.seeds[0]} run (runs/{b.runs[spec.seeds[0]].name}).\n")
+            + ", ".join(f"{k}={setting(v)}" for k, v in b.params.items()) + "\n"
+            f"# nnlab train this file to replay the seed-{spec.seeds[0]} run (runs/{b.run(spec.seeds[0]).name}).\n")
     atomic_write(sweep.folder / "best.yaml", head + cfg.dump())
+
+
+# ------------------------------------------------------------------ the lifecycle
+
+
+def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, pool, *, resume: bool,
+               runs_dir=None, more_trials: int | None = None, view: SweepView | None = None) -> Sweep:
+    """The sweep folder, new or stopped and restored, locked, with its sampler (steps 3 of run_sweep)."""
+    from nnlab.runs import read_summary_json
+    from nnlab.sweep.space import make_sampler
+    from nnlab.text import plural
+
+    if not resume:
+        folder = create(spec, runs_dir, folder)
+        sweep = Sweep(spec, folder, datasets, fingerprint)
+        sweep.lock()
+        sweep.sampler = make_sampler(spec, folder)
+        return sweep
+    sweep = Sweep(spec, Path(folder), datasets, fingerprint)
+    sweep.lock()
+    try:
+        old = read_summary_json(sweep.folder)
+        if old.get("data_fingerprint") not in (None, fingerprint):
+            raise ConfigError(f"{sweep.folder}: the data differ from those the sweep started with (a changed data "
+                              "file?); a resumed sweep must see the same data")
+        sweep.sampler = make_sampler(spec, sweep.folder)
+        stats = restore(sweep, more_trials, remote=pool.remote)
+    except BaseException:
+        sweep.unlock()
+        raise
+    if old.get("started"):
+        sweep.started = timestamp(old["started"], sweep.started)
+    if view is not None:
+        rest = max(0, sweep.total_runs - stats["kept"] - stats["resumed"] - stats["rerun"])
+        went_on = f", {stats['resumed']} to continue from their checkpoints" if stats["resumed"] else ""
+        view.note(f"resuming {sweep.folder}: {plural(stats['kept'], 'run')} kept{went_on}, {stats['rerun']} to run "
+                  f"again, {rest} not started yet")
+    return sweep
+
+
+def run_sweep(spec: SweepSpec, make_pool, *, runs_dir=None, folder=None, resume: bool = False,
+              more_trials: int | None = None, view: SweepView | None = None, figures: bool = True,
+              prepared: tuple | None = None) -> tuple[Sweep, dict]:
+    """Run a sweep from start to end (or continue a stopped one: ``resume`` with its ``folder``).
+
+    ``make_pool(datasets)`` makes the pool the runs train in (nnlab.sweep.pool), after the data are loaded
+    and before the folder's lock is taken; ``runs_dir`` receives a new timestamped folder, or ``folder``
+    names it exactly; ``figures=False`` writes no best.yaml and no figures (a members ensemble's sweep).
+    Returns the sweep and its summary.json; a signal stops the runs, and once the folder is consistent
+    (records, summary.json: all with further signals held back) it is raised again.
+    """
+    view = view or SweepView()
+    datasets, fingerprint = prepared or prepare(spec)
+    pool = make_pool(datasets)
+    try:
+        sweep = open_sweep(spec, folder, datasets, fingerprint, pool, resume=resume, runs_dir=runs_dir,
+                           more_trials=more_trials, view=view)
+    except BaseException:
+        pool.close()
+        raise
+    sweep.capacity, sweep.where = pool.capacity, pool.where
+    try:
+        with graceful_signals():
+            try:
+                from nnlab.runs import write_json
+
+                write_json(sweep.folder / "summary.json", sweep.summary())
+                view.start(sweep)
+                try:
+                    sweep.execute(pool, view)
+                finally:
+                    view.stop(sweep)
+                    pool.close()
+            except KeyboardInterrupt:
+                with deferred():
+                    finish(sweep, figures)
+                raise
+            with deferred():
+                summary = finish(sweep, figures)
+    finally:
+        sweep.unlock()
+    return sweep, summary
