@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnlab.config import validate
-from nnlab.config.loader import apply_override, parse_yaml
+from nnlab.config.loader import parse_yaml
+from nnlab.config.schema import apply_override
 from nnlab.errors import ConfigError, NnlabError
 
 BASE = {

@@ -24,7 +24,8 @@ from test_report import check
 from nnlab.config import validate
 from nnlab.experiment import run_experiment
 from nnlab.look.figures import SvgFigures, pyplot
-from nnlab.look.report import TRIALS_SHOWN, render_report
+from nnlab.look.report import render_report
+from nnlab.sweep.html import TRIALS_SHOWN, SweepsPart, sweeps_of
 from nnlab.sweep.figures import (
     best_curves_figure,
     best_so_far,
@@ -448,7 +449,7 @@ def test_report_caps_the_trials_table(tmp_path):
     rows = [{"trial": i, "params": {"train.optimizer.lr": 0.01 * (i + 1)}, "status": "completed", "value": i / 100}
             for i in range(TRIALS_SHOWN + 10)]
     folder = write_sweep(tmp_path / "big", rows, params=p, seeds=[0])
-    text = render_report([], sweeps=[folder])
+    text = render_report([], parts=[SweepsPart([folder])])
     part = sweep_part(text)
     assert part.count("<tr><td") == TRIALS_SHOWN and f"The best {TRIALS_SHOWN} of {TRIALS_SHOWN + 10} trials" in part
     assert '<td class="num best">59</td>' in part
@@ -464,8 +465,6 @@ def test_nnlab_report_on_a_sweep_folder_reports_its_runs(report):
 
 
 def test_a_few_runs_of_a_sweep_get_no_sweep_section(real_sweep):
-    from nnlab.look.report import sweeps_of
-
     folder = real_sweep[0]
     runs, _ = find_runs([folder])
     assert sweeps_of(runs) == [folder]

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from nnlab.cli import main
 from nnlab.errors import ConfigError
-from nnlab.sweep.space import GridSampler, RandomSampler, TPESampler, grid_points, random_point
+from nnlab.sweep.space import GridSampler, RandomSampler, TPESampler
+from nnlab.sweep.spec import grid_points, random_point
 from nnlab.sweep.spec import Param, SweepSpec, load_sweep, point_mapping
 from nnlab.text import setting as value_text
 

@@ -123,7 +123,8 @@ def load_claim(path, quick: bool = False, suggested: float | None = None):
 
 
 def _load(path, quick: bool, suggested: float | None = None):
-    from nnlab.config.loader import read_yaml_file, set_key
+    from nnlab.config.loader import read_yaml_file
+    from nnlab.config.schema import set_key
     from nnlab.text import printable
     from nnlab.options import unknown_key_message
     from nnlab.sweep.spec import SWEEP_KEYS, base_config, build_spec, params_from
@@ -284,7 +285,7 @@ def _add_suggestion(rtest: dict, suggested: float, plist) -> dict:
 def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, range_test: dict | None = None):
     from nnlab.text import printable
     from nnlab.options import did_you_mean, unknown_key_message
-    from nnlab.sweep.space import grid_points
+    from nnlab.sweep.spec import grid_points
 
     where = f"{src}: claim: expect"
     if not isinstance(e, dict):

@@ -407,19 +407,3 @@ def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[li
     if not results:
         raise ConfigError(f"{option} {out}: no readable claim sweeps ({'; '.join(notes)})")
     return results, notes
-
-
-def write_report(out, md_path, figures: bool = True, ids: set | None = None
-                 ) -> tuple[Path, list[Result], list[str]]:
-    from nnlab.files import atomic_write
-
-    out, md_path = Path(out), Path(md_path)
-    results, notes = read_results(out, ids)
-    md_path.parent.mkdir(parents=True, exist_ok=True)
-    if md_path.suffix.lower() in (".html", ".htm"):  # one self-contained page, the figures inline
-        from nnlab.claims.html import render_page
-
-        atomic_write(md_path, render_page(results))
-    else:
-        atomic_write(md_path, markdown(results, md_path, figures))
-    return md_path, results, notes

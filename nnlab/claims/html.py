@@ -10,6 +10,8 @@ import re
 
 from nnlab.claims.gallery import INTRO, Result, curves_metric, expected_text, parts, seeds_of
 from nnlab.claims.verdict import FAILS, HOLDS, RULE
+from nnlab.look.report import CSS as REPORT_CSS
+from nnlab.look.report import Part, Report, esc
 
 CSS = """
 .claims table td:first-child { max-width: 26em; overflow-wrap: anywhere; }
@@ -22,12 +24,6 @@ CSS = """
 .verdict.inconclusive { background: #eceff2; color: #44505b; }
 .claim { margin: 28px 0; }
 """
-
-
-def esc(text) -> str:
-    from nnlab.look.report import esc as _esc
-
-    return _esc(text)
 
 
 def code_spans(text: str) -> str:
@@ -91,7 +87,6 @@ def gallery_section(results: list[Result], figs, heading: str = "h2") -> str:
 def render_page(results: list[Result], title: str = "nnlab claims gallery") -> str:
     from nnlab import __version__
     from nnlab.look.figures import SvgFigures
-    from nnlab.look.report import CSS as REPORT_CSS
 
     body = gallery_section(results, SvgFigures(), heading="h1")
     return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -100,3 +95,15 @@ def render_page(results: list[Result], title: str = "nnlab claims gallery") -> s
                       f"<style>{REPORT_CSS}{CSS}</style>", "</head>", "<body>", "<main>", body,
                       f"<footer>nnlab {esc(__version__)} · self-contained: no scripts, no network.</footer>",
                       "</main>", "</body>", "</html>", ""])
+
+
+class GalleryPart(Part):
+    """The claims gallery as a part of the report (nnlab report --claims)."""
+
+    css = CSS
+
+    def __init__(self, results: list[Result]):
+        self.results = results
+
+    def html(self, rep: Report) -> str:
+        return gallery_section(self.results, rep.figs) if self.results else ""

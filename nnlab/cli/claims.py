@@ -82,7 +82,7 @@ def report(out, output, claims_dir):
 
     Uses each claim's finished full run, else its quick run.
     """
-    from nnlab.claims.gallery import write_report
+    from nnlab.claims.page import write_report
     from nnlab.cli import check_output
 
     check_output(output, "-o", (".md", ".html", ".htm"), create_folder=True)

@@ -205,12 +205,14 @@ def report(runs, output, metric, no_group, claims_out):
     check_output(output, "--output", REPORT_SUFFIXES, create_folder=True)
     if not runs and not claims_out:
         raise click.UsageError("name the run folders to report (RUNS), or a claims folder with --claims")
-    results = []
+    parts, results = [], []
     if claims_out:
         from nnlab.claims.gallery import read_results
+        from nnlab.claims.html import GalleryPart
 
         results, notes = read_results(claims_out, option="--claims")
         _warn(notes)
+        parts.append(GalleryPart(results))
     found = []
     if runs:
         found, warnings = find_runs(runs)
@@ -218,7 +220,10 @@ def report(runs, output, metric, no_group, claims_out):
         if not found:
             make_console(stderr=True).print("no runs found; nothing written")
             sys.exit(1)
-    path = write_report(found, output, metric=metric, group=not no_group, claims=results)
+        from nnlab.sweep.html import SweepsPart, sweeps_of
+
+        parts.append(SweepsPart(sweeps_of(found)))
+    path = write_report(found, output, metric=metric, group=not no_group, parts=parts)
     what = [_runs_word(len(found))] if found else []
     if results:
         what.append(f"{len(results)} claim{'s' if len(results) != 1 else ''}")

@@ -12,6 +12,7 @@ gives the same config, which is how a run folder's config.yaml replays a run.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
-from nnlab.config.loader import apply_override, load_with_extends
+from nnlab.config.loader import load_with_extends, parse_yaml
 from nnlab.options import (
     Fraction,
     Gt,
@@ -129,6 +130,56 @@ def component_defaults() -> dict[str, Any]:
             if opt.annotation is Any and (isinstance(d, str) or (isinstance(d, dict) and "name" in d)):
                 out[f"{sec}.{key}"] = d
     return out
+
+
+# ---------------------------------------------------------------- --set overrides
+
+
+def apply_override(data: dict, assignment: str, defaults: dict | None = None) -> None:
+    """Apply one ``--set a.b.c=value`` (value parsed as YAML) to the raw config mapping.
+
+    A missing intermediate key that names a component (train.optimizer, train.schedule,
+    model.init, model.activation, data.preprocess) starts from the section's default
+    component, so ``--set train.schedule.warmup=2`` on a config without a schedule means
+    the default schedule with warmup 2.  ``defaults`` maps such dotted keys to
+    their defaults (component_defaults() when not given).
+    """
+    if "=" not in assignment:
+        raise ConfigError(f"--set {printable(assignment)}: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01")
+    key, _, text = assignment.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {printable(assignment)}: the key must be a dotted path such as train.epochs")
+    value = parse_yaml(text, f"--set {assignment}") if text.strip() else None
+    if key == "data.path" and isinstance(value, str) and value:
+        value = str(Path(os.path.expanduser(value)).resolve())
+    set_key(data, key, value, defaults, f"--set {printable(assignment)}")
+
+
+def set_key(data: dict, key: str, value: Any, defaults: dict | None = None, where: str = "") -> None:
+    """Set the dotted ``key`` of a raw config mapping to ``value``, creating the mappings on the way.
+
+    A bare component name on the way gains options (adam -> {name: adam}); a missing component
+    starts from its section default (see apply_override).  A non-mapping on the way is one
+    ConfigError line starting with ``where``.
+    """
+    if defaults is None:
+        defaults = component_defaults()
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if isinstance(nxt, str):  # a bare component name gains options: adam -> {name: adam, ...}
+            nxt = node[part] = {"name": nxt}
+        elif nxt is None:
+            default = defaults.get(".".join(parts[: i + 1]))
+            nxt = node[part] = {"name": default} if isinstance(default, str) else copy.deepcopy(default or {})
+        elif not isinstance(nxt, dict):
+            raise ConfigError(
+                f"{where}: '{printable('.'.join(parts[: i + 1]))}' is {nxt!r}, not a mapping with keys"
+            )
+        node = nxt
+    node[parts[-1]] = value
 
 
 @dataclass

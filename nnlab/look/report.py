@@ -51,7 +51,6 @@ from nnlab.text import mean_std, number, setting
 from nnlab.metrics import METRICS
 from nnlab.runs import Run, atomic_write
 from nnlab.runs.compare import Comparison, Row, compare, run_values
-from nnlab.runs.read import summary_number
 
 # the comparison table's numeric columns: (Row.values key, header); no two headers alike
 TABLE_COLUMNS = (
@@ -95,7 +94,7 @@ def fmt_setting(v) -> str:
     return "–" if v is None else setting(v)
 
 
-def _finite(v) -> bool:
+def is_finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -272,13 +271,13 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
 """
 
 
-def _status_badge(status: str) -> str:
+def status_badge(status: str) -> str:
     cls = status if status in ("completed", "diverged", "pruned", "failed", "crashed", "interrupted", "running",
                                "incomplete", "queued") else "mixed"
     return f'<span class="status st-{cls}">{esc(status)}</span>'
 
 
-def _cell_num(v, std=None, pct: bool = False) -> str:
+def cell_num(v, std=None, pct: bool = False) -> str:
     """A number cell (a percentage when ``pct``); a group's ``± std`` goes on its own line (the cell's
     text is still fmt_value's)."""
     if v is None:
@@ -352,12 +351,12 @@ def comparison_table(comp: Comparison, anchors: dict, colors: dict, runs: dict |
         name = _name_html(row.name)
         if first in anchors:
             name = f'<a href="#{anchors[first]}">{name}</a>'
-        cells = [f'<td class="run">{_swatch(color)}{name}</td>', f"<td>{_status_badge(row.status)}</td>"]
+        cells = [f'<td class="run">{_swatch(color)}{name}</td>', f"<td>{status_badge(row.status)}</td>"]
         if comp.keys:
             run = runs.get(first)
             cells.append(_settings_cell(row, run is None or bool(run.config), common))
         for col, _ in TABLE_COLUMNS:
-            cells.append(_cell_num(row.values.get(col), row.spread.get(col), percent_column(col, comp.metric)))
+            cells.append(cell_num(row.values.get(col), row.spread.get(col), percent_column(col, comp.metric)))
         lines.append(("<tr class=\"drawn\">" if color else "<tr>") + "".join(cells) + "</tr>")
     lines += ["</tbody></table></div>"]
     return "\n".join(lines)
@@ -397,7 +396,7 @@ def results_table(run: Run, metric: str) -> str:
     test = run.summary.get("test") or {}
     data = run.summary.get("data") or {}
     planned = ((run.config or {}).get("train") or {}).get("epochs")
-    rows = [("status", _status_badge(run.status))]
+    rows = [("status", status_badge(run.status))]
     epochs = fmt_number(vals["epochs"]) + (f" of {fmt_number(planned)}" if isinstance(planned, int) else "")
     rows.append(("epochs trained", esc(epochs)))
     if vals["best"] is not None:
@@ -437,7 +436,7 @@ GRADS_ALL = 40  # a report of more runs draws the gradient norms of only some of
 def run_section(run: Run, index: int, metric: str, color: str | None, figs: SvgFigures, grads: bool = True) -> str:
     """A run's section; ``grads``: whether to draw its gradient norms (else a line says where they are)."""
     out = [f'<section class="run" id="{_anchor(index)}">']
-    out.append(f"<h2>{_swatch(color)}{esc(run.name)}{_status_badge(run.status)}</h2>")
+    out.append(f"<h2>{_swatch(color)}{esc(run.name)}{status_badge(run.status)}</h2>")
     out.append(f'<p class="meta">folder: <code>{esc(run.path.resolve())}</code></p>')
     started = run.started
     if started:
@@ -480,159 +479,11 @@ def run_section(run: Run, index: int, metric: str, color: str | None, figs: SvgF
 
 # ------------------------------------------------------------------ a sweep's section
 
-TRIALS_SHOWN = 50  # rows of a sweep's trials table
-
-
-def sweeps_of(runs: list[Run]) -> list[Path]:
-    """The sweep folders whose runs are all among ``runs``, in order of first appearance.
-
-    That is what ``nnlab report <sweep folder>`` (or ``<sweep>/runs``) gives; a report of a few of a
-    sweep's runs next to other runs gets no sweep section.
-    """
-    from nnlab.sweep.record import is_sweep_folder
-
-    have = {os.path.realpath(r.path) for r in runs}
-    out: dict = {}
-    for run in runs:
-        parent = run.path.parent
-        key = os.path.realpath(parent.parent)
-        if parent.name != "runs" or key in out or not is_sweep_folder(parent.parent):
-            continue
-        try:
-            folders = [c for c in parent.iterdir() if c.is_dir()
-                       and any((c / f).exists() for f in ("config.yaml", "summary.json", "metrics.csv"))]
-        except OSError:
-            continue
-        if all(os.path.realpath(c) in have for c in folders):
-            out[key] = parent.parent
-    return list(out.values())
-
-
-def _trial_order(sweep) -> list:
-    """Trials best first: the candidates ranked, then the others with a value, then the rest by number."""
-    from nnlab.sweep.record import rank_trials
-
-    ranked = rank_trials(sweep.trials, sweep.direction)
-    done = {id(t) for t in ranked}
-    sign = -1.0 if sweep.direction == "maximize" else 1.0
-    rest = [t for t in sweep.trials if id(t) not in done]
-    valued = sorted((t for t in rest if _finite(t.value)), key=lambda t: (sign * t.value, t.number))
-    others = [t for t in rest if not _finite(t.value)]
-    return ranked + valued + others
-
-
-def _trial_status(trial) -> str:
-    text = _status_badge(trial.status)
-    if len(set(trial.statuses)) > 1:
-        text += f' <span class="pm">{esc(", ".join(trial.statuses))}</span>'
-    return text
-
-
-def _run_link(sweep, trial, anchors: dict) -> str | None:
-    for run in trial.runs:
-        if run:
-            found = anchors.get(os.path.realpath(sweep.path / "runs" / run))
-            if found:
-                return found
-    return None
-
-
-def sweep_section(sweep, index: int, figs: SvgFigures, anchors: dict | None = None) -> str:
-    """A sweep's section: what was searched, the best trial, the three figures, the trials best first.
-
-    ``anchors``: real path of a run folder -> the id of its section (the trial numbers link there).
-    """
-    from nnlab.sweep.figures import short_names, sweep_svgs
-
-    anchors = anchors or {}
-    summary = sweep.summary
-    metric = sweep.metric
-    paths = list(sweep.params)
-    names = short_names(paths)
-    status = summary.get("status") if isinstance(summary.get("status"), str) else None
-    out = [f'<section class="sweep" id="sweep-{index + 1}">',
-           f"<h2>Sweep {esc(sweep.name)}{_status_badge(status) if status else ''}</h2>",
-           f'<p class="meta">folder: <code>{esc(sweep.path.resolve())}</code></p>']
-    seeds = sweep.n_seeds
-    facts = [f"method {sweep.method or '?'}", f"metric {metric} ({sweep.direction})",
-             f"{len(sweep.trials)} trial{'s' if len(sweep.trials) != 1 else ''} × {seeds} seed{'s' if seeds != 1 else ''}"]
-    counts = sweep.counts()
-    if counts:
-        facts.append("trials: " + ", ".join(f"{fmt_number(n)} {k}" for k, n in counts.items() if n))
-    if _finite(summary.get("seconds")):
-        facts.append(f"{fmt_number(summary['seconds'])} s")
-    out.append(f'<p class="meta">{esc(" · ".join(facts))}</p>')
-    if sweep.warnings:
-        out.append('<p class="warn">Damaged files: ' + esc("; ".join(sweep.warnings)) + ".</p>")
-
-    out.append("<h3>Best trial</h3>")
-    best = sweep.best
-    named = summary.get("best") if isinstance(summary.get("best"), dict) else {}
-    if best is None and not named:
-        out.append('<p class="none">No trial completed yet, so there is no best.</p>')
-    else:
-        number = named.get("trial", best.number if best else None)
-        params = named.get("params") if isinstance(named.get("params"), dict) else (best.params if best else {})
-        value = summary_number(named.get("value")) if "value" in named else (best.value if best else None)
-        std = summary_number(named.get("std")) if "value" in named else (best.std if best else None)
-        n_values = len(named["values"]) if isinstance(named.get("values"), list) else len(best.values) if best else 0
-        rows = [("trial", esc(fmt_number(number)))]
-        for p in paths or list(params):
-            if p in params:
-                rows.append((f'<span title="{esc(p)}">{esc(names.get(p, p))}</span>', f"<code>{esc(setting(params[p]))}</code>"))
-        text = fmt_value(value, std if _finite(std) else None, pct=is_accuracy(metric))
-        over = f" (mean over {n_values} seed{'s' if n_values != 1 else ''})" if n_values else ""
-        rows.append((esc(metric), esc(text + over)))
-        test = named.get("test") if isinstance(named.get("test"), dict) else {}
-        acc, acc_std = summary_number(test.get("acc")), summary_number(test.get("acc_std"))
-        rows.append(("test accuracy", esc(fmt_value(acc, acc_std if _finite(acc_std) else None, pct=True))
-                     if acc is not None else '<span class="none">not recorded</span>'))
-        body = "".join(f'<tr><th scope="row">{k}</th><td>{v}</td></tr>' for k, v in rows)
-        out.append(f'<table class="kv">{body}</table>')
-
-    svgs = sweep_svgs(figs, sweep)
-    if svgs:
-        out.append("<h3>Figures</h3>")
-        out += [f"<figure>{svg}</figure>" for svg in svgs]
-    else:
-        out.append('<p class="none">No trial has a value yet, so there are no figures.</p>')
-
-    order = _trial_order(sweep)
-    out.append("<h3>Trials</h3>")
-    if not order:
-        out.append('<p class="none">No trials in trials.csv.</p>')
-    else:
-        head = ['<th scope="col">trial</th>'] + [f'<th scope="col" title="{esc(p)}">{esc(names[p])}</th>' for p in paths]
-        head += [f'<th scope="col">{esc(metric)} (mean ± std over seeds)</th>',
-                 '<th scope="col" title="the runs the value is the mean of, of the trial&#x27;s runs">seeds</th>',
-                 '<th scope="col">status</th>', '<th scope="col" title="summed over the trial&#x27;s runs">seconds</th>']
-        lines = ['<div class="scroll"><table class="compare trials">', "<thead><tr>" + "".join(head) + "</tr></thead>",
-                 "<tbody>"]
-        for t in order[:TRIALS_SHOWN]:
-            link = _run_link(sweep, t, anchors)
-            num = esc(t.number)
-            num = f'<a href="#{link}">{num}</a>' if link else num
-            cells = [f'<td class="num{" best" if best is not None and t is best else ""}">{num}</td>']
-            cells += [f'<td class="set">{esc(setting(t.params[p])) if p in t.params else "–"}</td>' for p in paths]
-            cells.append(_cell_num(t.value, t.std, is_accuracy(metric)))
-            cells.append(f'<td class="num">{len(t.values)} of {len(t.statuses)}</td>')
-            cells.append(f"<td>{_trial_status(t)}</td>")
-            cells.append(_cell_num(t.seconds))
-            lines.append("<tr>" + "".join(cells) + "</tr>")
-        lines.append("</tbody></table></div>")
-        out.append("\n".join(lines))
-        if len(order) > TRIALS_SHOWN:
-            out.append(f'<p class="meta">The best {TRIALS_SHOWN} of {len(order)} trials are shown; '
-                       f"all of them are in <code>{esc(sweep.path / 'trials.csv')}</code>.</p>")
-    out.append("</section>")
-    return "\n".join(out)
-
-
 # ------------------------------------------------------------------ the report
 
 
 def _has_curve(run: Run) -> bool:
-    return any(_finite(r.get("train_loss")) or _finite(r.get("val_loss")) for r in run.metrics)
+    return any(is_finite(r.get("train_loss")) or is_finite(r.get("val_loss")) for r in run.metrics)
 
 
 @dataclass
@@ -651,7 +502,6 @@ class Report:
 
     runs: list
     comp: Comparison
-    sweeps: list  # nnlab.sweep.record.Sweep objects
     figs: SvgFigures
     title: str
     now: datetime
@@ -662,7 +512,6 @@ class Report:
     curves: list = field(default_factory=list)  # the Curves drawn, in table order
     left: list = field(default_factory=list)  # the Curves not drawn (over the cap)
     colors: dict = field(default_factory=dict)  # run folder -> the colour of its drawn curve
-    claims: list = field(default_factory=list)  # nnlab.claims.gallery.Result objects (nnlab report --claims)
 
 
 LABEL_CHARS = 100  # a legend label's settings are cut after about this many characters
@@ -712,25 +561,18 @@ def choose_curves(comp: Comparison, by_path: dict, cap: int = CURVES_SHOWN) -> t
 
 
 def build_report(runs: list[Run], *, metric: str | None = None, group: bool = True, title: str = "nnlab report",
-                 now: datetime | None = None, sweeps: list | None = None, curves: int = CURVES_SHOWN,
-                 claims: list | None = None) -> Report:
-    """Read what the sections need: the sweeps, the comparison, which curves are drawn and their colours."""
-    from nnlab.sweep.record import read_sweep
-
+                 now: datetime | None = None, curves: int = CURVES_SHOWN) -> Report:
+    """Read what the sections need: the comparison, which curves are drawn and their colours."""
     runs = list(runs)
-    swept = [read_sweep(p) for p in (sweeps_of(runs) if sweeps is None else sweeps)]
-    if metric is None and swept and len({sw.metric for sw in swept}) == 1 and swept[0].metric in METRICS:
-        metric = swept[0].metric
     comp = compare(runs, metric=metric, group=group)
     by_path = {str(r.path): r for r in runs}
-    rep = Report(runs=runs, comp=comp, sweeps=swept, figs=SvgFigures(), title=title, now=now or datetime.now(),
+    rep = Report(runs=runs, comp=comp, figs=SvgFigures(), title=title, now=now or datetime.now(),
                  anchors={str(r.path): _anchor(i) for i, r in enumerate(runs)},
                  real_anchors={os.path.realpath(r.path): _anchor(i) for i, r in enumerate(runs)}, by_path=by_path)
     rep.common = common_settings(comp.rows, lambda row: not row.runs or row.runs[0] not in by_path
                                  or bool(by_path[row.runs[0]].config))
     rep.curves, rep.left = choose_curves(comp, by_path, curves)
     rep.colors = {str(r.path): c.color for c in rep.curves for r in c.runs}
-    rep.claims = list(claims or [])
     return rep
 
 
@@ -750,19 +592,6 @@ def header_section(rep: Report) -> str:
                       f'<p class="meta">Generated {esc(rep.now.strftime("%Y-%m-%d %H:%M:%S"))} by nnlab '
                       f"{esc(__version__)} · {esc(counts)} · best = {direction} {esc(rep.comp.metric)}</p>",
                       "</header>"])
-
-
-def sweeps_section(rep: Report) -> str:
-    return "\n".join(sweep_section(sweep, i, rep.figs, rep.real_anchors) for i, sweep in enumerate(rep.sweeps))
-
-
-def claims_section(rep: Report) -> str:
-    """The claims gallery (nnlab.claims.html), when the report was given a claims folder."""
-    if not rep.claims:
-        return ""
-    from nnlab.claims.html import gallery_section
-
-    return gallery_section(rep.claims, rep.figs)
 
 
 def comparison_section(rep: Report) -> str:
@@ -836,50 +665,65 @@ def runs_section(rep: Report) -> str:
     return "\n".join(parts)
 
 
-# the report's sections, in order: each takes the Report and returns its HTML ("" for nothing)
-SECTIONS = (header_section, claims_section, sweeps_section, comparison_section, curves_section, runs_section)
+# the report's own sections, in order: each takes the Report and returns its HTML ("" for nothing); the
+# parts a caller adds (a sweep's, the claims gallery: nnlab.sweep.html, nnlab.claims.html) go after the header
+SECTIONS = (header_section, comparison_section, curves_section, runs_section)
+
+
+class Part:
+    """A section another layer adds to the report (nnlab.sweep.html's sweeps, nnlab.claims.html's gallery): its
+    HTML for a Report, the style it needs, and the metric it would have the comparison use (None: no wish)."""
+
+    css = ""
+    metric: str | None = None
+
+    def html(self, rep: Report) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def render_report(runs: list[Run], *, metric: str | None = None, group: bool = True,
-                  title: str = "nnlab report", now: datetime | None = None, sweeps: list | None = None,
-                  curves: int = CURVES_SHOWN, sections=SECTIONS, claims: list | None = None) -> str:
+                  title: str = "nnlab report", now: datetime | None = None, curves: int = CURVES_SHOWN,
+                  sections=SECTIONS, parts: list | None = None) -> str:
     """The report's HTML text (``write_report`` writes it).
 
-    ``sweeps``: sweep folders to report before the comparison (default: those the runs belong to,
-    sweeps_of); without ``metric``, the comparison uses the sweeps' metric when they share one.
-    ``curves``: at most this many curves overlaid (0: all).  ``sections``: the functions that write
-    the sections, in order (SECTIONS).  ``claims``: claim results (nnlab.claims.gallery.collect) for the
-    claims gallery section; a report of claims alone (no runs) has only the header and the gallery.
+    ``curves``: at most this many curves overlaid (0: all).  ``sections``: the functions that write the
+    report's own sections, in order (SECTIONS).  ``parts``: sections of other layers (Part), after the
+    header; without ``metric``, the comparison uses the parts' metric when they name one; a report of
+    parts alone (no runs) has only the header and the parts.
     """
     from nnlab import __version__
-    from nnlab.claims.html import CSS as CLAIMS_CSS
 
-    rep = build_report(runs, metric=metric, group=group, title=title, now=now, sweeps=sweeps, curves=curves,
-                       claims=claims)
-    if claims and not rep.runs:
-        sections = [s for s in sections if s in (header_section, claims_section)]
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f'<meta name="generator" content="nnlab {esc(__version__)}">',
-             f"<title>{esc(title)}</title>", f"<style>{CSS}{CLAIMS_CSS if claims else ''}</style>", "</head>",
-             "<body>", "<main>"]
-    parts += [html_text for section in sections if (html_text := section(rep))]
-    parts += [f'<footer>nnlab {esc(__version__)} · self-contained: no scripts, no network.</footer>',
-              "</main>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+    parts = list(parts or [])
+    wished = {p.metric for p in parts if p.metric in METRICS}
+    if metric is None and len(wished) == 1:
+        metric = wished.pop()
+    rep = build_report(runs, metric=metric, group=group, title=title, now=now, curves=curves)
+    own = [s for s in sections if s is header_section] if parts and not rep.runs else list(sections)
+    head = [s for s in own if s is header_section]
+    body = [s for s in own if s is not header_section]
+    css = "".join(dict.fromkeys(p.css for p in parts))
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f'<meta name="generator" content="nnlab {esc(__version__)}">',
+           f"<title>{esc(title)}</title>", f"<style>{CSS}{css}</style>", "</head>", "<body>", "<main>"]
+    out += [html_text for section in head if (html_text := section(rep))]
+    out += [html_text for p in parts if (html_text := p.html(rep))]
+    out += [html_text for section in body if (html_text := section(rep))]
+    out += [f'<footer>nnlab {esc(__version__)} · self-contained: no scripts, no network.</footer>',
+            "</main>", "</body>", "</html>", ""]
+    return "\n".join(out)
 
 
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
-                 title: str = "nnlab report", sweeps: list | None = None, curves: int = CURVES_SHOWN,
-                 claims: list | None = None) -> Path:
-    """Write the HTML report of ``runs`` (and ``sweeps``, see render_report) to ``path`` atomically; return the path."""
+                 title: str = "nnlab report", curves: int = CURVES_SHOWN, parts: list | None = None) -> Path:
+    """Write the HTML report of ``runs`` (and ``parts``, see render_report) to ``path`` atomically; return the path."""
     from nnlab.errors import OutputError
     from nnlab.files import output_target
 
     path = Path(path)
     if path.parent.is_dir():
         output_target(path)  # a device, FIFO or folder is refused before any work
-    text = render_report(runs, metric=metric, group=group, title=title, sweeps=sweeps, curves=curves, claims=claims)
+    text = render_report(runs, metric=metric, group=group, title=title, curves=curves, parts=parts)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text)

@@ -321,7 +321,7 @@ def _import_figures() -> None:
         from nnlab.look.figures import pyplot
 
         pyplot()
-        import nnlab.sweep.figures  # noqa: F401
+        import nnlab.sweep.figures  # noqa: F401 - the import is the point
     except Exception:  # noqa: BLE001 - finish() imports it again and reports a problem there
         pass
 
@@ -334,7 +334,7 @@ def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
     one line per problem; returns the datasets and the base data's fingerprint."""
     from nnlab.config.schema import validate
     from nnlab.experiment import check_against_data
-    from nnlab.sweep.space import planned_points
+    from nnlab.sweep.spec import planned_points
 
     base = validate(dict(spec.base), source=f"{spec.source}: config")
     datasets = Datasets()

@@ -20,7 +20,7 @@ from pathlib import Path
 from nnlab import runs
 from nnlab.ensemble import MEMBERS, ensemble_summary, member_runs, write_mean_curves
 from nnlab.errors import RunError
-from nnlab.sweep.lifecycle import Datasets, SweepView, prepare, run_sweep
+from nnlab.sweep.lifecycle import Datasets, SweepView, run_sweep
 from nnlab.sweep.pool import LocalPool, SerialPool
 from nnlab.sweep.record import run_name
 from nnlab.sweep.task import data_key_of, remember, run_value, train_task, warm_up

@@ -9,38 +9,13 @@ sweep folder (``optuna.storages.JournalStorage``: no server, safe for several pr
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import warnings
 from pathlib import Path
 
-from nnlab.sweep.spec import Param, SweepSpec, round_significant
+from nnlab.sweep.spec import SweepSpec, grid_points, random_point, round_significant
 from nnlab.text import setting
-
-
-def grid_points(params: list[Param]):
-    """Every combination, the first param varying slowest (itertools.product order)."""
-    names = [p.path for p in params]
-    for combo in itertools.product(*(p.grid_values() for p in params)):
-        yield dict(zip(names, combo))
-
-
-def random_point(params: list[Param], seed: int, number: int) -> dict:
-    """Point ``number`` of a random sweep with sampler seed ``seed`` (independent of the others)."""
-    import numpy as np
-
-    rng = np.random.default_rng([seed, number])
-    return {p.path: p.sample(rng) for p in params}
-
-
-def planned_points(spec: SweepSpec):
-    """The points a grid or random sweep will run, in order (nothing for tpe: they depend on results)."""
-    if spec.method == "grid":
-        yield from grid_points(spec.params)
-    elif spec.method == "random":
-        for i in range(spec.trials):
-            yield random_point(spec.params, spec.seed, i)
 
 
 class GridSampler:

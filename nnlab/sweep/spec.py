@@ -33,7 +33,8 @@ from typing import Any
 
 import yaml
 
-from nnlab.config.loader import apply_override, load_with_extends, parse_yaml, read_yaml_file, set_key
+from nnlab.config.loader import deep_merge, load_with_extends, parse_yaml, read_yaml_file
+from nnlab.config.schema import apply_override, set_key
 from nnlab.options import did_you_mean, is_number, unknown_key_message
 from nnlab.errors import ConfigError
 from nnlab.text import printable, setting, shown
@@ -202,6 +203,33 @@ class SweepSpec:
         raw = self.raw_point(values)
         raw["seed"], raw["name"] = seed, name
         return validate(raw, source=f"{self.source}: params ({point_text(values)})")
+
+
+# ------------------------------------------------------------------ the points of a plan
+
+
+def grid_points(params: list[Param]):
+    """Every combination, the first param varying slowest (itertools.product order)."""
+    names = [p.path for p in params]
+    for combo in itertools.product(*(p.grid_values() for p in params)):
+        yield dict(zip(names, combo))
+
+
+def random_point(params: list[Param], seed: int, number: int) -> dict:
+    """Point ``number`` of a random sweep with sampler seed ``seed`` (independent of the others)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, number])
+    return {p.path: p.sample(rng) for p in params}
+
+
+def planned_points(spec: SweepSpec):
+    """The points a grid or random sweep will run, in order (nothing for tpe: they depend on results)."""
+    if spec.method == "grid":
+        yield from grid_points(spec.params)
+    elif spec.method == "random":
+        for i in range(spec.trials):
+            yield random_point(spec.params, spec.seed, i)
 
 
 def point_text(values: dict) -> str:
@@ -385,8 +413,6 @@ def base_config(value, path: Path, errors: list[str]) -> dict:
         if "extends" in out:  # inline keys may extend a config file, relative to the sweep file
             parent = out.pop("extends")
             try:
-                from nnlab.config.loader import deep_merge
-
                 out = deep_merge(load_with_extends(path.parent / str(parent)), out)
             except ConfigError as exc:
                 errors.extend(exc.lines)
@@ -593,8 +619,6 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     from nnlab.config.schema import validate
 
     errors = list(errors or [])
-    from nnlab.sweep.space import planned_points
-
     planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
     for p in spec.params:
         values = p.choices if not p.is_range else [p.low, p.high]

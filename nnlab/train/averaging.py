@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Optional
+
 
 import numpy as np
 
