@@ -1,4 +1,4 @@
-"""What weight averaging costs per training step (train.averaging, nnlab/train/averaging.py).
+"""What weight averaging costs per training step (train.averaging, nnlab/train/averager.py).
 
     python bench/averaging.py [CONFIG]        (default configs/ema.yaml)
 

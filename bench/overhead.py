@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.components.optimizers import optimizers
 from nnlab.config import validate
 from nnlab.train.diagnostics import Diagnostics
-from nnlab.components.losses import SoftmaxCrossEntropy
 from nnlab.train.model import build_model
-from nnlab.components.optimizers import optimizers
 from nnlab.train.trainer import evaluate
 
 # name: (training samples before the split, features, hidden, batch)

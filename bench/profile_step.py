@@ -37,9 +37,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     import numpy as np
+    import run as bench
     from threadpoolctl import threadpool_limits
 
-    import run as bench
     from nnlab.config import validate
     from nnlab.data import load_dataset
     from nnlab.train.trainer import Trainer

@@ -66,9 +66,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6, help="epochs of each mode (alternating)")
     args = ap.parse_args()
     import numpy as np
+    import run as bench
     from threadpoolctl import threadpool_limits
 
-    import run as bench
     from nnlab.config import validate
     from nnlab.data import load_dataset
     from nnlab.train.trainer import Trainer, build

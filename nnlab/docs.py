@@ -12,13 +12,13 @@ import re
 import sys
 from pathlib import Path
 
+from nnlab.config.kinds import KINDS
+from nnlab.options import component_options_text
+
 START, END = "<!-- components:start -->", "<!-- components:end -->"
 
 
 def components_markdown() -> str:
-    from nnlab.config.kinds import KINDS
-    from nnlab.options import component_options_text
-
     out = []
     for kind in KINDS:
         reg, key = kind.registry, kind.key

@@ -28,7 +28,11 @@ from pathlib import Path
 
 from nnlab import files, runs
 from nnlab.errors import RunError
+from nnlab.look.figures import plot_compare
 from nnlab.metrics import METRIC_COLUMNS
+from nnlab.runs.compare import flatten
+from nnlab.text import setting
+from nnlab.train.combine import combine
 
 MEMBERS = "members"  # the members' sweep folder inside an ensemble's run folder
 
@@ -52,8 +56,6 @@ def combine_runs(run_dirs: list, dataset) -> dict:
     """Score finished runs (their model.npz) as an ensemble on ``dataset``: each member's and the ensemble's
     validation and test loss/accuracy, and the gain over the mean and the best member."""
     import numpy as np
-
-    from nnlab.train.combine import combine
 
     outs = {"val": [], "test": []}
     for d in run_dirs:
@@ -81,9 +83,6 @@ def combine_runs(run_dirs: list, dataset) -> dict:
 def check_same_data(run_list) -> None:
     """Runs can form an ensemble only on the same data: same data spec and dtype, same features and classes.
     The message names the key that differs (data.preprocess, data.val_fraction, ...), whole."""
-    from nnlab.runs.compare import flatten
-    from nnlab.text import setting
-
     first = run_list[0]
     for r in run_list[1:]:
         a_data, b_data = (first.config or {}).get("data") or {}, (r.config or {}).get("data") or {}
@@ -154,8 +153,6 @@ def write_mean_curves(name: str, run_dir: Path, dirs: list[Path], summary: dict)
         w.write(mean_row([rows[e] for _, rows in curves]))
     w.close()
     try:
-        from nnlab.look.figures import plot_compare
-
         plot_compare(curves, run_dir / "curves.png", title=f"{name}: {len(curves)} members")
     except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run
         summary["plot_error"] = f"{type(exc).__name__}: {exc}"

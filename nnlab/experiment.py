@@ -28,20 +28,25 @@ from typing import Callable, Optional
 import numpy as np
 
 from nnlab import files, runs
-from nnlab.errors import NnlabError, RunError
+from nnlab.components.schedules import schedules
+from nnlab.config import load_config
+from nnlab.data import load_dataset
+from nnlab.data.augment import check_against_data as check_augment
+from nnlab.errors import ConfigError, NnlabError, RunError
 from nnlab.interrupt import deferred
+from nnlab.look.figures import plot_curves, plot_diagnostics
 from nnlab.metrics import METRIC_COLUMNS
 from nnlab.runs.diagnosis import diagnose
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
-from nnlab.train.trainer import TrainResult, monitor_metric, train
+from nnlab.train.size import check_model_size
+from nnlab.train.threads import blas_threads, limited
+from nnlab.train.trainer import Trainer, TrainResult, monitor_metric, train
 
 CHECKPOINT = "checkpoint.npz"
 RESUMABLE = ("interrupted", "crashed", "failed")
 
 
 def load_data(cfg):
-    from nnlab.data import load_dataset
-
     return load_dataset(cfg.data, dtype=cfg.dtype)
 
 
@@ -52,13 +57,10 @@ def check_against_data(cfg, dataset) -> None:
     no val_* metric without a validation split, no *_acc metric for regression.  Mixup needs classes,
     and a shift must be shorter than the inputs (nnlab.data.augment).
     """
-    from nnlab.errors import ConfigError
-
     has_val = dataset.x_val is not None
     uses = []
     if cfg.train["early_stopping"]:
         uses.append(("train.early_stopping.metric", cfg.train["early_stopping"]["metric"]))
-    from nnlab.components.schedules import schedules
 
     if schedules.get(cfg.train["schedule"]["name"]).obj.stateful:  # it reacts to its metric option
         uses.append(("train.schedule.metric", cfg.train["schedule"]["metric"]))
@@ -72,12 +74,10 @@ def check_against_data(cfg, dataset) -> None:
             allowed = "train_loss or train_acc" if dataset.task == "classification" else "train_loss"
             errors.append(f"{cfg.source}: {key}: {metric} needs a validation split, but data.val_fraction is 0; "
                           f"use {allowed}, or set data.val_fraction > 0")
-    from nnlab.data.augment import check_against_data as check_augment
 
     errors += check_augment(cfg.data.get("augment"), dataset, cfg.source)
     if errors:
         raise ConfigError(lines=errors)
-    from nnlab.train.size import check_model_size
 
     check_model_size(cfg, dataset.n_features, dataset.n_outputs)  # one line, not a MemoryError mid-build
 
@@ -174,8 +174,6 @@ def prepare_resume(run_dir, data_for: Optional[Callable] = None):
     """(config, dataset, checkpoint state) of a run folder that can be resumed, or one RunError line.
 
     ``data_for(cfg)`` gives the data (a sweep's worker keeps them loaded); by default they are loaded."""
-    from nnlab.config import load_config
-
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise RunError(f"{run_dir}: no such run folder")
@@ -207,7 +205,6 @@ def prepare_resume(run_dir, data_for: Optional[Callable] = None):
         raise RunError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}); the run cannot be resumed") from None
     dataset = (data_for or load_data)(cfg)
     try:  # every field the trainer will read, checked now rather than after the run folder is touched
-        from nnlab.train.trainer import Trainer
 
         Trainer(cfg, dataset).load_state_dict(state)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
@@ -248,8 +245,6 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         state["data.fingerprint"] = fingerprint
         runs.atomic_savez(run_dir / CHECKPOINT, state)
 
-    from nnlab.train.threads import blas_threads, limited
-
     threads = options.threads or blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
     summary["blas_threads"] = threads or "default"
     try:
@@ -273,8 +268,6 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
 
 def _plot(cfg, run_dir: Path, history: list, diag_rows: list, summary: dict) -> None:
     try:
-        from nnlab.look.figures import plot_curves, plot_diagnostics
-
         plot_curves(history, run_dir / "curves.png", title=cfg.name)
         if diag_rows:
             plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)

@@ -31,10 +31,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from nnlab import runs
+from nnlab.components.optimizers import optimizers
 from nnlab.errors import ConfigError, RunError
 from nnlab.interrupt import deferred
-from nnlab.train.range_test import (BETA, MIN_POINTS, RECOMMENDED, SKIP_END, STOP_FACTOR, WHY, RangeTestResult, range_test,
-                                 suggest, sweep_rates)
+from nnlab.look.figures import plot_lr_find
+from nnlab.train.range_test import (BETA, MIN_POINTS, RECOMMENDED, SKIP_END, STOP_FACTOR, WHY, RangeTestResult,
+                                    range_test, suggest, sweep_rates)
+from nnlab.train.size import check_model_size
+from nnlab.train.threads import blas_threads, limited
 
 CSV = "lr_find.csv"
 PNG = "lr_find.png"
@@ -69,11 +73,7 @@ def run_lr_find(cfg, dataset, runs_dir="runs", start: float = 1e-7, end: float =
 
     ``on_start(info)`` gets the folder and the sizes, ``on_step(i, lr, loss, smoothed)`` every step.
     """
-    from nnlab.train.size import check_model_size
-    from nnlab.train.threads import blas_threads, limited
-
     check_range(start, end, steps)
-    from nnlab.components.optimizers import optimizers
 
     opt = cfg.train["optimizer"]
     if optimizers.get(opt["name"]).obj.needs_closure:
@@ -150,8 +150,6 @@ def _finish(cfg, folder: Path, summary: dict, writer, result: RangeTestResult | 
         summary.update(_result_summary(cfg, result, found, win, lrs, smoothed))
         if n:
             try:
-                from nnlab.look.figures import plot_lr_find
-
                 plot_lr_find(lrs, losses, smoothed, found, (win.first, win.stop), folder / PNG,
                              title=f"{cfg.name}: {cfg.train['optimizer']['name']}, range test",
                              recommended=RECOMMENDED if found else None)

@@ -1,4 +1,4 @@
-"""Tests for nnlab.train.averaging (train.averaging: EMA and SWA): torch.optim.swa_utils golden values for
+"""Tests for nnlab.train.averager (train.averaging: EMA and SWA): torch.optim.swa_utils golden values for
 the averages, SWALR and update_bn; the trainer's use of the averaged weights (validation, test, early stopping,
 checkpoints and resume); config validation; metrics.csv with and without the raw_val_* columns.
 
@@ -14,15 +14,15 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from helpers import merged_config
+
 from nnlab.cli import main
 from nnlab.data import load_dataset
 from nnlab.experiment import run_experiment
 from nnlab.metrics import METRIC_COLUMNS
 from nnlab.runs import MetricsWriter, load_run
 from nnlab.runs.compare import compare
-from nnlab.train.averaging import Averager, epoch_rates, swa_start_epoch, update_bn
+from nnlab.train.averager import Averager, epoch_rates, swa_start_epoch, update_bn
 from nnlab.train.model import build_model
 from nnlab.train.trainer import Trainer, evaluate, rng_streams, train
 

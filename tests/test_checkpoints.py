@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from test_resume import RAW, copy
 
 from nnlab.config import validate
 from nnlab.data import load_dataset
 from nnlab.train.trainer import train
-from test_resume import RAW, copy
+
 
 def test_resume_from_the_middle_of_an_epoch_is_exact():
     """checkpoint_seconds=0 offers a checkpoint after every batch; any of them continues exactly."""

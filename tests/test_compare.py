@@ -20,10 +20,10 @@ from click.testing import CliRunner
 import nnlab.config
 import nnlab.look.figures
 from nnlab.cli import main
-from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, setting_groups, short_key, sparkline,
-                           to_csv, to_json, to_markdown)
 from nnlab.experiment import run_experiment
 from nnlab.runs import find_runs, load_run, write_json
+from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, setting_groups, short_key, sparkline,
+                                to_csv, to_json, to_markdown)
 
 BASE = {"name": "a", "seed": 0, "data": {"name": "spiral", "n_samples": 150},
         "model": {"hidden": [16]},

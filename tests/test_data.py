@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from nnlab import data
-from nnlab.data import preprocess
-from nnlab.data import load_dataset
+from nnlab.data import load_dataset, preprocess
 from nnlab.errors import DataError
 
 

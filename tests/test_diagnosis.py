@@ -11,13 +11,13 @@ import pytest
 
 import nnlab.config
 import nnlab.look.figures
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.experiment import run_experiment
 from nnlab.runs import diagnosis as D
+from nnlab.runs import read_diagnostics, read_metrics
 from nnlab.runs.diagnosis import diagnose
 from nnlab.train.diagnostics import Diagnostics
-from nnlab.experiment import run_experiment
-from nnlab.components.losses import SoftmaxCrossEntropy
 from nnlab.train.model import build_model
-from nnlab.runs import read_diagnostics, read_metrics
 
 EPS = 1e-6  # relative step across a threshold: "just below" and "just above"
 

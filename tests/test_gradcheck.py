@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from nnlab.components.activations import ReLU, Sigmoid, activations
-from nnlab.config import validate
-from nnlab.train.gradcheck import (ABS_TOLERANCE, TOLERANCE, TensorCheck, check_model, numerical_gradient,
-                             relative_error)
 from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy
+from nnlab.config import validate
+from nnlab.train.gradcheck import ABS_TOLERANCE, TOLERANCE, TensorCheck, check_model, numerical_gradient, relative_error
 from nnlab.train.model import build_model
 
 N_IN, HIDDEN, N_OUT, BATCH = 5, [6, 4], 3, 8

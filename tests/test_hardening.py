@@ -130,12 +130,12 @@ def test_step_schedules_count_the_merged_batches():
 # 12. a failed plot is said, a failed start leaves nothing ---------------------------------------
 
 def test_a_plot_that_fails_is_reported_as_a_warning(tmp_path, monkeypatch):
-    import nnlab.look.figures as figures
+    import nnlab.experiment as experiment
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(figures, "plot_curves", full_disk)
+    monkeypatch.setattr(experiment, "plot_curves", full_disk)
     cfg = write(tmp_path, "p.yaml", "data: {name: spiral, n_samples: 60}\ntrain: {epochs: 2}\n")
     r = CliRunner().invoke(main, ["train", str(cfg), "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert r.exit_code == 0

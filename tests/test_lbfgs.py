@@ -725,9 +725,7 @@ def test_every_end_of_epoch_checkpoint_resumes_exactly(dtype):
 def test_a_run_folder_stopped_by_ctrl_c_resumes_to_the_uninterrupted_run_and_a_damaged_one_is_refused(tmp_path):
     from test_resume import assert_same_run, ctrl_c_after
 
-    from nnlab.experiment import resume_experiment, run_experiment
-
-    from nnlab.experiment import CHECKPOINT
+    from nnlab.experiment import CHECKPOINT, resume_experiment, run_experiment
 
     cfg = mlp()
     reference, _, _ = run_experiment(cfg, tmp_path / "a")

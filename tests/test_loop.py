@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import merged_config
 
 from nnlab.components import regularizers
 from nnlab.components.losses import loss_for_task
 from nnlab.components.optimizers import SGD
-from helpers import merged_config
 from nnlab.data import load_dataset
 from nnlab.train.model import MLP, build_model
 from nnlab.train.trainer import rng_streams, train

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.train.gradcheck import numerical_gradient, relative_error
 from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy, loss_for_task, losses
+from nnlab.train.gradcheck import numerical_gradient, relative_error
 
 
 def centred_difference(fun, x, h=1e-6):

@@ -29,7 +29,7 @@ from nnlab.data import load_dataset
 from nnlab.lr_find import COLUMNS
 from nnlab.runs import TIMESTAMP, find_runs
 from nnlab.train.range_test import (Smoother, longest_decrease, range_test, softmax_hessian, suggest, sweep_rates,
-                                 valley_index, window)
+                                    valley_index, window)
 from nnlab.train.trainer import build, train
 
 # softmax regression (no hidden layer) on 4 overlapping Gaussian blobs in 5-D: full-batch SGD, float64

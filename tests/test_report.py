@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from nnlab.config import validate
-from nnlab.runs.diagnosis import diagnose
 from nnlab.experiment import run_experiment
 from nnlab.look.report import fmt_number, fmt_value, write_report
 from nnlab.runs import Run, find_runs
+from nnlab.runs.diagnosis import diagnose
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 SVG_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")

@@ -8,8 +8,8 @@ import html
 import re
 
 import pytest
-
 from helpers import LONG, fake_runs
+
 from nnlab.look import figures
 from nnlab.look.figures import CURVES_SHOWN
 from nnlab.look.report import build_report, column_headers, render_report

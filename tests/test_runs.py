@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from nnlab import files as files_mod
+from nnlab.runs import (MetricsWriter, Run, atomic_savez, atomic_write, create_run_dir, find_runs, git_commit, load_run,
+                        read_diagnostics, read_metrics, write_json)
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
-from nnlab.runs import (MetricsWriter, Run, atomic_savez, atomic_write, create_run_dir, find_runs, git_commit,
-                        load_run, read_diagnostics, read_metrics, write_json)
 from nnlab.train.trainer import METRIC_COLUMNS
 
 NOW = datetime(2024, 3, 5, 14, 7, 9)

@@ -535,8 +535,8 @@ def test_resolve_fills_defaults():
 # ---- 4. construction, plateau edges, one-cycle and SGDR corner cases -----------------------
 # (added for mutation testing, see docs/mutants.md)
 
-from nnlab.components.schedules import (Constant, Cosine, Cyclic, Exponential, InverseTime,  # noqa: E402
-                                        MultiStep, OneCycle, Plateau, Step, WarmRestart)
+from nnlab.components.schedules import (Constant, Cosine, Cyclic, Exponential, InverseTime, MultiStep,  # noqa: E402
+                                        OneCycle, Plateau, Step, WarmRestart)
 
 # class, required options, the defaults (torch's where torch has the schedule) as attributes
 DIRECT = [

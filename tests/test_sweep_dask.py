@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from nnlab.cli import main
 from helpers import only_folder as the_sweep
 from helpers import write_sweep
+
+from nnlab.cli import main
 
 distributed = pytest.importorskip("dask.distributed")
 

@@ -25,19 +25,10 @@ from nnlab.config import validate
 from nnlab.experiment import run_experiment
 from nnlab.look.figures import SvgFigures, pyplot
 from nnlab.look.report import render_report
-from nnlab.sweep.html import TRIALS_SHOWN, SweepsPart, sweeps_of
-from nnlab.sweep.figures import (
-    best_curves_figure,
-    best_so_far,
-    best_trials,
-    is_sweep_folder,
-    params_figure,
-    plot_sweep,
-    progress_figure,
-    sweep_svgs,
-    trial_label,
-)
 from nnlab.runs import find_runs
+from nnlab.sweep.plots import (best_curves_figure, best_so_far, best_trials, is_sweep_folder, params_figure,
+                                 plot_sweep, progress_figure, sweep_svgs, trial_label)
+from nnlab.sweep.section import TRIALS_SHOWN, SweepsPart, sweeps_of
 from nnlab.sweep.record import make_trial, read_sweep
 
 NAME = "lr<&>sweep"  # escaped in the report

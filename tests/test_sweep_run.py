@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from nnlab.cli import main
 from helpers import only_folder as the_sweep
 from helpers import write_sweep
+
+from nnlab.cli import main
 from nnlab.config import load_config
 from nnlab.experiment import run_experiment
 from nnlab.runs import load_run, read_metrics

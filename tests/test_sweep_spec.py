@@ -14,8 +14,7 @@ from click.testing import CliRunner
 from nnlab.cli import main
 from nnlab.errors import ConfigError
 from nnlab.sweep.space import GridSampler, RandomSampler, TPESampler
-from nnlab.sweep.spec import grid_points, random_point
-from nnlab.sweep.spec import Param, SweepSpec, load_sweep, point_mapping
+from nnlab.sweep.spec import Param, SweepSpec, grid_points, load_sweep, point_mapping, random_point
 from nnlab.text import setting as value_text
 
 BASE = {"name": "b", "data": {"name": "spiral", "n_samples": 120},

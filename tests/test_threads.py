@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import merged_config
 from threadpoolctl import threadpool_info
 
-from helpers import merged_config
 from nnlab.experiment import run_experiment
 from nnlab.train.threads import THRESHOLD, blas_threads, largest_product_flops
 

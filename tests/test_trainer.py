@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from nnlab.config import validate
 from helpers import merged_config
-from nnlab.data import load_dataset
-from nnlab.components.losses import SoftmaxCrossEntropy
-from nnlab.train.model import build_model
-from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value, penalty
-from nnlab.train.trainer import evaluate, rng_streams, steps_per_epoch, train
 
+from nnlab.components.losses import SoftmaxCrossEntropy
+from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value, penalty
+from nnlab.config import validate
+from nnlab.data import load_dataset
+from nnlab.train.model import build_model
+from nnlab.train.trainer import evaluate, rng_streams, steps_per_epoch, train
 
 BASE = {"name": "t", "seed": 0,
            "data": {"name": "spiral", "n_samples": 150, "val_fraction": 0.2},

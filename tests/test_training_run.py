@@ -17,10 +17,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import merged_config
 
 import nnlab.train.trainer as trainer
 from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy
-from helpers import merged_config
 from nnlab.data import load_dataset
 from nnlab.data.splits import Dataset
 from nnlab.interrupt import Interrupted

@@ -44,8 +44,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlab.config.loader import read_yaml_file
+from nnlab.config.schema import set_key
 from nnlab.errors import ConfigError
-from nnlab.text import setting, shown
+from nnlab.options import did_you_mean, unknown_key_message
+from nnlab.sweep.spec import SWEEP_KEYS, base_config, build_spec, grid_points, params_from, round_significant
+from nnlab.text import printable, setting, shown
 
 # what a claim can be judged by; True: higher is better
 METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
@@ -123,12 +127,6 @@ def load_claim(path, quick: bool = False, suggested: float | None = None):
 
 
 def _load(path, quick: bool, suggested: float | None = None):
-    from nnlab.config.loader import read_yaml_file
-    from nnlab.config.schema import set_key
-    from nnlab.text import printable
-    from nnlab.options import unknown_key_message
-    from nnlab.sweep.spec import SWEEP_KEYS, base_config, build_spec, params_from
-
     path = Path(path)
     src = str(path)
     data = read_yaml_file(path)
@@ -215,9 +213,6 @@ LR = "train.optimizer.lr"
 
 
 def _tune(value, plist, src: str, errors: list[str]) -> str | None:
-    from nnlab.text import printable
-    from nnlab.options import did_you_mean
-
     if value is None:
         return None
     where = f"{src}: claim: tune"
@@ -237,9 +232,6 @@ def _tune(value, plist, src: str, errors: list[str]) -> str | None:
 
 
 def _range_test(value, src: str, errors: list[str]) -> dict | None:
-    from nnlab.text import printable
-    from nnlab.options import unknown_key_message
-
     where = f"{src}: claim: range_test"
     if value is None or value is False:
         return None
@@ -269,8 +261,6 @@ def _range_test(value, src: str, errors: list[str]) -> dict | None:
 
 def _add_suggestion(rtest: dict, suggested: float, plist) -> dict:
     """The range test's rate added to the learning rates of the grid; the claim records where it went."""
-    from nnlab.sweep.spec import round_significant
-
     rate = round_significant(float(suggested), 3)
     for p in plist:
         if p.path == LR and not p.is_range:
@@ -283,10 +273,6 @@ def _add_suggestion(rtest: dict, suggested: float, plist) -> dict:
 
 
 def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, range_test: dict | None = None):
-    from nnlab.text import printable
-    from nnlab.options import did_you_mean, unknown_key_message
-    from nnlab.sweep.spec import grid_points
-
     where = f"{src}: claim: expect"
     if not isinstance(e, dict):
         errors.append(f"{where}: must be a mapping such as {{metric: test_acc, by: model.activation, "
@@ -416,7 +402,6 @@ def claim_files(items, folder="claims") -> list[Path]:
             p = folder / f"{it}.yaml"
         if not p.is_file():
             known = sorted(f.stem for f in folder.glob("*.yaml")) if folder.is_dir() else []
-            from nnlab.options import did_you_mean
 
             errors.append(f"{it}: no such claim file or claim id"
                           + (f"; the claims are {', '.join(known)}{did_you_mean(it, known)}" if known else ""))

@@ -28,7 +28,14 @@ from pathlib import Path
 
 from nnlab import files
 from nnlab.claims.claim import METRICS
+from nnlab.claims.run import is_finished
 from nnlab.claims.verdict import RULE, Stats, judge, num
+from nnlab.errors import ConfigError
+from nnlab.look.figures import to_file
+from nnlab.runs import read_metrics
+from nnlab.runs.read import read_diagnostics
+from nnlab.sweep.plots import best_curves_figure
+from nnlab.sweep.task import run_value
 from nnlab.text import setting
 
 COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
@@ -74,8 +81,6 @@ def epochs_to(history: list, target: float):
 
 
 def run_metric(metric: str, summary: dict, history: list, diag: list, target: float | None = None):
-    from nnlab.sweep.task import run_value
-
     status = summary.get("status", "failed")
     if metric == "epochs_to_target":
         return epochs_to(history, target) if status in ("completed", "diverged") else None
@@ -98,9 +103,6 @@ def run_metric(metric: str, summary: dict, history: list, diag: list, target: fl
 
 def collect(folder) -> Result:
     """The claim of one sweep folder with every run's values, grouped by variant."""
-    from nnlab.runs import read_metrics
-    from nnlab.runs.read import read_diagnostics
-
     folder = Path(folder)
     claim = json.loads(_text(folder / "claim.json"))
     res = Result(claim, folder)
@@ -191,8 +193,6 @@ def _better(a: dict, b: dict, metric: str) -> bool:
 def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     """Per claim id in ``out`` (those in ``ids`` only, when given), its finished full sweep folder, else its
     finished quick one; notes on the rest."""
-    from nnlab.claims.run import is_finished
-
     out = Path(out)
     by_id: dict = {}
     notes = []
@@ -289,9 +289,6 @@ def curves_metric(metric: str) -> str:
 
 
 def figure(res: Result, path: Path):
-    from nnlab.look.figures import to_file
-    from nnlab.sweep.figures import best_curves_figure
-
     m = curves_metric(res.claim["expect"]["metric"])
     curves = [(v, res.curves.get(v, [])) for v in res.claim["variants"]]
     made = best_curves_figure(curves, m, title=f"{res.claim['id']}: {m} per variant (mean over seeds, "
@@ -389,8 +386,6 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
 
 def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[list[Result], list[str]]:
     """Every finished claim in the folder ``out`` (see find), collected; ConfigError when there is none."""
-    from nnlab.errors import ConfigError
-
     out = Path(out)
     if not out.is_dir():
         raise ConfigError(f"{option} {out}: no such folder; run nnlab claims run --out {out} first")

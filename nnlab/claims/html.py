@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 
+from nnlab import __version__
 from nnlab.claims.gallery import INTRO, Result, curves_metric, expected_text, parts, seeds_of
 from nnlab.claims.verdict import FAILS, HOLDS, RULE
+from nnlab.look.figures import SvgFigures
 from nnlab.look.report import CSS as REPORT_CSS
 from nnlab.look.report import Part, Report, esc
+from nnlab.sweep.plots import best_curves_figure
 
 CSS = """
 .claims table td:first-child { max-width: 26em; overflow-wrap: anywhere; }
@@ -46,8 +49,6 @@ def _table(header: list, rows: list) -> str:
 
 
 def _figure(r: Result, figs) -> str:
-    from nnlab.sweep.figures import best_curves_figure
-
     m = curves_metric(r.claim["expect"]["metric"])
     made = best_curves_figure([(v, r.curves.get(v, [])) for v in r.claim["variants"]], m,
                               title=f"{r.claim['id']}: {m} per variant (mean over seeds, band: min–max)")
@@ -85,9 +86,6 @@ def gallery_section(results: list[Result], figs, heading: str = "h2") -> str:
 
 
 def render_page(results: list[Result], title: str = "nnlab claims gallery") -> str:
-    from nnlab import __version__
-    from nnlab.look.figures import SvgFigures
-
     body = gallery_section(results, SvgFigures(), heading="h1")
     return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
                       '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import yaml
 
-from nnlab.sweep.lifecycle import SweepView
+from nnlab import files
+from nnlab.claims.claim import load_claim
+from nnlab.config.schema import validate
+from nnlab.errors import RunError
+from nnlab.runs import read_summary_json, write_json
+from nnlab.sweep.lifecycle import SweepView, prepare, run_sweep
+from nnlab.sweep.pool import LocalPool
+from nnlab.sweep.task import remember, warm_up
+from nnlab.sweep.work import run_task
+from nnlab.train.range_test import RECOMMENDED, range_test, suggest, sweep_rates
+from nnlab.train.threads import limited
 
 
 def folder_for(out, claim_id: str, quick: bool) -> Path:
@@ -21,15 +31,11 @@ def folder_for(out, claim_id: str, quick: bool) -> Path:
 
 
 def is_finished(folder: Path) -> bool:
-    from nnlab.runs import read_summary_json
-
     s = read_summary_json(folder)
     return s.get("status") == "completed" and "finished" in s
 
 
 def _same_spec(folder: Path, spec) -> bool:
-    from nnlab import files
-
     try:
         old = files.yaml_load_bounded(files.read_text_bounded(folder / "sweep.yaml", files.CONFIG_MAX_BYTES,
                                                               "a claim's sweep.yaml"))
@@ -43,12 +49,6 @@ def range_test_rate(claim, spec) -> dict:
     """A range_test claim's learning-rate range test on its base config (the config's seed), as ``nnlab
     lr-find`` runs it but writing nothing: {suggested, rule, steps_done, stopped}.  RunError when the
     test recommends no rate."""
-    from nnlab.config.schema import validate
-    from nnlab.errors import RunError
-    from nnlab.sweep.lifecycle import prepare
-    from nnlab.train.range_test import RECOMMENDED, range_test, suggest, sweep_rates
-    from nnlab.train.threads import limited
-
     rt = claim.range_test
     cfg = validate(dict(spec.base), source=f"{spec.source}: config")
     datasets, _ = prepare(spec)
@@ -73,8 +73,6 @@ class ClaimView(SweepView):
         self.claim, self.quick, self.inner = claim, quick, inner or SweepView()
 
     def start(self, sweep) -> None:
-        from nnlab.runs import write_json
-
         write_json(sweep.folder / "claim.json", self.claim.as_json(self.quick))
         self.inner.start(sweep)
 
@@ -99,19 +97,11 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepVi
     resolved sweep then names it, so a finished folder is reused only for the same rate).  ``view``: how
     the sweep shows itself (the CLI's panel); the claim's own lines go to ``say``."""
     if claim.range_test is not None and "suggested" not in claim.range_test:
-        from nnlab.claims.claim import load_claim
-
         found = range_test_rate(claim, spec)
         claim, spec = load_claim(claim.path, quick, suggested=found["suggested"])
         claim.range_test.update(rule=found["rule"], steps_done=found["steps_done"], stopped=found["stopped"])
         say(f"{claim.id}: the range test recommends lr {claim.range_test['label']} ({found['rule'].split(':')[0]})")
     from functools import partial
-
-    from nnlab.runs import write_json
-    from nnlab.sweep.lifecycle import run_sweep
-    from nnlab.sweep.pool import LocalPool
-    from nnlab.sweep.task import remember, warm_up
-    from nnlab.sweep.work import run_task
 
     folder = folder_for(out, claim.id, quick)
     n_runs = spec.n_trials * len(spec.seeds)

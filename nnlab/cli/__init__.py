@@ -2,8 +2,8 @@
 
 Library errors (NnlabError) become one line each on stderr and exit code 2 (bad
 input) or 1 (a run that failed); never a traceback for a user's mistake.  Set
-NNLAB_DEBUG=1 to see tracebacks.  Heavy modules are imported inside commands so
-that ``nnlab --help`` answers at once.
+NNLAB_DEBUG=1 to see tracebacks.  Imports inside the commands (here and in every
+command module) are for start-up time: ``nnlab --help`` answers at once, loading no numpy.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""nnlab claims: the claims of the course notes, each run as a sweep and judged by a stated rule."""
+"""nnlab claims: the claims of the course notes, each run as a sweep and judged by a stated rule.
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
 import click
 
-from nnlab.cli import make_console, handle_errors, main
+from nnlab.cli import handle_errors, main, make_console
 
 
 @main.group()
@@ -38,10 +41,10 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     """
     import time
 
-    from nnlab.claims.run import run_claim
     from nnlab.claims.claim import claim_files, load_claim
-    from nnlab.train.threads import cores
+    from nnlab.claims.run import run_claim
     from nnlab.errors import ConfigError
+    from nnlab.train.threads import cores
 
     out_console = make_console()
     files = claim_files(claim_ids, claims_dir)

@@ -1,4 +1,7 @@
-"""nnlab lr-find: the learning-rate range test (Smith 2017, fastai's lr_find; course note 004)."""
+"""nnlab lr-find: the learning-rate range test (Smith 2017, fastai's lr_find; course note 004).
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import sys
 
 import click
 
-from nnlab.cli import make_console, load_configs, handle_errors, main, set_option
+from nnlab.cli import handle_errors, load_configs, main, make_console, set_option
 
 
 def _e(text) -> str:

@@ -1,4 +1,7 @@
-"""nnlab runs, show, compare and report: reading run folders (never the trainer)."""
+"""nnlab runs, show, compare and report: reading run folders (never the trainer).
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import sys
 
 import click
 
-from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, make_console, check_output, handle_errors, main
+from nnlab.cli import PLOT_SUFFIXES, REPORT_SUFFIXES, check_output, handle_errors, main, make_console
 from nnlab.metrics import METRICS
+
 
 def _esc(text) -> str:
     """Text from a run folder (names, messages, paths) for rich: '[' is a bracket, not markup."""
@@ -64,9 +68,9 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
       nnlab compare runs/* --format json > results.json
       nnlab compare runs/*sgd* --plot sgd.png
     """
-    from nnlab.runs.compare import COLUMNS, compare, to_csv, to_json, to_markdown
     from nnlab.errors import ConfigError
     from nnlab.runs import find_runs
+    from nnlab.runs.compare import COLUMNS, compare, to_csv, to_json, to_markdown
 
     if sort and sort not in COLUMNS and sort != "name":
         raise ConfigError(f"--sort: unknown column {sort!r}; choose from name, {', '.join(COLUMNS)}")
@@ -98,8 +102,8 @@ def compare_(runs, all_keys, metric, sort, top, fmt, no_group, plot):
         if comp.damaged and not terminal:  # below a table for scripts they would be a row: on stderr
             _warn(f"{path}: not compared (damaged: {why})" for path, why in comp.damaged)
     if plot:
-        from nnlab.runs.compare import label
         from nnlab.look.figures import plot_compare
+        from nnlab.runs.compare import label
 
         by_path = {str(r.path): r for r in found}
         series = [(label(row), [by_path[p].metrics for p in row.runs] if len(row.runs) > 1
@@ -220,7 +224,7 @@ def report(runs, output, metric, no_group, claims_out):
         if not found:
             make_console(stderr=True).print("no runs found; nothing written")
             sys.exit(1)
-        from nnlab.sweep.html import SweepsPart, sweeps_of
+        from nnlab.sweep.section import SweepsPart, sweeps_of
 
         parts.append(SweepsPart(sweeps_of(found)))
     path = write_report(found, output, metric=metric, group=not no_group, parts=parts)

@@ -1,4 +1,7 @@
-"""nnlab sweep: grid, random or Bayesian (TPE) search over configs, in parallel, resumable."""
+"""nnlab sweep: grid, random or Bayesian (TPE) search over configs, in parallel, resumable.
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import os
 
 import click
 
-from nnlab.cli import make_console, handle_errors, main, set_option
+from nnlab.cli import handle_errors, main, make_console, set_option
 
 
 @main.command()

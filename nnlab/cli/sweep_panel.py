@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 
+from nnlab.look.term import emit, tsv
 from nnlab.sweep.lifecycle import SweepView
 from nnlab.text import mean_std, number, percent, setting
 
@@ -203,8 +204,6 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
                     table.add_row(*r)
                 console.print(table)
             else:  # piped: tab-separated, a header row (cut, awk)
-                from nnlab.look.term import emit, tsv
-
                 emit(tsv(header, rows), console.file)  # as they are: rich would turn the tabs into spaces
     best = summary.get("best")
     test = (best or {}).get("test") or {}

@@ -1,4 +1,7 @@
-"""nnlab list, gradcheck and schedule: looking at components and configs without training."""
+"""nnlab list, gradcheck and schedule: looking at components and configs without training.
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import sys
 
 import click
 
-from nnlab.cli import PLOT_SUFFIXES, make_console, load_configs, check_output, handle_errors, main, set_option
+from nnlab.cli import PLOT_SUFFIXES, check_output, handle_errors, load_configs, main, make_console, set_option
 
 
 def registries():
@@ -95,7 +98,6 @@ def gradcheck(config, overrides, samples, entries):
     from nnlab.cli import print_table
     from nnlab.experiment import load_data
     from nnlab.train.gradcheck import TOLERANCE, check_config
-
     from nnlab.train.size import check_model_size
 
     cfg = load_configs([config], overrides)[0]
@@ -147,7 +149,7 @@ def schedule(config, overrides, plot):
     sched = make_schedule(cfg, n_train)
     epochs = cfg.train["epochs"]
     spe = steps_per_epoch(cfg, n_train) if sched.unit == "step" else 1
-    from nnlab.train.averaging import epoch_rates
+    from nnlab.train.averager import epoch_rates
 
     lrs = epoch_rates(cfg.train["averaging"], [sched(t) for t in range(epochs * spe)], epochs, spe)  # SWA's lr
     per_epoch = lrs[::spe]

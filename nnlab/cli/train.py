@@ -1,4 +1,7 @@
-"""nnlab validate and nnlab train."""
+"""nnlab validate and nnlab train.
+
+Imports inside the commands are for start-up time: nnlab --help loads no numpy.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from nnlab.cli import make_console, load_configs, handle_errors, main, set_option
+from nnlab.cli import handle_errors, load_configs, main, make_console, set_option
+
 
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -153,7 +157,6 @@ def _resume_jobs(folders) -> list:
 def _train_one(job, runs_dir, quiet) -> str:
     from nnlab.errors import NnlabError
     from nnlab.experiment import resume_experiment, run_experiment
-
     from nnlab.sweep.members import is_members, resume_members, run_members
 
     kind, what, payload = job

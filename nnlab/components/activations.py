@@ -22,7 +22,6 @@ from nnlab.components.layers import Layer, ParamSpec
 from nnlab.options import NonNegative, Positive, PositiveInt, Registry
 
 
-
 class Activation(Layer):
     kind = "activation"
     width_factor = 1  # maxout needs k pieces per unit from the preceding Dense layer

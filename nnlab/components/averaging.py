@@ -1,7 +1,7 @@
 """Weight-averaging methods (``train.averaging``): their options, as the other components'.
 
 ``{method: ema, decay: d}`` and ``{method: swa, start: s, lr: r}``; what they do to the weights is
-nnlab.train.averaging (the rules of torch.optim.swa_utils, note 002's Polyak averaging).  The config
+nnlab.train.averager (the rules of torch.optim.swa_utils, note 002's Polyak averaging).  The config
 key is ``method:`` rather than ``name:``, so ``resolve`` is this registry's own.
 """
 

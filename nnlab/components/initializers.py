@@ -17,7 +17,6 @@ import numpy as np
 from nnlab.options import NonNegative, Positive, Registry
 
 
-
 def zeros(fan_in, fan_out, rng, dtype):
     """All weights 0: every unit of a layer stays identical (symmetry is never broken)."""
     return np.zeros((fan_in, fan_out), dtype=dtype)

@@ -37,6 +37,7 @@ from typing import Literal, Optional
 
 import numpy as np
 
+from nnlab.components.activations import activations
 from nnlab.options import NonNegative, Positive, PositiveInt
 from nnlab.text import shown
 
@@ -371,8 +372,6 @@ def _scalar(v):
 
 
 def _stochastic(activation_name) -> bool:
-    from nnlab.components.activations import activations
-
     return activation_name in activations and getattr(activations.get(activation_name).obj, "stochastic", False)
 
 

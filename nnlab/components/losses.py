@@ -13,7 +13,6 @@ import numpy as np
 from nnlab.options import Registry
 
 
-
 class SoftmaxCrossEntropy:
     """L = -(1/N) sum_n log softmax(out_n)[y_n]; dL/dout = (softmax(out) - onehot(y)) / N.
 

@@ -22,7 +22,6 @@ import numpy as np
 from nnlab.components.lbfgs import LBFGS
 from nnlab.options import Fraction, NonNegative, Positive, Registry
 
-
 # decay rates and momentum live in [0, 1): at 1 a moving average never moves and Adam's
 # bias correction divides by 1 - beta^t = 0 (torch.optim rejects beta = 1 too)
 Beta = Fraction

@@ -21,8 +21,8 @@ import math
 from bisect import bisect_right
 from typing import Literal, Optional
 
-from nnlab.options import NonNegative, NonNegativeInt, Positive, Registry
 from nnlab.metrics import METRICS
+from nnlab.options import NonNegative, NonNegativeInt, Positive, Registry
 
 Unit = Literal["epoch", "step"]
 Metric = Literal[METRICS]  # the four recorded metrics (nnlab.metrics)

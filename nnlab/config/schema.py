@@ -21,24 +21,14 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
+from nnlab import data
+from nnlab.components import activations, averaging, initializers, optimizers, schedules
 from nnlab.config.loader import load_with_extends, parse_yaml
-from nnlab.options import (
-    Fraction,
-    Gt,
-    Invalid,
-    Le,
-    NonNegative,
-    NonNegativeInt,
-    Positive,
-    PositiveInt,
-    check_options,
-    check_value,
-    is_number,
-    schema,
-    unknown_key_message,
-)
+from nnlab.data.augment import check_spec
 from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
+from nnlab.options import (Fraction, Gt, Invalid, Le, NonNegative, NonNegativeInt, Positive, PositiveInt, check_options,
+                           check_value, is_number, schema, unknown_key_message)
 from nnlab.text import printable, shown
 
 # ---------------------------------------------------------------- schema of the plain fields
@@ -279,8 +269,6 @@ def _plain_section(raw: dict, sec: str, errors: list[str]) -> dict | None:
 
 
 def _resolve_data(d: dict, errors: list[str]) -> dict:
-    from nnlab import data
-
     known = set(SCHEMAS["data"])
     loader_spec = {"name": d["name"], **{k: v for k, v in d.items() if k not in known}}
     resolved = data.datasets.resolve(loader_spec, "data", errors)
@@ -293,8 +281,6 @@ def _resolve_data(d: dict, errors: list[str]) -> dict:
 
 
 def _resolve_augment(value, preprocess: dict | None, errors: list[str]) -> dict | None:
-    from nnlab.data.augment import check_spec
-
     if value is None:
         return None
     spec = _sub(value, "data.augment", errors, "null or a mapping {noise, shift, scale, mixup}")
@@ -304,8 +290,6 @@ def _resolve_augment(value, preprocess: dict | None, errors: list[str]) -> dict 
 
 
 def _resolve_model(m: dict, errors: list[str]) -> dict:
-    from nnlab.components import activations, initializers
-
     m["activation"] = activations.activations.resolve(m["activation"], "model.activation", errors)
     m["init"] = initializers.initializers.resolve(m["init"], "model.init", errors)
     m["dropout"] = _resolve_dropout(m["dropout"], len(m["hidden"]), errors)
@@ -314,8 +298,6 @@ def _resolve_model(m: dict, errors: list[str]) -> dict:
 
 
 def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -> dict:
-    from nnlab.components import optimizers, schedules
-
     bs = t["batch_size"]
     if isinstance(bs, float) and bs.is_integer():  # the number rule: 128.0 -> 128
         bs = t["batch_size"] = int(bs)
@@ -356,7 +338,6 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
             and t["early_stopping"]["metric"].startswith("val_"):
         errors.append(f"train.early_stopping.metric: {t['early_stopping']['metric']} needs a validation "
                       "split, but data.val_fraction is 0; use a train_ metric or set val_fraction > 0")
-    from nnlab.components import averaging
 
     t["averaging"] = averaging.resolve(t["averaging"], "train.averaging", errors)
     if t["optimizer"] is not None:  # rules an optimizer sets for the rest of the config (lbfgs: full batch, ...)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.options import Registry
 from nnlab.data.formats import csv, idx, npz, read_idx
 from nnlab.data.mnist1d import cache_dir, mnist1d
 from nnlab.data.preprocess import preprocessors
 from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, check_raw, holdout_mask
 from nnlab.data.synthetic import blobs, circles, moons, spiral, xor
 from nnlab.errors import ConfigError, DataError
+from nnlab.options import Registry
 
 # The registry, filled explicitly: adding a data set is its loader function plus one line here.
 datasets = Registry("dataset", {

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import files
-from nnlab.options import Fraction, NonNegativeInt, is_number
 from nnlab.data.splits import RawData, split_test
 from nnlab.errors import DataError
+from nnlab.options import Fraction, NonNegativeInt, is_number
 
 _CAP_HINT = " (set NNLAB_MAX_DATA_BYTES to allow more)"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError
-from nnlab.files import atomic_savez
 from nnlab.data.formats import open_data_file
 from nnlab.data.splits import RawData
+from nnlab.errors import DataError
+from nnlab.files import atomic_savez
 
 MNIST1D_CACHE_FILE = "mnist1d_v1.npz"
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from nnlab.options import Positive, Registry
 
+
 class _Preprocessor:
     """Shared plumbing: statistics are float64 and come only from what ``fit`` saw."""
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from nnlab.errors import DataError
 
-
 # More classes than this is almost always integer regression targets read as labels;
 # one-hot encoding them would exhaust memory instead of failing clearly.
 MAX_CLASSES = 10_000

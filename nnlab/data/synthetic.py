@@ -3,12 +3,12 @@ circles, xor, blobs."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Annotated
 
-from nnlab.options import Fraction, Gt, Le, NonNegative, NonNegativeInt
+import numpy as np
+
 from nnlab.data.splits import MAX_CLASSES, RawData, round_half_up
+from nnlab.options import Fraction, Gt, Le, NonNegative, NonNegativeInt
 
 # Upper bounds: more would exhaust memory (or take hours) instead of failing clearly.
 MAX_SAMPLES = 100_000_000

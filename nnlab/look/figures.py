@@ -14,6 +14,8 @@ import math
 import re
 from pathlib import Path
 
+from nnlab.files import atomic_path
+
 
 def pyplot():
     import matplotlib
@@ -25,8 +27,6 @@ def pyplot():
 
 
 def _save(fig, path) -> None:
-    from nnlab.files import atomic_path
-
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
 

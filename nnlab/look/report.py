@@ -36,21 +36,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nnlab.errors import RunError
-from nnlab.look.figures import (
-    CURVES_SHOWN,
-    SvgFigures,
-    curves_svg,
-    distinct_labels,
-    gradnorm_svg,
-    is_accuracy,
-    run_colors,
-    top_series,
-)
-from nnlab.text import mean_std, number, setting
+from nnlab import __version__
+from nnlab.errors import OutputError, RunError
+from nnlab.files import CONFIG_MAX_BYTES, output_target, read_text_bounded
+from nnlab.look.figures import (CURVES_SHOWN, SvgFigures, curves_svg, distinct_labels, gradnorm_svg, is_accuracy,
+                                run_colors, top_series)
 from nnlab.metrics import METRICS
 from nnlab.runs import Run, atomic_write
 from nnlab.runs.compare import Comparison, Row, compare, run_values
+from nnlab.runs.diagnosis import diagnose
+from nnlab.text import mean_std, number, setting
 
 # the comparison table's numeric columns: (Row.values key, header); no two headers alike
 TABLE_COLUMNS = (
@@ -363,8 +358,6 @@ def comparison_table(comp: Comparison, anchors: dict, colors: dict, runs: dict |
 
 
 def _config_text(run: Run) -> str | None:
-    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded
-
     try:  # as written (comments included); a FIFO or an oversized file is refused, not waited on
         return read_text_bounded(run.path / "config.yaml", CONFIG_MAX_BYTES, "a run's config.yaml")
     except (OSError, UnicodeDecodeError):
@@ -382,7 +375,6 @@ def _findings(run: Run) -> list[dict]:
         return [f for f in found if isinstance(f, dict) and f.get("message")]
     if not run.metrics:
         return []
-    from nnlab.runs.diagnosis import diagnose  # an old or unfinished run: diagnose what it holds
 
     try:
         return diagnose(run.metrics, run.diagnostics, run.summary, run.config)
@@ -581,8 +573,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def header_section(rep: Report) -> str:
-    from nnlab import __version__
-
     n_rows = len(rep.comp.rows)
     counts = _plural(len(rep.runs), "run")
     if n_rows != len(rep.runs):
@@ -666,12 +656,12 @@ def runs_section(rep: Report) -> str:
 
 
 # the report's own sections, in order: each takes the Report and returns its HTML ("" for nothing); the
-# parts a caller adds (a sweep's, the claims gallery: nnlab.sweep.html, nnlab.claims.html) go after the header
+# parts a caller adds (a sweep's, the claims gallery: nnlab.sweep.section, nnlab.claims.html) go after the header
 SECTIONS = (header_section, comparison_section, curves_section, runs_section)
 
 
 class Part:
-    """A section another layer adds to the report (nnlab.sweep.html's sweeps, nnlab.claims.html's gallery): its
+    """A section another layer adds to the report (nnlab.sweep.section's sweeps, nnlab.claims.html's gallery): its
     HTML for a Report, the style it needs, and the metric it would have the comparison use (None: no wish)."""
 
     css = ""
@@ -691,8 +681,6 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
     header; without ``metric``, the comparison uses the parts' metric when they name one; a report of
     parts alone (no runs) has only the header and the parts.
     """
-    from nnlab import __version__
-
     parts = list(parts or [])
     wished = {p.metric for p in parts if p.metric in METRICS}
     if metric is None and len(wished) == 1:
@@ -717,9 +705,6 @@ def render_report(runs: list[Run], *, metric: str | None = None, group: bool = T
 def write_report(runs: list[Run], path, *, metric: str | None = None, group: bool = True,
                  title: str = "nnlab report", curves: int = CURVES_SHOWN, parts: list | None = None) -> Path:
     """Write the HTML report of ``runs`` (and ``parts``, see render_report) to ``path`` atomically; return the path."""
-    from nnlab.errors import OutputError
-    from nnlab.files import output_target
-
     path = Path(path)
     if path.parent.is_dir():
         output_target(path)  # a device, FIFO or folder is refused before any work

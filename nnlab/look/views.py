@@ -7,8 +7,11 @@ would not fit, each run becomes a block of lines (as ``kubectl describe`` does) 
 
 from __future__ import annotations
 
-from nnlab.text import mean_std
 from nnlab.look.term import aligned, fits, paint_status, tsv, width_of, wrap
+from nnlab.look.textplot import line_chart
+from nnlab.runs.compare import default_metric, run_values, settings_line, sparkline, train_seconds
+from nnlab.runs.diagnosis import diagnose
+from nnlab.text import mean_std
 
 INDENT = "  "
 
@@ -75,8 +78,6 @@ def _settings_lines(groups: list[tuple[str, str]], width: int | None, indent: st
 # ------------------------------------------------------------------ compare
 
 def _compare_cells(comp, row) -> dict:
-    from nnlab.runs.compare import sparkline
-
     v, sp = row.values, row.spread
     pct = comp.metric.endswith("acc")
     best = _num(v["best"], pct, sp.get("best"))
@@ -106,7 +107,6 @@ def render_compare(comp, width: int | None = None, terminal: bool = True) -> lis
         header = ["run", "status", f"best_{comp.metric}", "best_epoch", "test_acc", "final_train_loss",
                   "final_val_loss", "epochs", "train_seconds", "settings"]
         rows = []
-        from nnlab.runs.compare import settings_line
 
         for row in comp.rows:
             v, sp, pct = row.values, row.spread, comp.metric.endswith("acc")
@@ -194,8 +194,6 @@ def _compare_blocks(comp, cells, width) -> list[str]:
 
 def runs_cells(run) -> dict:
     """What ``nnlab runs`` says of one run: the best so far for a run that has not finished."""
-    from nnlab.runs.compare import default_metric, run_values, train_seconds
-
     best = run.summary.get("best") if isinstance(run.summary.get("best"), dict) else {}
     metric = best.get("metric") or default_metric([run])
     values = run_values(run, metric)
@@ -252,9 +250,6 @@ def render_runs(runs, folder: str, width: int | None = None, terminal: bool = Tr
 def render_show(run, width: int | None = None, terminal: bool = True, config: bool = True) -> list[str]:
     """``nnlab show``: the summary, the diagnosis, text charts of the curves and the config, as sections
     with a heading each (as ``git show`` has them); the folder is whole on a line of its own."""
-    from nnlab.runs.compare import train_seconds
-    from nnlab.runs.diagnosis import diagnose
-
     s = run.summary
     best = s.get("best") or {}
     metric = best.get("metric", "")
@@ -286,8 +281,6 @@ def render_show(run, width: int | None = None, terminal: bool = True, config: bo
     if not findings:
         lines.append("  No problems found by the rules.")
     if run.metrics:
-        from nnlab.look.textplot import line_chart
-
         chart = 60 if width is None else max(30, min(90, width - 16))
         loss = {"train loss": [m.get("train_loss") for m in run.metrics],
                 "val loss": [m.get("val_loss") for m in run.metrics]}

@@ -19,12 +19,11 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from nnlab.text import number, setting
-from nnlab.text import spread as fmt_spread
 from nnlab.metrics import METRICS  # noqa: F401 (part of this module's API)
 from nnlab.runs.read import Run, summary_number
 from nnlab.runs.write import jsonable
-from nnlab.options import plain
+from nnlab.text import number, setting
+from nnlab.text import spread as fmt_spread
 
 SPARKS = "▁▂▃▄▅▆▇█"
 IGNORED_KEYS = {"name"}  # the run column shows the name already
@@ -130,7 +129,9 @@ def _defaults_of(prefix: str, ident) -> dict | None:
     unknown (not a registered component: an old or damaged run folder)."""
     key = (prefix, _value_key(ident))
     if key not in _DEFAULTS:
-        from nnlab.config.kinds import registry_for_key  # here, not at the top: it loads every component
+        # here, not at the top: they load every component (numpy), which compare needs for nothing else
+        from nnlab.config.kinds import registry_for_key
+        from nnlab.options import plain
 
         registry = registry_for_key(prefix)
         defaults = None

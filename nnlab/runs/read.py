@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from nnlab.errors import RunError
+from nnlab.files import (CONFIG_MAX_BYTES, TABLE_MAX_BYTES, YAMLRefused, load_npz_bounded, read_text_bounded,
+                         yaml_load_bounded)
 from nnlab.metrics import METRICS
 
 TIMESTAMP = "%Y-%m-%d_%H-%M-%S"  # a run folder's name starts with its start time
@@ -34,8 +36,6 @@ def complete_rows(path: str | os.PathLike) -> csv.DictReader:
     The writer ends every row with a line terminator, so a file that does not end with one
     was cut mid-row (a killed process, a full disk); that line may even parse, with wrong numbers.
     """
-    from nnlab.files import TABLE_MAX_BYTES, read_text_bounded
-
     # a FIFO or device in a run folder is refused (OSError), never waited on or read without end
     text = read_text_bounded(path, TABLE_MAX_BYTES, f"a run's {Path(path).name}")
     if text and not text.endswith(("\n", "\r")):
@@ -281,8 +281,6 @@ def process_alive(pid: int | None, host: str | None, pid_start: int | None = Non
 
 def read_summary_json(folder) -> dict:
     """A folder's summary.json as a mapping (a regular file under the size cap); {} when missing or damaged."""
-    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded
-
     try:
         s = json.loads(read_text_bounded(Path(folder) / "summary.json", CONFIG_MAX_BYTES, "a summary.json"))
     except (OSError, ValueError, RecursionError):
@@ -324,8 +322,6 @@ def load_run(path: str | os.PathLike) -> Run | None:
         return None
     files = {p.name for p in path.iterdir()}
     run = Run(path=path, name=path.name, status="incomplete")
-    from nnlab.files import CONFIG_MAX_BYTES, read_text_bounded, yaml_load_bounded
-
     if "config.yaml" in files:
         import yaml
 
@@ -370,8 +366,6 @@ def load_run(path: str | os.PathLike) -> Run | None:
 def _why(exc: BaseException, path: Path) -> str:
     """' (is a named pipe (FIFO), not a regular file)': the reason of a bounded read's refusal, without
     the path the warning already names; nothing for other errors (their text is not for users)."""
-    from nnlab.files import YAMLRefused
-
     text, prefix = str(exc), f"{path}: "
     if isinstance(exc, YAMLRefused):
         return f" ({text})"
@@ -471,7 +465,6 @@ def load_model(run_dir, dataset, cfg=None):
     (read as a regular file under the size cap, never unpickled), or one RunError line."""
     # here, not at the top: reading run folders (runs, compare, show) must not load the trainer
     from nnlab.config import load_config
-    from nnlab.files import load_npz_bounded
     from nnlab.train.trainer import build
 
     run_dir = Path(run_dir)

@@ -25,6 +25,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from nnlab import __version__
 from nnlab.errors import RunError
 from nnlab.files import atomic_savez, atomic_write  # noqa: F401 (part of this module's API)
 from nnlab.runs.read import TIMESTAMP, complete_rows, process_start
@@ -127,8 +128,6 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
 
 def versions() -> dict:
     import numpy as np
-
-    from nnlab import __version__
 
     return {"python": platform.python_version(), "numpy": np.__version__, "nnlab": __version__}
 

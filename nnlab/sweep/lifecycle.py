@@ -41,13 +41,21 @@ from datetime import datetime
 from pathlib import Path
 
 from nnlab import files
+from nnlab.config.loader import read_yaml_file
+from nnlab.config.schema import validate
 from nnlab.errors import ConfigError, RunError
+from nnlab.experiment import check_against_data, load_data
 from nnlab.files import atomic_write
 from nnlab.interrupt import deferred, graceful_signals
+from nnlab.look.figures import pyplot
+from nnlab.runs import create_run_dir, git_commit, load_run, new_run_dir, read_metrics, read_summary_json, write_json
 from nnlab.sweep import record
+from nnlab.sweep.plots import plot_sweep
 from nnlab.sweep.record import FINISHED, RunRecord, Trial, run_name
-from nnlab.sweep.spec import SweepSpec
-from nnlab.text import setting
+from nnlab.sweep.space import make_sampler
+from nnlab.sweep.spec import SweepSpec, build_spec, param_from, planned_points
+from nnlab.sweep.task import data_key_of, evaluate_on_test, run_value
+from nnlab.text import plural, setting
 
 LOCK = ".lock"
 
@@ -81,13 +89,9 @@ class Datasets:
 
     @staticmethod
     def key(cfg) -> str:
-        from nnlab.sweep.task import data_key_of
-
         return data_key_of(cfg)
 
     def get(self, cfg):
-        from nnlab.experiment import load_data
-
         k = self.key(cfg)
         if k not in self.loaded:
             self.loaded[k] = load_data(cfg)
@@ -109,7 +113,6 @@ class Sweep:
         self.interrupted_by = None
         self._lock_fd = None
         self.capacity, self.where = 1, "this machine"  # the pool's: runs at a time, and where
-        from nnlab.runs import git_commit
 
         self.git_commit = git_commit()  # of the checkout nnlab sweep runs in (a Dask worker has none)
 
@@ -174,8 +177,6 @@ class Sweep:
 
     def task(self, trial: Trial, seed: int, pool) -> tuple[dict, str, object]:
         """What a worker needs to train one run, and the key and the data it trains on."""
-        from nnlab.experiment import check_against_data
-
         cfg = self.spec.config(trial.params, seed, self.spec.run_label(trial.number, seed))
         dataset = self.datasets.get(cfg)
         check_against_data(cfg, dataset)  # a TPE point (planned points were checked before the start)
@@ -318,10 +319,7 @@ class Sweep:
 
 def _import_figures() -> None:
     try:
-        from nnlab.look.figures import pyplot
-
         pyplot()
-        import nnlab.sweep.figures  # noqa: F401 - the import is the point
     except Exception:  # noqa: BLE001 - finish() imports it again and reports a problem there
         pass
 
@@ -332,10 +330,6 @@ def _import_figures() -> None:
 def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
     """Load the data (the base config's, and those of the planned points) and check the sweep against them,
     one line per problem; returns the datasets and the base data's fingerprint."""
-    from nnlab.config.schema import validate
-    from nnlab.experiment import check_against_data
-    from nnlab.sweep.spec import planned_points
-
     base = validate(dict(spec.base), source=f"{spec.source}: config")
     datasets = Datasets()
     dataset = datasets.get(base)
@@ -370,8 +364,6 @@ def prepare(spec: SweepSpec) -> tuple[Datasets, str]:
 
 def create(spec: SweepSpec, runs_dir=None, folder=None) -> Path:
     """A new sweep folder: ``runs_dir/<date_time>_<name>``, or exactly ``folder`` (which must not exist)."""
-    from nnlab.runs import create_run_dir, new_run_dir
-
     folder = create_run_dir(runs_dir, spec.name) if folder is None else new_run_dir(None, spec.name, None, folder)
     try:
         atomic_write(folder / "sweep.yaml", spec.dump())
@@ -384,9 +376,6 @@ def create(spec: SweepSpec, runs_dir=None, folder=None) -> Path:
 
 def load_spec(folder) -> SweepSpec:
     """The spec of an existing sweep folder (its sweep.yaml), re-validated."""
-    from nnlab.config.loader import read_yaml_file
-    from nnlab.sweep.spec import build_spec, param_from
-
     folder = Path(folder)
     if not folder.is_dir():
         raise RunError(f"{folder}: no such sweep folder" if not folder.exists() else f"{folder}: is a file, not a "
@@ -420,9 +409,6 @@ def restore(sweep: Sweep, more_trials: int | None = None, remote: bool = False, 
     """Rebuild a sweep's records from its run folders (resume): what is kept, what continues from its
     checkpoint, what runs again.  ``remote``: the runs train elsewhere (a Dask cluster), so an interrupted
     run is trained again from the start rather than continued."""
-    from nnlab.runs import load_run, read_metrics
-    from nnlab.sweep.task import run_value
-
     spec, folder = sweep.spec, sweep.folder
     old = record.read_sweep(folder)
     known = {t.number for t in old.trials}
@@ -503,9 +489,6 @@ def timestamp(text, default: float) -> float:
 
 def finish(sweep: Sweep, figures: bool = True) -> dict:
     """Evaluate the best configuration on the test set, write summary.json, best.yaml and the figures."""
-    from nnlab.runs import write_json
-    from nnlab.sweep.task import evaluate_on_test
-
     b = sweep.best()
     test = None
     if b is not None and sweep.status == "completed" and sweep.spec.role == "sweep":  # an ensemble scores its own
@@ -527,8 +510,6 @@ def finish(sweep: Sweep, figures: bool = True) -> dict:
         write_best(sweep, b)
     if figures:
         try:
-            from nnlab.sweep.figures import plot_sweep
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 summary["figures"] = [p.name for p in plot_sweep(sweep.folder)]
@@ -553,8 +534,6 @@ def _summary_test(run_dir: Path) -> dict | None:
 
 def _note_test(run_dir: Path, res: dict) -> None:
     """The chosen configuration's runs get their test result in summary.json (the only ones that do)."""
-    from nnlab.runs import write_json
-
     try:
         s = json.loads(files.read_text_bounded(run_dir / "summary.json", files.CONFIG_MAX_BYTES,
                                                "a run's summary.json"))
@@ -596,10 +575,6 @@ def write_best(sweep: Sweep, b: Trial) -> None:
 def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, pool, *, resume: bool,
                runs_dir=None, more_trials: int | None = None, view: SweepView | None = None) -> Sweep:
     """The sweep folder, new or stopped and restored, locked, with its sampler (steps 3 of run_sweep)."""
-    from nnlab.runs import read_summary_json
-    from nnlab.sweep.space import make_sampler
-    from nnlab.text import plural
-
     if not resume:
         folder = create(spec, runs_dir, folder)
         sweep = Sweep(spec, folder, datasets, fingerprint)
@@ -652,8 +627,6 @@ def run_sweep(spec: SweepSpec, make_pool, *, runs_dir=None, folder=None, resume:
     try:
         with graceful_signals():
             try:
-                from nnlab.runs import write_json
-
                 write_json(sweep.folder / "summary.json", sweep.summary())
                 view.start(sweep)
                 try:

@@ -18,13 +18,18 @@ from datetime import datetime
 from pathlib import Path
 
 from nnlab import runs
+from nnlab.config import load_config
+from nnlab.config.schema import validate
 from nnlab.ensemble import MEMBERS, ensemble_summary, member_runs, write_mean_curves
-from nnlab.errors import RunError
+from nnlab.errors import NnlabError, RunError
+from nnlab.experiment import RESUMABLE, check_against_data, load_data
 from nnlab.sweep.lifecycle import Datasets, SweepView, run_sweep
 from nnlab.sweep.pool import LocalPool, SerialPool
 from nnlab.sweep.record import run_name
-from nnlab.sweep.task import data_key_of, remember, run_value, train_task, warm_up
+from nnlab.sweep.spec import build_spec
+from nnlab.sweep.task import data_key_of, dataset_for, failed, options_for, remember, run_value, train_task, warm_up
 from nnlab.text import plural
+from nnlab.train.threads import cores
 
 
 def is_members(config: dict) -> bool:
@@ -37,8 +42,6 @@ def members_spec(cfg, of: str, *, evaluate_test: bool = True, tags: dict | None 
     every run tested or none (``evaluate_test``), each run tagged with ``tags``, the ensemble's folder name
     ``of`` and its member index; ``prune``: a sweep's pruner and its medians (``reference``), which every
     member answers to."""
-    from nnlab.sweep.spec import build_spec
-
     base = json.loads(json.dumps(cfg.as_dict()))
     base["train"]["ensemble"] = None
     k = cfg.train["ensemble"]["members"]
@@ -85,8 +88,6 @@ def _pool(jobs: int, threads: int | None, serial: bool, config: dict):
 def _train(cfg, dataset, run_dir: Path, summary: dict, *, resume: bool, jobs: int | None, threads, serial: bool,
            evaluate_test: bool, tags: dict | None, prune: dict | None, on_epoch, note) -> dict:
     """Train the members (or go on with them) and score them: the ensemble's summary.json, written."""
-    from nnlab.train.threads import cores
-
     k = cfg.train["ensemble"]["members"]
     spec = members_spec(cfg, run_dir.name, evaluate_test=evaluate_test, tags=tags, prune=prune)
     datasets = Datasets()
@@ -126,8 +127,6 @@ def run_members(cfg, runs_dir="runs", dataset=None, *, run_dir=None, jobs: int |
     in this process, with ``threads``); ``evaluate_test=False``: no member and not the ensemble looks at the
     test set; ``tags``: more summary.json keys (a sweep's); ``prune``: a sweep's pruner and its medians.
     """
-    from nnlab.experiment import check_against_data, load_data
-
     dataset = dataset if dataset is not None else load_data(cfg)
     check_against_data(cfg, dataset)
     started = datetime.now()
@@ -152,9 +151,6 @@ def resume_members(run_dir, *, jobs: int | None = None, threads: int | None = No
                    on_start=None, on_epoch=None, note=None) -> tuple[Path, dict]:
     """Go on with a stopped members ensemble in place: finished members are kept, a stopped one continues from
     its checkpoint, the rest train; then the ensemble is scored.  One RunError line when it cannot."""
-    from nnlab.config import load_config
-    from nnlab.experiment import RESUMABLE, load_data
-
     run_dir = Path(run_dir)
     run = runs.load_run(run_dir)
     if run is None or not (run_dir / "config.yaml").is_file():
@@ -186,10 +182,6 @@ def resume_members(run_dir, *, jobs: int | None = None, threads: int | None = No
 def members_task(task: dict, dataset=None) -> dict:
     """A sweep's run whose config is a members ensemble (in a worker: its members one after another); the
     outcome as nnlab.sweep.task.train_task gives one, its value the ensemble's."""
-    from nnlab.config.schema import validate
-    from nnlab.errors import NnlabError
-    from nnlab.sweep.task import dataset_for, failed, options_for
-
     metric = task["metric"]
     prune = {**task["prune"], "reference": task.get("reference") or []} if task.get("prune") else None
     options = options_for(task)

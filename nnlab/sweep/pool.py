@@ -17,7 +17,7 @@ itself within half a second when the ``nnlab sweep`` process is gone (even after
 A worker that dies (out of memory, a crash in a C library) fails only its own run; a new
 worker takes its place.
 
-This module imports nothing heavy at the top: it is what a spawned worker imports first.
+This module imports nothing heavy at the top (no numpy): it is what a spawned worker imports first.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ import os
 import signal
 import threading
 import time
+
+from nnlab.errors import ConfigError
+from nnlab.interrupt import graceful_signals
+from nnlab.train.threads import limited
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,8 +64,6 @@ def _serve(conn, work, threads, warm, siblings) -> None:  # pragma: no cover - r
             os.environ[var] = str(threads)
         os.environ["NNLAB_THREADS"] = str(threads)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    from nnlab.interrupt import graceful_signals
-
     if warm is not None:  # import the training code and load the data now, while the sweep is being prepared
         warm()
 
@@ -244,8 +246,6 @@ def remote_task(work, task: dict, dataset) -> dict:
     import tempfile
     from pathlib import Path
 
-    from nnlab.train.threads import limited
-
     tmp = tempfile.mkdtemp(prefix="nnlab-sweep-")
     try:
         local = dict(task, run_dir=str(Path(tmp) / Path(task["run_dir"]).name), threads=1, checkpoints=False)
@@ -303,8 +303,6 @@ class DaskPool:
     threads_per_run = 1
 
     def __init__(self, address: str, work, timeout: float = 10.0, handshake: float = 5.0):
-        from nnlab.errors import ConfigError
-
         try:
             from dask.distributed import Client
         except ImportError:

@@ -14,6 +14,8 @@ import os
 import warnings
 from pathlib import Path
 
+from nnlab.errors import ConfigError, RunError
+from nnlab.files import TABLE_MAX_BYTES, open_regular_file
 from nnlab.sweep.spec import SweepSpec, grid_points, random_point, round_significant
 from nnlab.text import setting
 
@@ -68,7 +70,6 @@ def _optuna():
     try:
         import optuna
     except ImportError:  # pragma: no cover - a runtime dependency; only a broken install lacks it
-        from nnlab.errors import ConfigError
 
         raise ConfigError("method: tpe needs Optuna, which is missing: pip install optuna") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -106,8 +107,6 @@ class TPESampler:
 
             journal = Path(folder) / JOURNAL
             if os.path.lexists(journal):  # Optuna opens and reads it whole: a FIFO would block for ever
-                from nnlab.errors import RunError
-                from nnlab.files import TABLE_MAX_BYTES, open_regular_file
 
                 open_regular_file(journal, TABLE_MAX_BYTES, "the sweep's Optuna journal", RunError).close()
             storage = JournalStorage(JournalFileBackend(str(journal)))

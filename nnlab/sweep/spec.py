@@ -33,12 +33,13 @@ from typing import Any
 
 import yaml
 
+from nnlab.config.kinds import registry_for_key
 from nnlab.config.loader import deep_merge, load_with_extends, parse_yaml, read_yaml_file
-from nnlab.config.schema import apply_override, set_key
-from nnlab.options import did_you_mean, is_number, unknown_key_message
+from nnlab.config.schema import apply_override, run_name_problem, set_key, validate
 from nnlab.errors import ConfigError
-from nnlab.text import printable, setting, shown
 from nnlab.metrics import METRICS
+from nnlab.options import did_you_mean, is_number, unknown_key_message
+from nnlab.text import printable, setting, shown
 
 METHODS = ("grid", "random", "tpe")
 SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune", "test")
@@ -198,8 +199,6 @@ class SweepSpec:
 
     def config(self, values: dict, seed: int, name: str):
         """The validated Config of one point and seed (ConfigError if the combination is invalid)."""
-        from nnlab.config.schema import validate
-
         raw = self.raw_point(values)
         raw["seed"], raw["name"] = seed, name
         return validate(raw, source=f"{self.source}: params ({point_text(values)})")
@@ -239,8 +238,6 @@ def point_text(values: dict) -> str:
 def point_mapping(base: dict, values: dict) -> dict:
     """``base`` with each dotted key of ``values`` set; switching a component by its ``name``
     keeps only the options the new component accepts (lr survives adam -> sgd, betas do not)."""
-    from nnlab.config.kinds import registry_for_key
-
     raw = copy.deepcopy(base)
     for path, value in values.items():
         set_key(raw, path, copy.deepcopy(value), where=f"params: {path}")
@@ -319,8 +316,6 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
                ) -> SweepSpec:
     """Check the sweep settings, the base config, each param, and then the points; one ConfigError
     with every problem (``errors``: those found while reading)."""
-    from nnlab.config.schema import run_name_problem, validate
-
     errors = list(errors or [])
     notes: list[str] = []
     base_cfg = None
@@ -616,8 +611,6 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     Raises one ConfigError with every problem (``errors``: those found before); the messages
     are those of ``nnlab validate``.
     """
-    from nnlab.config.schema import validate
-
     errors = list(errors or [])
     planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
     for p in spec.params:
@@ -643,8 +636,6 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
 
 def _valid_somewhere(spec: SweepSpec, path: str, value, planned: list[dict]) -> bool:
     """Whether some planned point, with ``path`` set to ``value``, is a valid config."""
-    from nnlab.config.schema import validate
-
     seen = set()
     for point in planned:
         values = {**point, path: value}

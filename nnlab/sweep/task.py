@@ -18,13 +18,21 @@ import json
 import math
 from pathlib import Path
 
+from nnlab.components.losses import loss_for_task
+from nnlab.config.schema import validate
+from nnlab.data.augment import data_spec
+from nnlab.ensemble import combine_runs, member_runs
+from nnlab.errors import NnlabError
+from nnlab.experiment import RunOptions, load_data, prepare_resume, resume_experiment, run_experiment
+from nnlab.runs import load_model
+from nnlab.text import number, percent
+from nnlab.train.trainer import evaluate
+
 _DATA: dict = {}  # data key -> Dataset, per worker process (a sweep's runs share their data)
 
 
 def data_key_of(cfg) -> str:
     """What identifies a config's data: its data section (augmentation aside) and dtype."""
-    from nnlab.data.augment import data_spec
-
     return json.dumps([data_spec(cfg.data), cfg.dtype], sort_keys=True, default=str)
 
 
@@ -34,8 +42,6 @@ def remember(datasets: dict) -> None:
 
 
 def dataset_for(cfg):
-    from nnlab.experiment import load_data
-
     key = data_key_of(cfg)
     if key not in _DATA:
         if len(_DATA) >= 20:
@@ -47,8 +53,6 @@ def dataset_for(cfg):
 def warm_up(config: dict) -> None:
     """Load the data of ``config`` (and with it the training code) before the first run arrives."""
     try:
-        from nnlab.config.schema import validate
-
         dataset_for(validate(dict(config)))
     except Exception:  # noqa: BLE001 - the run that needs the data will report the problem
         pass
@@ -87,8 +91,6 @@ class MedianPruner:
             return None
         med = self.reference[e - 1]
         if (self.best < med) if self.maximize else (self.best > med):
-            from nnlab.text import number, percent
-
             show = percent if self.metric.endswith("acc") else number  # as the rest of the sweep's lines
             return (f"pruned after epoch {e}: its best {self.metric} so far, {show(self.best)}, is worse than the "
                     f"median of the finished runs at epoch {e}, {show(med)}")
@@ -116,8 +118,6 @@ def failed(message: str, status: str = "failed") -> dict:
 
 def options_for(task: dict, pruner=None):
     """The RunOptions a task asks for: threads, pruner, test set, plots, checkpoints, summary tags."""
-    from nnlab.experiment import RunOptions
-
     extra = task.get("summary")
     if extra is None:
         extra = {"sweep": {"name": task["sweep"], "trial": task["trial"], "seed": task["seed"],
@@ -136,10 +136,6 @@ def pruner_for(task: dict) -> MedianPruner | None:
 def train_task(task: dict, dataset=None) -> dict:
     """Train one network of a sweep (or continue it from its checkpoint when ``task['resume']``); the
     outcome as a plain dict.  A failed run is an outcome with its reason, never an exception."""
-    from nnlab.config.schema import validate
-    from nnlab.errors import NnlabError
-    from nnlab.experiment import prepare_resume, resume_experiment, run_experiment
-
     metric = task["metric"]
     try:
         pruner = pruner_for(task)
@@ -173,10 +169,6 @@ def evaluate_on_test(run_dir, dataset) -> dict | None:
     members ensemble its members' combined; None when it has no weights."""
     import numpy as np
 
-    from nnlab.ensemble import combine_runs, member_runs
-    from nnlab.runs import load_model
-    from nnlab.train.trainer import evaluate
-
     run_dir = Path(run_dir)
     members = member_runs(run_dir)
     if members:  # an ensemble of members: its test result is the ensemble's
@@ -184,7 +176,6 @@ def evaluate_on_test(run_dir, dataset) -> dict | None:
         return {"loss": e.get("test_loss"), "acc": e.get("test_acc")}
     if not (run_dir / "model.npz").is_file():
         return None
-    from nnlab.components.losses import loss_for_task
 
     model = load_model(run_dir, dataset)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnlab.components.losses import loss_for_task
 from nnlab.components.regularizers import add_penalty_grad, penalty
+from nnlab.train.model import build_model
+from nnlab.train.trainer import rng_streams
 
 TOLERANCE = 1e-6
 # A tensor whose true gradient is 0 (a Dense bias right before batch norm) has no
@@ -142,10 +145,6 @@ def check_model(model, loss_fn, x, y, *, l1=0.0, l2=0.0, h=1e-5, max_entries=64,
 def check_config(cfg, dataset, n_samples: int = 16, max_entries: int = 64, seed: int = 0):
     """Build the configured network in float64 and gradient-check it on a few training samples."""
     import copy
-
-    from nnlab.components.losses import loss_for_task
-    from nnlab.train.model import build_model
-    from nnlab.train.trainer import rng_streams
 
     cfg = copy.deepcopy(cfg)
     cfg.dtype = "float64"

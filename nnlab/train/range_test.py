@@ -47,6 +47,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from nnlab.train.trainer import Trainer, build
+
 BETA = 0.98  # fastai's AvgSmoothLoss
 STOP_FACTOR = 4.0  # fastai's LRFinder: stop when the smoothed loss exceeds 4x its minimum
 SKIP_END = 5  # fastai's lr_find: the last five recorded points are left out of the suggestions
@@ -208,8 +210,6 @@ def range_test(cfg, dataset, lrs: np.ndarray,
     """
     import time
 
-    from nnlab.train.trainer import Trainer
-
     trainer = Trainer(cfg, dataset)
     trainer.sched, trainer.step_unit = RangeSchedule(lrs), True  # the swept rate replaces the schedule
     batches = trainer.batches
@@ -267,8 +267,6 @@ def softmax_hessian(cfg, dataset) -> np.ndarray:
     Gradient descent on it is stable below 2/L, L its largest eigenvalue: what the range test's suggestions
     are measured against (tests/test_lr_find.py, bench/lr_find.py).
     """
-    from nnlab.train.trainer import build
-
     model, _, _ = build(cfg, dataset)
     W, b = model.view("dense1.W"), model.view("dense1.b")
     x = dataset.x_train

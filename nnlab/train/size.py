@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from nnlab.components.activations import activations
+from nnlab.components.layers import BatchNorm, Dense
 from nnlab.errors import ConfigError
 
 # gradient checks visit every tensor with two forward passes per checked entry: past
@@ -30,9 +32,6 @@ _PREDICT_BATCH = 4096  # MLP.predict evaluates in chunks of this many rows
 
 def layer_shapes(model_cfg: dict, n_in: int, n_out: int) -> list[tuple[str, tuple]]:
     """(tensor name, shape) of every parameter tensor build_model would make, without making it."""
-    from nnlab.components.activations import activations
-    from nnlab.components.layers import BatchNorm, Dense
-
     bn = model_cfg.get("batch_norm")
     shapes, width = [], n_in
     hidden = list(model_cfg.get("hidden", []))

@@ -16,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 
+from nnlab.errors import ConfigError
+
 THRESHOLD = 3e6  # flops of the largest matrix product of one training step
 
 
 def largest_product_flops(cfg, n_features: int, n_outputs: int, n_train: int) -> float:
     """2 * batch * fan_in * fan_out of the widest Dense layer's forward product."""
-    from nnlab.train.batching import batch_size_for
-
+    # imported here: the CLI reads NNLAB_THREADS through this module before every command, numpy-free
     from nnlab.components.activations import activations
+    from nnlab.train.batching import batch_size_for
 
     m = cfg.model
     pieces = activations.build(m["activation"]).width_factor  # maxout: k pieces per unit
@@ -47,8 +49,6 @@ MAX_THREADS = 256  # OpenBLAS builds cap their pools at 64 to 512; more is a typ
 def env_threads() -> int | None:
     """NNLAB_THREADS as a thread count, None when it is unset or empty.  Anything but a whole number
     from 1 to MAX_THREADS is a ConfigError (the CLI checks it before any command runs)."""
-    from nnlab.errors import ConfigError
-
     text = os.environ.get("NNLAB_THREADS", "").strip()
     if not text:
         return None

@@ -11,7 +11,7 @@ One gradient step, in this order (each a test in tests/test_loop.py):
     -> + L1/L2 penalty gradient (Dense weights only) -> clipping (of the penalised gradient)
     -> optimizer step with the schedule's rate -> max-norm (after the step) -> EMA of the weights
 After every epoch: SWA's average, validation (evaluation mode; of the averaged weights once
-train.averaging has started, nnlab.train.averaging), the plateau schedule is fed, early
+train.averaging has started, nnlab.train.averager), the plateau schedule is fed, early
 stopping decides, and a checkpoint is offered (``on_checkpoint``): everything needed
 to continue the run exactly as if it had never stopped (``resume=``).
 """
@@ -33,9 +33,10 @@ from nnlab.components.schedules import schedules
 from nnlab.data.augment import Augmenter
 from nnlab.data.augment import active as augment_active
 from nnlab.metrics import METRIC_COLUMNS  # noqa: F401 (re-exported for the run folder)
-from nnlab.train.averaging import Averager
+from nnlab.train.averager import Averager
 from nnlab.train.batching import Batches, batch_bounds, batch_size_for, steps_per_epoch
 from nnlab.train.closure import ClosureStep
+from nnlab.train.combine import scores
 from nnlab.train.diagnostics import Diagnostics
 from nnlab.train.early_stopping import EarlyStopping
 from nnlab.train.model import MLP, build_model
@@ -326,8 +327,6 @@ class Trainer:
 
     def _snapshot_ensemble(self) -> None:
         """The snapshots' averaged predictions on validation (and test) data, the weights left as they were."""
-        from nnlab.train.combine import scores
-
         res = self.result
         if not self.snapshots:
             res.ensemble = {"snapshots": 0, "message": "no learning-rate cycle ended: nothing to average"}

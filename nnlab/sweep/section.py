@@ -13,7 +13,7 @@ from nnlab.look.figures import SvgFigures, is_accuracy
 from nnlab.look.report import Part, Report, cell_num, esc, fmt_number, fmt_value, is_finite, status_badge
 from nnlab.runs import Run
 from nnlab.runs.read import holds_runs, summary_number
-from nnlab.sweep.figures import short_names, sweep_svgs
+from nnlab.sweep.plots import short_names, sweep_svgs
 from nnlab.sweep.record import rank_trials, read_sweep
 from nnlab.text import setting
 

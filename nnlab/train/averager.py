@@ -53,7 +53,6 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
-
 import numpy as np
 
 from nnlab.components.layers import BatchNorm

@@ -20,30 +20,17 @@ into the sweep folder, ``sweep_svgs`` into the report.
 from __future__ import annotations
 
 import math
-import textwrap
 import os
+import textwrap
 from pathlib import Path
 
+from nnlab.errors import RunError
+from nnlab.look.figures import (LOG_RATIO, is_accuracy, is_finite, label_text, log_y, mean_band, percent_axis,
+                                run_colors, to_file)
+from nnlab.runs.compare import short_key
+from nnlab.runs.read import read_metrics
+from nnlab.sweep.record import SweepFolder, Trial, best_trial, is_sweep_folder, rank_trials, read_sweep
 from nnlab.text import setting
-from nnlab.look.figures import (
-    LOG_RATIO,
-    is_finite,
-    label_text,
-    to_file,
-    is_accuracy,
-    log_y,
-    mean_band,
-    percent_axis,
-    run_colors,
-)
-from nnlab.sweep.record import (
-    SweepFolder,
-    Trial,
-    best_trial,
-    is_sweep_folder,
-    rank_trials,
-    read_sweep,
-)
 
 __all__ = ["FIGURES", "best_curves_figure", "best_so_far", "best_trials", "is_sweep_folder",
            "params_figure", "plot_sweep", "progress_figure", "sweep_svgs", "trial_label"]
@@ -58,8 +45,6 @@ EDGE = 0.07  # infinite values sit this fraction of the finite range beyond it
 
 def short_names(paths: list[str]) -> dict:
     """'train.optimizer.lr' -> 'lr' (the last part; 'optimizer' for '...optimizer.name'), unless that is ambiguous."""
-    from nnlab.runs.compare import short_key
-
     shorts = [short_key(p) for p in paths]
     return {p: s if shorts.count(s) == 1 else p for p, s in zip(paths, shorts)}
 
@@ -408,8 +393,6 @@ def best_curves_figure(curves: list[tuple[str, list[list[dict]]]], metric: str, 
 
 def _sweep_figures(sweep: SweepFolder, k: int = BEST_K) -> list[tuple[str, tuple | None]]:
     """(file name, (draw, alt) or None) of the three figures of a read sweep."""
-    from nnlab.runs.read import read_metrics
-
     best = sweep.best
     common = {"direction": sweep.direction, "n_seeds": sweep.n_seeds, "best": best}
     curves = []
@@ -435,8 +418,6 @@ def plot_sweep(folder, parallel: bool = True) -> list[Path]:
     Nothing is written (and [] returned) when no trial has a value yet; best_curves.png is left out
     when none of the best trials' runs recorded the metric.
     """
-    from nnlab.errors import RunError
-
     folder = Path(folder)
     if not is_sweep_folder(folder):
         raise RunError(f"{folder}: not a sweep folder (expected sweep.yaml and trials.csv inside)")
