@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import copy
+import copy as _copy
+import csv
+import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import yaml
+from click.testing import CliRunner
 
+from nnlab.cli import main
 from nnlab.config import validate
+from nnlab.experiment import CHECKPOINT
 
 
 def merged_config(base: dict, **sections):
     """validate(base) with each keyword merged into its section (mappings) or replacing it (values)."""
-    raw = copy.deepcopy(base)
+    raw = _copy.deepcopy(base)
     for key, value in sections.items():
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
     return validate(raw)
@@ -76,3 +84,137 @@ def fake_runs(folder: Path, n_configs: int = 30, seeds: int = 10, epochs: int = 
             (run / "summary.json").write_text(json.dumps(summary))
             made.append(run)
     return made
+
+
+def invoke(*args, env=None, catch_exceptions: bool = True):
+    """``nnlab ARGS`` in this process (click's runner), every argument as text."""
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=catch_exceptions)
+
+
+# ------------------------------------------------------------------ HTML reports: well-formed, ids resolved
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+SVG_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
+
+
+class Checker(HTMLParser):
+    """Asserts that every close tag matches the open one; counts tags; collects the comparison table."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.table: list[list[str]] = []  # the comparison table's body rows, cell texts
+        self._in_table = self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self._count(tag, attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "comparison":
+            self._in_table = True
+        elif self._in_table and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.table.append([])
+        elif self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_startendtag(self, tag, attrs):
+        self._count(tag, attrs)
+
+    def _count(self, tag, attrs):
+        self.counts[tag] = self.counts.get(tag, 0) + 1
+        self.ids += [v for k, v in attrs if k == "id"]
+
+    def handle_endtag(self, tag):
+        assert self.stack, f"</{tag}> closes nothing"
+        assert self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1]}> (open: {self.stack})"
+        self.stack.pop()
+        if tag == "td" and self._cell is not None:
+            self.table[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._in_table = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def check(text: str, tables: bool = True) -> Checker:
+    assert text.startswith("<!DOCTYPE html>")
+    c = Checker()
+    c.feed(text)
+    c.close()
+    assert c.stack == [], f"unclosed: {c.stack}"
+    for tag in ("html", "head", "body", "title", "style"):
+        assert c.counts.get(tag) == 1, tag
+    assert (c.counts.get("table", 0) >= 1) == tables
+    # ids unique across all inline figures, and every internal reference resolves
+    assert len(c.ids) == len(set(c.ids)), [i for i in set(c.ids) if c.ids.count(i) > 1][:5]
+    for ref in re.findall(r'(?:url\(#|href="#)([^)"]+)', text):
+        assert ref in c.ids, ref
+    return c
+
+
+# ------------------------------------------------------------------ runs stopped and resumed
+
+# a run that uses every piece of state a checkpoint must keep: dropout and shuffling (two random
+# streams), batch norm (running statistics), NAdam (moments and its momentum product), a plateau
+# schedule (its own state), early stopping with weight restore (best snapshot)
+RAW = {
+    "name": "rs", "seed": 3,
+    "data": {"name": "spiral", "n_samples": 600, "val_fraction": 0.2},
+    "model": {"hidden": [32, 32], "activation": "relu", "dropout": 0.1, "batch_norm": True},
+    "train": {"epochs": 200, "batch_size": 32, "optimizer": {"name": "nadam", "lr": 0.01},
+              "schedule": {"name": "plateau", "patience": 3, "factor": 0.5, "metric": "val_loss"},
+              "early_stopping": {"metric": "val_loss", "patience": 1000}},
+}
+TIMING = {"started", "finished", "wall_seconds", "train_seconds", "samples_per_second", "pid", "pid_start", "host",
+          "command", "resumed", "config_source"}
+
+
+def copy(state: dict) -> dict:
+    """A checkpoint's arrays are live views, valid during the callback (the run folder saves them at once)."""
+    return {k: np.array(v) for k, v in state.items()}
+
+
+def ctrl_c_after(epochs: int):
+    """An on_epoch callback that presses Ctrl-C at the end of epoch ``epochs``."""
+    def callback(row):
+        if row["epoch"] == epochs:
+            raise KeyboardInterrupt
+    return callback
+
+
+def table(path: Path, drop=("seconds",)) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
+
+
+def untimed(summary: dict) -> dict:
+    out = {k: v for k, v in summary.items() if k not in TIMING}
+    for k in ("best", "final"):
+        if isinstance(out.get(k), dict):
+            out[k] = {kk: vv for kk, vv in out[k].items() if kk != "seconds"}
+    return out
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two run folders hold the same results, timings aside."""
+    assert table(a / "metrics.csv") == table(b / "metrics.csv")
+    assert table(a / "diagnostics.csv") == table(b / "diagnostics.csv")
+    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+    sa = json.loads((a / "summary.json").read_text())
+    sb = json.loads((b / "summary.json").read_text())
+    assert untimed(sa) == untimed(sb)
+    assert not (b / CHECKPOINT).exists()  # a finished run drops its checkpoint

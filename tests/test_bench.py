@@ -20,6 +20,7 @@ def bench_module():
     return mod
 
 
+@pytest.mark.slow
 def test_quick_benchmark_runs_and_reports(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "c",
                           "--impls", "nnlab,floor,nnlab_monitored,nnlab_90", "--thread-table",

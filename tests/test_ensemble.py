@@ -145,6 +145,7 @@ def test_a_members_ensemble_trains_each_member_and_scores_their_average(tmp_path
     assert res.exit_code == 0, res.output
 
 
+@pytest.mark.slow
 def test_nnlab_ensemble_combines_runs_and_refuses_other_data(tmp_path):
     dirs = []
     for seed in (0, 1):
@@ -167,6 +168,7 @@ def test_nnlab_ensemble_combines_runs_and_refuses_other_data(tmp_path):
     assert res.exit_code == 1 and "exists and is not an empty folder" in res.output
 
 
+@pytest.mark.slow
 def test_a_sweep_over_an_ensemble_config_keeps_its_runs_and_holds_the_test_set_back(tmp_path):
     import yaml
 

@@ -210,6 +210,7 @@ def test_plot_without_extension_says_so():
     assert r.exit_code == 2 and "--plot plot: has no file extension; name a .png, .svg or .pdf file" in r.output
 
 
+@pytest.mark.slow
 def test_train_says_in_one_line_when_float_targets_make_a_run_regression(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 2))

@@ -18,12 +18,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from nnlab.cli import main
 from nnlab.config import validate
 from nnlab.data import load_dataset
 from nnlab.lr_find import COLUMNS
@@ -241,7 +240,7 @@ def write_config(tmp_path, raw=None, name="softmax.yaml") -> Path:
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return helpers.invoke(*args, catch_exceptions=False)
 
 
 def lr_find_cli(tmp_path, *extra, runs="runs"):
@@ -284,6 +283,7 @@ def test_folder_contents_and_output(tmp_path):
     assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_same_config_same_numbers_and_existing_folders_untouched(tmp_path):
     """Two tests of one config write the same files (apart from timings) into new folders; folders that
     already exist, even under the very names they would take, are left as they were."""
@@ -381,6 +381,7 @@ def test_linear_sweep(tmp_path):
     np.testing.assert_allclose(lrs, np.linspace(0.01, 20, 40)[:len(lrs)], rtol=1e-15)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_consistent_folder(tmp_path):
     """A test long enough to be stopped (10^6 tiny rates that never blow up) gets SIGINT mid-way."""
     raw = {**SOFTMAX, "dtype": "float32", "model": {"hidden": [64, 64]},

@@ -38,6 +38,7 @@ def _blas_threads_now() -> int:
     return min(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env, expect", [(None, 1), ("2", 2)])
 def test_the_run_trains_with_the_chosen_count_and_records_it(tmp_path, monkeypatch, env, expect):
     if env is None:

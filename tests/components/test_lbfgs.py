@@ -722,8 +722,9 @@ def test_every_end_of_epoch_checkpoint_resumes_exactly(dtype):
         assert strip(again.history) == strip(full.history)
 
 
+@pytest.mark.slow
 def test_a_run_folder_stopped_by_ctrl_c_resumes_to_the_uninterrupted_run_and_a_damaged_one_is_refused(tmp_path):
-    from test_resume import assert_same_run, ctrl_c_after
+    from helpers import assert_same_run, ctrl_c_after
 
     from nnlab.experiment import CHECKPOINT, resume_experiment, run_experiment
 
@@ -812,7 +813,7 @@ def test_the_benchmark_script_runs():
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "bench" / "lbfgs.py"
+    script = Path(__file__).resolve().parents[2] / "bench" / "lbfgs.py"
     out = subprocess.run([sys.executable, str(script), "--quick", "--repeat", "1"], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr

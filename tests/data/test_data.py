@@ -253,6 +253,9 @@ def _same_np_state(a, b):
     return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
 
 
+SLOW_FIXTURES = ('mnist1d_cache',)  # made once for the module, in seconds: their tests are slow (conftest)
+
+
 @pytest.fixture(scope="module")
 def mnist1d_cache(tmp_path_factory):
     """Generate MNIST-1D once into a temporary cache; record the global random states around it."""
@@ -267,6 +270,7 @@ def mnist1d_cache(tmp_path_factory):
     return folder, ds, before, after
 
 
+@pytest.mark.slow
 def test_mnist1d_shapes_and_classes(mnist1d_cache):
     _, ds, _, _ = mnist1d_cache
     assert ds.x_train.shape == (3600, 40) and ds.x_val.shape == (400, 40) and ds.x_test.shape == (1000, 40)

@@ -49,6 +49,9 @@ CONFIGS = {
 }
 
 
+SLOW_FIXTURES = ('trained',)  # made once for the module, in seconds: their tests are slow (conftest)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("diag")
@@ -63,6 +66,7 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_huge_learning_rate_diverges(trained):
     run_dir, result, summary = trained["diverged"]
     assert summary["status"] == "diverged"

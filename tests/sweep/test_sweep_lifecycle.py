@@ -38,6 +38,7 @@ def trials(folder: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_a_grid_sweep_with_two_workers_writes_everything_and_best_yaml_replays(tmp_path):
     p = sweep_file(tmp_path, {"name": "grid2", "method": "grid", "metric": "val_acc", "seeds": [0, 1],
                               "params": {"train.optimizer.lr": [0.3, 0.03, 0.003],
@@ -95,6 +96,7 @@ def test_a_grid_sweep_with_two_workers_writes_everything_and_best_yaml_replays(t
         main, ["sweep", str(p), "-j", "1", "--runs-dir", str(tmp_path / "out2")]).output
 
 
+@pytest.mark.slow
 def test_median_pruning_stops_a_clearly_worse_trial_and_a_diverged_one_scores_the_worst(tmp_path):
     p = sweep_file(tmp_path, {"method": "grid", "seeds": [0, 1, 2], "prune": {"rule": "median", "startup": 3,
                                                                               "warmup": 1},
@@ -157,6 +159,7 @@ def reference(tmp_path_factory):
     return _outcomes(the_sweep(tmp / "out"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
 def test_a_stopped_sweep_resumes_to_the_same_trials_and_reruns_none_that_finished(tmp_path, reference, how):
     p = sweep_file(tmp_path, SLOW_SWEEP, SLOW)
@@ -205,6 +208,7 @@ def test_a_stopped_sweep_resumes_to_the_same_trials_and_reruns_none_that_finishe
     assert json.loads((folder / "summary.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_its_run_only_and_the_sweep_goes_on(tmp_path):
     p = sweep_file(tmp_path, {**SLOW_SWEEP, "trials": 4}, SLOW)
     out = tmp_path / "out"
@@ -232,6 +236,7 @@ def test_a_worker_that_dies_fails_its_run_only_and_the_sweep_goes_on(tmp_path):
     assert "the worker process died (killed by SIGKILL)" in stdout
 
 
+@pytest.mark.slow
 def test_tpe_keeps_its_history_in_a_journal_and_resume_can_extend_it(tmp_path):
     p = sweep_file(tmp_path, {"name": "tpe", "method": "tpe", "trials": 4, "seed": 1, "seeds": [0],
                               "params": {"train.optimizer.lr": {"low": 0.001, "high": 1.0, "log": True},
@@ -273,6 +278,7 @@ def test_a_sweep_folder_in_use_cannot_be_resumed_twice(tmp_path):
     b.unlock()
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_does_not_stop_the_sweep(tmp_path):
     """`nnlab sweep ... | head -1`: the sweep goes on silently and finishes its files."""
     p = sweep_file(tmp_path, {"method": "grid", "seeds": [0, 1], "params": {"train.optimizer.lr": [0.1, 0.01, 0.001]}})
@@ -288,6 +294,7 @@ def test_a_closed_stdout_does_not_stop_the_sweep(tmp_path):
     assert (folder / "best.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_a_data_key_can_be_searched_and_the_winner_is_tested_on_its_own_data(tmp_path):
     base = {**BASE, "data": {"name": "blobs", "n_samples": 200, "preprocess": "standardize"}}
     p = sweep_file(tmp_path, {"method": "grid", "params": {"data.preprocess": ["none", "center"],

@@ -56,6 +56,7 @@ def assert_all_pass(results, model):
         assert r.checked > 0, r  # not everything may be waved through as a kink
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dropout", list(DROPOUTS), ids=list(DROPOUTS))
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
 @pytest.mark.parametrize("activation", activations.names())

@@ -18,6 +18,9 @@ from nnlab.runs import find_runs
 PCT = re.compile(r"^\d{1,3}\.\d% ± \d+\.\d$|^\d{1,3}\.\d%$|^–$")  # '59.8% ± 1.2', '59.8%', missing
 
 
+SLOW_FIXTURES = ('many',)  # made once for the module, in seconds: their tests are slow (conftest)
+
+
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):
     """300 runs (30 configs x 10 seeds) and a damaged folder; the report's HTML."""
@@ -33,7 +36,7 @@ def many(tmp_path_factory):
 
 def table_of(text: str) -> tuple[list[str], list[list[str]]]:
     """The comparison table's headers and body rows, as cell texts."""
-    from test_report import check
+    from helpers import check
 
     c = check(text)
     part = text[text.index('id="comparison"'):]
@@ -42,6 +45,7 @@ def table_of(text: str) -> tuple[list[str], list[list[str]]]:
     return heads, c.table
 
 
+@pytest.mark.slow
 def test_one_row_per_group_and_unique_column_names(many):
     runs, text = many
     heads, rows = table_of(text)
@@ -119,6 +123,7 @@ def test_identical_labels_are_numbered():
     assert figures.distinct_labels(["a", "b", "a", "a", "a (2)"]) == ["a", "b", "a (3)", "a (4)", "a (2)"]
 
 
+@pytest.mark.slow
 def test_plot_compare_draws_the_best_ten_and_counts_the_rest(tmp_path, monkeypatch):
     runs = [(f"run {i}", [{"epoch": e, "val_acc": i / 100 * e, "train_loss": 1.0 / e, "val_loss": 1.0 / e,
                            "train_acc": 0.5, "lr": 0.1} for e in (1, 2, 3)]) for i in range(25)]

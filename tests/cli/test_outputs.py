@@ -7,9 +7,8 @@ import stat
 import tempfile
 
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
-from nnlab.cli import main
 from nnlab.errors import OutputError, RunError
 from nnlab.files import atomic_savez, atomic_write, output_target
 from nnlab.runs import write_json
@@ -29,10 +28,6 @@ def fake_run(folder, name="a"):
     (folder / "metrics.csv").write_text(ROWS)
     write_json(folder / "summary.json", {"status": "completed", "name": name})
     return folder
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def no_writes(monkeypatch):

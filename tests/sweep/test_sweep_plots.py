@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from test_report import check
+from helpers import check
 
 from nnlab.config import validate
 from nnlab.experiment import run_experiment
 from nnlab.look.figures import SvgFigures, pyplot
 from nnlab.look.report import render_report
 from nnlab.runs import find_runs
-from nnlab.sweep.plots import (best_curves_figure, best_so_far, best_trials, is_sweep_folder, params_figure,
-                                 plot_sweep, progress_figure, sweep_svgs, trial_label)
-from nnlab.sweep.section import TRIALS_SHOWN, SweepsPart, sweeps_of
+from nnlab.sweep.plots import (best_curves_figure, best_so_far, best_trials, is_sweep_folder, params_figure, plot_sweep,
+                               progress_figure, sweep_svgs, trial_label)
 from nnlab.sweep.record import make_trial, read_sweep
+from nnlab.sweep.section import TRIALS_SHOWN, SweepsPart, sweeps_of
 
 NAME = "lr<&>sweep"  # escaped in the report
 PARAMS = {
@@ -96,6 +96,9 @@ REAL = {
     4: ({"train.optimizer.lr": 1.0e6, "model.activation": "relu", "model.hidden": [8]}, "diverged", 4),
     5: ({"train.optimizer.lr": 0.01, "model.activation": "tanh", "model.hidden": [8, 8]}, "pruned", 2),
 }
+
+
+SLOW_FIXTURES = ('real_sweep', 'report')  # made once for the module, in seconds: their tests are slow (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +310,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 def test_read_sweep(real_sweep):
     folder, _, means, best = real_sweep
     sweep = read_sweep(folder)
@@ -330,6 +334,7 @@ def test_param_cells_yaml_does_not_read_as_numbers(tmp_path):
     assert t.params == {"train.optimizer.lr": 1e-06, "model.activation": "relu", "model.hidden": [8]}
 
 
+@pytest.mark.slow
 def test_plot_sweep_writes_three_pngs(real_sweep):
     folder = real_sweep[0]
     written = plot_sweep(folder)
@@ -402,6 +407,7 @@ def sweep_part(text: str) -> str:
     return text[start: text.index("</section>", start)]
 
 
+@pytest.mark.slow
 def test_report_has_the_sweep_section_before_the_comparison(report, real_sweep):
     folder, _, means, best = real_sweep
     report = report[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import math
 import re
 from pathlib import Path
@@ -10,7 +12,7 @@ from click.testing import CliRunner
 
 from nnlab.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "claims.md"
 PAIR = re.compile(r"^- (.+?): d = (\S+), 2·se = (\S+): (holds|does not hold|inconclusive)$")
 SAME = re.compile(r"^- (.+?) same as (.+?) within (\S+): \|d\| = (\S+), 2·se = (\S+): (holds|does not hold|inconclusive)$")
@@ -96,6 +98,7 @@ def skeleton(section: str) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_regenerated_claim_has_the_committed_sections_structure(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["claims", "run", "lr_too_high", "--quick", "--out", str(tmp_path / "out"),

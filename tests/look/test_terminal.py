@@ -15,6 +15,7 @@ import re
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import invoke
 
 from nnlab.cli import main
 from nnlab.look.term import coloured, emit, paint_status, width_of
@@ -176,6 +177,7 @@ def test_compare_groups_settings_by_component(lab):
     assert [p.rsplit("_", 1)[-1] for p, _ in comp.damaged] == ["damaged", "config"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [*WIDTHS, None])
 def test_compare_300_runs(many, width):
     runs, _ = find_runs([many])
@@ -237,6 +239,7 @@ def test_runs_and_compare_report_the_same_training_time(lab):
         assert runs_cells(run)["secs"] == seconds_text(row.values["seconds"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [*WIDTHS, None])
 def test_runs_300(many, width):
     runs, _ = find_runs([many])
@@ -321,6 +324,7 @@ def test_train_progress_bar_keeps_the_counter_and_eta(width):
     del task
 
 
+@pytest.mark.slow
 def test_train_piped_is_plain_lines(tmp_path):
     cfg = tmp_path / f"{LONG}.yaml"
     cfg.write_text("data: {name: spiral, n_samples: 150}\nmodel: {hidden: [8]}\ntrain: {epochs: 3, batch_size: 32}\n")
@@ -335,10 +339,6 @@ def test_train_piped_is_plain_lines(tmp_path):
 
 
 # ------------------------------------------------------------------ the other commands, piped
-
-def invoke(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
 
 def test_validate_list_and_schedule_piped_are_never_wrapped(tmp_path):
     r = invoke("validate", "configs/tiny/blobs_softsign_adadelta_inverse_time.yaml")
@@ -362,6 +362,7 @@ def test_list_in_a_narrow_terminal_keeps_names_whole():
     assert all(width_of(line) <= 60 for line in plain.splitlines())
 
 
+@pytest.mark.slow
 def test_sweep_piped_lines_and_table(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text("data: {name: moons, n_samples: 120}\nmodel: {hidden: [8]}\n"
@@ -385,6 +386,7 @@ def test_sweep_piped_lines_and_table(tmp_path):
                                                             "median of the finished runs at epoch 1, 0.5")
 
 
+@pytest.mark.slow
 def test_ensemble_piped_keeps_paths_whole(tmp_path):
     cfg = tmp_path / "e.yaml"
     cfg.write_text("data: {name: spiral, n_samples: 150}\nmodel: {hidden: [8]}\ntrain: {epochs: 2, batch_size: 32}\n")
@@ -484,6 +486,7 @@ def test_message_one_run_not_one_runs(lab):
     assert r.stdout.startswith(f"1 run in {lab}, newest first\n")
 
 
+@pytest.mark.slow
 def test_message_cache_not_writable_is_one_warning_line(tmp_path):
     from nnlab.cli import _show_warning
 

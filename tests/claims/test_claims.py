@@ -16,7 +16,7 @@ from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, Stats, judge, pair,
 from nnlab.cli import main
 from nnlab.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = {"data": {"name": "blobs", "n_samples": 200}, "model": {"hidden": [8], "activation": "relu"},
         "train": {"epochs": 4, "batch_size": 50, "optimizer": {"name": "sgd", "lr": 0.1}}}
 
@@ -183,6 +183,7 @@ def run_values(folder: Path, metric_key: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_run_quick_and_full_then_report_with_the_rule_and_the_runs_values(tmp_path):
     p = write(tmp_path, claim_doc(), name="tiny")
     out, md = tmp_path / "out", tmp_path / "docs" / "claims.md"
@@ -219,6 +220,7 @@ def test_run_quick_and_full_then_report_with_the_rule_and_the_runs_values(tmp_pa
         assert len(line) <= 80 or line.startswith(("|", "!["))
 
 
+@pytest.mark.slow
 def test_a_second_run_reuses_the_finished_sweep_and_a_changed_claim_runs_again(tmp_path):
     p = write(tmp_path, claim_doc(), name="tiny")
     out = tmp_path / "out"
@@ -346,6 +348,7 @@ def test_a_tuned_claim_judges_each_variant_at_its_best_validation_value(tmp_path
     assert f"| relu | {res.chosen['relu']} | " in text
 
 
+@pytest.mark.slow
 def test_a_range_test_claim_adds_the_recommended_rate_and_compares_it_with_the_grid_best(tmp_path):
     from nnlab.claims.gallery import collect
     from nnlab.claims.run import run_claim
@@ -431,6 +434,7 @@ def test_the_html_gallery_has_the_markdown_sections_numbers_and_figures_inline(t
     assert not (tmp_path / "page").exists() and (tmp_path / "g" / "tiny.png").is_file()  # html: figures inline
 
 
+@pytest.mark.slow
 def test_nnlab_report_carries_the_gallery_with_or_without_runs(tmp_path):
     p = write(tmp_path, claim_doc(), name="tiny")
     out = tmp_path / "out"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nnlab.components.activations import ReLU
-from nnlab.train.gradcheck import numerical_gradient, relative_error
 from nnlab.components.layers import BatchNorm, Dense, Dropout
+from nnlab.train.gradcheck import numerical_gradient, relative_error
 from nnlab.train.model import MLP
 
 

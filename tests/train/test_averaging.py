@@ -496,6 +496,7 @@ def test_set_and_schedule_show_the_swa_rate(tmp_path):
 
 
 # ----------------------------------------------------------------------------- run folders
+@pytest.mark.slow
 def test_metrics_csv_columns_and_old_run_folders(tmp_path, spiral):
     cfg = config(epochs=3, averaging={"method": "swa", "start": 0.5})
     run, res, summary = run_experiment(cfg, tmp_path / "runs", dataset=spiral)

@@ -26,7 +26,7 @@ from nnlab.errors import ConfigError
 from nnlab.runs import load_run
 from nnlab.sweep.record import param_value
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # nine levels of nine: 9^9 = 387,420,489 values once expanded, in 11 lines
 BOMB = "".join([f"l0: &l0 [{', '.join(['1'] * 9)}]\n"]
@@ -88,6 +88,7 @@ def test_too_many_values_counts_every_place_a_shared_part_appears():
     assert not files.too_many_values(yaml.safe_load((ROOT / "configs" / "adam_relu.yaml").read_text()))
 
 
+@pytest.mark.slow
 def test_a_config_whose_aliases_expand_without_end_is_refused_in_one_line(tmp_path):
     p = tmp_path / "bomb.yaml"
     p.write_text(bomb_config())
@@ -114,6 +115,7 @@ def test_a_trials_cell_with_an_alias_bomb_stays_text():
 
 # ---------------------------------------------------------------- run folders
 
+@pytest.mark.slow
 def test_run_folder_fifos_folders_and_bombs_are_warnings_not_waits(good_run, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -203,6 +205,7 @@ def test_claims_report_skips_a_claim_folder_whose_trials_csv_is_a_fifo(tmp_path)
                                 "claim folder's trials.csv); skipped)"]
 
 
+@pytest.mark.slow
 def test_yaml_nested_thousands_deep_is_one_line_not_a_recursion_traceback(tmp_path, good_run):
     deep = "[" * 3000 + "]" * 3000
     p = tmp_path / "deep.yaml"
@@ -218,6 +221,7 @@ def test_yaml_nested_thousands_deep_is_one_line_not_a_recursion_traceback(tmp_pa
     assert param_value(deep) == deep  # a trials.csv cell: kept as text
 
 
+@pytest.mark.slow
 def test_sweep_resume_refuses_a_fifo_journal_or_sweep_yaml_without_waiting(tmp_path):
     import shutil
 

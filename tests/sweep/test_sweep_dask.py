@@ -74,6 +74,7 @@ def local_sweep(tmp_path_factory):
     return the_sweep(tmp / "out")
 
 
+@pytest.mark.slow
 def test_a_sweep_on_a_local_cluster_writes_the_same_run_folders_as_a_local_sweep(tmp_path, local_sweep):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   host="127.0.0.1") as cluster:
@@ -90,6 +91,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_sweep_through_the_dask_scheduler_and_dask_worker_commands(tmp_path, local_sweep):
     dask = str(Path(sys.executable).parent / "dask")
     port = _free_port()
@@ -120,6 +122,7 @@ def test_a_sweep_through_the_dask_scheduler_and_dask_worker_commands(tmp_path, l
                 p.kill()
 
 
+@pytest.mark.slow
 def test_no_scheduler_there_is_one_line(tmp_path):
     from nnlab.errors import ConfigError
     from nnlab.sweep.pool import DaskPool
@@ -162,6 +165,7 @@ def _server(greeting: bytes | None):
 
 @pytest.mark.parametrize("greeting, why", [(None, r"no handshake within 2 s"),
                                            (b"SSH-2.0-OpenSSH_9.2p1\r\n" * 4, "it sent bytes that are not Dask's")])
+@pytest.mark.slow
 def test_something_else_listening_there_is_one_line_not_a_hang(greeting, why):
     """A silent server (HTTP waits for a request) held the Client's handshake for ever; an SSH banner read
     as a frame length made it allocate exabytes.  Both are one line, and no 20 s wait at exit."""

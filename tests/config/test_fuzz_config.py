@@ -43,6 +43,7 @@ def paths(d, prefix=()):
 PATHS = list(paths(BASE))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.lists(st.tuples(st.sampled_from(PATHS), values), min_size=1, max_size=3))
 def test_any_value_under_any_key_is_a_config_or_one_line_errors(changes):
@@ -143,6 +144,7 @@ def _registries():
     return activations, initializers, optimizers, schedules
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_config_that_validates_trains_without_an_exception(data):
@@ -169,6 +171,7 @@ def test_every_config_that_validates_trains_without_an_exception(data):
     assert result.status in ("completed", "diverged")
 
 
+@pytest.mark.slow
 def test_the_random_configs_did_train_some_runs():
     """Guard the fuzz test above against validating nothing (it runs first, in file order)."""
     assert len(TRAINED) >= 20, len(TRAINED)

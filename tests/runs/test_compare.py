@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from helpers import invoke
 
 import nnlab.config
 import nnlab.look.figures
-from nnlab.cli import main
 from nnlab.experiment import run_experiment
 from nnlab.runs import find_runs, load_run, write_json
 from nnlab.runs.compare import (COLUMNS, compare, differing_keys, flatten, label, setting_groups, short_key, sparkline,
@@ -47,6 +46,9 @@ def strict_json(text):
     def refuse(name):
         raise ValueError(f"not JSON: {name}")
     return json.loads(text, parse_constant=refuse)
+
+
+SLOW_FIXTURES = ('lab',)  # made once for the module, in seconds: their tests are slow (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,7 @@ def file_numbers(run_dir: Path, metric: str) -> dict:
 # ------------------------------------------------------------------ differing keys
 
 
+@pytest.mark.slow
 def test_differing_keys_are_exactly_the_keys_that_differ(lab):
     comp = compare(runs_of(lab, "a", "b"))
     assert comp.keys == ["model.hidden", "train.optimizer.lr"]
@@ -447,10 +450,6 @@ def test_json_of_a_nan_loss_is_still_json(tmp_path):
 # ------------------------------------------------------------------ the command line
 
 
-def invoke(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
-
 def test_cli_compare_formats(lab):
     a, b = lab[1]["a"], lab[1]["b"]
     for fmt in ("table", "csv", "json", "markdown"):
@@ -494,6 +493,7 @@ def test_cli_compare_groups_and_no_group(lab):
     assert [o["settings"] for o in objs] == [{"seed": 0}, {"seed": 1}, {"seed": 2}]
 
 
+@pytest.mark.slow
 def test_cli_compare_plot_writes_a_png(lab, tmp_path):
     out = tmp_path / "cmp.png"
     r = invoke("compare", lab[1]["a"], lab[1]["b"], "--plot", out)

@@ -6,18 +6,19 @@ warnings and 'damaged' values: one bad run may not kill the listing, and there i
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import math
 import shutil
 import tempfile
 from pathlib import Path
 
+import helpers
 import yaml
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnlab.cli import main
 from nnlab.runs import find_runs, write_json
 from nnlab.runs.compare import compare, to_csv, to_json, to_markdown
 
@@ -81,7 +82,7 @@ def ok(result) -> None:
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "140"})
+    return helpers.invoke(*args, env={"COLUMNS": "140"})
 
 
 fuzz = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -90,6 +91,7 @@ fuzz = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 @fuzz
 @given(summary=summary_damage, whole=st.none() | json_values, config=config_damage,
        config_whole=st.none() | json_values, metrics=csv_damage(METRICS), diagnostics=csv_damage(DIAGNOSTICS))
+@pytest.mark.slow
 def test_damaged_folders_never_crash_the_readers(summary, whole, config, config_whole, metrics, diagnostics):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
@@ -118,6 +120,7 @@ def test_damaged_folders_never_crash_the_readers(summary, whole, config, config_
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(summary=summary_damage, config=config_damage, metrics=csv_damage(METRICS),
        diagnostics=csv_damage(DIAGNOSTICS), raw_config=st.none() | st.text(max_size=30))
+@pytest.mark.slow
 def test_damaged_folders_never_crash_the_report(summary, config, metrics, diagnostics, raw_config):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"

@@ -340,6 +340,7 @@ def test_validation_and_test_data_are_never_augmented():
     assert (res.test["loss"], res.test["acc"]) == evaluate(res.model, data.x_test, data.y_test, loss_fn)
 
 
+@pytest.mark.slow
 def test_resume_with_augmentation_is_exact(tmp_path):
     """From the middle of an epoch in process, and through a run folder's checkpoint.npz."""
     cfg = config()

@@ -209,6 +209,7 @@ def _best_found(sampler_cls, seed: int, n: int = 30) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_tpe_finds_better_points_than_random_search_in_the_same_number_of_trials():
     seeds = range(8)
     rand = [_best_found(RandomSampler, s) for s in seeds]

@@ -10,6 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 from nnlab.cli import main
 from nnlab.runs import create_run_dir, read_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = """\
 name: tiny
 seed: 0
@@ -41,9 +42,10 @@ def run(*args, cwd=None, env=None):
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return helpers.invoke(*args, catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_train_end_to_end_in_a_subprocess_and_replay(tmp_path):
     cfg = write(tmp_path)
     runs = tmp_path / "runs"
@@ -108,6 +110,7 @@ def test_train_end_to_end_in_a_subprocess_and_replay(tmp_path):
     (TINY.replace("seed: 0", "seed: 0\nseed: 1"), "duplicate key 'seed'"),
     (TINY.replace("activation: tanh", "activation: tahn"), "did you mean 'tanh'"),
 ])
+@pytest.mark.slow
 def test_config_errors_exit_2_one_line_no_traceback_no_folder(tmp_path, text, message):
     cfg = write(tmp_path, text)
     runs = tmp_path / "runs"
@@ -126,6 +129,7 @@ def test_lr_1e_minus_3_is_fine(tmp_path):
     assert r.exit_code == 0 and "ok" in r.output
 
 
+@pytest.mark.slow
 def test_missing_config_and_missing_data_file(tmp_path):
     runs = tmp_path / "runs"
     r = run("train", tmp_path / "absent.yaml", "--runs-dir", runs)
@@ -143,6 +147,7 @@ def test_all_configs_are_validated_before_any_training(tmp_path):
     assert r.exit_code == 2 and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_set_override_and_name(tmp_path):
     cfg = write(tmp_path)
     r = invoke("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet", "--set", "train.epochs=2",
@@ -160,6 +165,7 @@ def test_bad_set_override(tmp_path):
     assert r.exit_code == 2 and "train.optimizer.lr: must be a valid number" in r.output
 
 
+@pytest.mark.slow
 def test_plain_output_when_not_a_terminal(tmp_path):
     r = run("train", write(tmp_path), "--runs-dir", tmp_path / "runs")
     assert r.returncode == 0
@@ -239,6 +245,7 @@ def test_schedule_command_prints_and_plots(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_keeps_the_record(tmp_path):
     import signal
     import time

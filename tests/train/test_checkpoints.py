@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from test_resume import RAW, copy
+from helpers import RAW, copy
 
 from nnlab.config import validate
 from nnlab.data import load_dataset

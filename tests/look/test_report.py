@@ -7,10 +7,10 @@ import json
 import re
 import shutil
 import statistics
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers import SVG_NAMESPACES, check
 
 from nnlab.config import validate
 from nnlab.experiment import run_experiment
@@ -18,76 +18,7 @@ from nnlab.look.report import fmt_number, fmt_value, write_report
 from nnlab.runs import Run, find_runs
 from nnlab.runs.diagnosis import diagnose
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-SVG_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
 WEIRD = "cut<b>&"
-
-
-class Checker(HTMLParser):
-    """Asserts that every close tag matches the open one; counts tags; collects the comparison table."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.counts: dict[str, int] = {}
-        self.ids: list[str] = []
-        self.table: list[list[str]] = []  # the comparison table's body rows, cell texts
-        self._in_table = self._in_body = False
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        self._count(tag, attrs)
-        if tag not in VOID:
-            self.stack.append(tag)
-        attrs = dict(attrs)
-        if tag == "table" and attrs.get("id") == "comparison":
-            self._in_table = True
-        elif self._in_table and tag == "tbody":
-            self._in_body = True
-        elif self._in_body and tag == "tr":
-            self.table.append([])
-        elif self._in_body and tag == "td":
-            self._cell = []
-
-    def handle_startendtag(self, tag, attrs):
-        self._count(tag, attrs)
-
-    def _count(self, tag, attrs):
-        self.counts[tag] = self.counts.get(tag, 0) + 1
-        self.ids += [v for k, v in attrs if k == "id"]
-
-    def handle_endtag(self, tag):
-        assert self.stack, f"</{tag}> closes nothing"
-        assert self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1]}> (open: {self.stack})"
-        self.stack.pop()
-        if tag == "td" and self._cell is not None:
-            self.table[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tbody":
-            self._in_body = False
-        elif tag == "table":
-            self._in_table = False
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def check(text: str, tables: bool = True) -> Checker:
-    assert text.startswith("<!DOCTYPE html>")
-    c = Checker()
-    c.feed(text)
-    c.close()
-    assert c.stack == [], f"unclosed: {c.stack}"
-    for tag in ("html", "head", "body", "title", "style"):
-        assert c.counts.get(tag) == 1, tag
-    assert (c.counts.get("table", 0) >= 1) == tables
-    # ids unique across all inline figures, and every internal reference resolves
-    assert len(c.ids) == len(set(c.ids)), [i for i in set(c.ids) if c.ids.count(i) > 1][:5]
-    for ref in re.findall(r'(?:url\(#|href="#)([^)"]+)', text):
-        assert ref in c.ids, ref
-    return c
-
 
 def section_of(text: str, run) -> str:
     """The report's section about ``run`` (found by its folder)."""
@@ -101,6 +32,9 @@ def raw(name, optimizer, lr, seed=0, epochs=4, activation="tanh", batch_size=32)
             "data": {"name": "spiral", "n_samples": 120, "val_fraction": 0.2},
             "model": {"hidden": [8], "activation": activation},
             "train": {"epochs": epochs, "batch_size": batch_size, "optimizer": {"name": optimizer, "lr": lr}}}
+
+
+SLOW_FIXTURES = ('runs_dir', 'loaded', 'ungrouped')  # made once for the module, in seconds: their tests are slow (conftest)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +78,7 @@ def ungrouped(loaded, tmp_path_factory):
     return out, out.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_well_formed_with_one_svg_per_figure(ungrouped, loaded):
     path, text = ungrouped
     assert path.is_file()
@@ -247,6 +182,7 @@ def test_diverged_run_shows_its_diagnosis(ungrouped, loaded):
             assert "Nothing to diagnose" in section
 
 
+@pytest.mark.slow
 def test_groups_show_mean_and_std(loaded, tmp_path):
     _, runs = loaded
     path = write_report(runs, tmp_path / "sub" / "grouped.html", title="seeds <&> groups")
@@ -273,6 +209,7 @@ def test_atomic_write_and_overwrite(loaded, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_missing_optional_files_and_no_runs(runs_dir, tmp_path):
     src = next(runs_dir.glob("*_sgd"))
     bare = tmp_path / "bare"
@@ -322,6 +259,7 @@ def test_one_log_axis_rule_for_every_figure():
         plt.close(fig)
 
 
+@pytest.mark.slow
 def test_report_and_compare_plot_draw_the_same_overlaid_figure(tmp_path, monkeypatch):
     import nnlab.look.figures as figures
     import nnlab.look.report as report

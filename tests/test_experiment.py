@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
@@ -16,37 +15,11 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import RAW, assert_same_run, ctrl_c_after
 
 from nnlab.cli import main
 from nnlab.config import validate
 from nnlab.experiment import CHECKPOINT, resume_experiment, run_experiment
-
-# a run that uses every piece of state a checkpoint must keep: dropout and shuffling (two random
-# streams), batch norm (running statistics), NAdam (moments and its momentum product), a plateau
-# schedule (its own state), early stopping with weight restore (best snapshot)
-RAW = {
-    "name": "rs", "seed": 3,
-    "data": {"name": "spiral", "n_samples": 600, "val_fraction": 0.2},
-    "model": {"hidden": [32, 32], "activation": "relu", "dropout": 0.1, "batch_norm": True},
-    "train": {"epochs": 200, "batch_size": 32, "optimizer": {"name": "nadam", "lr": 0.01},
-              "schedule": {"name": "plateau", "patience": 3, "factor": 0.5, "metric": "val_loss"},
-              "early_stopping": {"metric": "val_loss", "patience": 1000}},
-}
-TIMING = {"started", "finished", "wall_seconds", "train_seconds", "samples_per_second", "pid", "pid_start", "host",
-          "command", "resumed", "config_source"}
-
-
-def copy(state: dict) -> dict:
-    """A checkpoint's arrays are live views, valid during the callback (the run folder saves them at once)."""
-    return {k: np.array(v) for k, v in state.items()}
-
-
-def ctrl_c_after(epochs: int):
-    """An on_epoch callback that presses Ctrl-C at the end of epoch ``epochs``."""
-    def callback(row):
-        if row["epoch"] == epochs:
-            raise KeyboardInterrupt
-    return callback
 
 
 def write_config(folder: Path, **train) -> Path:
@@ -80,33 +53,6 @@ def wait_for_rows(run_parent: Path, rows: int, proc, timeout=60.0) -> None:
     pytest.fail("timed out waiting for epochs")
 
 
-def table(path: Path, drop=("seconds",)) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
-
-
-def untimed(summary: dict) -> dict:
-    out = {k: v for k, v in summary.items() if k not in TIMING}
-    for k in ("best", "final"):
-        if isinstance(out.get(k), dict):
-            out[k] = {kk: vv for kk, vv in out[k].items() if kk != "seconds"}
-    return out
-
-
-def assert_same_run(a: Path, b: Path) -> None:
-    """Two run folders hold the same results, timings aside."""
-    assert table(a / "metrics.csv") == table(b / "metrics.csv")
-    assert table(a / "diagnostics.csv") == table(b / "diagnostics.csv")
-    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
-        assert sorted(za.files) == sorted(zb.files)
-        for k in za.files:
-            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
-    sa = json.loads((a / "summary.json").read_text())
-    sb = json.loads((b / "summary.json").read_text())
-    assert untimed(sa) == untimed(sb)
-    assert not (b / CHECKPOINT).exists()  # a finished run drops its checkpoint
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The same config, trained without interruption."""
@@ -118,6 +64,7 @@ def reference(tmp_path_factory):
     return only_run(folder / "runs")
 
 
+@pytest.mark.slow
 def test_sigkill_at_a_random_epoch_then_resume_gives_the_uninterrupted_run(tmp_path, reference):
     k = random.Random().randint(2, 120)  # any epoch must do; the value is in the failure message
     cfg = write_config(tmp_path)
@@ -139,6 +86,7 @@ def test_sigkill_at_a_random_epoch_then_resume_gives_the_uninterrupted_run(tmp_p
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temporary file left behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_signals_stop_like_ctrl_c_keep_everything_and_resume(tmp_path, reference, sig, code):
     cfg = write_config(tmp_path)
@@ -161,6 +109,7 @@ def test_signals_stop_like_ctrl_c_keep_everything_and_resume(tmp_path, reference
     assert_same_run(reference, run)
 
 
+@pytest.mark.slow
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
     runner = CliRunner()
     cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 3}})
@@ -199,6 +148,7 @@ def test_resume_refuses_changed_data(tmp_path):
     assert r.exit_code == 1 and "differ from those the run was trained on" in r.output
 
 
+@pytest.mark.slow
 def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, reference):
     cfg = validate(RAW)
     run, _, first = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c_after(7))
@@ -211,6 +161,7 @@ def test_library_resume_keeps_the_first_start_and_records_the_resume(tmp_path, r
     assert_same_run(reference, run)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_missing_or_wrong_fields_is_refused_before_anything_changes(tmp_path):
     cfg = validate({**RAW, "train": {**RAW["train"], "epochs": 30}})
     run, _, summary = run_experiment(cfg, tmp_path / "runs", on_epoch=ctrl_c_after(3))
