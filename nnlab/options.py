@@ -315,6 +315,10 @@ class Registry:
         self._items[name] = Component(self.kind, name, obj, _options(obj))
         return obj
 
+    def remove(self, name: str) -> Callable:
+        """Take a component out again (a plugin withdrawn, a test's throwaway component); returns it."""
+        return self._items.pop(name).obj
+
     def __contains__(self, name) -> bool:
         return name in self._items
 

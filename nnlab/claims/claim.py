@@ -14,7 +14,7 @@
       seeds: [0, 1, 2, 3, 4]
       params: {model.activation: [sigmoid, relu]}
 
-``expect``: ``metric`` (see METRICS), ``by`` (a param path, or a list of them: a variant is then
+``expect``: ``metric`` (nnlab.claims.claim_metrics: val_acc, test_acc, epochs_to_target, ...), ``by`` (a param path, or a list of them: a variant is then
 the values joined by ``+``), and one of ``order: [v1, v2, ...]`` (v1 best), ``better: v, than:
 w`` (``better: [v1, v2]``: each of them better than w), ``below: x, for: v``, ``above: x,
 for: v`` or ``same: [v, w], within: t``.  The metric
@@ -44,16 +44,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnlab.claims.claim_metrics import higher_is_better, metrics
 from nnlab.config.loader import read_yaml_file
 from nnlab.config.schema import set_key
 from nnlab.errors import ConfigError
-from nnlab.options import did_you_mean, unknown_key_message
+from nnlab.options import check_options, did_you_mean, unknown_key_message
 from nnlab.sweep.spec import SWEEP_KEYS, base_config, build_spec, grid_points, params_from, round_significant
 from nnlab.text import printable, setting, shown
 
-# what a claim can be judged by; True: higher is better
-METRICS = {"val_acc": True, "val_loss": False, "test_acc": True, "test_loss": False, "train_loss": False,
-           "first_layer_grad_ratio": True, "ensemble_test_acc": True, "epochs_to_target": False}
 TOP_KEYS = ("claim", "quick", "sweep")
 CLAIM_KEYS = ("title", "source", "quote", "expect", "tune", "range_test")
 RANGE_TEST_KEYS = ("start", "end", "steps")
@@ -61,7 +59,7 @@ RANGE_TEST = {"start": 1e-7, "end": 10.0, "steps": 100}  # nnlab lr-find's defau
 ALIASES = ("range_test", "best")  # variant names of a range_test claim's expect
 SOURCE_KEYS = ("note", "section")
 EXPECT_FORMS = (("order",), ("better", "than"), ("below", "for"), ("above", "for"), ("same", "within"))
-EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for", "same", "within", "target")
+EXPECT_KEYS = ("metric", "by", "order", "better", "than", "below", "above", "for", "same", "within")  # + the metric's options
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -97,7 +95,7 @@ class Claim:
 
     @property
     def higher_is_better(self) -> bool:
-        return METRICS[self.metric]
+        return higher_is_better(self.metric)
 
     def expectation_text(self) -> str:
         e = self.expect
@@ -278,14 +276,23 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
         errors.append(f"{where}: must be a mapping such as {{metric: test_acc, by: model.activation, "
                       f"better: relu, than: sigmoid}}, got {shown(e)}")
         return {}, []
-    for k in e:
-        if k not in EXPECT_KEYS:
-            errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, EXPECT_KEYS))
     out = {}
     m = e.get("metric")
-    if m not in METRICS:
-        errors.append(f"{where}: metric: unknown metric {shown(m)}; choose from {', '.join(METRICS)}"
-                      f"{did_you_mean(m, METRICS) if isinstance(m, str) else ''}")
+    comp = metrics.get(m) if isinstance(m, str) and m in metrics else None
+    own = set(comp.options) if comp else set()  # the metric's options (its signature) sit beside metric:
+    for k in e:
+        if k not in EXPECT_KEYS and k not in own:
+            takes = [k2 for k2 in metrics.names() if k in metrics.get(k2).options]
+            hint = f" (only the metric{'s' if len(takes) > 1 else ''} {', '.join(takes)} take{'' if len(takes) > 1 else 's'} " \
+                   f"a {k})" if takes else ""
+            errors.append(f"{where}: {printable(k)}: " + unknown_key_message(k, [*EXPECT_KEYS, *own]) + hint)
+    if comp is None:
+        errors.append(f"{where}: metric: unknown metric {shown(m)}; choose from {', '.join(metrics.names())}"
+                      f"{did_you_mean(m, metrics.names()) if isinstance(m, str) else ''}")
+    else:
+        opts = check_options(comp.options, {k: e[k] for k in own if k in e}, where, errors, what="option",
+                             owner=f"claim metric '{m}'")
+        out.update(opts or {})
     out["metric"] = m
     by = e.get("by")
     by = [by] if isinstance(by, str) else by
@@ -317,15 +324,6 @@ def _expect(e, plist, src: str, errors: list[str], tune: str | None = None, rang
         if not errors and plist:
             variants = list(dict.fromkeys(variant_label(v, by) for v in grid_points(plist)))
     out["by"] = by
-    if m == "epochs_to_target":
-        t = e.get("target")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
-            errors.append(f"{where}: target: epochs_to_target needs the validation accuracy to reach, a number in "
-                          f"(0, 1] such as 0.6, got {shown(t)}")
-        else:
-            out["target"] = float(t)
-    elif "target" in e:
-        errors.append(f"{where}: target: only the metric epochs_to_target takes a target")
     forms = [f for f in EXPECT_FORMS if f[0] in e]
     if len(forms) != 1:
         errors.append(f"{where}: give exactly one of order: [v1, v2, ...], better: v with than: w, below: x with "

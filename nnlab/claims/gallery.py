@@ -1,16 +1,7 @@
 """The claims gallery: per claim, its numbers over the seeds, a figure and the verdict, in markdown.
 
-Each run's value of a claim's metric:
-
-- val_acc, val_loss, train_loss: at the epoch whose weights the run kept (as a sweep scores it;
-  a diverged run scores 0 or +inf);
-- test_acc, test_loss: the run's own test result (the claim's sweep runs with ``test: all``);
-- first_layer_grad_ratio: in epoch 1, the first Dense layer's mean gradient norm over the last
-  Dense layer's (diagnostics.csv): far below 1 when the gradient vanishes on its way back;
-- ensemble_test_acc: the test accuracy of the run's ensemble (train.ensemble: members or snapshots),
-  and the run's own test accuracy when it has none: a snapshot ensemble against its run's last weights;
-- epochs_to_target: the first epoch whose validation accuracy reaches the claim's target (inf when
-  the run never reaches it, and then the variant's spread is undefined: the comparison is inconclusive).
+Each run's value of a claim's metric is nnlab.claims.claim_metrics' (val_acc, test_acc, epochs_to_target, ...;
+a diverged run scores the worst value).
 
 A claim with ``tune`` keeps, per variant, only the runs of the tuned value with the best mean of the
 sweep's metric (validation); a ``range_test`` claim adds the variants ``range_test`` (the range test's
@@ -23,11 +14,13 @@ import csv
 import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnlab import files
-from nnlab.claims.claim import METRICS
+from nnlab.claims import claim_metrics
+from nnlab.claims.claim_metrics import RunData, counts_never, higher_is_better, is_percent
 from nnlab.claims.run import is_finished
 from nnlab.claims.verdict import RULE, Stats, judge, num
 from nnlab.errors import ConfigError
@@ -35,7 +28,6 @@ from nnlab.look.figures import to_file
 from nnlab.runs import read_metrics
 from nnlab.runs.read import read_diagnostics
 from nnlab.sweep.plots import best_curves_figure
-from nnlab.sweep.task import run_value
 from nnlab.text import setting
 
 COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
@@ -58,47 +50,6 @@ class Result:
         for alias, v in self.aliases.items():
             out[alias] = out.get(v, Stats.of([]))
         return out
-
-
-def grad_ratio(diag_rows: list[dict], epoch: int = 1):
-    rows = [r for r in diag_rows if r.get("epoch") == epoch and r.get("grad_norm") is not None]
-    if len(rows) < 2 or not rows[-1]["grad_norm"]:
-        return None
-    return rows[0]["grad_norm"] / rows[-1]["grad_norm"]
-
-
-def epochs_to(history: list, target: float):
-    """The first epoch whose val_acc reaches ``target``; inf when none does, None without validation."""
-    seen = False
-    for row in history:
-        v = row.get("val_acc")
-        if v is None:
-            continue
-        seen = True
-        if v >= target:
-            return float(row["epoch"])
-    return math.inf if seen else None
-
-
-def run_metric(metric: str, summary: dict, history: list, diag: list, target: float | None = None):
-    status = summary.get("status", "failed")
-    if metric == "epochs_to_target":
-        return epochs_to(history, target) if status in ("completed", "diverged") else None
-    if metric == "ensemble_test_acc":
-        e = ((summary.get("ensemble") or {}).get("ensemble") or {}).get("test_acc")
-        return e if e is not None else run_metric("test_acc", summary, history, diag)
-    if metric in ("test_acc", "test_loss"):
-        t = summary.get("test") or {}
-        v = t.get(metric[5:])
-        if v is None and status == "diverged":
-            return 0.0 if metric == "test_acc" else math.inf
-        return v
-    if metric == "first_layer_grad_ratio":
-        return grad_ratio(diag)
-    if status not in ("completed", "diverged"):
-        return None
-    worst = 0.0 if METRICS[metric] else math.inf
-    return run_value(status, history, summary.get("restored_epoch"), metric, worst)
 
 
 def collect(folder) -> Result:
@@ -125,8 +76,9 @@ def collect(folder) -> Result:
         hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
         diag = read_diagnostics(d / "diagnostics.csv") if (d / "diagnostics.csv").is_file() else []
         g["curves"].append(hist)
+        run = RunData(summary, hist, diag)
         for m in metrics:
-            v = run_metric(m, summary, hist, diag, expect.get("target"))
+            v = claim_metrics.value(m, run, expect)
             if v is not None:
                 g["values"].setdefault(m, []).append(float(v))
     keep = {}
@@ -157,9 +109,9 @@ def collect(folder) -> Result:
                            {"values": {sweep_metric: res.values.get(sweep_metric, {}).get(best, [])}}, sweep_metric):
                     best = v
             res.aliases["best"] = best
-    res.verdict, res.lines = judge(expect, res.stats(expect["metric"]), METRICS[expect["metric"]],
+    res.verdict, res.lines = judge(expect, res.stats(expect["metric"]), higher_is_better(expect["metric"]),
                                    name=lambda v: f"{v} (lr {res.aliases[v]})" if v in res.aliases else v,
-                                   scale=100.0 if expect["metric"] in ACCURACIES else 1.0)
+                                   scale=100.0 if is_percent(expect["metric"]) else 1.0)
     return res
 
 
@@ -177,7 +129,7 @@ def _sweep_metric(folder: Path) -> str:
         m = (files.yaml_load_bounded(_text(folder / "sweep.yaml")) or {}).get("metric")
     except (OSError, ValueError, yaml.YAMLError, AttributeError):
         m = None
-    return m if m in METRICS else "val_acc"
+    return m if m in claim_metrics.metrics else "val_acc"
 
 
 def _better(a: dict, b: dict, metric: str) -> bool:
@@ -187,7 +139,7 @@ def _better(a: dict, b: dict, metric: str) -> bool:
         return False
     if sb.n == 0 or math.isnan(sb.mean):
         return True
-    return sa.mean > sb.mean if METRICS[metric] else sa.mean < sb.mean
+    return sa.mean > sb.mean if higher_is_better(metric) else sa.mean < sb.mean
 
 
 def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
@@ -213,7 +165,6 @@ def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     return [by_id[k] for k in sorted(by_id)], notes
 
 
-ACCURACIES = ("val_acc", "test_acc", "ensemble_test_acc")  # shown in percent, as the CLI shows them
 
 
 def pct(x) -> str:
@@ -236,10 +187,8 @@ def _pm(s: Stats, values: list | None = None, percent: bool = False) -> str:
 
 
 def expected_text(e: dict) -> str:
-    m = e["metric"]
-    if m == "epochs_to_target":
-        m = f"epochs to val_acc ≥ {pct(e['target'])}"
-    word = " (lower is better)" if not METRICS[e["metric"]] else ""
+    m = claim_metrics.label(e["metric"], e)
+    word = " (lower is better)" if not higher_is_better(e["metric"]) else ""
     if "order" in e:
         return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
     if "better" in e:
@@ -248,14 +197,10 @@ def expected_text(e: dict) -> str:
             return f"{m}: each of {', '.join(better)} better than {e['than']}{word}"
         return f"{m}: {better[0]} better than {e['than']}{word}" if word else f"{m}: {better[0]} > {e['than']}"
     if "same" in e:
-        tol = f"{num(100 * e['within'])} points" if e["metric"] in ACCURACIES else num(e["within"])
+        tol = f"{num(100 * e['within'])} points" if is_percent(e["metric"]) else num(e["within"])
         return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {tol}"
     side = "below" if "below" in e else "above"
-    return f"{m} {side} {pct(e[side]) if e['metric'] in ACCURACIES else num(e[side])} for {e['for']}"
-
-
-def _col(metric: str, e: dict) -> str:
-    return f"epochs to val_acc ≥ {pct(e['target'])}" if metric == "epochs_to_target" else metric
+    return f"{m} {side} {pct(e[side]) if is_percent(e['metric']) else num(e[side])} for {e['for']}"
 
 
 def _factor(suggested: float, best) -> str:
@@ -339,7 +284,7 @@ def parts(r: Result) -> Parts:
                      f"on the base config) recommends lr {rt['label']} ({rt.get('rule', 'valley')}; "
                      f"{rt.get('stopped', '')}). The grid's best rate on the validation data is "
                      f"{r.aliases.get('best', 'n/a')}{_factor(rt['suggested'], r.aliases.get('best'))}.")
-    header = ["variant", *([f"{tune} chosen"] if tune else []), *(f"{_col(x, e)} (mean ± std)" for x in cols), "n"]
+    header = ["variant", *([f"{tune} chosen"] if tune else []), *(f"{claim_metrics.label(x, e)} (mean ± std)" for x in cols), "n"]
     marks: dict = {}
     for alias, v in r.aliases.items():
         marks.setdefault(v, []).append("range test" if alias == "range_test" else "grid best")
@@ -349,13 +294,23 @@ def parts(r: Result) -> Parts:
         st = [Stats.of(x) for x in vals]
         label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
         chosen = [r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")] if tune else []
-        rows.append([label, *chosen, *(_pm(s, x if col == "epochs_to_target" else None, col in ACCURACIES)
+        rows.append([label, *chosen, *(_pm(s, x if counts_never(col) else None, is_percent(col))
                                        for s, x, col in zip(st, vals, cols)), str(st[0].n)])
     return Parts(id=c["id"], title=c["title"], quote=c["quote"],
-                 source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{c['file']}`; "
+                 source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{_relative(c['file'])}`; "
                          f"{c['mode']} run in `{r.folder.name}`."),
                  expected=f"Expected: {expected_text(e)} (by {' + '.join(e['by'])}).", notes=notes, header=header,
                  rows=rows, verdict=r.verdict, lines=list(r.lines))
+
+
+def _relative(path: str) -> str:
+    """A claim file's path as the page shows it: relative to the working folder when inside it, so a page
+    generated in the repository names repository paths, never the machine's."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
 
 
 def seeds_of(r: Result) -> int:

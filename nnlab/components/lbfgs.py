@@ -182,6 +182,7 @@ class LBFGS:
     """
 
     needs_closure = True  # the Trainer calls step_closure(p, closure, lr), not step(p, g, lr)
+    torch = "LBFGS"
 
     @staticmethod
     def chooses_steps(options: dict) -> bool:

@@ -36,9 +36,13 @@ class Optimizer:
                             says what such an optimizer cannot work with
       chooses_steps(opts)   True when it picks its own step lengths (a line search), so advice about
                             the learning rate does not apply to it
+      torch                 the torch.optim class it reproduces step for step (its defaults too, checked
+                            against torch's golden trajectories in the tests), or None for an optimizer
+                            torch lacks (then its own test pins its update rule)
     """
 
     needs_closure = False
+    torch: str | None = None
 
     @staticmethod
     def chooses_steps(options: dict) -> bool:
@@ -91,6 +95,8 @@ class SGD(Optimizer):
     (torch's velocity is measured in gradient units, CS231n's in parameter units).
     """
 
+    torch = "SGD"
+
     def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.0, nesterov: bool = False,
                  form: Literal["torch", "cs231n"] = "torch"):
         super().__init__(lr)
@@ -140,6 +146,8 @@ class SGD(Optimizer):
 class Momentum(SGD):
     """SGD with momentum 0.9 (torch.optim.SGD(momentum=0.9)): b = 0.9 b + g, p -= lr b."""
 
+    torch = "SGD"
+
     def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.9,
                  form: Literal["torch", "cs231n"] = "torch"):
         super().__init__(lr=lr, momentum=momentum, nesterov=False, form=form)
@@ -149,6 +157,8 @@ class Momentum(SGD):
 
 class Nesterov(SGD):
     """SGD with Nesterov momentum 0.9 (torch.optim.SGD(momentum=0.9, nesterov=True))."""
+
+    torch = "SGD"
 
     def __init__(self, *, lr: Positive = 1e-3, momentum: Beta = 0.9,
                  form: Literal["torch", "cs231n"] = "torch"):
@@ -167,6 +177,8 @@ class Adagrad(Optimizer):
         p <- p - lr * g / (sqrt(s) + eps)
     eps_inside_sqrt: p <- p - lr * g / sqrt(s + eps), as the CS224n notes' code (eps 1e-8 there).
     """
+
+    torch = "Adagrad"
 
     def __init__(self, *, lr: Positive = 0.01, eps: NonNegative = 1e-10,
                  initial_accumulator: NonNegative = 0.0, eps_inside_sqrt: bool = False):
@@ -198,6 +210,8 @@ class Adadelta(Optimizer):
         p <- p - lr * delta
     """
 
+    torch = "Adadelta"
+
     def __init__(self, *, lr: Positive = 1.0, rho: Beta = 0.9, eps: NonNegative = 1e-6):
         super().__init__(lr)
         self.rho, self.eps = rho, eps
@@ -226,6 +240,8 @@ class RMSprop(Optimizer):
         momentum > 0: b <- momentum b + g / a, p <- p - lr b;  else p <- p - lr g / a
     The CS231n/CS224n code is rmsprop with rho = decay_rate (0.99 / 0.9).
     """
+
+    torch = "RMSprop"
 
     def __init__(self, *, lr: Positive = 0.01, rho: Beta = 0.99, eps: NonNegative = 1e-8,
                  momentum: Beta = 0.0, centered: bool = False, eps_inside_sqrt: bool = False):
@@ -278,6 +294,8 @@ class Adam(Optimizer):
     and V <- beta2 V + g^2, and the constants move into the step's two scalars, so an update is 10
     passes over the parameters instead of 12 (the same rule: results differ only by float rounding).
     """
+
+    torch = "Adam"
 
     def __init__(self, *, lr: Positive = 1e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
                  eps: NonNegative = 1e-8, amsgrad: bool = False, bias_correction: bool = True):
@@ -357,6 +375,8 @@ class AdamW(Adam):
         then the Adam update above.
     """
 
+    torch = "AdamW"
+
     def __init__(self, *, lr: Positive = 1e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
                  eps: NonNegative = 1e-8, amsgrad: bool = False, bias_correction: bool = True,
                  weight_decay: NonNegative = 0.01):
@@ -378,6 +398,8 @@ class NAdam(Adam):
         m, v as Adam;  a = sqrt(v / (1 - beta2^t)) + eps
         p <- p - lr (1 - mu_t) / (1 - P_t) * g / a - lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / a
     """
+
+    torch = "NAdam"
 
     def __init__(self, *, lr: Positive = 2e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
                  eps: NonNegative = 1e-8, momentum_decay: NonNegative = 4e-3):
@@ -411,6 +433,8 @@ class Adamax(Optimizer):
         m <- beta1 m + (1 - beta1) g,   u <- max(beta2 u, |g| + eps)
         p <- p - lr / (1 - beta1^t) * m / u
     """
+
+    torch = "Adamax"
 
     def __init__(self, *, lr: Positive = 2e-3, beta1: Beta = 0.9, beta2: Beta = 0.999,
                  eps: NonNegative = 1e-8):

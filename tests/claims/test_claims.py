@@ -280,7 +280,10 @@ def test_pair_with_one_infinite_mean_is_decided_by_it():
 
 
 def test_epochs_to_target_is_the_first_epoch_reaching_it():
-    from nnlab.claims.gallery import epochs_to
+    from nnlab.claims.claim_metrics import RunData, epochs_to_target
+
+    def epochs_to(history, target):
+        return epochs_to_target(RunData({"status": "completed"}, history), target=target)
 
     hist = [{"epoch": 1, "val_acc": 0.3}, {"epoch": 2, "val_acc": 0.56}, {"epoch": 3, "val_acc": 0.5},
             {"epoch": 4, "val_acc": 0.7}]
@@ -297,7 +300,7 @@ def test_epochs_to_target_is_the_first_epoch_reaching_it():
     ({"claim__range_test": {"start": 1.0, "end": 0.1}}, "start 1 must be below end 0.1"),
     ({"claim__range_test": {"stepz": 5}}, "range_test: stepz: unknown key"),
     ({"claim__expect": {"metric": "epochs_to_target", "by": "model.activation", "better": "relu",
-                        "than": "sigmoid"}}, "target: epochs_to_target needs the validation accuracy"),
+                        "than": "sigmoid"}}, "expect.target: missing required value"),
     ({"claim__expect": {"metric": "test_acc", "target": 0.5, "by": "model.activation", "better": "relu",
                         "than": "sigmoid"}}, "only the metric epochs_to_target takes a target"),
     ({"claim__expect": {"metric": "test_acc", "by": "model.activation", "better": "best", "than": "relu"}},

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import math
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from nnlab.cli import main
