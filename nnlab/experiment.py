@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import yaml
 
 from nnlab import files, runs
 from nnlab.components.schedules import schedules
@@ -36,7 +37,9 @@ from nnlab.errors import ConfigError, NnlabError, RunError
 from nnlab.interrupt import deferred
 from nnlab.look.figures import plot_curves, plot_diagnostics
 from nnlab.metrics import METRIC_COLUMNS
+from nnlab.runs.compare import flatten
 from nnlab.runs.diagnosis import diagnose
+from nnlab.text import setting
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
 from nnlab.train.size import check_model_size
 from nnlab.train.threads import blas_threads, limited
@@ -144,13 +147,20 @@ def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Op
     never stopped (apart from timings and the ``resumed`` record).  ``options``: a sweep's run goes on
     with its sweep's (threads, pruner, test set, plots).
     """
-    cfg, dataset, state = prepared or prepare_resume(run_dir)
+    cfg, dataset, state, lock = prepared or prepare_resume(run_dir)
+    try:
+        return _resume(cfg, dataset, state, run_dir, on_start, on_epoch, command, checkpoint_seconds, options)
+    finally:
+        lock.release()
+
+
+def _resume(cfg, dataset, state, run_dir, on_start, on_epoch, command, checkpoint_seconds, options):
     run_dir = Path(run_dir)
     meta = json.loads(str(state["meta"]))
     done = meta["epochs_done"]
     summary = runs.read_summary_json(run_dir)
     summary.update(status="running", **runs.host_info(), command=command or runs.command_line())
-    for k in ("message", "finished", "wall_seconds", "plot_error", "error", "signal"):
+    for k in ("message", "finished", "wall_seconds", "plot_error", "error", "signal", "trained"):
         summary.pop(k, None)
     summary.setdefault("resumed", []).append({"at": datetime.now().isoformat(timespec="seconds"),
                                               "from_epoch": done})
@@ -171,14 +181,29 @@ def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Op
 
 
 def prepare_resume(run_dir, data_for: Optional[Callable] = None):
-    """(config, dataset, checkpoint state) of a run folder that can be resumed, or one RunError line.
+    """(config, dataset, checkpoint state, lock) of a run folder that can be resumed, or one RunError line.
 
-    ``data_for(cfg)`` gives the data (a sweep's worker keeps them loaded); by default they are loaded."""
+    The run folder's lock is taken first and held (until resume_experiment ends, or ``lock.release()``):
+    two processes never resume one run.  ``data_for(cfg)`` gives the data (a sweep's worker keeps them
+    loaded); by default they are loaded."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise RunError(f"{run_dir}: no such run folder")
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: is a file, not a run folder")
+    if runs.load_run(run_dir) is None:
+        inside = sorted(c.name for c in run_dir.iterdir() if c.is_dir() and (c / "config.yaml").is_file())
+        hint = f"; it holds runs: name one, e.g. {run_dir / inside[-1]}" if inside else ""
+        raise RunError(f"{run_dir}: not a run folder (expected config.yaml, summary.json and checkpoint.npz){hint}")
+    lock = files.FolderLock(run_dir).acquire(f"{run_dir}: being resumed by another nnlab process")
+    try:
+        return _prepare(run_dir, data_for) + (lock,)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _prepare(run_dir: Path, data_for) -> tuple:
     run = runs.load_run(run_dir)
     if run is None:
         inside = sorted(c.name for c in run_dir.iterdir() if c.is_dir() and (c / "config.yaml").is_file())
@@ -213,10 +238,27 @@ def prepare_resume(run_dir, data_for: Optional[Callable] = None):
     if str(state.get("data.fingerprint", "")) != dataset.fingerprint():
         raise RunError(f"{run_dir}: the data of {cfg.data['name']} differ from those the run was trained on "
                        "(a changed data file?); a resumed run must see the same data")
+    if "config.yaml" in state and str(state["config.yaml"]) != cfg.dump():  # checkpoints before it: not checked
+        raise RunError(f"{run_dir}/config.yaml: changed since the run started ({_changed(str(state['config.yaml']), cfg)}"
+                       "); a resumed run goes on with the config it started with: put config.yaml back, or train "
+                       "the new config as a new run")
     if meta["epochs_done"] > cfg.train["epochs"]:
         raise RunError(f"{ckpt}: says {meta['epochs_done']} epochs were done, but the config has "
                        f"{cfg.train['epochs']}")
     return cfg, dataset, state
+
+
+def _changed(old_text: str, cfg) -> str:
+    """'train.optimizer.lr 0.01 -> 0.5': the first config key whose value is not what the run started with."""
+    try:
+        old = flatten(yaml.safe_load(old_text) or {})
+    except yaml.YAMLError:
+        return "its checkpoint holds another config"
+    new = flatten(cfg.as_dict())
+    for key in sorted(set(old) | set(new)):
+        if old.get(key, "<absent>") != new.get(key, "<absent>"):
+            return f"{key} {setting(old.get(key))} -> {setting(new.get(key))}"
+    return "its text differs"
 
 
 def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, resume, on_start, on_epoch,
@@ -241,8 +283,11 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         if on_start:
             on_start({**info, "run_dir": run_dir})
 
+    config_text = np.array(cfg.dump())
+
     def checkpoint_cb(state):
         state["data.fingerprint"] = fingerprint
+        state["config.yaml"] = config_text
         runs.atomic_savez(run_dir / CHECKPOINT, state)
 
     threads = options.threads or blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
@@ -271,8 +316,21 @@ def _plot(cfg, run_dir: Path, history: list, diag_rows: list, summary: dict) -> 
         plot_curves(history, run_dir / "curves.png", title=cfg.name)
         if diag_rows:
             plot_diagnostics(diag_rows, run_dir / "diagnostics.png", title=cfg.name)
-    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run
-        summary["plot_error"] = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the run: it is said, and the run not
+        summary["plot_error"] = f"{type(exc).__name__}: {exc}"  # called completed (resuming draws it again)
+        _not_written(summary, "curves.png", exc)
+
+
+def _not_written(summary: dict, name: str, exc: BaseException) -> None:
+    """A final file that could not be written: the run is not completed (nor diverged, nor pruned), whatever
+    it learned; its checkpoint stays, so --resume writes the files once there is room."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+    if summary.get("status") in ("completed", "diverged", "pruned"):
+        summary["trained"] = summary["status"]
+        summary["status"] = "failed"
+        summary["message"] = (f"{name} not written ({reason}); the training {summary['trained']}, and "
+                              f"nnlab train --resume finishes the files")
+    summary.setdefault("error", f"{name} not written: {reason}")
 
 
 def _failure(exc: BaseException) -> str:
@@ -285,8 +343,12 @@ def _failure(exc: BaseException) -> str:
 
 def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, options: RunOptions) -> None:
     """The last files, whatever happened: model, plots, summary; the checkpoint goes once it is useless."""
+    unwritten = []
     for w in writers:
-        w.close()
+        try:
+            w.close()
+        except OSError as exc:  # the last rows could not be flushed (a full disk)
+            unwritten.append((w.path.name, exc))
     if result is not None:
         summary.update(_result_summary(cfg, dataset, result))
         if not options.evaluate_test:
@@ -297,11 +359,13 @@ def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, opti
             try:
                 runs.atomic_savez(run_dir / "model.npz", result.model.state())
             except OSError as exc:
-                summary["error"] = f"model.npz not written: {exc.strerror or exc}"
+                _not_written(summary, "model.npz", exc)
             if options.plots:
                 _plot(cfg, run_dir, result.history, diag_rows, summary)
             else:
                 summary["plots"] = "not drawn (a sweep's run: the sweep draws its own figures)"
+    for name, exc in unwritten:
+        _not_written(summary, name, exc)
     summary["wall_seconds"] = time.perf_counter() - t0  # of this process (a resumed run: since the resume)
     summary["finished"] = datetime.now().isoformat(timespec="seconds")
     try:

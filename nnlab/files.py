@@ -1,8 +1,16 @@
-"""Atomic file writes: a temporary file in the same folder, then os.replace.
+"""Files, safely: the one write path, bounded reads, folder locks, and removing only what nnlab made.
 
-A crash or Ctrl-C mid-write never leaves a half-written file behind, and readers
-see either the old file or the new one.  The new file gets the usual permissions
-(0666 minus the umask), not mkstemp's private 0600.
+Writes: every whole file goes to a temporary file in the same folder, then os.replace, so a crash or
+Ctrl-C mid-write never leaves a half-written file behind and readers see the old file or the new one;
+a file appended to (metrics.csv) is opened without following links.  Only a regular file (or nothing)
+is ever replaced, and never through a symbolic link: nnlab often runs as root.  The new file gets the
+usual permissions (0666 minus the umask), not mkstemp's private 0600.
+
+Locks: ``FolderLock`` holds ``<folder>/.lock`` (flock) for as long as a process changes the folder;
+the lock file is opened without following links and must be a regular file.
+
+Removing: ``remove_made`` deletes a folder tree only when every entry in it is one nnlab writes there
+(the caller says which), and none is a link; otherwise it deletes nothing and says what it found.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from nnlab.errors import OutputError
+from nnlab.errors import OutputError, RunError
 
 
 def _default_mode() -> int:
@@ -22,31 +30,26 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def output_target(path: str | os.PathLike) -> Path:
     """The file an output to ``path`` will replace, checked before anything is opened or written.
 
     Only a regular file (or nothing) is ever replaced: a device, FIFO, socket or folder is refused
-    (as root, replacing /dev/full would turn the device into a file).  A symlink to a regular file
-    is written through: the file it points to is replaced and the link stays.  The folder must exist.
-    Raises OutputError (a RunError, one line).
+    (as root, replacing /dev/full would turn the device into a file), and so is a symbolic link, whatever
+    it points to (nnlab never writes through a link).  The folder must exist.  Raises OutputError (a
+    RunError, one line).
     """
     path = Path(path)
+    if os.path.islink(path):
+        what = "a broken symbolic link" if not os.path.exists(path) else "a symbolic link"
+        raise OutputError(f"{path}: is {what}; nnlab never writes through a link (outputs only replace regular "
+                          "files); choose another path")
     if os.path.lexists(path):
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            raise OutputError(f"{path}: is a broken symbolic link; outputs only replace regular files; "
-                              "choose another path") from None
+        mode = os.lstat(path).st_mode
         if not stat.S_ISREG(mode):
-            kind = next((text for test, text in _KINDS if test(mode)), "not a file")
-            raise OutputError(f"{path}: is not a regular file ({kind}); outputs only replace regular files; "
-                              "choose another path")
-        if os.path.islink(path):
-            path = Path(os.path.realpath(path))
+            raise OutputError(f"{path}: is not a regular file ({_kind_of(mode)}); outputs only replace regular "
+                              "files; choose another path")
     parent = path.parent
     if not parent.is_dir():
         if os.path.lexists(parent):  # 'results.csv/x.html': the folder part names a file
@@ -134,8 +137,7 @@ def size_text(n: int) -> str:
 
 
 def _kind_of(mode: int) -> str:
-    import stat
-
+    """'a folder', 'a named pipe (FIFO)', ...: what a path that is not a regular file is."""
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):
@@ -242,8 +244,6 @@ def open_regular_file(path: str | os.PathLike, limit: int, what: str, error=OSEr
 
 
 def _open_regular(path, limit: int, what: str, error, hint: str = "") -> int:
-    import stat
-
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -271,3 +271,122 @@ def _open_regular(path, limit: int, what: str, error, hint: str = "") -> int:
         os.close(fd)
         raise
     return fd
+
+
+# ---------------------------------------------------------------- appending, locks, removing what nnlab made
+
+
+def open_for_append(path: str | os.PathLike, new: bool):
+    """A text file to append rows to (flushed by the caller): a new one (created, or an existing regular file
+    emptied) or, ``new=False``, an existing one continued.  Never through a link: a link, a folder or a
+    device in its place is an OutputError line."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_NONBLOCK", 0)
+    if new:
+        output_target(path)
+        flags |= os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags, _default_mode())
+    except OSError as exc:
+        if os.path.islink(path):
+            raise OutputError(f"{path}: is a symbolic link; nnlab never writes through a link") from None
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OutputError(f"{path}: is {_kind_of(mode)}, not a regular file; nnlab appends only to regular files")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a", newline="", encoding="utf-8")
+
+
+class LockBusy(RunError):
+    """Another process holds the folder's lock."""
+
+
+class FolderLock:
+    """``<folder>/.lock``, held (flock, exclusive) from ``acquire()`` until ``release()`` or this process ends.
+
+    The lock file is opened without following links and must be a regular file (a link, a FIFO or a
+    folder in its place is one line, and nothing is written to it); it holds the holder's pid.  ``busy``
+    is the message when another process holds it (its pid is added).
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / self.NAME
+        self.fd: int | None = None
+
+    def acquire(self, busy: str) -> "FolderLock":
+        import fcntl
+
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
+            getattr(os, "O_NONBLOCK", 0)
+        if os.path.islink(self.path):
+            raise OutputError(f"{self.path}: is a symbolic link, not nnlab's lock file; nnlab never writes through "
+                              "a link; remove it and try again")
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            what = _kind_of(os.lstat(self.path).st_mode) if os.path.lexists(self.path) else exc.strerror
+            raise OutputError(f"{self.path}: cannot be nnlab's lock file ({what}); remove it and try again") \
+                from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise OutputError(f"{self.path}: is {_kind_of(mode)}, not nnlab's lock file; remove it and try again")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            pid = ""
+            try:
+                pid = f" (pid {int(read_text_bounded(self.path, 64, 'a lock file'))})"
+            except (OSError, ValueError):  # empty, or not a pid: the message goes without one
+                pass
+            raise LockBusy(f"{busy}{pid}; wait for it or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def remove_made(folder: str | os.PathLike, made, keep: tuple = ()) -> None:
+    """Delete the tree ``folder`` (but the entries named in ``keep`` at its top) only when ``made(relative
+    path, is a folder)`` says nnlab writes every entry of it, and none is a link; otherwise delete nothing
+    and raise RunError naming the first entry nnlab cannot prove it made."""
+    folder = Path(folder)
+    entries = []
+    for root, dirs, names in os.walk(folder, topdown=True, followlinks=False):
+        for name in sorted(dirs) + sorted(names):
+            p = Path(root) / name
+            rel = p.relative_to(folder)
+            if len(rel.parts) == 1 and name in keep:
+                if name in dirs:
+                    dirs.remove(name)
+                continue
+            if p.is_symlink() or not made(rel, name in dirs):
+                what = "a symbolic link" if p.is_symlink() else "not a file nnlab writes there"
+                raise RunError(f"{p}: {what}; nnlab deletes only what it can prove it made, so it leaves "
+                               f"{folder} as it is: move it away (or that entry out of it) and run again")
+            entries.append((p, name in dirs))
+    for p, is_dir in reversed(entries):  # children before their folders
+        (os.rmdir if is_dir else os.unlink)(p)
+    if not keep:
+        os.rmdir(folder)

@@ -116,6 +116,8 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepVi
             say(f"{claim.id}: the claim's sweep changed since {folder} was run: running it again")
             shutil.rmtree(folder)
 
+    jobs = max(1, min(jobs, n_runs))  # no idle workers for a small claim
+
     def make_pool(datasets):
         remember(datasets.loaded)
         return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))

@@ -23,7 +23,7 @@ def make_console(stderr=False):
     """A rich console; when not a terminal (a pipe, a file, a CI log) its lines are never wrapped."""
     from rich.console import Console
 
-    c = Console(stderr=stderr, highlight=False)
+    c = Console(stderr=stderr, highlight=False, emoji=False)  # 'exp:a:b' is a path, not ':a:' as an emoji
     if not c.is_terminal:
         c.soft_wrap = True
     return c
@@ -84,6 +84,12 @@ def handle_errors(fn):
 
             make_console(stderr=True).print(f"interrupted ({getattr(exc, 'name', 'SIGINT')})")
             sys.exit(exit_code(exc))
+        except OSError as exc:  # a full or read-only disk, a vanished folder: one line, what and where
+            if os.environ.get("NNLAB_DEBUG"):
+                raise
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail([f"{where}{exc.strerror or exc} (nothing already written was removed; free the space or choose "
+                   "another path, and run again)"], 1)
 
     return wrapper
 

@@ -56,7 +56,7 @@ def run(claim_ids, jobs, quick, out, claims_dir):
             errors.extend(exc.lines)
     if errors:
         raise ConfigError(lines=errors)
-    jobs = jobs or cores()
+    jobs = min(jobs or cores(), cores())  # one run per core: more workers than cores only fight over them
     for claim, spec in loaded:
         t0 = time.time()
         view = None

@@ -5,6 +5,7 @@ Imports inside the commands are for start-up time: nnlab --help loads no numpy.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -129,10 +130,13 @@ def runs_(folder, statuses):
       nnlab runs
       nnlab runs runs/ --status diverged --status crashed
     """
+    from nnlab.errors import RunError
     from nnlab.look.term import colour_wanted, emit, screen
     from nnlab.look.views import render_runs
     from nnlab.runs import find_runs
 
+    if not os.path.isdir(folder):
+        raise RunError(f"{folder}: no such folder" if not os.path.lexists(folder) else f"{folder}: not a folder")
     found, warnings = find_runs([folder])
     _warn(warnings)
     if statuses:

@@ -97,7 +97,11 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
         check_runs_dir(runs_dir)
     from nnlab.train.threads import cores
 
-    jobs = jobs or cores()
+    runs_in_it = spec.n_trials * len(spec.seeds)
+    if jobs and jobs > cores() and not scheduler:
+        say(out, f"note: --jobs {jobs}: {cores()} at a time, one per core (more workers than cores only fight over "
+                 "them)")
+    jobs = max(1, min(jobs or cores(), cores(), runs_in_it))
     panel = SweepPanel(out, spec, quiet)
     if scheduler and spec.prune:
         say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")

@@ -127,11 +127,13 @@ class SweepPanel(SweepView):
     def finished(self, sweep, trial: int, seed: int) -> None:
         if self.quiet:
             return
-        if self.live is not None:
-            self.update(sweep, force=True)
-            return
         t = sweep.trials[trial]
         r = t.run(seed)
+        if self.live is not None:
+            if r.status == "failed":  # why, above the panel: a failure is never silent
+                say(self.console, f"trial {trial} seed {seed} failed: {r.message or 'no reason given'}")
+            self.update(sweep, force=True)
+            return
         done = sum(x.status not in ("queued", "running") for tt in sweep.trials.values() for x in tt.records)
         extra = f"  ({r.message})" if r.status in ("failed", "pruned") and r.message else ""
         say(self.console,
@@ -214,6 +216,11 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
     elif test.get("loss") is not None:
         say(console, f"test loss of the chosen config (trial {best['trial']}, looked at once): "
                      f"{number(test['loss'])}")
+    if not ranked and sweep.status == "completed":
+        failed = [r for t in sweep.trials.values() for r in t.records if r.status == "failed" and r.message]
+        why = (f"every trial diverged ({c['diverged']}): lower the learning rates searched" if c["diverged"] and
+               c["diverged"] == len(sweep.trials) else "no trial completed on all its seeds")
+        say(console, f"no best configuration: {why}" + (f"; a failure said: {failed[0].message}" if failed else ""))
     say(console, f"sweep folder: {sweep.folder}")
     if best:
         say(console, f"train the best: nnlab train {sweep.folder / 'best.yaml'}")

@@ -62,14 +62,15 @@ class Dataset:
         return {"name": self.name, "task": self.task, "n_train": len(self.x_train),
                 "n_val": 0 if self.x_val is None else len(self.x_val),
                 "n_test": 0 if self.x_test is None else len(self.x_test), "n_features": self.n_features,
-                "n_classes": self.n_classes, "n_outputs": self.n_outputs}
+                "n_classes": self.n_classes, "n_outputs": self.n_outputs, "fingerprint": self.fingerprint(test=True)}
 
-    def fingerprint(self) -> str:
-        """A hash of the training and validation arrays: a resumed run must see the same data."""
+    def fingerprint(self, test: bool = False) -> str:
+        """A hash of the training and validation arrays (with ``test``, the test arrays too): a resumed run
+        must see the same data, an ensemble of finished runs must be scored on theirs."""
         import hashlib
 
         h = hashlib.blake2b(digest_size=16)
-        for a in (self.x_train, self.y_train, self.x_val, self.y_val):
+        for a in (self.x_train, self.y_train, self.x_val, self.y_val, *((self.x_test, self.y_test) if test else ())):
             if a is not None:
                 h.update(str((a.shape, a.dtype.str)).encode())
                 h.update(np.ascontiguousarray(a).data)

@@ -29,7 +29,7 @@ def screen(stderr: bool = False) -> tuple[bool, int | None]:
     bars and these lines agree."""
     from rich.console import Console
 
-    c = Console(stderr=stderr)
+    c = Console(stderr=stderr, emoji=False)
     return (True, c.width) if c.is_terminal else (False, None)
 
 
@@ -140,7 +140,7 @@ def colour_wanted(stderr: bool = False) -> bool:
     """Colour for a terminal that has it (rich honours NO_COLOR, TERM=dumb and FORCE_COLOR)."""
     from rich.console import Console
 
-    c = Console(stderr=stderr)
+    c = Console(stderr=stderr, emoji=False)
     return c.is_terminal and c.color_system is not None and not c.no_color
 
 

@@ -47,6 +47,19 @@ def flatten(d, prefix: str = "") -> dict:
     return out
 
 
+def first_difference(a: dict, b: dict) -> str | None:
+    """'train.optimizer.lr 0.01 -> 0.5': the first dotted key (in sorted order) whose value differs between two
+    config mappings, as 'key a -> b'; None when they are the same."""
+    from nnlab.text import setting
+
+    fa, fb = flatten(a or {}), flatten(b or {})
+    for key in sorted(set(fa) | set(fb)):
+        if _number_key(fa.get(key, "<absent>")) != _number_key(fb.get(key, "<absent>")):
+            return f"{key} {setting(fa.get(key)) if key in fa else '(absent)'} -> " \
+                   f"{setting(fb.get(key)) if key in fb else '(absent)'}"
+    return None
+
+
 def _value_key(v) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from nnlab import __version__
 from nnlab.errors import RunError
-from nnlab.files import atomic_savez, atomic_write  # noqa: F401 (part of this module's API)
+from nnlab.files import atomic_savez, atomic_write, open_for_append  # noqa: F401 (atomic_savez: this module's API)
 from nnlab.runs.read import TIMESTAMP, complete_rows, process_start
 
 
@@ -78,10 +78,10 @@ class MetricsWriter:
         self.path, self.columns = Path(path), list(columns)
         if keep_epochs is not None:
             self._cut(keep_epochs)
-            self._f = open(self.path, "a", newline="", encoding="utf-8")
+            self._f = open_for_append(self.path, new=False)
             self._w = csv.writer(self._f)
             return
-        self._f = open(self.path, "w", newline="", encoding="utf-8")
+        self._f = open_for_append(self.path, new=True)
         self._w = csv.writer(self._f)
         self._w.writerow(self.columns)
         self._f.flush()

@@ -29,6 +29,7 @@ The sweep folder ``<runs-dir>/<YYYY-MM-DD_HH-MM-SS>_<name>/`` holds:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,6 +41,8 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 from nnlab import files
 from nnlab.config.loader import read_yaml_file
 from nnlab.config.schema import validate
@@ -49,6 +52,7 @@ from nnlab.files import atomic_write
 from nnlab.interrupt import deferred, graceful_signals
 from nnlab.look.figures import pyplot
 from nnlab.runs import create_run_dir, git_commit, load_run, new_run_dir, read_metrics, read_summary_json, write_json
+from nnlab.runs.compare import first_difference
 from nnlab.sweep import record
 from nnlab.sweep.plots import plot_sweep
 from nnlab.sweep.record import FINISHED, RunRecord, Trial, run_name
@@ -57,7 +61,6 @@ from nnlab.sweep.spec import SweepSpec, build_spec, param_from, planned_points
 from nnlab.sweep.task import data_key_of, evaluate_on_test, run_value
 from nnlab.text import plural, setting
 
-LOCK = ".lock"
 
 
 class SweepView:
@@ -111,7 +114,7 @@ class Sweep:
         self.run_seconds: list[float] = []  # wall time of each finished run (for the ETA)
         self.status = "running"
         self.interrupted_by = None
-        self._lock_fd = None
+        self._lock = None
         self.capacity, self.where = 1, "this machine"  # the pool's: runs at a time, and where
 
         self.git_commit = git_commit()  # of the checkout nnlab sweep runs in (a Dask worker has none)
@@ -121,30 +124,16 @@ class Sweep:
     def runs_dir(self) -> Path:
         return self.folder / "runs"
 
-    def lock(self) -> None:
-        """Hold the folder's lock for the life of this process: one sweep process per folder."""
-        import fcntl
-
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            pid = ""
-            try:
-                pid = f" (pid {int(files.read_text_bounded(self.folder / LOCK, 64, 'a lock file'))})"
-            except (OSError, ValueError):  # not a pid (a FIFO, say): the message goes without one
-                pass
-            raise RunError(f"{self.folder}: another nnlab sweep is running in this folder{pid}; wait for it "
-                           "or stop it first") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+    def lock(self, held=None) -> None:
+        """Hold the folder's lock for the life of this process: one sweep process per folder (``held``: a lock
+        the caller took already, before it decided what to do with the folder)."""
+        self._lock = held if held is not None else files.FolderLock(self.folder).acquire(
+            f"{self.folder}: another nnlab sweep is running in this folder")
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def write_trials(self) -> None:
         record.write_trials(self.folder, self.trials.values(), [p.path for p in self.spec.params], self.spec.metric)
@@ -246,17 +235,24 @@ class Sweep:
                     self.record(*key, out)
                     view.finished(self, *key)
             self.write_trials()
-        except KeyboardInterrupt as exc:
+        except (KeyboardInterrupt, OSError) as exc:  # a signal, or a disk that filled up (trials.csv, a run folder)
             self.status = "interrupted"
-            self.interrupted_by = getattr(exc, "name", "SIGINT")
+            self.interrupted_by = getattr(exc, "name", "SIGINT") if isinstance(exc, KeyboardInterrupt) else "disk"
             with deferred():  # the folder is made consistent before a second signal is taken
                 for key, out in pool.stop():
-                    self.record(*key, out)
+                    with contextlib.suppress(OSError):
+                        self.record(*key, out)
                 for t in self.trials.values():
                     for r in t.records:
                         if r.status == "running":
                             r.status, r.message = "interrupted", "stopped with the sweep"
-                self.write_trials()
+                with contextlib.suppress(OSError):
+                    self.write_trials()
+            if isinstance(exc, OSError):
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise RunError(f"{self.folder}: cannot write{where}: {exc.strerror or exc}; the sweep stopped with "
+                               f"its finished runs kept: free some space and continue with nnlab sweep --resume "
+                               f"{self.folder}") from None
             raise
         self.status = "completed"
 
@@ -279,8 +275,8 @@ class Sweep:
 
     def _write_remote(self, name: str, tree: dict) -> None:
         d = self.runs_dir / name
-        if d.exists():
-            shutil.rmtree(d)
+        if os.path.lexists(d):
+            files.remove_made(d, record.made_in_run_folder)
         d.mkdir(parents=True)
         for rel, data in tree.items():
             parts = Path(rel).parts
@@ -369,7 +365,7 @@ def create(spec: SweepSpec, runs_dir=None, folder=None) -> Path:
         atomic_write(folder / "sweep.yaml", spec.dump())
         (folder / "runs").mkdir()
     except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # made a moment ago by this process (an exclusive mkdir)
         raise RunError(f"{folder}: cannot write the sweep folder ({exc.strerror or exc})") from None
     return folder
 
@@ -408,28 +404,43 @@ def load_spec(folder) -> SweepSpec:
 def restore(sweep: Sweep, more_trials: int | None = None, remote: bool = False, wait_seconds: float = 10.0) -> dict:
     """Rebuild a sweep's records from its run folders (resume): what is kept, what continues from its
     checkpoint, what runs again.  ``remote``: the runs train elsewhere (a Dask cluster), so an interrupted
-    run is trained again from the start rather than continued."""
+    run is trained again from the start rather than continued.
+
+    Nothing is lost and nothing is mixed in: a run folder whose config is not its trial's point, a trial the
+    sweep never planned (a stray folder or row) and ``more_trials`` below the trials already run are each
+    one RunError line; a finished run whose files are damaged is trained again (and said so)."""
     spec, folder = sweep.spec, sweep.folder
     old = record.read_sweep(folder)
     known = {t.number for t in old.trials}
     failed_before = {(t.number, r.seed): r for t in old.trials for r in t.records if r.status == "failed"}
     sampler = sweep.sampler
-    pending: dict = {}
-    if spec.method == "tpe":
-        pending = dict(sampler.pending())
-        known |= set(range(sampler.asked()))
-    if more_trials:  # --trials on resume: extend (or cut) a random or tpe sweep
-        spec.trials = more_trials
-        if spec.method == "tpe":
-            sampler.total_trials = more_trials
     for d in sweep.runs_dir.glob("t*-seed*"):
         m = re.fullmatch(r"t(\d+)-seed(\d+)", d.name)
         if m and int(m.group(2)) in spec.seeds:
             known.add(int(m.group(1)))
-    stats = {"kept": 0, "resumed": 0, "rerun": 0}
+    pending: dict = {}
+    if spec.method == "tpe":
+        pending = dict(sampler.pending())
+        asked = sampler.asked()
+        stray = sorted(n for n in known if n >= asked)
+        if stray:
+            raise RunError(f"{folder}: trial {stray[0]} (in runs/ or trials.csv) is not one this TPE sweep asked "
+                           f"for (its study holds {asked} trial{'s' if asked != 1 else ''}); move it out of the "
+                           "sweep folder")
+        known |= set(range(asked))
+    done = max(known) + 1 if known else 0
+    if more_trials is not None:  # --trials on resume: extend a random or tpe sweep (never shrink it)
+        if more_trials < done:
+            raise ConfigError(f"--trials {more_trials}: {folder} has run {done} trials already; a sweep is never "
+                              f"cut, give at least {done}")
+        spec.trials = more_trials
+        if spec.method == "tpe":
+            sampler.total_trials = more_trials
+    elif spec.method != "tpe" and done > sampler.total:
+        raise RunError(f"{folder}: trial {done - 1} (in runs/ or trials.csv) is beyond the sweep's "
+                       f"{sampler.total} trials (its sweep.yaml); move it out of the sweep folder")
+    stats = {"kept": 0, "resumed": 0, "rerun": 0, "damaged": 0}
     for n in sorted(known):
-        if spec.method != "tpe" and n >= sampler.total:
-            continue
         t = sweep.add_trial(n, pending.get(n) or sampler.point(n), queue=False)
         for seed in spec.seeds:
             r = t.run(seed)
@@ -442,16 +453,25 @@ def restore(sweep: Sweep, more_trials: int | None = None, remote: bool = False, 
             if run is not None and run.status == "running":
                 raise RunError(f"{d}: still being trained by pid {run.summary.get('pid')}; stop that process "
                                "first, or wait")
+            if run is not None and run.config is not None:
+                want = yaml.safe_load(spec.config(t.params, seed, spec.run_label(n, seed)).dump())
+                diff = first_difference(run.config, want)
+                if diff:
+                    raise RunError(f"{d}: its config.yaml is not trial {n}'s point with seed {seed} ({diff}); a sweep "
+                                   "keeps only its own runs: move it out of the sweep folder")
+            hist = read_metrics(d / "metrics.csv") if run is not None and (d / "metrics.csv").is_file() else []
             if run is not None and run.status in ("completed", "diverged", "pruned"):
-                hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
-                s = run.summary
-                r.status, r.epochs, r.seconds = run.status, len(hist), s.get("train_seconds")
-                r.message = s.get("message") or ""
-                r.curve = [h.get(spec.metric) for h in hist]
-                r.value = run_value(run.status, hist, s.get("restored_epoch"), spec.metric, spec.worst)
-                stats["kept"] += 1
-                continue
-            if run is None and (n, seed) in failed_before:
+                if hist and (run.status != "completed" or (d / "model.npz").is_file()
+                             or (d / "members").is_dir()):
+                    s = run.summary
+                    r.status, r.epochs, r.seconds = run.status, len(hist), s.get("train_seconds")
+                    r.message = s.get("message") or ""
+                    r.curve = [h.get(spec.metric) for h in hist]
+                    r.value = run_value(run.status, hist, s.get("restored_epoch"), spec.metric, spec.worst)
+                    stats["kept"] += 1
+                    continue
+                stats["damaged"] += 1  # finished, but its metrics.csv or model.npz is gone: trained again
+            if run is None and not d.exists() and (n, seed) in failed_before:
                 r.status = "failed"
                 r.message = failed_before[(n, seed)].message or "failed before its run folder was written"
                 stats["kept"] += 1
@@ -469,8 +489,8 @@ def restore(sweep: Sweep, more_trials: int | None = None, remote: bool = False, 
                 r.status, r.message = "interrupted", "continues from its checkpoint"
                 stats["resumed"] += 1
             else:
-                if d.exists():  # interrupted without a checkpoint, or never finished: train it again from scratch
-                    shutil.rmtree(d)
+                if os.path.lexists(d):  # stopped without a checkpoint, damaged or never finished: from scratch
+                    files.remove_made(d, record.made_in_run_folder)
                 stats["rerun"] += 1
             sweep.queue.append((n, seed))
         if t.done:
@@ -589,7 +609,12 @@ def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, po
             raise ConfigError(f"{sweep.folder}: the data differ from those the sweep started with (a changed data "
                               "file?); a resumed sweep must see the same data")
         sweep.sampler = make_sampler(spec, sweep.folder)
+        for note in getattr(sweep.sampler, "notes", []):
+            if view is not None:
+                view.note(f"note: {note}")
         stats = restore(sweep, more_trials, remote=pool.remote)
+        if more_trials is not None:  # the extension is part of the sweep from now on: a later resume keeps it
+            atomic_write(sweep.folder / "sweep.yaml", spec.dump())
     except BaseException:
         sweep.unlock()
         raise
@@ -598,8 +623,9 @@ def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, po
     if view is not None:
         rest = max(0, sweep.total_runs - stats["kept"] - stats["resumed"] - stats["rerun"])
         went_on = f", {stats['resumed']} to continue from their checkpoints" if stats["resumed"] else ""
+        damaged = f" ({stats['damaged']} of them finished but damaged)" if stats["damaged"] else ""
         view.note(f"resuming {sweep.folder}: {plural(stats['kept'], 'run')} kept{went_on}, {stats['rerun']} to run "
-                  f"again, {rest} not started yet")
+                  f"again{damaged}, {rest} not started yet")
     return sweep
 
 
@@ -634,8 +660,8 @@ def run_sweep(spec: SweepSpec, make_pool, *, runs_dir=None, folder=None, resume:
                 finally:
                     view.stop(sweep)
                     pool.close()
-            except KeyboardInterrupt:
-                with deferred():
+            except (KeyboardInterrupt, RunError):
+                with deferred(), contextlib.suppress(OSError):  # a full disk may refuse summary.json too
                     finish(sweep, figures)
                 raise
             with deferred():

@@ -29,7 +29,7 @@ from nnlab.look.figures import (LOG_RATIO, is_accuracy, is_finite, label_text, l
                                 run_colors, to_file)
 from nnlab.runs.compare import short_key
 from nnlab.runs.read import read_metrics
-from nnlab.sweep.record import SweepFolder, Trial, best_trial, is_sweep_folder, rank_trials, read_sweep
+from nnlab.sweep.record import VALUED, SweepFolder, Trial, best_trial, is_sweep_folder, rank_trials, read_sweep
 from nnlab.text import setting
 
 __all__ = ["FIGURES", "best_curves_figure", "best_so_far", "best_trials", "is_sweep_folder",
@@ -57,7 +57,7 @@ def trial_label(trial: Trial, params: list[str]) -> str:
 
 
 def best_trials(trials: list[Trial], direction: str = "maximize", k: int = BEST_K) -> list[Trial]:
-    """The ``k`` best candidate trials (all runs completed or diverged), best first."""
+    """The ``k`` best candidate trials (all runs completed), best first."""
     return rank_trials(trials, direction)[:k]
 
 
@@ -296,7 +296,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
                     best: Trial | None = None, title: str = ""):
     """(draw, alt text) of each trial's value against its number and the best so far, or None without values.
 
-    The best-so-far step line runs over the candidate trials (all runs completed or diverged) in
+    The best-so-far step line runs over the candidate trials (all runs completed) in
     trial order; it is the figure's first line (``fig.axes[0].lines[0]``), one point per candidate
     and, when later trials follow, one more at the last trial number.
     """
@@ -319,7 +319,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
             ax.plot(xs, ys, drawstyle="steps-post", color="#d62728", linewidth=1.8, zorder=1,
                     label="best so far (" + ("max" if direction == "maximize" else "min") + ")")
         _scatter(ax, [t.number for t in shown], shown, place,
-                 lambda t: "#1f77b4" if t.candidate or t.status == "pruned" else "0.55", best, size)
+                 lambda t: "#1f77b4" if t.status in VALUED or t.status == "pruned" else "0.55", best, size)
         place.apply(ax)
         if is_accuracy(metric):
             percent_axis(ax)
@@ -330,7 +330,7 @@ def progress_figure(trials: list[Trial], metric: str, *, direction: str = "maxim
         ax.set_title(label_text(title) if title else f"{metric} per trial ({direction})")
         fig.tight_layout()
         entries = [("trial", "o", "#1f77b4", "#1f77b4", 6)]
-        if any(not t.candidate and t.status != "pruned" for t in shown):
+        if any(t.status not in VALUED and t.status != "pruned" for t in shown):
             entries.append(("unfinished", "o", "0.55", "0.55", 6))
         handles = ax.get_legend_handles_labels()[0] + _legend_handles(entries + _marker_entries(shown, best, place))
         _figure_legend(fig, handles)

@@ -15,8 +15,9 @@ The rules, in one place:
   worst value: 0 for an accuracy, +inf for a loss); a pruned trial's: the mean of its pruned runs'
   values at the epoch they were stopped (shown, never ranked);
 - its std: the sample standard deviation over two or more finite values, else None;
-- a trial is a candidate for best when it completed or diverged and has a value; the best is the
-  candidate with the best value, the lower trial number among equals.
+- a trial is a candidate for best when every one of its runs completed (a configuration that diverged
+  with some seed is never recommended); the best is the candidate with the best value, the lower trial
+  number among equals.  A sweep whose every trial diverged has no best.
 
 trials.csv keeps every value exactly (the shortest repr that reads back equal), so a value read back
 equals the live one.  A missing or damaged file is a warning for the reader, never a crash.
@@ -28,6 +29,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,8 +153,8 @@ class Trial:
 
     @property
     def candidate(self) -> bool:
-        """Whether the trial can be the best: all its runs completed or diverged, and a value."""
-        return self.status in VALUED and self.value is not None and not math.isnan(self.value)
+        """Whether the trial can be the best: all its runs completed, and a value."""
+        return self.status == "completed" and self.value is not None and not math.isnan(self.value)
 
 
 def make_trial(number: int, params: dict, rows: list[dict]) -> Trial:
@@ -291,6 +293,38 @@ def read_trials(text: str, params: dict, metric: str | None = None) -> tuple[lis
             epochs=_int_cell(row.get("epochs")), seconds=_number_cell(row.get("seconds")),
             message=row.get("message") or "", name=row.get("run") or ""))
     return [by_trial[n] for n in sorted(by_trial)], metric or "val_acc", rows
+
+
+# ------------------------------------------------------------------ what nnlab writes in a sweep folder
+
+SWEEP_FILES = {"sweep.yaml", "trials.csv", "summary.json", "best.yaml", "params.png", "progress.png", "best_curves.png",
+               "optuna.journal", "claim.json", ".lock"}
+RUN_FILES = {"config.yaml", "summary.json", "metrics.csv", "diagnostics.csv", "checkpoint.npz", "model.npz",
+             "curves.png", "diagnostics.png", ".lock"}
+# the temporary file of an atomic write a kill interrupted: .<stem>.<random><suffix> (nnlab.files.atomic_path)
+_TEMPORARY = re.compile(r"\.[A-Za-z_]+\.[A-Za-z0-9_]+\.(yaml|json|csv|npz|png|tmp|journal)")
+
+
+def made_in_run_folder(rel: Path, is_dir: bool) -> bool:
+    """Whether nnlab writes the entry ``rel`` of a run folder: its files, or a members ensemble's members/ (a
+    sweep folder)."""
+    parts = rel.parts
+    if parts[0] == "members":
+        return len(parts) == 1 and is_dir or made_in_sweep_folder(Path(*parts[1:]), is_dir)
+    return len(parts) == 1 and not is_dir and (parts[0] in RUN_FILES or bool(_TEMPORARY.fullmatch(parts[0])))
+
+
+def made_in_sweep_folder(rel: Path, is_dir: bool) -> bool:
+    """Whether nnlab writes the entry ``rel`` of a sweep folder: its files, runs/, and run folders named as a
+    sweep names them (t007-seed1) holding a run's files."""
+    parts = rel.parts
+    if parts[0] != "runs":
+        return len(parts) == 1 and not is_dir and (parts[0] in SWEEP_FILES or bool(_TEMPORARY.fullmatch(parts[0])))
+    if len(parts) == 1:
+        return is_dir
+    if not re.fullmatch(r"t\d{3,}-seed\d+", parts[1]):
+        return False
+    return is_dir if len(parts) == 2 else made_in_run_folder(Path(*parts[2:]), is_dir)
 
 
 # ------------------------------------------------------------------ reading a whole sweep folder

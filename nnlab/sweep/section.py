@@ -44,12 +44,14 @@ def sweeps_of(runs: list[Run]) -> list[Path]:
 
 
 def _trial_order(sweep) -> list:
-    """Trials best first: the candidates ranked, then the others with a value, then the rest by number."""
+    """Trials best first: the candidates ranked, then the diverged, then the others with a value (pruned), then
+    the rest by number."""
     ranked = rank_trials(sweep.trials, sweep.direction)
     done = {id(t) for t in ranked}
     sign = -1.0 if sweep.direction == "maximize" else 1.0
     rest = [t for t in sweep.trials if id(t) not in done]
-    valued = sorted((t for t in rest if is_finite(t.value)), key=lambda t: (sign * t.value, t.number))
+    valued = sorted((t for t in rest if is_finite(t.value)),
+                    key=lambda t: (t.status != "diverged", sign * t.value, t.number))
     others = [t for t in rest if not is_finite(t.value)]
     return ranked + valued + others
 

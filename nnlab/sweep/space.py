@@ -9,13 +9,14 @@ sweep folder (``optuna.storages.JournalStorage``: no server, safe for several pr
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
 from pathlib import Path
 
 from nnlab.errors import ConfigError, RunError
-from nnlab.files import TABLE_MAX_BYTES, open_regular_file
+from nnlab.files import TABLE_MAX_BYTES, atomic_write, read_text_bounded
 from nnlab.sweep.spec import SweepSpec, grid_points, random_point, round_significant
 from nnlab.text import setting
 
@@ -106,9 +107,7 @@ class TPESampler:
             from optuna.storages.journal import JournalFileBackend
 
             journal = Path(folder) / JOURNAL
-            if os.path.lexists(journal):  # Optuna opens and reads it whole: a FIFO would block for ever
-
-                open_regular_file(journal, TABLE_MAX_BYTES, "the sweep's Optuna journal", RunError).close()
+            self.notes = check_journal(journal)
             storage = JournalStorage(JournalFileBackend(str(journal)))
             self.study = optuna.create_study(study_name=spec.name, storage=storage, sampler=sampler,
                                              direction=spec.direction, load_if_exists=True)
@@ -162,6 +161,34 @@ class TPESampler:
                     self.study.tell(number, value)
             except (ValueError, RuntimeError):  # told already (a resumed sweep): nothing to add
                 pass
+
+
+def check_journal(journal: Path) -> list[str]:
+    """A journal Optuna can read and append to, or one RunError line; notes on what was mended.
+
+    Optuna opens it and reads it whole, so it must be a regular file under the size cap (a FIFO would block
+    for ever).  Every line is one JSON record; a last line without its newline is a write a kill cut short:
+    it is dropped (that trial is asked again).  Anything else unreadable is damage nnlab will not guess at."""
+    if not os.path.lexists(journal):
+        return []
+    text = read_text_bounded(journal, TABLE_MAX_BYTES, "the sweep's Optuna journal", RunError)
+    lines = text.split("\n")
+    notes = []
+    if lines[-1]:  # the last line lacks its newline
+        notes.append(f"{journal}: its last record was cut short (a stop mid-write); it is dropped and that trial "
+                     "asked again")
+        lines[-1] = ""
+        atomic_write(journal, "\n".join(lines))
+    for i, line in enumerate(lines[:-1], start=1):
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise RunError(f"{journal}: line {i} is not one of Optuna's records (the file is damaged); the TPE "
+                           "sweep's history cannot be read: restore the file, or start the sweep again in a new "
+                           "folder")
+    return notes
 
 
 def make_sampler(spec: SweepSpec, folder):

@@ -35,7 +35,7 @@ import yaml
 
 from nnlab.config.kinds import registry_for_key
 from nnlab.config.loader import deep_merge, load_with_extends, parse_yaml, read_yaml_file
-from nnlab.config.schema import apply_override, run_name_problem, set_key, validate
+from nnlab.config.schema import MAX_NAME_LENGTH, apply_override, run_name_problem, set_key, validate
 from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
 from nnlab.options import did_you_mean, is_number, unknown_key_message
@@ -97,8 +97,9 @@ class Param:
                    for i in range(self.num)]
         else:
             pts = [self.low + i * (self.high - self.low) / (self.num - 1) for i in range(self.num)]
-        pts = [round(p) for p in pts] if self.int else [round_significant(p) for p in pts]
-        return list(dict.fromkeys(pts))  # an int range with num > its width repeats points
+        if self.int:
+            return list(dict.fromkeys(round(p) for p in pts))  # an int range with num > its width repeats points
+        return distinct_round(pts, self.low, self.high)
 
     def sample(self, rng) -> Any:
         """One random value (numpy Generator): uniform choice, uniform or log-uniform in the range."""
@@ -117,6 +118,16 @@ class Param:
 
     def label(self, value) -> str:
         return setting(value)
+
+
+def distinct_round(points: list[float], low: float, high: float, digits: int = SIGNIFICANT) -> list[float]:
+    """Grid points rounded to ``digits`` significant digits for readable configs, or to as many more as it
+    takes for them to stay distinct and inside [low, high] (0.010001..0.010004 in 4 points keeps 6 digits)."""
+    for d in range(digits, 18):
+        out = [round_significant(p, d) for p in points]
+        if len(set(out)) == len(set(points)) and all(low <= p <= high for p in out):
+            return out
+    return list(points)
 
 
 def round_significant(v: float, digits: int = SIGNIFICANT) -> float:
@@ -250,6 +261,10 @@ def point_mapping(base: dict, values: dict) -> dict:
         if reg is None or not isinstance(node, dict) or node.get("name") not in reg:
             continue
         accepted = set(reg.get(node["name"]).options)
+        if owner == "data":  # the data section's own keys (val_fraction, preprocess, augment) stay
+            from nnlab.config.schema import SCHEMAS
+
+            accepted |= set(SCHEMAS["data"])
         explicit = {p.rsplit(".", 1)[1] for p in values if p.rsplit(".", 1)[0] == owner}
         for k in list(node):
             if k != "name" and k not in accepted and k not in explicit:
@@ -381,6 +396,10 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
                      metric=metric if metric in METRICS else "val_acc", trials=trials, seeds=list(seeds),
                      seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes,
                      test=test, role=role, tags_extra=dict(raw.get("tags") or {}))
+    longest = spec.run_label(max(spec.n_trials - 1, 0), spec.seeds[-1]) if not errors else name
+    if not errors and len(longest) > MAX_NAME_LENGTH:
+        errors.append(f"{source}: name: at most {MAX_NAME_LENGTH - (len(longest) - len(name))} characters for a sweep "
+                      f"of {spec.n_trials} trials (its runs are named {longest[:12]}...{longest[-8:]}), got {len(name)}")
     if not errors and spec.n_trials * len(spec.seeds) > MAX_TRIALS:
         errors.append(f"{source}: {spec.n_trials} points x {len(spec.seeds)} seeds = "
                       f"{spec.n_trials * len(spec.seeds)} runs; at most {MAX_TRIALS}")
@@ -482,10 +501,20 @@ def _dotted(key: str, where: str, errors: list[str]) -> bool:
     return True
 
 
+NOT_PARAMS = {
+    "seed": "a sweep trains every point once per seed: list them under seeds: (e.g. seeds: [1, 2], or --seeds 1,2)",
+    "name": "the sweep names its runs (<sweep name>-t<trial>); name the sweep with name: or --name",
+    "extends": "extends: names the file a config builds on; put it in the base config",
+}
+
+
 def param_from(key: str, v, where: str, errors: list[str]) -> Param | None:
     """A Param from its sweep-file form: a list of choices, a {low, high, ...} range,
     {choices: [...]}, or one value (fixed)."""
     if not _dotted(key, where, errors):
+        return None
+    if key in NOT_PARAMS:
+        errors.append(f"{where}: {key} is not a param: {NOT_PARAMS[key]}")
         return None
     if isinstance(v, list):
         return _choices(key, v, where, errors)
@@ -533,8 +562,9 @@ def _range(key, v: dict, where, errors) -> Param | None:
         if not isinstance(x, bool):
             errors.append(f"{where}: {name}: must be true or false, got {shown(x)}")
             return None
-    if num is not None and (isinstance(num, bool) or not isinstance(num, int) or num < 1):
-        errors.append(f"{where}: num: the number of grid points must be a whole number >= 1, got {shown(num)}")
+    if num is not None and (isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_TRIALS):
+        errors.append(f"{where}: num: the number of grid points must be a whole number from 1 to {MAX_TRIALS:,}, "
+                      f"got {shown(num)}")
         return None
     if not low < high:
         errors.append(f"{where}: low ({low:g}) must be below high ({high:g})")
@@ -566,6 +596,9 @@ def _short_param(item: str, errors: list[str]) -> Param | None:
         return None
     if not text:
         errors.append(f"{where}: no values after '='")
+        return None
+    if key in NOT_PARAMS:
+        errors.append(f"{where}: {key} is not a param: {NOT_PARAMS[key]}")
         return None
     p = _short_values(key, text, where, errors)
     if p is not None:
@@ -613,13 +646,16 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     """
     errors = list(errors or [])
     planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
+    # a value that is invalid with the base config alone may be valid with another param's value (lbfgs with
+    # batch_size full): TPE's points are not known in advance, so every combination of choices and range ends
+    combos = list(itertools.islice(_combinations(spec.params), MAX_CHECKED)) if len(spec.params) > 1 else []
     for p in spec.params:
         values = p.choices if not p.is_range else [p.low, p.high]
         for v in values:
             try:
                 validate(point_mapping(spec.base, {p.path: v}), source=p.where)
             except ConfigError as exc:
-                if not _valid_somewhere(spec, p.path, v, planned):  # e.g. a rate per layer, for 2-layer points
+                if not _valid_somewhere(spec, p.path, v, planned + combos):  # e.g. a rate per layer, for 2-layer points
                     errors.extend(_dedupe(exc.lines, errors))
     if errors:
         raise ConfigError(lines=errors)
@@ -632,6 +668,13 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
                 break
     if errors:
         raise ConfigError(lines=errors)
+
+
+def _combinations(params: list[Param]):
+    """Every combination of the params' choices and of their ranges' ends."""
+    names = [p.path for p in params]
+    for combo in itertools.product(*(p.choices if not p.is_range else [p.low, p.high] for p in params)):
+        yield dict(zip(names, combo))
 
 
 def _valid_somewhere(spec: SweepSpec, path: str, value, planned: list[dict]) -> bool:

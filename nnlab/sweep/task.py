@@ -142,7 +142,7 @@ def train_task(task: dict, dataset=None) -> dict:
         if task.get("resume"):
             prepared = prepare_resume(task["run_dir"], data_for=dataset_for)
             if pruner is not None:
-                pruner.prime(json.loads(str(prepared[2]["meta"]))["history"])
+                pruner.prime(json.loads(str(prepared[2]["meta"]))["history"])  # (cfg, data, state, lock)
             _, result, summary = resume_experiment(task["run_dir"], prepared=prepared, options=options_for(task, pruner),
                                                    command=task.get("command"))
         else:

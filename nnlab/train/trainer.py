@@ -423,17 +423,24 @@ class Trainer:
         return meta, arrays
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_dict()``'s output; ValueError (or TypeError) naming the field when its parts are
+        not what this run writes (a hand-edited or damaged checkpoint is refused, never half-loaded)."""
         meta = json.loads(str(state["meta"]))
         if meta.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"checkpoint version {meta.get('version')} is not {CHECKPOINT_VERSION}")
+        _check_meta(meta, self.cfg.train["epochs"])
         m, res = self.model, self.result
         if state["model.params"].shape != m.params.shape:
             raise ValueError(f"checkpoint has {state['model.params'].size} parameters, the model "
                              f"{m.params.size}")
         m.restore((state["model.params"],
                    {k[len("model.buf."):]: v for k, v in state.items() if k.startswith("model.buf.")}))
-        self.opt.load_state_dict(meta["optimizer"],
-                                 {k[4:]: np.array(v) for k, v in state.items() if k.startswith("opt.")})
+        opt_arrays = {k[4:]: np.array(v) for k, v in state.items() if k.startswith("opt.")}
+        if not self.opt.needs_closure:  # every buffer of a stepped rule is one value per parameter
+            for k, a in opt_arrays.items():
+                if a.shape != m.params.shape:
+                    raise ValueError(f"optimizer state {k} has shape {a.shape}, the parameters {m.params.shape}")
+        self.opt.load_state_dict(meta["optimizer"], opt_arrays)
         self.sched.load_state_dict(meta["schedule"])
         self.stopper.load_state_dict(meta["early_stopping"], state)
         if self.avg is not None:
@@ -455,6 +462,28 @@ class Trainer:
             if self.diag is not None and "diagnostics" in pos:
                 self.diag.load_state_dict(pos["diagnostics"],
                                           {k[5:]: np.array(v) for k, v in state.items() if k.startswith("diag.")})
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_meta(meta: dict, epochs: int) -> None:
+    """The checkpoint's counters and history are what a run writes: whole numbers in range, one history row
+    per epoch done, numbered 1, 2, ...; TypeError or ValueError naming the field otherwise."""
+    done, history = meta["epochs_done"], meta["history"]
+    if not _whole(done) or not 0 <= done <= epochs:
+        raise ValueError(f"epochs_done must be a whole number from 0 to the config's {epochs} epochs, got {done!r}")
+    if not isinstance(history, list) or len(history) != done:
+        raise ValueError(f"history must hold one row per epoch done ({done}), got "
+                         f"{len(history) if isinstance(history, list) else type(history).__name__}")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or row.get("epoch") != i + 1:
+            raise ValueError(f"history row {i + 1} is not the record of epoch {i + 1}")
+    if not _whole(meta["step"]) or meta["step"] < 0:
+        raise ValueError(f"step must be a whole number >= 0, got {meta['step']!r}")
+    if not isinstance(meta["done"], bool):
+        raise ValueError(f"done must be true or false, got {meta['done']!r}")
 
 
 def _pack(meta: dict, arrays: dict) -> dict[str, np.ndarray]:

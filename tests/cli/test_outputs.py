@@ -48,7 +48,7 @@ def test_a_fifo_is_refused_and_stays_a_fifo(tmp_path, monkeypatch):
     no_writes(monkeypatch)
     with pytest.raises(OutputError) as exc:
         atomic_write(fifo, "x")
-    assert str(exc.value) == (f"{fifo}: is not a regular file (a FIFO); outputs only replace regular files; "
+    assert str(exc.value) == (f"{fifo}: is not a regular file (a named pipe (FIFO)); outputs only replace regular files; "
                               "choose another path")
     assert isinstance(exc.value, RunError) and isinstance(exc.value, OSError) and exc.value.exit_code == 1
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -83,14 +83,18 @@ def test_a_missing_folder_and_a_broken_link_are_refused(tmp_path, monkeypatch):
         atomic_write(tmp_path / "dangling", "x")
 
 
-def test_a_link_to_a_regular_file_is_written_through(tmp_path):
+def test_a_link_is_never_written_through_even_to_a_regular_file(tmp_path):
     real = tmp_path / "real.txt"
     real.write_text("old")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    assert output_target(link) == real
-    atomic_write(link, "new")
-    assert link.is_symlink() and real.read_text() == "new" and leftovers(tmp_path) == []
+    with pytest.raises(OutputError, match="link.txt: is a symbolic link; nnlab never writes through a link"):
+        atomic_write(link, "new")
+    assert link.is_symlink() and real.read_text() == "old" and leftovers(tmp_path) == []
+    html_link = tmp_path / "r.html"
+    html_link.symlink_to(real)
+    r = invoke("report", fake_run(tmp_path / "runs" / "a"), "-o", html_link)
+    assert r.exit_code == 2 and "r.html: is a symbolic link" in r.output and real.read_text() == "old"
 
 
 def test_cli_outputs_onto_a_fifo_or_folder_fail_in_one_line_and_keep_them(tmp_path):
@@ -100,7 +104,7 @@ def test_cli_outputs_onto_a_fifo_or_folder_fail_in_one_line_and_keep_them(tmp_pa
     r = invoke("report", run, "-o", fifo)
     assert r.exit_code == 2 and isinstance(r.exception, SystemExit) and r.stdout == ""
     assert r.stderr.strip().splitlines() == [
-        f"error: --output {fifo}: is not a regular file (a FIFO); outputs only replace regular files; "
+        f"error: --output {fifo}: is not a regular file (a named pipe (FIFO)); outputs only replace regular files; "
         "choose another path"]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     (tmp_path / "fig.png").mkdir()

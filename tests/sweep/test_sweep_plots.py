@@ -175,7 +175,7 @@ def test_make_trial_means_the_seeds_that_finished():
     t = make_trial(3, {"lr": 0.1}, [
         {"seed": 0, "status": "completed", "value": 0.6, "seconds": 1.0, "run": "t003-seed0"},
         {"seed": 1, "status": "diverged", "value": 0.0, "seconds": 0.5, "run": "t003-seed1"}])
-    assert (t.value, t.status, t.candidate, t.seconds) == (0.3, "diverged", True, 1.5)
+    assert (t.value, t.status, t.candidate, t.seconds) == (0.3, "diverged", False, 1.5)  # never recommended
     assert t.std == pytest.approx(statistics.stdev([0.6, 0.0]))
     pruned = make_trial(4, {}, [{"seed": 0, "status": "pruned", "value": 0.1}])
     assert (pruned.value, pruned.status, pruned.candidate) == (0.1, "pruned", False)
@@ -240,9 +240,9 @@ def test_progress_best_so_far_is_the_running_max_or_min():
     try:
         line = fig.axes[0].lines[0]
         cands = [t for t in sorted(TRIALS, key=lambda t: t.number) if t.candidate]
-        assert [t.number for t in cands] == [0, 1, 4, 5, 6, 7]
-        assert list(line.get_xdata()[: len(cands)]) == [0, 1, 4, 5, 6, 7]
-        assert list(line.get_ydata()[: len(cands)]) == pytest.approx([0.61, 0.61, 0.72, 0.72, 0.72, 0.72])
+        assert [t.number for t in cands] == [0, 4, 5, 6, 7]  # trial 1 diverged: never a candidate
+        assert list(line.get_xdata()[: len(cands)]) == [0, 4, 5, 6, 7]
+        assert list(line.get_ydata()[: len(cands)]) == pytest.approx([0.61, 0.72, 0.72, 0.72, 0.72])
         assert line.get_drawstyle() == "steps-post"
     finally:
         pyplot().close(fig)
@@ -268,16 +268,16 @@ def test_infinite_losses_are_drawn_at_the_edge():
         finally:
             pyplot().close(fig)
     fig = draw(progress_figure(trials, "val_loss", direction="minimize"))
-    try:  # trial 0's inf is no best so far: the line starts at trial 1
-        ys = list(fig.axes[0].lines[0].get_ydata())
-        assert math.isnan(ys[0]) and ys[1:3] == [0.4, 0.2]
+    try:  # trial 0 diverged: no candidate, the best-so-far line starts at trial 1
+        line = fig.axes[0].lines[0]
+        assert list(line.get_xdata()[:2]) == [1, 2] and list(line.get_ydata()[:2]) == [0.4, 0.2]
     finally:
         pyplot().close(fig)
 
 
 def test_best_trials_and_labels():
     assert [t.number for t in best_trials(TRIALS, "maximize", k=3)] == [4, 6, 0]
-    assert [t.number for t in best_trials(TRIALS, "minimize", k=3)] == [1, 7, 5]  # pruned/failed are no candidates
+    assert [t.number for t in best_trials(TRIALS, "minimize", k=3)] == [7, 5, 0]  # only completed ones are
     assert [t.number for t in best_trials(TRIALS, "maximize")] == [4, 6, 0, 5, 7]
     assert trial_label(TRIALS[4], list(PARAMS)) == "#4 lr=0.003 activation=elu hidden=[8, 8]"
 
@@ -359,7 +359,7 @@ def test_plot_sweep_of_a_loss_sweep_with_infinite_values(tmp_path):
                                  "t002-seed0": [1.0, 0.7, 0.5]})
     sweep = read_sweep(folder)
     assert sweep.direction == "minimize" and sweep.trials[1].value == math.inf
-    assert [t.number for t in best_trials(sweep.trials, sweep.direction)] == [0, 2, 1]
+    assert [t.number for t in best_trials(sweep.trials, sweep.direction)] == [0, 2]  # the diverged one is none
     assert len(plot_sweep(folder)) == 3
 
 
