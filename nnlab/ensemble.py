@@ -103,6 +103,19 @@ def check_same_data(run_list) -> None:
                                "averages models trained on the same data")
 
 
+def check_fingerprints(run_list, dataset) -> None:
+    """Each run was trained on exactly these data (the fingerprint its summary.json recorded; a run written
+    before fingerprints were recorded is not checked): a changed data file is one RunError line, never a
+    silent score on other data."""
+    now = dataset.fingerprint(test=True)
+    for r in run_list:
+        then = (r.summary.get("data") or {}).get("fingerprint")
+        if then is not None and then != now:
+            raise RunError(f"{r.path}: was trained on other data than {dataset.name}'s now (its summary.json "
+                           "records another fingerprint: a changed data file?); an ensemble is scored on the data "
+                           "its members were trained on")
+
+
 def mean_row(rows: list[dict]) -> dict:
     """The mean of metrics rows, column by column (None where a row has none)."""
     out = {}

@@ -317,6 +317,30 @@ def seeds_of(r: Result) -> int:
     return max((len(s) for s in r.runs.values()), default=0)
 
 
+def md_text(text: str) -> str:
+    """Text from a claim file for a markdown page: shown as written, never as HTML ('<b>' stays '<b>')."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def missing_runs(r: Result) -> str:
+    """What the page must say when a variant has fewer runs than the claim's seeds (a run folder deleted or
+    damaged after the sweep finished): '' when none is missing."""
+    try:
+        seeds = len(yaml_seeds(r.folder))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    short = {v: len(r.values.get(r.claim["expect"]["metric"], {}).get(v, [])) for v in r.claim["variants"]}
+    short = {v: n for v, n in short.items() if n < seeds}
+    if not short:
+        return ""
+    return (f"{', '.join(f'{v}: n = {n}' for v, n in short.items())} of the {seeds} seeds (runs missing or "
+            f"unreadable in {r.folder.name}); nnlab claims run resumes them")
+
+
+def yaml_seeds(folder: Path) -> list:
+    return files.yaml_load_bounded(_text(folder / "sweep.yaml"))["seeds"]
+
+
 def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
     lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
              "| claim | expected | seeds | verdict |", "|---|---|---|---|"]
@@ -325,8 +349,11 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
                      f"({r.claim['mode']}) | {r.verdict} |")
     for r in results:
         p = parts(r)
-        lines += ["", f"## {p.id}", "", f"**{p.title}**", "", f"> {p.quote}", "", _fill(p.source), "",
-                  _fill(p.expected), ""]
+        lines += ["", f"## {p.id}", "", f"**{md_text(p.title)}**", "", f"> {md_text(p.quote)}", "", _fill(p.source),
+                  "", _fill(p.expected), ""]
+        short = missing_runs(r)
+        if short:
+            lines += [_fill(f"**Warning:** {short}"), ""]
         for note in p.notes:
             lines += [_fill(note), ""]
         lines += ["| " + " | ".join(p.header) + " |", "|" + "---|" * len(p.header)]
@@ -346,6 +373,9 @@ def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[li
         raise ConfigError(f"{option} {out}: no such folder; run nnlab claims run --out {out} first")
     folders, notes = find(out, ids)
     if not folders:
+        if ids is not None and notes and all("no file in the claims folder" in n for n in notes):
+            raise ConfigError(f"{option} {out}: none of its claim sweeps is one of the claims with a file in "
+                              f"--claims-dir ({len(ids)} there); name the folder they were run from")
         raise ConfigError(f"{option} {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
     results = []
     for f in folders:

@@ -8,7 +8,7 @@ into the folder resolved as ``claim.json``, so ``nnlab claims report`` needs onl
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 import yaml
@@ -17,9 +17,10 @@ from nnlab import files
 from nnlab.claims.claim import load_claim
 from nnlab.config.schema import validate
 from nnlab.errors import RunError
-from nnlab.runs import read_summary_json, write_json
+from nnlab.runs import load_run, read_summary_json, write_json
 from nnlab.sweep.lifecycle import SweepView, prepare, run_sweep
 from nnlab.sweep.pool import LocalPool
+from nnlab.sweep.record import made_in_sweep_folder, read_sweep
 from nnlab.sweep.task import remember, warm_up
 from nnlab.sweep.work import run_task
 from nnlab.train.range_test import RECOMMENDED, range_test, suggest, sweep_rates
@@ -105,16 +106,21 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepVi
 
     folder = folder_for(out, claim.id, quick)
     n_runs = spec.n_trials * len(spec.seeds)
-    resume = False
-    if folder.is_dir():
-        if _same_spec(folder, spec):
-            if is_finished(folder):
-                write_json(folder / "claim.json", claim.as_json(quick))
-                return folder, "reused", n_runs
-            resume = True
-        else:
-            say(f"{claim.id}: the claim's sweep changed since {folder} was run: running it again")
-            shutil.rmtree(folder)
+    resume, lock = False, None
+    if os.path.islink(folder) or (os.path.lexists(folder) and not folder.is_dir()):
+        raise RunError(f"{folder}: is {'a symbolic link' if os.path.islink(folder) else 'not a folder'}, where the "
+                       f"claim's sweep folder goes; nnlab writes there only into a folder of its own: move it away or "
+                       f"choose another --out")
+    if folder.is_dir():  # the lock first: another nnlab may be running this very claim
+        lock = files.FolderLock(folder).acquire(f"{folder}: another nnlab is running this claim")
+        try:
+            resume = _decide(claim, spec, folder, quick, say)
+        except BaseException:
+            lock.release()
+            raise
+        if resume == "reused":
+            lock.release()
+            return folder, "reused", n_runs
 
     jobs = max(1, min(jobs, n_runs))  # no idle workers for a small claim
 
@@ -123,8 +129,47 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepVi
         return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))
 
     inner = view if view is not None else _Lines(say, claim.id)
-    run_sweep(spec, make_pool, folder=folder, resume=resume, view=ClaimView(claim, quick, inner))
-    return folder, "resumed" if resume else "ran", n_runs
+    try:
+        run_sweep(spec, make_pool, folder=folder, resume=resume is True, view=ClaimView(claim, quick, inner),
+                  lock=lock)
+    finally:
+        if lock is not None:
+            lock.release()
+    return folder, "resumed" if resume is True else "ran", n_runs
+
+
+def _decide(claim, spec, folder: Path, quick: bool, say):
+    """With the folder's lock held: 'reused' (finished, every run there: claim.json refreshed), True (resume
+    it), or False (the claim changed: what nnlab made there is removed, the sweep starts again in place).
+    A folder nnlab cannot prove it made (no sweep.yaml, a file of someone else's) is one RunError line."""
+    if not (folder / "sweep.yaml").is_file():
+        entries = [p.name for p in folder.iterdir() if p.name != files.FolderLock.NAME]
+        if entries:
+            raise RunError(f"{folder}: holds files but no sweep.yaml, so nnlab cannot tell that it made them, and "
+                           f"leaves them as they are; move the folder away or choose another --out")
+        return False  # empty: a fresh start
+    if _same_spec(folder, spec):
+        if is_finished(folder) and _complete(folder, spec):
+            write_json(folder / "claim.json", claim.as_json(quick))
+            return "reused"
+        return True
+    say(f"{claim.id}: the claim's sweep changed since {folder} was run: running it again")
+    files.remove_made(folder, made_in_sweep_folder, keep=(files.FolderLock.NAME,))
+    return False
+
+
+def _complete(folder: Path, spec) -> bool:
+    """Whether every run of the finished sweep is there and reads as finished (a run folder deleted or damaged
+    since: the sweep is resumed, and that run trains again)."""
+    sweep = read_sweep(folder)
+    runs = [(t.number, r) for t in sweep.trials for r in t.records]
+    if len(runs) != spec.n_trials * len(spec.seeds) or sweep.warnings:
+        return False
+    for _, r in runs:
+        run = load_run(folder / "runs" / r.name) if (folder / "runs" / r.name).is_dir() else None
+        if r.status != "failed" and (run is None or run.status != r.status or run.warnings):
+            return False
+    return True
 
 
 class _Lines(SweepView):

@@ -259,7 +259,7 @@ def ensemble_(run_folders, out_dir):
       nnlab ensemble runs/*_adam_relu*
       nnlab ensemble runs/a runs/b runs/c -o runs/ensemble_abc
     """
-    from nnlab.ensemble import check_same_data, combine_runs
+    from nnlab.ensemble import check_fingerprints, check_same_data, combine_runs
     from nnlab.errors import RunError
     from nnlab.runs import find_runs
 
@@ -282,7 +282,9 @@ def ensemble_(run_folders, out_dir):
     from nnlab.config import load_config
     from nnlab.experiment import load_data
 
-    result = combine_runs([r.path for r in usable], load_data(load_config(usable[0].path / "config.yaml")))
+    dataset = load_data(load_config(usable[0].path / "config.yaml"))
+    check_fingerprints(usable, dataset)
+    result = combine_runs([r.path for r in usable], dataset)
     from nnlab.cli import print_table
 
     out = make_console()

@@ -593,16 +593,23 @@ def write_best(sweep: Sweep, b: Trial) -> None:
 
 
 def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, pool, *, resume: bool,
-               runs_dir=None, more_trials: int | None = None, view: SweepView | None = None) -> Sweep:
-    """The sweep folder, new or stopped and restored, locked, with its sampler (steps 3 of run_sweep)."""
+               runs_dir=None, more_trials: int | None = None, view: SweepView | None = None, lock=None) -> Sweep:
+    """The sweep folder, new or stopped and restored, locked, with its sampler (step 3 of run_sweep).
+
+    ``lock``: the folder's lock, taken already by the caller (who decided, holding it, what to do with an
+    existing folder): then ``resume=False`` starts the sweep in that (empty) folder."""
     if not resume:
-        folder = create(spec, runs_dir, folder)
-        sweep = Sweep(spec, folder, datasets, fingerprint)
-        sweep.lock()
-        sweep.sampler = make_sampler(spec, folder)
+        if lock is not None:  # an emptied folder of the caller's: the sweep starts in place
+            atomic_write(Path(folder) / "sweep.yaml", spec.dump())
+            (Path(folder) / "runs").mkdir(exist_ok=True)
+        else:
+            folder = create(spec, runs_dir, folder)
+        sweep = Sweep(spec, Path(folder), datasets, fingerprint)
+        sweep.lock(held=lock)
+        sweep.sampler = make_sampler(spec, sweep.folder)
         return sweep
     sweep = Sweep(spec, Path(folder), datasets, fingerprint)
-    sweep.lock()
+    sweep.lock(held=lock)
     try:
         old = read_summary_json(sweep.folder)
         if old.get("data_fingerprint") not in (None, fingerprint):
@@ -631,12 +638,13 @@ def open_sweep(spec: SweepSpec, folder, datasets: Datasets, fingerprint: str, po
 
 def run_sweep(spec: SweepSpec, make_pool, *, runs_dir=None, folder=None, resume: bool = False,
               more_trials: int | None = None, view: SweepView | None = None, figures: bool = True,
-              prepared: tuple | None = None) -> tuple[Sweep, dict]:
+              prepared: tuple | None = None, lock=None) -> tuple[Sweep, dict]:
     """Run a sweep from start to end (or continue a stopped one: ``resume`` with its ``folder``).
 
     ``make_pool(datasets)`` makes the pool the runs train in (nnlab.sweep.pool), after the data are loaded
     and before the folder's lock is taken; ``runs_dir`` receives a new timestamped folder, or ``folder``
-    names it exactly; ``figures=False`` writes no best.yaml and no figures (a members ensemble's sweep).
+    names it exactly; ``figures=False`` writes no best.yaml and no figures (a members ensemble's sweep);
+    ``lock``: the folder's lock, already held by the caller (it stays the caller's to release).
     Returns the sweep and its summary.json; a signal stops the runs, and once the folder is consistent
     (records, summary.json: all with further signals held back) it is raised again.
     """
@@ -645,7 +653,7 @@ def run_sweep(spec: SweepSpec, make_pool, *, runs_dir=None, folder=None, resume:
     pool = make_pool(datasets)
     try:
         sweep = open_sweep(spec, folder, datasets, fingerprint, pool, resume=resume, runs_dir=runs_dir,
-                           more_trials=more_trials, view=view)
+                           more_trials=more_trials, view=view, lock=lock)
     except BaseException:
         pool.close()
         raise
