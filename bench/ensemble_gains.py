@@ -1,4 +1,4 @@
-"""What ensembles give on MNIST-1D, over several seeds (the README's Ensembles numbers).
+"""What ensembles give on MNIST-1D, over several seeds (docs/ensembles.md's numbers).
 
     python bench/ensemble_gains.py [--seeds 5]
 

@@ -1,22 +1,30 @@
-"""The README is the front door: keep its commands, tables and reference true."""
+"""The README is the front door: keep its commands, its config, its numbers and its links true.
+
+The documentation site (docs/, mkdocs.yml) is kept by tests/test_docs.py.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from nnlab.config import SCHEMAS
-from nnlab.docs import components_markdown, readme_block
+import pytest
+
+from nnlab.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 INSTALL_TRAIN = "pip install -e . && nnlab train configs/adam_relu.yaml"
 INSTALL_TEST = "pip install -e '.[test]' && pytest"
+MAX_LINES = 300
+
+
+def section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def quick_start_commands():
-    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.*?)\n```", section, re.S)
+    return re.findall(r"```bash\n(.*?)\n```", section("Quick start"), re.S)
 
 
 def test_quick_start_has_exactly_the_two_commands():
@@ -32,44 +40,79 @@ def test_quick_start_config_exists():
     assert (ROOT / "configs" / "adam_relu.yaml").exists()
 
 
-def test_component_tables_match_the_code():
-    assert readme_block(README) == components_markdown(), "run: python -m nnlab.docs --write"
+def test_the_readme_stays_short():
+    assert len(README.splitlines()) <= MAX_LINES, "move the detail to a page under docs/"
 
 
-def test_every_command_is_documented():
+def test_every_command_is_in_the_table_of_commands():
     from nnlab.cli import main
 
+    table = section("Commands")
     for name in main.commands:
-        assert f"`nnlab {name}" in README, name
+        assert f"`nnlab {name}" in table, name
 
 
-def test_config_reference_names_every_key():
-    ref = README.split("## Config reference", 1)[1].split("\n## ", 1)[0]
-    keys = set()
-    for section in SCHEMAS.values():
-        keys |= set(section)
-    keys |= {"name", "seed", "dtype", "extends", "path", "n_samples", "noise"}
-    missing = [k for k in sorted(keys) if not re.search(rf"\b{k}\b", ref)]
-    assert not missing, missing
+def test_the_minimal_config_is_valid(tmp_path):
+    text = re.search(r"```yaml\n(.*?)```", section("A minimal config"), re.S).group(1)
+    path = tmp_path / "my_run.yaml"
+    path.write_text(text)
+    cfg = load_config(path)
+    assert cfg.data["name"] == "mnist1d" and cfg.model["hidden"] == [100, 100]
 
 
-def test_every_component_is_used_by_a_config():
+def test_the_counts_of_components_are_the_registries():
+    from nnlab.config.kinds import KINDS
 
-    from nnlab.cli import registries
-    from nnlab.config import load_config
+    words = {"dataset": "data sets", "preprocessor": "preprocessors", "initializer": "initializers",
+             "activation": "activations", "optimizer": "optimizers", "schedule": "schedules"}
+    inside = section("What is inside")
+    for kind in KINDS:
+        if kind.name in words:
+            m = re.search(rf"(\d+) {words[kind.name]}\b", inside)
+            assert m, f"README does not count the {words[kind.name]}"
+            assert int(m.group(1)) == len(kind.registry.names()), kind.name
 
-    used: dict[str, set] = {}
-    for path in sorted((ROOT / "configs").rglob("*.yaml")):
-        if "data" in path.parts[-2:-1]:
+
+def test_the_counts_of_verdicts_are_the_gallery():
+    gallery = (ROOT / "docs" / "claims.md").read_text()
+    verdicts = re.findall(r"^\| \[[^]]+\]\(#[^)]+\) \|.*\| ([a-z ]+) \|$", gallery, re.M)
+    m = re.search(r"Of (\d+) claims of the notes, (\d+) hold, (\d+) do not .*? and (\d+) are inconclusive",
+                  section("What the experiments show"), re.S)
+    assert m, "README does not count the verdicts"
+    total, holds, fails, open_ = map(int, m.groups())
+    assert (total, holds, fails, open_) == (len(verdicts), verdicts.count("holds"), verdicts.count("does not hold"),
+                                            verdicts.count("inconclusive"))
+
+
+def links():
+    """Every relative link of the README: (target file, anchor or None)."""
+    for target in re.findall(r"\]\(([^)\s]+)\)", README):
+        if re.match(r"[a-z]+://", target):
             continue
-        cfg = load_config(path)
-        pick = {"dataset": cfg.data["name"], "preprocessor": cfg.data["preprocess"]["name"],
-                "initializer": cfg.model["init"]["name"], "activation": cfg.model["activation"]["name"],
-                "optimizer": cfg.train["optimizer"]["name"], "schedule": cfg.train["schedule"]["name"]}
-        if cfg.train.get("averaging"):
-            pick["averaging"] = cfg.train["averaging"]["method"]
-        for kind, name in pick.items():
-            used.setdefault(kind, set()).add(name)
-    for kind, reg, _ in registries():
-        unused = set(reg.names()) - used.get(kind, set())
-        assert not unused, f"{kind}s used by no config: {sorted(unused)}"
+        path, _, anchor = target.partition("#")
+        yield path, anchor or None
+
+
+def slugs(markdown: str) -> set[str]:
+    """The anchors of a page's headings (Python-Markdown's and GitHub's, which agree on these pages)."""
+    out = set()
+    for title in re.findall(r"^#{1,6} (.+?)\s*$", markdown, re.M):
+        text = re.sub(r"[`*]", "", title).strip().lower()
+        out.add(re.sub(r"\s+", "-", re.sub(r"[^\w\s-]", "", text)))
+    return out
+
+
+@pytest.mark.parametrize("path, anchor", sorted(set(links()), key=str))
+def test_every_link_of_the_readme_leads_somewhere(path, anchor):
+    target = ROOT / path
+    assert target.is_file(), path
+    if anchor:
+        assert anchor in slugs(target.read_text()), f"{path} has no heading for #{anchor}"
+
+
+def test_the_readme_links_every_page_of_the_site():
+    from test_docs import nav_pages
+
+    linked = {path for path, _ in links()}
+    missing = [page for page in nav_pages() if f"docs/{page}" not in linked]
+    assert not missing, missing

@@ -158,7 +158,7 @@ def test_healthy_run_has_no_findings(trained):
 
 
 def test_thresholds_are_the_documented_ones():
-    # README's table of rules quotes these numbers
+    # docs/runs.md's table of rules (Diagnosis) quotes these numbers
     assert (D.EARLY_RISE, D.SLOW_DROP, D.STILL_FALLING, D.FLAT_LATE, D.FAST_EARLY, D.HIGH_PLATEAU) == \
         (1.10, 0.30, 0.005, 0.01, 0.80, 0.10)
     assert (D.POOR_TRAIN_ACC, D.GAP, D.GAP_GROWTH, D.VAL_RISE, D.VANISHING, D.EXPLODING, D.DEAD) == \
