@@ -164,6 +164,11 @@ def _finish(cfg, folder: Path, summary: dict, writer, result: RangeTestResult | 
                        "measured") from None
 
 
+def result_range(result: RangeTestResult) -> tuple[float, float]:
+    """The first and the last rate the test was to try."""
+    return float(result.lrs[0]), float(result.lrs[-1])
+
+
 def _result_summary(cfg, result: RangeTestResult, found: dict, win, lrs, smoothed) -> dict:
     steps = len(result.lrs)
     out = {
@@ -191,9 +196,16 @@ def _result_summary(cfg, result: RangeTestResult, found: dict, win, lrs, smoothe
                                 f"{SKIP_END} of the {result.steps_done} recorded; use more --steps, or a range the "
                                 "test can run through")
         if result.stopped == "exploded" and result.steps_done < steps:
-            out["no_suggestion"] += (f"; it stopped at step {result.steps_done}, lr {float(lrs[-1]):.3g}: a smaller "
-                                     f"--start, or, when the mini-batch losses are this noisy (batch_size "
-                                     f"{cfg.train['batch_size']}), a larger train.batch_size for the test")
+            rng = result_range(result)
+            growth = (rng[1] / rng[0]) ** (1 / max(1, steps - 1)) if rng[0] > 0 else 1.0
+            if growth > 2:  # a range so wide that each step multiplies the rate many times over
+                out["no_suggestion"] += (f"; it stopped at step {result.steps_done}, lr {float(lrs[-1]):.3g}, the rate "
+                                         f"growing {growth:.3g}x a step: a much smaller --end (or more --steps) "
+                                         f"lets the test see where the loss turns")
+            else:
+                out["no_suggestion"] += (f"; it stopped at step {result.steps_done}, lr {float(lrs[-1]):.3g}: a "
+                                         f"smaller --start, or, when the mini-batch losses are this noisy (batch_size "
+                                         f"{cfg.train['batch_size']}), a larger train.batch_size for the test")
     return out
 
 

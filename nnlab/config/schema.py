@@ -368,7 +368,8 @@ def _closure_conflicts(name: str, t: dict, d: dict | None) -> list[str]:
 def run_name_problem(name) -> str | None:
     """What is wrong with a run name (config ``name:`` or ``nnlab train --name``), or None if it is fine."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name or ""):
-        return f"must be letters, digits, '_', '-', '.' or '+' (it names the run folder), got {shown(name)}"
+        return (f"must be ASCII letters, digits, '_', '-', '.' or '+' (it names the run folder), got "
+                f"{shown(name)}")
     if len(name) > MAX_NAME_LENGTH:
         return (f"must be at most {MAX_NAME_LENGTH} characters (it names the run folder), "
                 f"got {len(name)}: {name[:20]}...")

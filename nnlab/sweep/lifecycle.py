@@ -382,6 +382,11 @@ def load_spec(folder) -> SweepSpec:
             raise RunError(f"{path}: not a regular file; a sweep folder's sweep.yaml is the file nnlab sweep wrote")
         raise RunError(f"{folder}: not a sweep folder (no sweep.yaml)")
     raw = read_yaml_file(path)
+    if not raw.get("config") or (not raw.get("params") and raw.get("role", "sweep") == "sweep"):
+        missing = "config" if not raw.get("config") else "params"
+        raise RunError(f"{path}: holds no sweep (no {missing}: empty or damaged); it is the file nnlab sweep wrote "
+                       "when the sweep started, and --resume reads the sweep from it alone: restore it, or start the "
+                       "sweep again in a new folder")
     errors: list[str] = []
     params = []
     for key, v in (raw.get("params") or {}).items():

@@ -35,7 +35,7 @@ import yaml
 
 from nnlab.config.kinds import registry_for_key
 from nnlab.config.loader import deep_merge, load_with_extends, parse_yaml, read_yaml_file
-from nnlab.config.schema import MAX_NAME_LENGTH, apply_override, run_name_problem, set_key, validate
+from nnlab.config.schema import MAX_NAME_LENGTH, SCHEMAS, apply_override, run_name_problem, set_key, validate
 from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
 from nnlab.options import did_you_mean, is_number, unknown_key_message
@@ -262,8 +262,6 @@ def point_mapping(base: dict, values: dict) -> dict:
             continue
         accepted = set(reg.get(node["name"]).options)
         if owner == "data":  # the data section's own keys (val_fraction, preprocess, augment) stay
-            from nnlab.config.schema import SCHEMAS
-
             accepted |= set(SCHEMAS["data"])
         explicit = {p.rsplit(".", 1)[1] for p in values if p.rsplit(".", 1)[0] == owner}
         for k in list(node):

@@ -40,6 +40,7 @@ from nnlab.train.combine import scores
 from nnlab.train.diagnostics import Diagnostics
 from nnlab.train.early_stopping import EarlyStopping
 from nnlab.train.model import MLP, build_model
+from nnlab.text import setting
 
 CHECKPOINT_VERSION = 1
 
@@ -121,8 +122,19 @@ def make_schedule(cfg, n_train: int):
 TARGET_SCALE_HINT = 1e3
 
 
-def _diverged(what: str, value, epoch: int, lr, y_max: float | None = None) -> str:
-    """The divergence message; for regression targets as large as ``y_max`` the likelier cause first."""
+STRONG_AUGMENT = 10.0  # noise std or a scale factor this large swamps standardized inputs
+
+
+def _diverged(what: str, value, epoch: int, lr, y_max: float | None = None, augment: dict | None = None) -> str:
+    """The divergence message; for regression targets as large as ``y_max``, or an augmentation strong enough to
+    swamp the inputs, the likelier cause first."""
+    aug = augment or {}
+    strong = [f"{k} {setting(aug[k])}" for k in ("noise", "scale") if aug.get(k) is not None and
+              max(aug[k] if isinstance(aug[k], list) else [aug[k]]) >= STRONG_AUGMENT]
+    if strong:
+        return (f"{what} became {value} in epoch {epoch}; data.augment's {' and '.join(strong)} swamps the inputs: "
+                f"weaken the augmentation (noise and scale act on standardized inputs, a few tenths at most), or "
+                f"try a lower learning rate (train.optimizer.lr is {lr})")
     if y_max is not None and y_max > TARGET_SCALE_HINT:
         return (f"{what} became {value} in epoch {epoch}; the regression targets reach |y| = {y_max:.3g}: scale "
                 f"them (to unit variance, say) before training, or try a lower learning rate "
@@ -240,7 +252,7 @@ class Trainer:
                 res.train_seconds += time.perf_counter() - seg
                 res.status = "diverged"
                 res.message = _diverged("the training loss", loss, epoch + 1, self.cfg.train["optimizer"]["lr"],
-                                        self._target_max())
+                                        self._target_max(), self.cfg.data.get("augment"))
                 return None
             loss_sum += loss * len(xb)
             correct_sum += c
@@ -281,7 +293,7 @@ class Trainer:
         if value is not None and not np.isfinite(value):
             res.status = "diverged"
             res.message = _diverged(self.stopper.metric, value, row["epoch"], self.cfg.train["optimizer"]["lr"],
-                                    self._target_max())
+                                    self._target_max(), self.cfg.data.get("augment"))
             return True
         if stop:
             res.stopped_early = True

@@ -265,7 +265,7 @@ def test_train_name_option_uses_the_same_rule(tmp_path):
                                      f"got 201: {'b' * 20}..."]
     r = CliRunner().invoke(main, ["train", str(p), "--runs-dir", str(tmp_path / "runs"), "--name", "a/b"])
     assert r.exit_code == 2
-    assert r.output.splitlines() == ["error: --name: must be letters, digits, '_', '-', '.' or '+' (it names the "
+    assert r.output.splitlines() == ["error: --name: must be ASCII letters, digits, '_', '-', '.' or '+' (it names the "
                                      "run folder), got 'a/b'"]
     assert not (tmp_path / "runs").exists()
 
