@@ -329,9 +329,12 @@ class FolderLock:
         try:
             fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
-            what = _kind_of(os.lstat(self.path).st_mode) if os.path.lexists(self.path) else exc.strerror
-            raise OutputError(f"{self.path}: cannot be nnlab's lock file ({what}); remove it and try again") \
-                from None
+            mode = os.lstat(self.path).st_mode if os.path.lexists(self.path) else None
+            if mode is not None and not stat.S_ISREG(mode):
+                raise OutputError(f"{self.path}: is {_kind_of(mode)}, not nnlab's lock file; remove it and try "
+                                  "again") from None
+            raise OutputError(f"{self.path}: cannot be opened as nnlab's lock file ({exc.strerror or exc}); nothing "
+                              "in the folder was changed") from None
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)

@@ -77,6 +77,14 @@ def graceful_signals():
             signal.signal(s, h)
 
 
+def ignore_more() -> None:
+    """On the way out after an interruption (the command line only): further Ctrl-C or SIGTERM are ignored, so
+    the last lines (how to resume) are printed and the exit code is 130 or 143, never a kill mid-message."""
+    if threading.current_thread() is threading.main_thread():
+        for s in HANDLED:
+            signal.signal(s, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def deferred():
     """Hold signals back for the block (final writes); raise the first one after it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy as _copy
 import csv
 import json
@@ -218,3 +219,28 @@ def assert_same_run(a: Path, b: Path) -> None:
     sb = json.loads((b / "summary.json").read_text())
     assert untimed(sa) == untimed(sb)
     assert not (b / CHECKPOINT).exists()  # a finished run drops its checkpoint
+
+
+# ------------------------------------------------------------------ small and read-only disks
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str):
+    """A tmpfs of ``size`` ('600k', '2m') mounted at ``path`` for the block: a disk that fills up, or (remounted
+    read-only) one that refuses writes.  Needs root (nnlab often runs as root); the test is skipped elsewhere."""
+    import os
+    import subprocess
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
+                          text=True)
+    if made.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)

@@ -80,8 +80,9 @@ def handle_errors(fn):
                 raise
             _fail(exc.lines, exc.exit_code)
         except KeyboardInterrupt as exc:
-            from nnlab.interrupt import exit_code
+            from nnlab.interrupt import exit_code, ignore_more
 
+            ignore_more()
             make_console(stderr=True).print(f"interrupted ({getattr(exc, 'name', 'SIGINT')})")
             sys.exit(exit_code(exc))
         except OSError as exc:  # a full or read-only disk, a vanished folder: one line, what and where

@@ -110,6 +110,9 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
                                               folder=resume, resume=bool(resume),
                                               more_trials=trials if resume else None, view=panel)
     except KeyboardInterrupt:  # the folder is consistent and its summary.json written: say how to go on
+        from nnlab.interrupt import ignore_more
+
+        ignore_more()
         if panel.sweep is not None:
             from nnlab.runs import read_summary_json
 

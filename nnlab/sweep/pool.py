@@ -99,7 +99,10 @@ class _Worker:
     def __init__(self, work, threads, warm=None, others=(), spawn: bool = False):
         ctx = _context(spawn)
         self.conn, child = ctx.Pipe()
-        siblings = tuple(w.conn.fileno() for w in others) if ctx.get_start_method() == "fork" else ()
+        # forked, the worker would also hold the other workers' pipe ends and this pipe's own end of the sweep's
+        # side: it closes them, so that the sweep process's death is an EOF it sees at once
+        siblings = (*(w.conn.fileno() for w in others), self.conn.fileno()) if ctx.get_start_method() == "fork" \
+            else ()
         self.process = ctx.Process(target=_worker_main, args=(child, work, threads, warm, siblings), daemon=True,
                                    name="nnlab-sweep-worker")
         self.process.start()
