@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from nnlab.files import atomic_write
+
 from nnlab.config.kinds import KINDS
 from nnlab.text import shown
 
@@ -63,7 +65,7 @@ def main(argv=None) -> None:
             sys.exit(f"{TARGET}: no {START} ... {END} markers to write between")
         new = re.sub(re.escape(START) + r"\n.*?" + re.escape(END), lambda _: f"{START}\n{table}{END}", text,
                      flags=re.S)
-        path.write_text(new)
+        atomic_write(path, new)  # the one write path: never through a link, never half written
     else:
         sys.stdout.write(table)
 

@@ -90,13 +90,14 @@ class ClaimView(SweepView):
         self.inner.stop(sweep)
 
 
-def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepView | None = None
-              ) -> tuple[Path, str, int]:
+def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepView | None = None,
+              figures: bool = True) -> tuple[Path, str, int]:
     """Run (or reuse, or resume) the claim's sweep; (folder, 'reused' | 'resumed' | 'ran', runs in it).
 
     A range_test claim first runs its range test and adds the recommended rate to the grid (the
     resolved sweep then names it, so a finished folder is reused only for the same rate).  ``view``: how
-    the sweep shows itself (the CLI's panel); the claim's own lines go to ``say``."""
+    the sweep shows itself (the CLI's panel); the claim's own lines go to ``say``; ``figures=False``: the
+    sweep's own figures are not drawn (the gallery draws the claim's)."""
     if claim.range_test is not None and "suggested" not in claim.range_test:
         found = range_test_rate(claim, spec)
         claim, spec = load_claim(claim.path, quick, suggested=found["suggested"])
@@ -131,7 +132,7 @@ def run_claim(claim, spec, out, quick: bool, jobs: int, say=print, view: SweepVi
     inner = view if view is not None else _Lines(say, claim.id)
     try:
         run_sweep(spec, make_pool, folder=folder, resume=resume is True, view=ClaimView(claim, quick, inner),
-                  lock=lock)
+                  lock=lock, figures=figures)
     finally:
         if lock is not None:
             lock.release()

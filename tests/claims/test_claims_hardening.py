@@ -167,3 +167,17 @@ def test_a_claim_sweep_folder_lists_only_what_nnlab_writes(tmp_path):
     for p in folder.rglob("*"):
         assert made_in_sweep_folder(p.relative_to(folder), p.is_dir()), p
     assert json.loads((folder / "summary.json").read_text())["kind"] == "sweep"
+
+
+def test_23_claims_report_on_a_full_disk_is_one_line_and_leaves_no_half_file(tmp_path):
+    claims_dir(tmp_path)
+    assert run(tmp_path).exit_code == 0
+    with small_disk(tmp_path / "full", "64k") as disk:
+        with open(disk / "filler", "wb") as f:
+            try:
+                f.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+        res = invoke("claims", "report", "--out", tmp_path / "out", "-o", disk / "g.md")
+        assert res.exit_code != 0 and "Traceback" not in res.output and "No space left on device" in res.output
+        assert not [p for p in disk.rglob("*") if p.name not in ("filler", "g")]  # no half-written page

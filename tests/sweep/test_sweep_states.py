@@ -1,0 +1,297 @@
+"""Stateful tests (hypothesis' RuleBasedStateMachine) of a sweep folder and of a claims output folder.
+
+A sweep folder is run, interrupted after any number of runs, resumed, extended, damaged (a run's
+metrics.csv, summary.json or whole folder gone, trials.csv gone or cut mid-line) and resumed again, in
+any order.  After every step: no finished run was trained again or lost (unless the step damaged it),
+trials.csv and summary.json agree with the run folders, and nothing outside the folder changed.
+
+The claims folder is run, interrupted, damaged, given a foreign file (nnlab must refuse and delete
+nothing), changed (the claim file's epochs) and run again; the same invariants hold, and a foreign file
+is never deleted.
+
+In CI each machine runs a few examples (NNLAB_STATEFUL_EXAMPLES, default 6); a longer local run
+(e.g. NNLAB_STATEFUL_EXAMPLES=200) is reported in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from nnlab.errors import NnlabError
+from nnlab.runs import load_run, read_metrics
+from nnlab.sweep import record
+from nnlab.sweep.lifecycle import SweepView, run_sweep
+from nnlab.sweep.pool import SerialPool
+from nnlab.sweep.spec import build_spec, param_from
+from nnlab.sweep.work import run_task
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = int(os.environ.get("NNLAB_STATEFUL_EXAMPLES", "6"))
+STATES = settings(max_examples=EXAMPLES, stateful_step_count=8, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+BASE = {"name": "s", "data": {"name": "xor", "n_samples": 60}, "model": {"hidden": [4], "activation": "tanh"},
+        "train": {"epochs": 2, "batch_size": 20, "optimizer": {"name": "sgd", "lr": 0.1}}}
+
+
+class StopAfter(SweepView):
+    """Presses Ctrl-C once ``k`` runs have finished (None: never)."""
+
+    def __init__(self, k):
+        self.k, self.done = k, 0
+
+    def finished(self, sweep, trial, seed):
+        self.done += 1
+        if self.k is not None and self.done >= self.k:
+            raise KeyboardInterrupt
+
+
+def tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        h.update(str(p.relative_to(folder)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def finished_runs(folder: Path) -> dict:
+    """Run folder name -> its start time, for every finished run whose files are all there."""
+    out = {}
+    for d in sorted((folder / "runs").glob("t*-seed*")):
+        run = load_run(d)
+        if run is not None and run.status in ("completed", "diverged", "pruned") and not run.warnings \
+                and (d / "metrics.csv").is_file() and read_metrics(d / "metrics.csv"):
+            out[d.name] = run.summary.get("started")
+    return out
+
+
+def check_records(folder: Path) -> None:
+    """trials.csv and summary.json agree with the run folders (when the sweep is not running)."""
+    sweep = record.read_sweep(folder)
+    for t in sweep.trials:
+        for r in t.records:
+            d = folder / "runs" / r.name
+            if r.status in ("completed", "diverged", "pruned"):
+                run = load_run(d)
+                assert run is not None and run.status == r.status, (r.name, r.status)
+                assert len(read_metrics(d / "metrics.csv")) == r.epochs, r.name
+    summary = json.loads((folder / "summary.json").read_text())
+    if summary.get("status") in ("completed", "interrupted") and "finished" in summary:
+        want = record.outcome(sweep.trials, sweep.direction)
+        assert summary["counts"] == want["counts"] and summary["run_counts"] == want["run_counts"]
+        if summary["status"] == "completed":
+            assert (summary["best"] or {}).get("trial") == (want["best"] or {}).get("trial")
+
+
+class SweepStates(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="nnlab-states-"))
+        self.outside = self.tmp / "outside"
+        self.outside.mkdir()
+        (self.outside / "keep.txt").write_text("not nnlab's")
+        self.outside_hash = tree_hash(self.outside)
+        self.folder = self.tmp / "sweep"
+        self.trials = 3
+        self.finished: dict = {}
+
+    def spec(self, trials=None):
+        errors = []
+        p = param_from("train.optimizer.lr", {"low": 0.01, "high": 0.5, "log": True}, "params", errors)
+        return build_spec({"name": "s", "method": "random", "trials": trials or self.trials, "seeds": [0, 1],
+                           "seed": 7}, json.loads(json.dumps(BASE)), [p], "s.yaml")
+
+    def go(self, resume: bool, stop, more=None) -> None:
+        try:
+            run_sweep(self.spec(more if not resume else None), lambda datasets: SerialPool(run_task),
+                      folder=self.folder, resume=resume, view=StopAfter(stop), more_trials=more,
+                      figures=False)  # the figures are not what these steps test, and they cost a second each
+        except KeyboardInterrupt:
+            pass
+        check_records(self.folder)  # after every step of nnlab's (not after the damage, which is the user's)
+        now = finished_runs(self.folder)
+        for name, started in self.finished.items():  # never trained twice, never lost
+            assert now.get(name) == started, f"{name}: trained again or lost"
+        self.finished = {**now, **self.finished}
+
+    @initialize(stop=st.none() | st.integers(1, 5))
+    def start(self, stop):
+        self.go(False, stop)
+
+    @rule(stop=st.none() | st.integers(1, 5))
+    def resume(self, stop):
+        self.go(True, stop)
+
+    @rule(extra=st.integers(1, 2))
+    def extend(self, extra):
+        self.trials += extra
+        self.go(True, None, more=self.trials)
+
+    @precondition(lambda self: self.finished)
+    @rule(data=st.data(), how=st.sampled_from(["metrics", "summary", "folder"]))
+    def damage_a_run(self, data, how):
+        name = data.draw(st.sampled_from(sorted(self.finished)))
+        d = self.folder / "runs" / name
+        if how == "metrics":
+            (d / "metrics.csv").unlink()
+        elif how == "summary":
+            (d / "summary.json").write_text("{cut")
+        else:
+            shutil.rmtree(d)
+        del self.finished[name]  # it may be trained again: that is the point
+
+    @rule(how=st.sampled_from(["gone", "cut"]))
+    def damage_trials_csv(self, how):
+        p = self.folder / "trials.csv"
+        if not p.exists():
+            return
+        if how == "gone":
+            p.unlink()
+        else:
+            text = p.read_text()
+            p.write_text(text[: max(0, len(text) - 7)])
+
+    @invariant()
+    def nothing_outside_changed(self):
+        assert tree_hash(self.outside) == self.outside_hash
+
+    def teardown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+TestSweepStates = SweepStates.TestCase
+TestSweepStates.settings = STATES
+
+
+# ------------------------------------------------------------------ a claims output folder
+
+
+CLAIM = {"claim": {"title": "t", "source": {"note": "n", "section": "s"}, "quote": "q",
+                   "expect": {"metric": "val_acc", "by": "model.activation", "better": "tanh", "than": "relu"}},
+         "sweep": {"config": BASE, "method": "grid", "seeds": [0, 1, 2, 3, 4],
+                   "params": {"model.activation": ["tanh", "relu"]}}}
+
+
+class ClaimStates(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="nnlab-claims-"))
+        self.claims = self.tmp / "claims"
+        self.claims.mkdir()
+        self.epochs = 2
+        self.write_claim()
+        self.out = self.tmp / "out"
+        self.folder = self.out / "c-full"
+        self.outside = self.tmp / "outside"
+        self.outside.mkdir()
+        (self.outside / "keep.txt").write_text("not nnlab's")
+        self.outside_hash = tree_hash(self.outside)
+        self.finished: dict = {}
+        self.foreign: Path | None = None
+
+    def write_claim(self):
+        doc = json.loads(json.dumps(CLAIM))
+        doc["sweep"]["config"]["train"]["epochs"] = self.epochs
+        (self.claims / "c.yaml").write_text(yaml.safe_dump(doc))
+
+    def go(self, stop) -> None:
+        from nnlab.claims.claim import load_claim
+        from nnlab.claims.run import run_claim
+
+        claim, spec = load_claim(self.claims / "c.yaml")
+        try:
+            run_claim(claim, spec, self.out, False, 1, say=lambda s: None, view=StopAfter(stop), figures=False)
+        except KeyboardInterrupt:
+            pass
+        except NnlabError as exc:  # refused: only ever for the foreign file, and then nothing changed
+            assert self.foreign is not None and self.foreign.exists(), str(exc)
+            return
+        assert self.foreign is None or not self.foreign.exists() or self.foreign.read_text() == "mine"
+        check_records(self.folder)
+        now = finished_runs(self.folder)
+        for name, started in self.finished.items():
+            assert now.get(name) == started, f"{name}: trained again or lost"
+        self.finished = {**now, **self.finished}
+
+    @initialize(stop=st.none() | st.integers(1, 9))
+    def start(self, stop):
+        self.go(stop)
+
+    @rule(stop=st.none() | st.integers(1, 9))
+    def run_again(self, stop):
+        self.go(stop)
+
+    @precondition(lambda self: self.finished)
+    @rule(data=st.data(), how=st.sampled_from(["summary", "folder"]))
+    def damage_a_run(self, data, how):
+        name = data.draw(st.sampled_from(sorted(self.finished)))
+        d = self.folder / "runs" / name
+        if how == "summary":
+            (d / "summary.json").write_text("{cut")
+        else:
+            shutil.rmtree(d)
+        del self.finished[name]
+
+    @precondition(lambda self: self.folder.is_dir() and self.foreign is None)
+    @rule()
+    def leave_a_foreign_file(self):
+        self.foreign = self.folder / "runs" / "t000-seed0" / "notes.txt" if (self.folder / "runs" / "t000-seed0") \
+            .is_dir() else self.folder / "notes.txt"
+        self.foreign.write_text("mine")
+
+    @precondition(lambda self: self.foreign is not None)
+    @rule()
+    def take_the_foreign_file_back(self):
+        assert self.foreign.read_text() == "mine"  # never deleted by nnlab
+        self.foreign.unlink()
+        self.foreign = None
+
+    @rule()
+    def change_the_claim(self):
+        self.epochs += 1
+        self.write_claim()
+        if self.foreign is None:
+            self.finished = {}  # a changed claim runs again, in place
+
+    @invariant()
+    def nothing_outside_changed_and_the_foreign_file_kept(self):
+        assert tree_hash(self.outside) == self.outside_hash
+        if self.foreign is not None:
+            assert self.foreign.read_text() == "mine"
+
+    def teardown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+TestClaimStates = ClaimStates.TestCase
+TestClaimStates.settings = STATES
+
+
+def test_the_state_machines_see_real_folders():
+    """A direct run of the steps the machines take, so that a broken helper cannot make them vacuous."""
+    m = SweepStates()
+    try:
+        m.start(2)
+        assert len(m.finished) == 2 and m.folder.is_dir()
+        m.resume(None)
+        rows = list(csv.DictReader(open(m.folder / "trials.csv")))
+        assert len(rows) == 6 and {r["status"] for r in rows} == {"completed"}
+        m.damage_a_run(type("D", (), {"draw": lambda self, s: sorted(m.finished)[0]})(), "metrics")
+        m.resume(None)
+        m.nothing_outside_changed()
+        assert len(m.finished) == 6
+    finally:
+        m.teardown()
