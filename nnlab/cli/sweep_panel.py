@@ -82,7 +82,7 @@ class SweepPanel(SweepView):
 
     def header(self, sweep) -> str:
         s = self.spec
-        n = "every point" if s.method == "grid" else f"{s.trials} trials"
+        n = "every point" if s.method == "grid" else f"{s.n_trials} points" if s.method == "list" else f"{s.trials} trials"
         return (f"sweep {s.name}: {s.method}, {n} x {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}, "
                 f"{s.metric} ({'max' if s.direction == 'maximize' else 'min'}imized), {sweep.capacity} at a time on "
                 f"{sweep.where}")

@@ -57,7 +57,7 @@ from nnlab.sweep import record
 from nnlab.sweep.plots import plot_sweep
 from nnlab.sweep.record import FINISHED, RunRecord, Trial, run_name
 from nnlab.sweep.space import make_sampler
-from nnlab.sweep.spec import SweepSpec, build_spec, param_from, planned_points
+from nnlab.sweep.spec import SweepSpec, build_spec, param_from, planned_points, points_from
 from nnlab.sweep.task import data_key_of, evaluate_on_test, run_value
 from nnlab.text import plural, setting
 
@@ -382,7 +382,7 @@ def load_spec(folder) -> SweepSpec:
             raise RunError(f"{path}: not a regular file; a sweep folder's sweep.yaml is the file nnlab sweep wrote")
         raise RunError(f"{folder}: not a sweep folder (no sweep.yaml)")
     raw = read_yaml_file(path)
-    if not raw.get("config") or (not raw.get("params") and raw.get("role", "sweep") == "sweep"):
+    if not raw.get("config") or (not raw.get("params") and not raw.get("points") and raw.get("role", "sweep") == "sweep"):
         missing = "config" if not raw.get("config") else "params"
         raise RunError(f"{path}: holds no sweep (no {missing}: empty or damaged); it is the file nnlab sweep wrote "
                        "when the sweep started, and --resume reads the sweep from it alone: restore it, or start the "
@@ -399,8 +399,10 @@ def load_spec(folder) -> SweepSpec:
             params.append(p)
     settings = {k: raw[k] for k in ("name", "method", "metric", "trials", "seeds", "seed", "prune", "test", "role",
                                     "tags") if k in raw}
-    if raw.get("method") == "grid":
+    if raw.get("method") in ("grid", "list"):
         settings.pop("trials", None)
+    if raw.get("method") == "list":
+        settings["points"], params = points_from(raw.get("points"), path, errors)
     if errors:
         raise ConfigError(lines=errors)
     return build_spec(settings, raw.get("config") or {}, params, str(path))
@@ -516,7 +518,8 @@ def finish(sweep: Sweep, figures: bool = True) -> dict:
     """Evaluate the best configuration on the test set, write summary.json, best.yaml and the figures."""
     b = sweep.best()
     test = None
-    if b is not None and sweep.status == "completed" and sweep.spec.role == "sweep":  # an ensemble scores its own
+    if b is not None and sweep.status == "completed" and sweep.spec.role == "sweep" and sweep.spec.test != "none":
+        # (an ensemble scores its own; test: none keeps the test set unseen)
         results = []
         for seed in sweep.spec.seeds:
             d = sweep.runs_dir / b.run(seed).name

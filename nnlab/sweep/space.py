@@ -17,13 +17,15 @@ from pathlib import Path
 
 from nnlab.errors import ConfigError, RunError
 from nnlab.files import TABLE_MAX_BYTES, atomic_write, read_text_bounded
-from nnlab.sweep.spec import SweepSpec, grid_points, random_point, round_significant
+from nnlab.sweep.spec import SweepSpec, planned_points, random_point, round_significant
 from nnlab.text import setting
 
 
 class GridSampler:
+    """Every point of a grid (or of a list sweep's points), in order."""
+
     def __init__(self, spec: SweepSpec):
-        self.points = list(grid_points(spec.params))
+        self.points = list(planned_points(spec))
         self.next_number = 0
 
     @property
@@ -192,7 +194,7 @@ def check_journal(journal: Path) -> list[str]:
 
 
 def make_sampler(spec: SweepSpec, folder):
-    if spec.method == "grid":
+    if spec.method in ("grid", "list"):
         return GridSampler(spec)
     if spec.method == "random":
         return RandomSampler(spec)

@@ -4,7 +4,7 @@ A sweep file is a YAML mapping::
 
     name: lr_activation
     config: ../configs/base.yaml      # the base config (relative to this file), or inline keys
-    method: tpe                       # grid | random | tpe
+    method: tpe                       # grid | random | tpe | list
     metric: val_acc                   # maximized for *acc, minimized for *loss
     trials: 24                        # random and tpe (grid runs every point)
     seeds: [0, 1, 2]                  # each point is trained once per seed
@@ -13,7 +13,13 @@ A sweep file is a YAML mapping::
       model.activation: [relu, elu, tanh]
     prune: median                     # optional
     test: best                        # best (default): only the chosen point sees the test set;
-                                      # all: every run is tested (to compare variants, not to choose)
+                                      # all: every run is tested (to compare variants, not to choose);
+                                      # none: no run is (the test set stays unseen)
+
+``method: list`` runs hand-picked points instead of params: ``points:`` is a list of mappings of
+dotted keys to values, each setting the same keys (``[{model.activation: tanh, model.init:
+xavier_uniform}, {model.activation: relu, model.init: he_normal}]``): what the claims gallery
+runs when each variant has its own tuned learning rate.
 
 ``load_sweep`` reads it (or a plain config plus ``-p`` params: the short form) into a
 :class:`SweepSpec`; every param path, every choice and both ends of every range are
@@ -41,9 +47,9 @@ from nnlab.metrics import METRICS
 from nnlab.options import did_you_mean, is_number, unknown_key_message
 from nnlab.text import printable, setting, shown
 
-METHODS = ("grid", "random", "tpe")
-SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "prune", "test")
-TEST_MODES = ("best", "all")  # test: best (default) evaluates only the chosen point on the test set; all: every run
+METHODS = ("grid", "random", "tpe", "list")
+SWEEP_KEYS = ("name", "config", "method", "metric", "trials", "seeds", "seed", "params", "points", "prune", "test")
+TEST_MODES = ("best", "all", "none")  # test: best (default) evaluates only the chosen point on the test set; all: every run
 PRUNE_RULES = ("median",)
 PRUNE_DEFAULTS = {"rule": "median", "startup": 5, "warmup": None}  # warmup None: a tenth of the epochs
 DEFAULT_TRIALS = 20
@@ -155,6 +161,7 @@ class SweepSpec:
     # "members": the seeds of one members ensemble (nnlab.sweep.members): one point, no params, member names
     role: str = "sweep"
     tags_extra: dict = field(default_factory=dict)  # more summary.json tags for every run (an outer sweep's)
+    points: list | None = None  # method list: the points, each a mapping of the same dotted keys
 
     @property
     def direction(self) -> str:
@@ -165,6 +172,8 @@ class SweepSpec:
         """How many points: the grid's size, or trials for random and tpe."""
         if self.method == "grid":
             return math.prod(len(p.grid_values()) for p in self.params)
+        if self.method == "list":
+            return len(self.points or ())
         return self.trials
 
     def better(self, a: float, b: float) -> bool:
@@ -179,8 +188,10 @@ class SweepSpec:
         """What sweep.yaml holds: everything needed to resume or rerun the sweep."""
         return {"name": self.name, "method": self.method, "metric": self.metric, "direction": self.direction,
                 "trials": self.n_trials, "seeds": list(self.seeds), "seed": self.seed,
-                "prune": copy.deepcopy(self.prune), "params": {p.path: p.spec() for p in self.params},
-                "config": copy.deepcopy(self.base), **({"test": "all"} if self.test == "all" else {}),
+                "prune": copy.deepcopy(self.prune),
+                **({"points": copy.deepcopy(self.points)} if self.method == "list" else
+                   {"params": {p.path: p.spec() for p in self.params}}),
+                "config": copy.deepcopy(self.base), **({"test": self.test} if self.test != "best" else {}),
                 **({"role": self.role, "tags": copy.deepcopy(self.tags_extra)} if self.role != "sweep" else {})}
 
     def run_label(self, trial: int, seed: int) -> str:
@@ -234,9 +245,11 @@ def random_point(params: list[Param], seed: int, number: int) -> dict:
 
 
 def planned_points(spec: SweepSpec):
-    """The points a grid or random sweep will run, in order (nothing for tpe: they depend on results)."""
+    """The points a grid, list or random sweep will run, in order (nothing for tpe: they depend on results)."""
     if spec.method == "grid":
         yield from grid_points(spec.params)
+    elif spec.method == "list":
+        yield from (dict(p) for p in spec.points or ())
     elif spec.method == "random":
         for i in range(spec.trials):
             yield random_point(spec.params, spec.seed, i)
@@ -318,6 +331,8 @@ def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple 
     if prune is not None:
         raw["prune"] = None if prune == "none" else prune
     plist = params_from(file_params, path, errors)
+    if "points" in raw:
+        raw["points"], plist = points_from(raw.get("points"), path, errors, plist)
     for item in params:
         p = _short_param(item, errors)
         if p is not None:
@@ -339,10 +354,18 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     name = raw.get("name", base_raw.get("name") or Path(source).stem)
     if run_name_problem(name):
         errors.append(f"{source}: name: {run_name_problem(name)}")
-    method = raw.get("method", "grid" if plist and all(not p.is_range or p.num for p in plist) else "random")
+    points = raw.get("points")
+    method = raw.get("method", "list" if points is not None else
+                     "grid" if plist and all(not p.is_range or p.num for p in plist) else "random")
     if method not in METHODS:
-        errors.append(f"{source}: method: unknown method {shown(method)}; choose from grid, random, tpe"
+        errors.append(f"{source}: method: unknown method {shown(method)}; choose from {', '.join(METHODS)}"
                       f"{did_you_mean(method, METHODS)}")
+    if method == "list" and points is None:
+        errors.append(f"{source}: points: method list runs the points of a points: list (mappings of dotted keys to "
+                      "values); give them, or use method: grid with params:")
+    elif method != "list" and points is not None and method in METHODS:
+        errors.append(f"{source}: points: only method list runs a list of points; remove method: {method}, or give "
+                      "params: instead")
     metric = raw.get("metric", "val_acc")
     if metric not in METRICS:
         errors.append(f"{source}: metric: unknown metric {shown(metric)}; choose from {', '.join(METRICS)}"
@@ -351,8 +374,8 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         errors.append(f"{source}: trials: must be a whole number >= 1, got {shown(trials)}")
         trials = None
-    if method == "grid" and trials is not None:
-        notes.append(f"{source}: trials: {trials} is not used by a grid sweep, which runs every point once")
+    if method in ("grid", "list") and trials is not None:
+        notes.append(f"{source}: trials: {trials} is not used by a {method} sweep, which runs every point once")
     trials = trials or DEFAULT_TRIALS
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -371,8 +394,8 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
         errors.append(f"{source}: seeds: {len(seeds)} seeds; at most {MAX_SEEDS}")
     test = raw.get("test", "best")
     if test not in TEST_MODES:
-        errors.append(f"{source}: test: must be best (only the chosen point sees the test set) or all (every run), "
-                      f"got {shown(test)}")
+        errors.append(f"{source}: test: must be best (only the chosen point sees the test set), all (every run) or "
+                      f"none (no run), got {shown(test)}")
         test = "best"
     prune = _prune(raw.get("prune"), source, errors)
     if prune is not None and prune["warmup"] is None:  # early epochs are noisy: never prune in the first tenth
@@ -388,12 +411,13 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
             if p.is_range and p.num is None:
                 errors.append(f"{source}: params: {p.path}: a grid needs a list of values or a range with num "
                               f"(e.g. {{low: {p.low:g}, high: {p.high:g}, num: 5}}); or use method: random or tpe")
-    if base_cfg is None:
+    if base_cfg is None or (method == "list" and points is None):
         raise ConfigError(lines=errors)
     spec = SweepSpec(name=name, method=method if method in METHODS else "random",
                      metric=metric if metric in METRICS else "val_acc", trials=trials, seeds=list(seeds),
                      seed=seed, params=plist, prune=prune, base=base_cfg.as_dict(), source=source, notes=notes,
-                     test=test, role=role, tags_extra=dict(raw.get("tags") or {}))
+                     test=test, role=role, tags_extra=dict(raw.get("tags") or {}),
+                     points=list(points) if method == "list" and points is not None else None)
     longest = spec.run_label(max(spec.n_trials - 1, 0), spec.seeds[-1]) if not errors else name
     if not errors and len(longest) > MAX_NAME_LENGTH:
         errors.append(f"{source}: name: at most {MAX_NAME_LENGTH - (len(longest) - len(name))} characters for a sweep "
@@ -474,6 +498,52 @@ def _prune(value, source: str, errors: list[str]) -> dict | None:
 # ------------------------------------------------------------------ params
 
 _RANGE_KEYS = ("low", "high", "log", "int", "num")
+
+
+def points_from(value, path, errors: list[str], plist: list[Param] | None = None) -> tuple[list | None, list[Param]]:
+    """A list sweep's points (each a mapping of the same dotted keys to values), and the params they imply (per key,
+    its distinct values in order of appearance: the columns of trials.csv)."""
+    where = f"{path}: points"
+    if plist:
+        errors.append(f"{where}: a list sweep runs its points; it takes no params: as well (put every key in each point)")
+    if not isinstance(value, list) or not value or not all(isinstance(p, dict) and p for p in value):
+        errors.append(f"{where}: must be a list of mappings of dotted config keys to values such as "
+                      f"[{{model.activation: tanh}}, {{model.activation: relu}}], got {shown(value)}")
+        return None, []
+    if len(value) > MAX_TRIALS:
+        errors.append(f"{where}: {len(value)} points; at most {MAX_TRIALS}")
+        return None, []
+    keys = [str(k) for k in value[0]]
+    points, ok = [], True
+    for i, point in enumerate(value, start=1):
+        if [str(k) for k in point] != keys and set(map(str, point)) != set(keys):
+            errors.append(f"{where}: point {i} sets {', '.join(map(str, point))}; every point must set the same keys "
+                          f"as the first ({', '.join(keys)})")
+            ok = False
+            continue
+        for k in point:
+            ok = _dotted(str(k), f"{where}: point {i}", errors) and ok
+            if str(k) in NOT_PARAMS:
+                errors.append(f"{where}: point {i}: {k}: {NOT_PARAMS[str(k)]}")
+                ok = False
+        points.append({k: copy.deepcopy(point[k]) for k in keys})
+    if not ok:
+        return None, []
+    seen = [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in points]
+    if len(set(seen)) != len(seen):
+        errors.append(f"{where}: a point appears twice; each point is trained once per seed")
+    derived = []
+    for k in keys:
+        values: list = []
+        for p in points:
+            if not any(_same_value(p[k], v) for v in values):
+                values.append(p[k])
+        derived.append(Param(k, choices=values, where=where))
+    return points, derived
+
+
+def _same_value(a, b) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def params_from(value, path: Path, errors: list[str]) -> list[Param]:
@@ -643,6 +713,17 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     are those of ``nnlab validate``.
     """
     errors = list(errors or [])
+    if spec.method == "list":  # the points are all there is: each one validated as a whole
+        for values in planned_points(spec):
+            try:
+                spec.config(values, spec.seeds[0], spec.name)
+            except ConfigError as exc:
+                errors.extend(_dedupe(exc.lines, errors))
+                if len(errors) >= 10:
+                    break
+        if errors:
+            raise ConfigError(lines=errors)
+        return
     planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
     # a value that is invalid with the base config alone may be valid with another param's value (lbfgs with
     # batch_size full): TPE's points are not known in advance, so every combination of choices and range ends

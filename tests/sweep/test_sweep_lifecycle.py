@@ -318,3 +318,24 @@ def test_tpe_cannot_search_a_range_of_a_data_key(tmp_path):
     res = CliRunner().invoke(main, ["sweep", str(p), "--runs-dir", str(tmp_path / "out")])
     assert res.exit_code == 2
     assert "params: data.noise: a data key can be searched over a list of values, not a range" in res.output
+
+
+def test_a_list_sweep_runs_its_points_tests_none_and_a_resume_keeps_every_run(tmp_path):
+    points = [{"model.activation": "tanh", "train.optimizer.lr": 0.05},
+              {"model.activation": "relu", "train.optimizer.lr": 0.2}]
+    p = sweep_file(tmp_path, {"name": "pick", "points": points, "seeds": [0, 1], "test": "none"})
+    res = CliRunner().invoke(main, ["sweep", str(p), "--jobs", "2", "--runs-dir", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    folder = the_sweep(tmp_path / "out")
+    rows = trials(folder)
+    assert [(r["trial"], r["model.activation"], r["train.optimizer.lr"], r["seed"]) for r in rows] == [
+        ("0", "tanh", "0.05", "0"), ("0", "tanh", "0.05", "1"), ("1", "relu", "0.2", "0"), ("1", "relu", "0.2", "1")]
+    for r in rows:  # test: none: the test set stays unseen, even for the best point
+        s = json.loads((folder / "runs" / r["run"] / "summary.json").read_text())
+        assert s["test"] == {"loss": None, "acc": None} and "test_held_back" in s
+    assert json.loads((folder / "summary.json").read_text()).get("test") is None
+    stamps = {r["run"]: (folder / "runs" / r["run"] / "summary.json").stat().st_mtime_ns for r in rows}
+    res = CliRunner().invoke(main, ["sweep", "--resume", str(folder), "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "4 runs kept" in res.output
+    assert stamps == {r["run"]: (folder / "runs" / r["run"] / "summary.json").stat().st_mtime_ns for r in rows}

@@ -104,7 +104,7 @@ def test_every_problem_is_reported_at_once_with_did_you_mean(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_sweep(p)
     lines = e.value.lines
-    assert f"{p}: methd: unknown key 'methd'; choose from config, method, metric, name, params, prune, seed, seeds, " \
+    assert f"{p}: methd: unknown key 'methd'; choose from config, method, metric, name, params, points, prune, seed, seeds, " \
            "test, trials (did you mean 'method'?)" in lines
     assert f"{p}: params: train.optimizer.lr: must be greater than 0, got -1" in lines
     assert any(ln.startswith(f"{p}: params: model.activaton: unknown key 'activaton'") and "did you mean 'activation'"
@@ -230,5 +230,55 @@ def test_the_test_key_is_best_or_all_and_all_reaches_sweep_yaml(tmp_path):
     p = write(tmp_path, {"method": "grid", "test": "every", "params": {"model.activation": ["relu"]}})
     with pytest.raises(ConfigError) as e:
         load_sweep(p)
-    assert e.value.lines == [f"{p}: test: must be best (only the chosen point sees the test set) or all (every "
-                             "run), got 'every'"]
+    assert e.value.lines == [f"{p}: test: must be best (only the chosen point sees the test set), all (every "
+                             "run) or none (no run), got 'every'"]
+
+
+POINTS = [{"model.activation": "tanh", "model.init": "xavier_uniform", "train.optimizer.lr": 0.01},
+          {"model.activation": "relu", "model.init": "he_normal", "train.optimizer.lr": 0.003}]
+
+
+def test_a_list_sweep_runs_its_points_in_order_and_writes_them_to_sweep_yaml(tmp_path):
+    spec = load_sweep(write(tmp_path, {"points": POINTS, "test": "none"}))
+    assert spec.method == "list" and spec.n_trials == 2 and spec.test == "none"
+    assert [p.path for p in spec.params] == ["model.activation", "model.init", "train.optimizer.lr"]
+    assert spec.params[0].choices == ["tanh", "relu"]  # the columns of trials.csv
+    s = GridSampler(spec)
+    assert [s.next(), s.next(), s.next()] == [(0, POINTS[0]), (1, POINTS[1]), None]
+    d = yaml.safe_load(spec.dump())
+    assert d["points"] == POINTS and "params" not in d and d["test"] == "none"
+    cfg = spec.config(POINTS[1], 3, "x")
+    assert (cfg.model["activation"]["name"], cfg.model["init"]["name"], cfg.train["optimizer"]["lr"], cfg.seed) == \
+        ("relu", "he_normal", 0.003, 3)
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"points": []}, "points: must be a list of mappings of dotted config keys to values such as "
+                     "[{model.activation: tanh}, {model.activation: relu}], got []"),
+    ({"points": [{"model.activation": "tanh"}, {"model.init": "he_normal"}]},
+     "points: point 2 sets model.init; every point must set the same keys as the first (model.activation)"),
+    ({"points": [{"model.activation": "tanh"}, {"model.activation": "tanh"}]},
+     "points: a point appears twice; each point is trained once per seed"),
+    ({"points": [{"seed": 1}]}, "points: point 1: seed: a sweep trains every point once per seed: list them under "
+                                "seeds: (e.g. seeds: [1, 2], or --seeds 1,2)"),
+    ({"method": "list", "params": {"model.activation": ["relu"]}},
+     "points: method list runs the points of a points: list (mappings of dotted keys to values); give them, or use "
+     "method: grid with params:"),
+    ({"method": "grid", "points": [{"model.activation": "tanh"}]},
+     "points: only method list runs a list of points; remove method: grid, or give params: instead"),
+    ({"points": [{"model.activation": "tanh"}], "params": {"model.hidden": [[4]]}},
+     "points: a list sweep runs its points; it takes no params: as well (put every key in each point)"),
+])
+def test_a_bad_list_sweep_is_one_line_naming_the_point(tmp_path, sweep, message):
+    p = write(tmp_path, sweep)
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p)
+    assert f"{p}: {message}" in e.value.lines
+
+
+def test_a_list_point_that_is_not_a_valid_config_is_found_before_anything_runs(tmp_path):
+    p = write(tmp_path, {"points": [{"model.activation": "tanh", "train.optimizer.lr": 0.01},
+                                    {"model.activation": "relux", "train.optimizer.lr": 0.01}]})
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p)
+    assert any("relux" in ln and "did you mean" in ln for ln in e.value.lines)
