@@ -24,7 +24,7 @@ def metric_text(metric: str, v, std=None) -> str:
 
 
 def params_text(values: dict, params) -> str:
-    return " ".join(f"{p.short}={setting(values[p.path])}" for p in params)
+    return " ".join(f"{p.short}={setting(values[p.path])}" for p in params if p.path in values)
 
 
 def _muted(console) -> None:
@@ -193,7 +193,7 @@ def _print_result(console, sweep, summary: dict, quiet: bool = False) -> None:
         say(console, f"best trials by {spec.metric} (mean over {len(spec.seeds)} seed"
                      f"{'s' if len(spec.seeds) > 1 else ''}):")
         header = ["trial", *(p.short for p in spec.params), spec.metric]
-        rows = [[str(t.number), *(setting(t.params[p.path]) for p in spec.params),
+        rows = [[str(t.number), *(setting(t.params[p.path]) if p.path in t.params else "–" for p in spec.params),
                  metric_text(spec.metric, t.value, t.std if len(spec.seeds) > 1 else None)] for t in ranked[:5]]
         if not console.quiet:
             if console.is_terminal:

@@ -223,7 +223,8 @@ def trials_csv(trials, params: list[str], metric: str) -> str:
     w.writerow(["trial", *params, "seed", "status", metric, "epochs", "seconds", "run", "message"])
     for t in sorted(trials, key=lambda t: t.number):
         for r in t.records:
-            w.writerow([t.number, *(setting(t.params.get(p)) for p in params), r.seed, r.status, cell(r.value),
+            w.writerow([t.number, *(setting(t.params[p]) if p in t.params else "" for p in params), r.seed, r.status,
+                        cell(r.value),
                         "" if r.epochs is None else r.epochs, "" if r.seconds is None else f"{r.seconds:.4g}", r.name,
                         " ".join(str(r.message or "").split())])
     return buf.getvalue()
@@ -287,7 +288,8 @@ def read_trials(text: str, params: dict, metric: str | None = None) -> tuple[lis
         rows += 1
         status = row.get("status") if row.get("status") in RUN_STATUSES else "queued"
         if number not in by_trial:
-            by_trial[number] = Trial(number, {k: param_value(row[k], s) for k, s in params.items() if k in row})
+            by_trial[number] = Trial(number, {k: param_value(row[k], s) for k, s in params.items()
+                                              if row.get(k) not in (None, "")})  # blank: a list point leaves k out
         by_trial[number].records.append(RunRecord(
             number, seed if seed is not None else -1, status=status, value=_number_cell(row.get(metric)),
             epochs=_int_cell(row.get("epochs")), seconds=_number_cell(row.get("seconds")),

@@ -17,9 +17,9 @@ A sweep file is a YAML mapping::
                                       # none: no run is (the test set stays unseen)
 
 ``method: list`` runs hand-picked points instead of params: ``points:`` is a list of mappings of
-dotted keys to values, each setting the same keys (``[{model.activation: tanh, model.init:
-xavier_uniform}, {model.activation: relu, model.init: he_normal}]``): what the claims gallery
-runs when each variant has its own tuned learning rate.
+dotted keys to values (``[{model.activation: tanh, model.init: xavier_uniform}, {model.activation:
+relu}]``; a key a point leaves out keeps the base config's value): what the claims gallery runs
+when each variant has its own tuned learning rate.
 
 ``load_sweep`` reads it (or a plain config plus ``-p`` params: the short form) into a
 :class:`SweepSpec`; every param path, every choice and both ends of every range are
@@ -501,8 +501,9 @@ _RANGE_KEYS = ("low", "high", "log", "int", "num")
 
 
 def points_from(value, path, errors: list[str], plist: list[Param] | None = None) -> tuple[list | None, list[Param]]:
-    """A list sweep's points (each a mapping of the same dotted keys to values), and the params they imply (per key,
-    its distinct values in order of appearance: the columns of trials.csv)."""
+    """A list sweep's points (each a mapping of dotted keys to values; a key a point leaves out keeps the base
+    config's value), and the params they imply (per key, its distinct values in order of appearance: the columns
+    of trials.csv, blank where a point does not set the key)."""
     where = f"{path}: points"
     if plist:
         errors.append(f"{where}: a list sweep runs its points; it takes no params: as well (put every key in each point)")
@@ -513,20 +514,17 @@ def points_from(value, path, errors: list[str], plist: list[Param] | None = None
     if len(value) > MAX_TRIALS:
         errors.append(f"{where}: {len(value)} points; at most {MAX_TRIALS}")
         return None, []
-    keys = [str(k) for k in value[0]]
+    keys: list[str] = []  # every key any point sets, in order of appearance: the columns of trials.csv
     points, ok = [], True
     for i, point in enumerate(value, start=1):
-        if [str(k) for k in point] != keys and set(map(str, point)) != set(keys):
-            errors.append(f"{where}: point {i} sets {', '.join(map(str, point))}; every point must set the same keys "
-                          f"as the first ({', '.join(keys)})")
-            ok = False
-            continue
         for k in point:
             ok = _dotted(str(k), f"{where}: point {i}", errors) and ok
             if str(k) in NOT_PARAMS:
                 errors.append(f"{where}: point {i}: {k}: {NOT_PARAMS[str(k)]}")
                 ok = False
-        points.append({k: copy.deepcopy(point[k]) for k in keys})
+            if str(k) not in keys:
+                keys.append(str(k))
+        points.append({str(k): copy.deepcopy(v) for k, v in point.items()})
     if not ok:
         return None, []
     seen = [repr(sorted(p.items(), key=lambda kv: kv[0])) for p in points]
@@ -536,7 +534,7 @@ def points_from(value, path, errors: list[str], plist: list[Param] | None = None
     for k in keys:
         values: list = []
         for p in points:
-            if not any(_same_value(p[k], v) for v in values):
+            if k in p and not any(_same_value(p[k], v) for v in values):
                 values.append(p[k])
         derived.append(Param(k, choices=values, where=where))
     return points, derived

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from helpers import only_folder as the_sweep
 from helpers import write_sweep
@@ -322,14 +323,16 @@ def test_tpe_cannot_search_a_range_of_a_data_key(tmp_path):
 
 def test_a_list_sweep_runs_its_points_tests_none_and_a_resume_keeps_every_run(tmp_path):
     points = [{"model.activation": "tanh", "train.optimizer.lr": 0.05},
-              {"model.activation": "relu", "train.optimizer.lr": 0.2}]
+              {"train.optimizer.lr": 0.2}]  # a key a point leaves out keeps the base config's value (relu)
     p = sweep_file(tmp_path, {"name": "pick", "points": points, "seeds": [0, 1], "test": "none"})
     res = CliRunner().invoke(main, ["sweep", str(p), "--jobs", "2", "--runs-dir", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     folder = the_sweep(tmp_path / "out")
     rows = trials(folder)
     assert [(r["trial"], r["model.activation"], r["train.optimizer.lr"], r["seed"]) for r in rows] == [
-        ("0", "tanh", "0.05", "0"), ("0", "tanh", "0.05", "1"), ("1", "relu", "0.2", "0"), ("1", "relu", "0.2", "1")]
+        ("0", "tanh", "0.05", "0"), ("0", "tanh", "0.05", "1"), ("1", "", "0.2", "0"), ("1", "", "0.2", "1")]
+    assert yaml.safe_load((folder / "runs" / "t001-seed0" / "config.yaml").read_text())["model"]["activation"] == \
+        {"name": "relu"}
     for r in rows:  # test: none: the test set stays unseen, even for the best point
         s = json.loads((folder / "runs" / r["run"] / "summary.json").read_text())
         assert s["test"] == {"loss": None, "acc": None} and "test_held_back" in s
