@@ -19,11 +19,13 @@ import numpy as np
 
 @dataclass
 class ParamSpec:
-    """A parameter tensor a layer asks for: name, shape, whether L1/L2/weight decay apply."""
+    """A parameter tensor a layer asks for: name, shape, whether L1/L2/weight decay apply (``decay``: always;
+    ``bias``: only with train.regularization.biases)."""
 
     name: str
     shape: tuple
     decay: bool = False
+    bias: bool = False
     fill: float = 0.0  # initial value when no initializer applies (biases 0, BN gamma 1, PReLU 0.25)
 
 
@@ -68,7 +70,7 @@ class Dense(Layer):
 
     def param_specs(self, n_in):
         self.n_in = n_in
-        return [ParamSpec("W", (n_in, self.n_out), decay=True), ParamSpec("b", (self.n_out,))]
+        return [ParamSpec("W", (n_in, self.n_out), decay=True), ParamSpec("b", (self.n_out,), bias=True)]
 
     def out_features(self, n_in):
         return self.n_out
@@ -104,7 +106,10 @@ class Dropout(Layer):
 
     mode 'inverted' (CS231n's common case, default): train out = x * mask / (1-p),
     test out = x.  mode 'classic' (Hung-yi Lee's notes): train out = x * mask,
-    test out = x * (1-p).  Either way E[train out] = test out.
+    test out = x * (1-p).  Either way E[train out] = test out.  mode 'unscaled' is
+    deliberately wrong, for the claims gallery: train out = x * mask, test out = x, so
+    the test-time output is 1/(1-p) times the training-time expectation (the mistake
+    CS224n notes 2.3 warn about).
     Shapes: x (N, D) -> out (N, D); mask is Bernoulli(1-p), drawn anew every batch.
     ``frozen = True`` (for gradient checks) reuses the last mask instead of drawing.
     """

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from nnlab.components.lbfgs import LBFGS
+from nnlab.components.regularizers import decay_weights
 from nnlab.options import Fraction, NonNegative, Positive, Registry
 
 # decay rates and momentum live in [0, 1): at 1 a moving average never moves and Adam's
@@ -386,8 +387,7 @@ class AdamW(Adam):
 
     def _update(self, p, g, lr, n_decay):
         if self.weight_decay:
-            w = p if n_decay is None else p[:n_decay]
-            w *= p.dtype.type(1 - lr * self.weight_decay)
+            decay_weights(p if n_decay is None else p[:n_decay], lr, self.weight_decay)
         super()._update(p, g, lr, n_decay)
 
 

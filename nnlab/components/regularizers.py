@@ -1,11 +1,14 @@
 """Regularization and gradient clipping, applied to the model's flat buffers in place.
 
-All act on Dense weights only (``params[:n_decay]``); biases, batch-norm and
-PReLU parameters are never penalised (CS224n notes 2.2: the bias need not be
-regularized).  Conventions follow Hung-yi Lee's notes:
+All act on Dense weights only (``params[:n_decay]``); batch-norm and PReLU
+parameters are never penalised, and the Dense biases only with
+train.regularization.biases (CS224n notes 2.2: the bias need not be regularized;
+``MLP.regularized`` gives the parts).  Conventions follow Hung-yi Lee's notes:
 
-    L2:  L' = L + (l2 / 2) sum w^2,   dL'/dw = dL/dw + l2 w      (so w <- (1 - lr l2) w - lr dL/dw for SGD)
-    L1:  L' = L + l1 sum |w|,         dL'/dw = dL/dw + l1 sign(w)
+    L2:     L' = L + (l2 / 2) sum w^2,   dL'/dw = dL/dw + l2 w      (so w <- (1 - lr l2) w - lr dL/dw for SGD)
+    L1:     L' = L + l1 sum |w|,         dL'/dw = dL/dw + l1 sign(w)
+    decay:  w <- (1 - lr decay) w before the optimizer's update (decoupled weight decay, torch.optim.AdamW's
+            rule, Loshchilov & Hutter 2019): no loss term, so an adaptive optimizer does not rescale it
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ def add_penalty_grad(gw: np.ndarray, w: np.ndarray, l1: float, l2: float) -> Non
         gw += gw.dtype.type(l2) * w
     if l1:
         gw += gw.dtype.type(l1) * np.sign(w)
+
+
+def decay_weights(w: np.ndarray, lr: float, decay: float) -> None:
+    """w *= 1 - lr decay, in place: decoupled weight decay with this step's learning rate (AdamW's arithmetic,
+    shared with it, so adam with train.regularization.decay is adamw to the bit)."""
+    f = w.dtype.type
+    w *= f(1 - f(lr) * decay)
 
 
 def clip_by_norm(g: np.ndarray, max_norm: float) -> float:

@@ -68,8 +68,22 @@ def train_section(*, epochs: Epochs = 100, batch_size: Any = 100, shuffle: bool 
     averaging: null or {method: ema|swa, ...}, the options of nnlab.components.averaging's EMA and SWA)"""
 
 
-def regularization_section(*, l1: NonNegative = 0.0, l2: NonNegative = 0.0, max_norm: Optional[Positive] = None):
-    """train.regularization:"""
+def regularization_section(*, l1: NonNegative = 0.0, l2: NonNegative = 0.0, decay: NonNegative = 0.0,
+                           biases: bool = False, max_norm: Optional[Positive] = None):
+    """train.regularization: on the Dense weights (nnlab.components.regularizers)
+
+    l1        adds l1 sum|w| to the loss: gradient l1 sign(w)
+    l2        adds (l2/2) sum w^2 to the loss: gradient l2 w (Hung-yi Lee's convention; for plain SGD
+              the step is w <- (1 - lr l2) w - lr dL/dw, the same as decay: l2)
+    decay     decoupled weight decay for any optimizer, as torch.optim.AdamW: w <- w - lr_t decay w before
+              the optimizer's update, lr_t the scheduled rate; not a loss term, so for adaptive optimizers
+              (adam, rmsprop, ...) it is not L2 (Loshchilov & Hutter 2019).  An optimizer with its own
+              weight_decay (adamw) takes one or the other, not both
+    biases    true: l1, l2 and decay reach the Dense biases too (CS224n 2.2: they need not); batch-norm
+              gamma/beta and PReLU slopes are never regularized, and neither are the biases by an
+              optimizer's own weight_decay
+    max_norm  rescales each unit's incoming weight vector to norm <= max_norm after every step
+    """
 
 
 def grad_clip_section(*, norm: Optional[Positive] = None, value: Optional[Positive] = None):
@@ -90,8 +104,15 @@ def ensemble_section(*, members: Optional[Annotated[int, Gt(1), Le(MAX_MEMBERS)]
     (the weights at the ends of the last cycles of a warm_restart or cyclic schedule)"""
 
 
-def dropout_section(*, rate: Union[float, list[float]] = 0.0, mode: Literal["inverted", "classic"] = "inverted"):
-    """model.dropout:"""
+def dropout_section(*, rate: Union[float, list[float]] = 0.0,
+                    mode: Literal["inverted", "classic", "unscaled"] = "inverted"):
+    """model.dropout: rate = drop probability p (one, or one per hidden layer)
+
+    inverted  training x mask / (1-p), test x (CS231n; the default)
+    classic   training x mask, test (1-p) x (Hung-yi Lee's notes); either way E[training out] = test out
+    unscaled  training x mask, test x: a deliberately WRONG mode for the gallery, the mistake CS224n 2.3
+              warns about (the test-time output must match the training-time expectation)
+    """
 
 
 def batch_norm_section(*, momentum: Fraction = 0.9, eps: Positive = 1e-5):
@@ -311,6 +332,8 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
     t["optimizer"] = optimizers.optimizers.resolve(t["optimizer"], "train.optimizer", errors)
     t["schedule"] = schedules.schedules.resolve(t["schedule"], "train.schedule", errors)
     t["regularization"] = _sub(t["regularization"] or {}, "train.regularization", errors, "a mapping")
+    if t["optimizer"] is not None and t["regularization"] is not None:
+        errors.extend(_decay_conflicts(t["optimizer"], t["regularization"]))
     gc = t["grad_clip"]
     if gc is not None:
         gc = t["grad_clip"] = _sub(gc, "train.grad_clip", errors, "null, {norm: c} or {value: v}")
@@ -349,6 +372,24 @@ def _resolve_train(t: dict, d: dict | None, m: dict | None, errors: list[str]) -
     return t
 
 
+def _decay_conflicts(opt: dict, reg: dict) -> list[str]:
+    """An optimizer's own weight_decay (adamw's) beside train.regularization's decay or biases: two decays of
+    the weights, or biases the optimizer's decay would not reach."""
+    own = opt.get("weight_decay") or 0.0
+    if not own:
+        return []
+    default = optimizers.optimizers.get(opt["name"]).defaults().get("weight_decay")
+    said = f"train.optimizer.weight_decay is {own}" + (f", {opt['name']}'s default" if own == default else "")
+    if reg["decay"]:
+        return [f"train.regularization.decay: two decoupled weight decays: {opt['name']} decays the weights itself "
+                f"({said}); set one of them to 0, got decay: {reg['decay']}"]
+    if reg["biases"]:
+        return [f"train.regularization.biases: true reaches l1, l2 and decay, not {opt['name']}'s own weight decay "
+                f"(weights only; {said}); to decay the biases too use optimizer adam with "
+                f"train.regularization.decay: {own}"]
+    return []
+
+
 def _closure_conflicts(name: str, t: dict, d: dict | None) -> list[str]:
     """What an optimizer that evaluates one full-batch function many times per step (``needs_closure``, as
     L-BFGS) rules out besides its own rules."""
@@ -358,6 +399,10 @@ def _closure_conflicts(name: str, t: dict, d: dict | None) -> list[str]:
                    "averaging smooths; set averaging: null")
     if (t.get("ensemble") or {}).get("snapshots"):
         out.append(f"train.ensemble.snapshots: {name} has no learning-rate cycles to snapshot; use members")
+    decay = (t.get("regularization") or {}).get("decay")
+    if decay:
+        out.append(f"train.regularization.decay: {name} follows the gradient of one loss, and decoupled decay "
+                   f"moves the weights outside it; use l2 (the same decay as a loss term), got decay: {decay}")
     aug = (d or {}).get("augment")
     if aug:
         out.append(f"data.augment: {name} needs the same batch at every evaluation of its loss, but "

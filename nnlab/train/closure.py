@@ -47,8 +47,9 @@ class ClosureStep:
                 tr.diag.after_backward(g)
                 tr.diag.before_last_step()
             if tr.l1 or tr.l2:
-                loss += penalty(tr.w, tr.l1, tr.l2)
-                add_penalty_grad(tr.gw, tr.w, tr.l1, tr.l2)
+                for gw, w in zip(tr.gw, tr.w):
+                    loss += penalty(w, tr.l1, tr.l2)
+                    add_penalty_grad(gw, w, tr.l1, tr.l2)
             return loss, g.copy()  # a new array: the optimizer keeps gradients across evaluations
 
         lr = tr.sched(tr.step_count if tr.step_unit else epoch)

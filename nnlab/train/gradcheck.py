@@ -1,15 +1,18 @@
 """Numerical gradient checks: backprop against centred differences (CS224n notes 2.1, CS231n).
 
-    dJ/dtheta_i ~ (J(theta + h e_i) - J(theta - h e_i)) / (2 h),   h = 1e-5
+    centered (default)  dJ/dtheta_i ~ (J(theta + h e_i) - J(theta - h e_i)) / (2 h),   h = 1e-5
+    forward             dJ/dtheta_i ~ (J(theta + h e_i) - J(theta)) / h
 
-The error of the centred difference is O(h^2).  For each parameter tensor the
+The error of the centred difference is O(h^2) (the h^2 J'''/6 term of its Taylor expansion; CS224n 2.1: "of
+the order of eps^2"), the forward difference's O(h) (h J''/2): halving h divides the first by about 4, the
+second by about 2 (nnlab.train.probe.gradient_error_order measures it).  For each parameter tensor the
 relative error ||g_backprop - g_numeric|| / (||g_backprop|| + ||g_numeric||) is
 reported over the checked entries (it must be below 1e-6; a tensor whose gradient
 is zero passes when every entry agrees within 1e-8) (all of them, or a random sample for big
 tensors).  Done in float64 with every random draw (dropout masks, RReLU slopes)
-frozen.  An entry whose +h and -h evaluations put some unit on different sides
-of a kink (ReLU at 0, a maxout tie, hard_tanh at +-1) has no derivative there;
-it is counted as a kink and left out instead of failing the check.
+frozen.  An entry whose evaluations (+h and -h, or +h for the forward formula) put some unit on
+another side of a kink (ReLU at 0, a maxout tie, hard_tanh at +-1) than at theta has no derivative
+there; it is counted as a kink and left out instead of failing the check.
 
 Shared by ``nnlab gradcheck`` and the tests.
 """
@@ -17,6 +20,7 @@ Shared by ``nnlab gradcheck`` and the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -30,6 +34,8 @@ TOLERANCE = 1e-6
 # meaningful relative error: it passes when every entry agrees to this absolute level,
 # far above float64 round-off in a centred difference (~1e-16 |J| / h ~ 1e-11).
 ABS_TOLERANCE = 1e-8
+FORMULAS = ("centered", "forward")
+Formula = Literal["centered", "forward"]
 
 
 @dataclass
@@ -52,13 +58,26 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if den == 0 else float(np.linalg.norm(a - b) / den)
 
 
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Centred-difference gradient of scalar f() with respect to array x (perturbed in place, restored)."""
+def check_formula(formula: str) -> None:
+    """ValueError naming the choices unless ``formula`` is one of FORMULAS."""
+    if formula not in FORMULAS:
+        raise ValueError(f"formula must be one of {', '.join(FORMULAS)}, got {formula!r}")
+
+
+def numerical_gradient(f, x: np.ndarray, h: float = 1e-5, formula: Formula = "centered") -> np.ndarray:
+    """Finite-difference gradient of scalar f() with respect to array x (perturbed in place, restored):
+    centred (J(x + h) - J(x - h)) / 2h or forward (J(x + h) - J(x)) / h."""
+    check_formula(formula)
+    f0 = f() if formula == "forward" else None
     grad = np.zeros(x.shape, dtype=np.float64)
     for i in np.ndindex(x.shape):  # index x itself: reshape(-1) of a non-contiguous view is a copy
         old = x[i]
         x[i] = old + h
         fp = f()
+        if formula == "forward":
+            x[i] = old
+            grad[i] = (fp - f0) / h
+            continue
         x[i] = old - h
         fm = f()
         x[i] = old
@@ -67,11 +86,13 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
 
 
 class Objective:
-    """J(theta) = mean loss of the model on (x, y) + l1 sum|W| + (l2/2) sum W^2, in training mode."""
+    """J(theta) = mean loss of the model on (x, y) + l1 sum|W| + (l2/2) sum W^2, in training mode
+    (W the Dense weights, and the Dense biases with ``biases``: MLP.regularized)."""
 
-    def __init__(self, model, loss_fn, x, y, l1=0.0, l2=0.0):
+    def __init__(self, model, loss_fn, x, y, l1=0.0, l2=0.0, biases=False):
         self.model, self.loss_fn, self.x, self.y = model, loss_fn, x, y
         self.l1, self.l2 = l1, l2
+        self.parts = model.regularized(biases)
         for layer in model.layers:  # draw dropout masks / RReLU slopes once, then reuse them
             if hasattr(layer, "frozen"):
                 layer.frozen = True
@@ -80,7 +101,8 @@ class Objective:
     def value(self) -> float:
         out = self.model.forward(self.x, train=True)
         loss, _ = self.loss_fn(out, self.y)
-        return loss + penalty(self.model.params[: self.model.n_decay], self.l1, self.l2)
+        p = self.model.params
+        return loss + sum(penalty(p[s], self.l1, self.l2) for s in self.parts)
 
     def kinks(self) -> list:
         states = []
@@ -95,19 +117,21 @@ class Objective:
         _, dout = self.loss_fn(out, self.y)
         self.model.backward(dout)
         g = self.model.grads.copy()
-        n = self.model.n_decay
-        add_penalty_grad(g[:n], self.model.params[:n], self.l1, self.l2)
+        for s in self.parts:
+            add_penalty_grad(g[s], self.model.params[s], self.l1, self.l2)
         return g
 
 
-def check_model(model, loss_fn, x, y, *, l1=0.0, l2=0.0, h=1e-5, max_entries=64,
-                rng: np.random.Generator | None = None) -> list[TensorCheck]:
-    """Compare backprop with centred differences for every parameter tensor of a float64 model."""
+def check_model(model, loss_fn, x, y, *, l1=0.0, l2=0.0, biases=False, h=1e-5, max_entries=64,
+                rng: np.random.Generator | None = None, formula: Formula = "centered") -> list[TensorCheck]:
+    """Compare backprop with finite differences (``formula``: centered or forward) for every parameter tensor
+    of a float64 model."""
     if model.params.dtype != np.float64:
         raise ValueError("gradient checks need a float64 model (dtype: float64)")
+    check_formula(formula)
     rng = rng or np.random.default_rng(0)
-    obj = Objective(model, loss_fn, x, y, l1, l2)
-    obj.value()  # draws the frozen masks
+    obj = Objective(model, loss_fn, x, y, l1, l2, biases)
+    f0 = obj.value()  # draws the frozen masks
     analytic = obj.gradient()
     base_kinks = obj.kinks()
     p = model.params
@@ -122,15 +146,18 @@ def check_model(model, loss_fn, x, y, *, l1=0.0, l2=0.0, h=1e-5, max_entries=64,
             p[i] = old + h
             fp = obj.value()
             kp = obj.kinks()
-            p[i] = old - h
-            fm = obj.value()
-            km = obj.kinks()
+            if formula == "forward":
+                fm, km = f0, base_kinks
+            else:
+                p[i] = old - h
+                fm = obj.value()
+                km = obj.kinks()
             p[i] = old
             if any(not np.array_equal(a, b) for a, b in zip(kp, km)) or \
                     any(not np.array_equal(a, b) for a, b in zip(kp, base_kinks)):
                 kinks += 1
                 continue
-            num.append((fp - fm) / (2 * h))
+            num.append((fp - fm) / h if formula == "forward" else (fp - fm) / (2 * h))
             ana.append(analytic[i])
         num, ana = np.array(num), np.array(ana)
         results.append(TensorCheck(
@@ -157,5 +184,5 @@ def check_config(cfg, dataset, n_samples: int = 16, max_entries: int = 64, seed:
     if dataset.task == "regression":
         y = y.astype(np.float64)
     reg = cfg.train["regularization"]
-    return check_model(model, loss_for_task(dataset.task), x, y, l1=reg["l1"], l2=reg["l2"],
+    return check_model(model, loss_for_task(dataset.task), x, y, l1=reg["l1"], l2=reg["l2"], biases=reg["biases"],
                        max_entries=max_entries, rng=np.random.default_rng(seed))

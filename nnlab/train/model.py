@@ -6,7 +6,8 @@ a Dense output layer (logits for classification, values for regression).
 All parameter tensors are views into one contiguous array ``params`` (and their
 gradients into ``grads``), weights first: ``params[:n_decay]`` are exactly the
 Dense weight matrices, the only tensors that L1/L2, max-norm and decoupled
-weight decay touch.  An optimizer step is then a few vectorised passes over one
+weight decay touch (L1/L2 and train.regularization.decay reach the Dense biases
+too with train.regularization.biases: ``regularized()``).  An optimizer step is then a few vectorised passes over one
 array, with no Python loop over tensors.
 """
 
@@ -32,6 +33,7 @@ class Tensor:
     decay: bool
     start: int = 0
     size: int = 0
+    bias: bool = False  # a Dense bias: regularized only with train.regularization.biases
 
 
 class MLP:
@@ -45,7 +47,8 @@ class MLP:
         tensors, width = [], n_in
         for lname, layer in layers:
             for spec in layer.param_specs(width):
-                tensors.append(Tensor(f"{lname}.{spec.name}", layer, spec.name, tuple(spec.shape), spec.decay))
+                tensors.append(Tensor(f"{lname}.{spec.name}", layer, spec.name, tuple(spec.shape), spec.decay,
+                                      bias=spec.bias))
                 tensors[-1].fill = spec.fill
             width = layer.out_features(width)
         self.n_out = width
@@ -71,6 +74,19 @@ class MLP:
         for layer in self.layers:
             p, g = per_layer.get(id(layer), ({}, {}))
             layer.bind(p, g)
+
+    def regularized(self, biases: bool = False) -> list[slice]:
+        """The parts of the flat buffers that L1, L2 and decoupled decay act on: the Dense weights
+        (``[:n_decay]``) and, with ``biases``, the Dense biases; adjacent parts merged (without batch norm or
+        PReLU, weights and biases are one slice).  Batch-norm gamma/beta and PReLU slopes are never in it."""
+        parts = [(0, self.n_decay)] if self.n_decay else []
+        for t in self.tensors:
+            if biases and t.bias:
+                if parts and parts[-1][1] == t.start:
+                    parts[-1] = (parts[-1][0], t.start + t.size)
+                else:
+                    parts.append((t.start, t.start + t.size))
+        return [slice(a, b) for a, b in parts]
 
     def view(self, name: str, grad: bool = False) -> np.ndarray:
         t = next(t for t in self.tensors if t.name == name)

@@ -8,7 +8,8 @@ completed with ``stopped_early``.
 
 One gradient step, in this order (each a test in tests/test_loop.py):
     forward (training mode) -> loss -> backward -> diagnostics (data gradient)
-    -> + L1/L2 penalty gradient (Dense weights only) -> clipping (of the penalised gradient)
+    -> + L1/L2 penalty gradient (Dense weights, and biases with regularization.biases) -> clipping (of the
+    penalised gradient) -> decoupled decay w *= 1 - lr decay (the same weights, the step's rate)
     -> optimizer step with the schedule's rate -> max-norm (after the step) -> EMA of the weights
 After every epoch: SWA's average, validation (evaluation mode; of the averaged weights once
 train.averaging has started, nnlab.train.averager), the plateau schedule is fed, early
@@ -28,7 +29,8 @@ import numpy as np
 
 from nnlab.components.losses import loss_for_task
 from nnlab.components.optimizers import optimizers
-from nnlab.components.regularizers import add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value
+from nnlab.components.regularizers import (add_penalty_grad, apply_max_norm, clip_by_norm, clip_by_value,
+                                           decay_weights)
 from nnlab.components.schedules import schedules
 from nnlab.data.augment import Augmenter
 from nnlab.data.augment import active as augment_active
@@ -162,10 +164,12 @@ class Trainer:
         self.sched = make_schedule(cfg, len(dataset.x_train))
         self.step_unit = self.sched.unit == "step"
         reg = t["regularization"]
-        self.l1, self.l2, self.max_norm = reg["l1"], reg["l2"], reg["max_norm"]
+        self.l1, self.l2, self.decay, self.max_norm = reg["l1"], reg["l2"], reg["decay"], reg["max_norm"]
         self.clip = t["grad_clip"]
         m = self.model
-        self.w, self.gw = m.params[:m.n_decay], m.grads[:m.n_decay]
+        # the regularized parts of the flat buffers (one slice unless biases interleave with batch norm or PReLU)
+        parts = m.regularized(reg["biases"])
+        self.w, self.gw = [m.params[s] for s in parts], [m.grads[s] for s in parts]
         self.dense_w = [m.view(tn.name) for tn in m.tensors if tn.key == "W"]
         n = len(dataset.x_train)
         bounds = batch_bounds(n, batch_size_for(t["batch_size"], n), bool(cfg.model["batch_norm"]))
@@ -214,13 +218,17 @@ class Trainer:
             if last:
                 self.diag.before_last_step()
         if self.l1 or self.l2:
-            add_penalty_grad(self.gw, self.w, self.l1, self.l2)
+            for gw, w in zip(self.gw, self.w):
+                add_penalty_grad(gw, w, self.l1, self.l2)
         if self.clip is not None:
             if self.clip["norm"] is not None:
                 clip_by_norm(g, self.clip["norm"])
             else:
                 clip_by_value(g, self.clip["value"])
         lr = self._lr(epoch)
+        if self.decay:  # before the update, as torch.optim.AdamW
+            for w in self.w:
+                decay_weights(w, lr, self.decay)
         self.opt.step(m.params, g, lr, m.n_decay)
         if self.max_norm is not None:
             apply_max_norm(self.dense_w, self.max_norm)

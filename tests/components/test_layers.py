@@ -107,7 +107,7 @@ def _many(x_row, n):
 
 
 def test_dropout_mask_is_bernoulli_keep_probability():
-    for mode in ("inverted", "classic"):
+    for mode in ("inverted", "classic", "unscaled"):
         drop = Dropout(P, mode, np.random.default_rng(0))
         x = np.ones((400, 250))
         out = drop.forward(x, train=True)
@@ -133,6 +133,7 @@ def test_dropout_same_seed_same_mask_and_new_mask_each_batch():
 @pytest.mark.parametrize("mode, train_mean, eval_out", [
     ("inverted", X_ROW, X_ROW),  # scale at training time: E[train] = x, test output x
     ("classic", X_ROW * KEEP, X_ROW * KEEP),  # scale at test time: E[train] = (1-p) x = test output
+    ("unscaled", X_ROW * KEEP, X_ROW),  # the deliberate mistake: E[train] = (1-p) x, but the test output is x
 ])
 def test_dropout_conventions(mode, train_mean, eval_out):
     n = 40000
@@ -148,20 +149,34 @@ def test_dropout_conventions(mode, train_mean, eval_out):
     x = _many(X_ROW, 1000)
     ev = drop.forward(x, train=False)
     np.testing.assert_allclose(ev, _many(eval_out, 1000), rtol=1e-15, atol=0)
-    if mode == "inverted":
+    if mode != "classic":
         np.testing.assert_array_equal(ev, x)
     assert np.count_nonzero(ev) == ev.size
 
 
+@pytest.mark.parametrize("mode, kept_scale, test_scale", [("inverted", 1 / 0.75, 1.0), ("classic", 1.0, 0.75),
+                                                          ("unscaled", 1.0, 1.0)])
+def test_dropout_forward_values_of_each_mode_by_hand(mode, kept_scale, test_scale):
+    # p = 0.25; the mask is Bernoulli(0.75) from the layer's uniforms (draw < keep), replayed here
+    x = np.array([[1.0, -2.0, 3.0, 0.5], [4.0, 0.25, -1.0, 2.0]])
+    mask = np.random.default_rng(7).random(x.shape) < 0.75
+    assert 0 < mask.sum() < mask.size
+    drop = Dropout(0.25, mode, np.random.default_rng(7))
+    np.testing.assert_array_equal(drop.forward(x, train=True), np.where(mask, x * kept_scale, 0.0))
+    np.testing.assert_array_equal(drop.forward(x, train=False), x * test_scale)
+    # the test output against the training expectation 0.75 kept_scale x: equal but for 'unscaled'
+    assert (0.75 * kept_scale == test_scale) == (mode != "unscaled")
+
+
 def test_dropout_eval_never_drops_even_at_high_rate():
     x = np.random.default_rng(2).uniform(0.5, 1.5, (100, 50))
-    for mode in ("inverted", "classic"):
+    for mode in ("inverted", "classic", "unscaled"):
         out = Dropout(0.9, mode, np.random.default_rng(0)).forward(x, train=False)
         assert np.count_nonzero(out) == out.size
-        np.testing.assert_allclose(out, x if mode == "inverted" else x * (1 - 0.9), rtol=1e-15)
+        np.testing.assert_allclose(out, x * (1 - 0.9) if mode == "classic" else x, rtol=1e-15)
 
 
-@pytest.mark.parametrize("mode", ["inverted", "classic"])
+@pytest.mark.parametrize("mode", ["inverted", "classic", "unscaled"])
 def test_dropout_backward_only_through_kept_units_with_same_scale(mode):
     rng = np.random.default_rng(4)
     x = rng.uniform(0.5, 2.0, (50, 8))  # no zeros, so out == 0 exactly where dropped
@@ -176,7 +191,7 @@ def test_dropout_backward_only_through_kept_units_with_same_scale(mode):
     np.testing.assert_allclose(dx, np.where(kept, dout * scale, 0.0), rtol=1e-15, atol=0)
 
 
-@pytest.mark.parametrize("mode", ["inverted", "classic"])
+@pytest.mark.parametrize("mode", ["inverted", "classic", "unscaled"])
 def test_dropout_backward_matches_finite_differences_with_frozen_mask(mode):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((7, 5))
@@ -195,7 +210,7 @@ def test_dropout_backward_matches_finite_differences_with_frozen_mask(mode):
 
 def test_dropout_float32_stays_float32():
     x = np.ones((10, 10), dtype=np.float32)
-    for mode in ("inverted", "classic"):
+    for mode in ("inverted", "classic", "unscaled"):
         drop = Dropout(P, mode, np.random.default_rng(0))
         assert drop.forward(x, train=True).dtype == np.float32
         assert drop.forward(x, train=False).dtype == np.float32

@@ -30,7 +30,7 @@ def test_defaults_are_filled_in(tmp_path):
     assert cfg.train["optimizer"] == {"name": "adam", "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                                       "amsgrad": False, "bias_correction": True}
     assert cfg.train["schedule"] == {"name": "constant", "unit": "epoch", "warmup": 0}
-    assert cfg.train["regularization"] == {"l1": 0.0, "l2": 0.0, "max_norm": None}
+    assert cfg.train["regularization"] == {"l1": 0.0, "l2": 0.0, "decay": 0.0, "biases": False, "max_norm": None}
 
 
 def test_scientific_notation_without_dot_is_a_float():
@@ -113,6 +113,51 @@ def test_dropout_shapes(tmp_path):
     lines = errors_of(tmp_path, "model: {dropout: {rate: 1.0, mode: sideways}}\n")
     text = "\n".join(lines)
     assert "model.dropout.mode" in text and "'sideways'" in text
+
+
+def test_regularization_decay_and_biases(tmp_path):
+    cfg = load_config(write(tmp_path, "train: {optimizer: sgd, regularization: {decay: 0.01, biases: true}}\n"))
+    assert cfg.train["regularization"] == {"l1": 0.0, "l2": 0.0, "decay": 0.01, "biases": True, "max_norm": None}
+    src = str(tmp_path / "c.yaml")
+    assert errors_of(tmp_path, "train: {regularization: {decay: -0.1}}\n") == [
+        f"{src}: train.regularization.decay: must be greater than or equal to 0, got -0.1"]
+    assert errors_of(tmp_path, "train: {regularization: {biases: yes please}}\n") == [
+        f"{src}: train.regularization.biases: must be true or false, got 'yes please'"]
+
+
+def test_two_decoupled_decays_are_one_error(tmp_path):
+    # adamw's weight_decay (its default 0.01 too) and regularization.decay would decay the weights twice
+    for optimizer, said in [("adamw", "train.optimizer.weight_decay is 0.01, adamw's default"),
+                            ("{name: adamw, weight_decay: 0.2}", "train.optimizer.weight_decay is 0.2")]:
+        lines = errors_of(tmp_path, f"train: {{optimizer: {optimizer}, regularization: {{decay: 0.05}}}}\n")
+        assert lines == [f"{tmp_path / 'c.yaml'}: train.regularization.decay: two decoupled weight decays: adamw "
+                         f"decays the weights itself ({said}); set one of them to 0, got decay: 0.05"]
+    cfg = load_config(write(tmp_path, "train: {optimizer: {name: adamw, weight_decay: 0}, "
+                                      "regularization: {decay: 0.05, biases: true}}\n"))
+    assert cfg.train["regularization"]["decay"] == 0.05  # one decay, now regularization's: fine
+
+
+def test_biases_do_not_reach_an_optimizers_own_weight_decay(tmp_path):
+    lines = errors_of(tmp_path, "train: {optimizer: adamw, regularization: {l2: 0.001, biases: true}}\n")
+    assert len(lines) == 1 and "train.regularization.biases: true reaches l1, l2 and decay, not adamw's own " \
+                               "weight decay" in lines[0] and "use optimizer adam with train.regularization.decay: " \
+                                                              "0.01" in lines[0]
+
+
+def test_lbfgs_takes_no_decoupled_decay(tmp_path):
+    lines = errors_of(tmp_path, "train: {optimizer: lbfgs, batch_size: full, regularization: {decay: 0.01}}\n")
+    assert len(lines) == 1 and lines[0].endswith("train.regularization.decay: lbfgs follows the gradient of one "
+                                                 "loss, and decoupled decay moves the weights outside it; use l2 "
+                                                 "(the same decay as a loss term), got decay: 0.01")
+
+
+def test_dropout_modes(tmp_path):
+    for mode in ("inverted", "classic", "unscaled"):
+        cfg = load_config(write(tmp_path, f"model: {{dropout: {{rate: 0.5, mode: {mode}}}}}\n"))
+        assert cfg.model["dropout"] == {"rate": 0.5, "mode": mode}
+    assert errors_of(tmp_path, "model: {dropout: {rate: 0.5, mode: scaled}}\n") == [
+        f"{tmp_path / 'c.yaml'}: model.dropout.mode: must be one of inverted, classic, unscaled (did you mean "
+        "'unscaled'?), got 'scaled'"]
 
 
 def test_early_stopping_needs_validation(tmp_path):

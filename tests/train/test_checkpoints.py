@@ -73,3 +73,17 @@ def test_short_epochs_are_saved_once_a_second_and_a_signal_saves_the_last_one():
     again = train(cfg, data, resume=saved[-1])
     full = train(cfg, data)
     np.testing.assert_array_equal(again.model.params, full.model.params)
+
+
+def test_decoupled_decay_with_biases_and_unscaled_dropout_resume_exactly():
+    """decay, biases and the dropout mode add no state of their own: the usual checkpoint continues them."""
+    raw = {**RAW, "model": {**RAW["model"], "dropout": {"rate": 0.2, "mode": "unscaled"}},
+           "train": {**RAW["train"], "epochs": 4, "optimizer": {"name": "adam", "lr": 0.01},
+                     "regularization": {"decay": 0.1, "l2": 1e-3, "biases": True}}}
+    cfg = validate(raw)
+    data = load_dataset(cfg.data)
+    states = []
+    full = train(cfg, data, on_checkpoint=lambda s: states.append(copy(s)), checkpoint_every=0)
+    again = train(cfg, data, resume=states[1])
+    np.testing.assert_array_equal(again.model.params, full.model.params)
+    assert [r["val_loss"] for r in again.history] == [r["val_loss"] for r in full.history]

@@ -12,7 +12,8 @@ import pytest
 from nnlab.components.activations import ReLU, Sigmoid, activations
 from nnlab.components.losses import MeanSquaredError, SoftmaxCrossEntropy
 from nnlab.config import validate
-from nnlab.train.gradcheck import ABS_TOLERANCE, TOLERANCE, TensorCheck, check_model, numerical_gradient, relative_error
+from nnlab.train.gradcheck import (ABS_TOLERANCE, TOLERANCE, Objective, TensorCheck, check_model, numerical_gradient,
+                                  relative_error)
 from nnlab.train.model import build_model
 
 N_IN, HIDDEN, N_OUT, BATCH = 5, [6, 4], 3, 8
@@ -178,3 +179,60 @@ def test_relative_error_and_pass_rule():
     assert TensorCheck("w", (2,), 2, 0, 1e-7, 1.0).passed
     assert not TensorCheck("w", (2,), 2, 0, 1e-5, 1e-6).passed
     assert TensorCheck("b", (2,), 2, 0, 1.0, 1e-9).passed  # a zero gradient agreeing in absolute terms
+
+
+# -- the formula: centred (order 2) or forward (order 1) differences ------------------------------------
+
+
+def test_numerical_gradient_forward_formula_of_sum_of_cubes():
+    x = np.array([[-2.0, -0.5, 0.0], [0.3, 1.0, 4.0]])
+    x0 = x.copy()
+    h = 1e-3
+    g = numerical_gradient(lambda: float(np.sum(x ** 3)), x, h=h, formula="forward")
+    # ((x + h)^3 - x^3) / h = 3 x^2 + 3 x h + h^2: an error of order h, against the centred h^2
+    np.testing.assert_allclose(g, 3 * x0 ** 2 + 3 * x0 * h + h * h, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(x, x0)
+    with pytest.raises(ValueError, match="formula must be one of centered, forward, got 'backward'"):
+        numerical_gradient(lambda: 0.0, x, formula="backward")
+
+
+def max_error(model, x, y, h, formula):
+    results = check_model(model, SoftmaxCrossEntropy(), x, y, h=h, formula=formula)
+    assert all(r.kinks == 0 and r.checked > 0 for r in results)
+    return max(r.rel_error for r in results)
+
+
+def test_halving_h_divides_the_centred_error_by_4_and_the_forward_error_by_2():
+    # CS224n 2.1: the centred difference's error is of the order of h^2; a smooth (tanh) net in float64,
+    # with h large enough that round-off (~1e-16 / h) stays far below the truncation error
+    model = make_model("tanh")
+    x, y = data()
+    for formula, factor in (("centered", 4), ("forward", 2)):
+        ratio = max_error(model, x, y, 1e-2, formula) / max_error(model, x, y, 5e-3, formula)
+        assert factor * 0.85 < ratio < factor * 1.15, (formula, ratio)
+    assert max_error(model, x, y, 1e-3, "forward") > 100 * max_error(model, x, y, 1e-3, "centered")
+    with pytest.raises(ValueError, match="formula must be one of"):
+        check_model(model, SoftmaxCrossEntropy(), x, y, formula="central")
+
+
+def test_forward_formula_flags_a_relu_kink_too():
+    model, x, y = _relu_net_with_a_dead_unit()
+    results = {r.name: r for r in check_model(model, SoftmaxCrossEntropy(), x, y, h=1e-7, formula="forward")}
+    # +h moves unit 0's z = 0 off the kink for some samples: those 5 weights and the bias are flagged
+    assert results["dense1.W"].kinks == 5 and results["dense1.b"].kinks == 1
+    assert results["dense2.W"].kinks == 0 and results["dense2.W"].rel_error < 1e-5
+
+
+def test_the_penalty_reaches_the_biases_only_when_asked():
+    model = make_model("tanh")
+    x, y = data()
+    assert all(r.passed for r in check_model(model, SoftmaxCrossEntropy(), x, y, l1=L1, l2=L2, biases=True))
+    with_b = Objective(model, SoftmaxCrossEntropy(), x, y, L1, L2, biases=True)
+    without = Objective(model, SoftmaxCrossEntropy(), x, y, L1, L2)
+    b = np.concatenate([model.view(t.name).ravel() for t in model.tensors if t.bias])
+    assert with_b.value() - without.value() == pytest.approx(L1 * np.abs(b).sum() + L2 / 2 * (b @ b), rel=1e-9)
+    g = with_b.gradient() - without.gradient()
+    for t in model.tensors:
+        part = g[t.start:t.start + t.size]
+        want = L2 * model.view(t.name).ravel() + L1 * np.sign(model.view(t.name).ravel()) if t.bias else 0.0
+        np.testing.assert_allclose(part, want, rtol=1e-12, atol=1e-15)

@@ -18,9 +18,9 @@ from helpers import merged_config
 from nnlab.components import regularizers
 from nnlab.components.losses import loss_for_task
 from nnlab.components.optimizers import SGD
-from nnlab.data import load_dataset
+from nnlab.data import Dataset, load_dataset
 from nnlab.train.model import MLP, build_model
-from nnlab.train.trainer import rng_streams, train
+from nnlab.train.trainer import Trainer, rng_streams, train
 
 RTOL, ATOL = 1e-12, 1e-14  # float64, same operations in the same order: agreement to rounding
 
@@ -317,3 +317,174 @@ def test_early_stopping_min_delta():
             assert n == runs and best == 1
         else:
             assert n > patience + 1
+
+
+# -- decoupled decay and the biases switch (train.regularization.decay, .biases) -----------------------
+
+
+def test_one_sgd_step_with_decay_by_hand():
+    lr, decay = 0.5, 0.2
+    cfg = one_step({"name": "sgd", "lr": lr}, regularization={"decay": decay})
+    d, p0, g, w = start(cfg)
+    expected = p0 - lr * g
+    expected[w] = (1 - lr * decay) * p0[w] - lr * g[w]  # w <- w - lr decay w, then the step
+    res = train(cfg, d)
+    np.testing.assert_allclose(res.model.params, expected, rtol=RTOL, atol=ATOL)
+
+
+def bias_mask(model) -> np.ndarray:
+    mask = np.zeros(model.n_params, bool)
+    for t in model.tensors:
+        if t.key == "b":
+            mask[t.start:t.start + t.size] = True
+    return mask
+
+
+def test_biases_true_regularizes_the_dense_biases_and_never_batch_norm_or_prelu():
+    lr, l1, l2, decay = 0.5, 0.03, 0.1, 0.2
+    reg = {"l1": l1, "l2": l2, "decay": decay}
+    cfg = one_step({"name": "sgd", "lr": lr}, regularization={**reg, "biases": True})
+    d, p0, g, w = start(cfg)
+    b = bias_mask(fresh(cfg, d))
+    assert b.sum() == 6 + d.n_outputs and not (b & w).any()
+    p0[b] = np.linspace(-0.4, 0.3, b.sum())  # biases start at 0: move them so that a penalty shows
+    model = fresh(cfg, d)
+    model.params[...] = p0
+    out = model.forward(d.x_train, train=True)
+    model.backward(loss_for_task(d.task)(out, d.y_train)[1])
+    g = model.grads.copy()
+    on = w | b  # weights and biases; bn gamma/beta and prelu alpha (the rest) take the data gradient only
+    expected = p0 - lr * g
+    expected[on] = (1 - lr * decay) * p0[on] - lr * (g[on] + l2 * p0[on] + l1 * np.sign(p0[on]))
+    results = {}
+    for biases in (True, False):
+        tr = Trainer(one_step({"name": "sgd", "lr": lr}, regularization={**reg, "biases": biases}), d)
+        tr.model.params[...] = p0
+        results[biases] = tr.run().model.params
+    np.testing.assert_allclose(results[True], expected, rtol=RTOL, atol=ATOL)
+    rest = ~on
+    np.testing.assert_array_equal(results[True][rest], results[False][rest])  # untouched either way
+    np.testing.assert_allclose(results[False][b], p0[b] - lr * g[b], rtol=RTOL, atol=ATOL)  # default: off
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_with_decay_is_adamw_to_the_bit(dtype):
+    # several epochs of mini-batches under a step schedule: the decay uses each step's scheduled rate
+    base = {"epochs": 4, "batch_size": 16, "schedule": {"name": "step", "step_size": 1, "gamma": 0.5}}
+    d = load_dataset(config().data, dtype)
+    ours = train(merged_config({**BASE, "dtype": dtype}, model={"batch_norm": True},
+                               train={**base, "optimizer": {"name": "adam", "lr": 0.02},
+                                      "regularization": {"decay": 0.3}}), d)
+    adamw = train(merged_config({**BASE, "dtype": dtype}, model={"batch_norm": True},
+                                train={**base, "optimizer": {"name": "adamw", "lr": 0.02, "weight_decay": 0.3}}), d)
+    np.testing.assert_array_equal(ours.model.params, adamw.model.params)
+    plain = train(merged_config({**BASE, "dtype": dtype}, model={"batch_norm": True},
+                                train={**base, "optimizer": {"name": "adam", "lr": 0.02}}), d)
+    assert np.abs(plain.model.params - ours.model.params).max() > 1e-3  # and the decay did something
+
+
+def test_plain_sgd_with_decay_is_sgd_with_l2():
+    # (1 - lr l) w - lr dL/dw = w - lr (dL/dw + l w): for plain SGD decoupled decay IS the L2 step
+    # (Hung-yi Lee's note); the two differ only in the order of the floating-point operations
+    base = {"epochs": 6, "batch_size": 16, "optimizer": {"name": "sgd", "lr": 0.1},
+            "schedule": {"name": "cosine", "t_max": 6}}
+    d = load_dataset(config().data, "float64")
+    cfg = lambda reg: config(model={"activation": "tanh"}, train={**base, "regularization": reg})  # noqa: E731
+    decay, l2, none = (train(cfg(r), d).model.params for r in ({"decay": 0.05}, {"l2": 0.05}, {}))
+    np.testing.assert_allclose(decay, l2, rtol=1e-10, atol=1e-12)
+    assert np.abs(decay - none).max() > 1e-3
+
+
+def test_adam_with_l2_is_not_adam_with_decay():
+    # Loshchilov & Hutter 2019: Adam divides the L2 gradient l2 w by sqrt(v) like the data gradient, so it
+    # is not weight decay; decoupled decay shrinks every weight by the same factor 1 - lr decay
+    base = {"epochs": 6, "batch_size": 16, "optimizer": {"name": "adam", "lr": 0.01}}
+    d = load_dataset(config().data, "float64")
+    cfg = lambda reg: config(model={"activation": "tanh"}, train={**base, "regularization": reg})  # noqa: E731
+    decay, l2, none = (train(cfg(r), d).model.params for r in ({"decay": 0.5}, {"l2": 0.5}, {}))
+    n = fresh(cfg({}), d).n_decay
+    gap = np.linalg.norm(decay[:n] - l2[:n])
+    assert gap > 0.5 * np.linalg.norm(decay[:n] - none[:n])  # here twice the effect of the decay itself
+    # L2 under Adam pulls small weights to 0 about as fast as large ones (the step is about lr either way)
+    assert np.linalg.norm(l2[:n]) < np.linalg.norm(decay[:n])
+
+
+# torch.optim.AdamW (torch 2.14.1+cpu, float64) on a 3 -> 4 (tanh) -> 2 net, full batch, cross-entropy, 4 steps
+# of StepLR(step_size=1, gamma=0.5) from lr 0.1, weight_decay 0.3 on the weights (param group 1) and on the
+# biases (group 2) only in the second case.  Generated by this script, pasted verbatim:
+#
+# import torch
+#
+# torch.set_default_dtype(torch.float64)
+# X = torch.tensor([[0.5, -1.0, 0.25], [1.5, 0.3, -0.7], [-0.2, 0.8, 1.1], [0.9, -0.4, -1.3], [-1.2, 0.6, 0.4]])
+# Y = torch.tensor([0, 1, 1, 0, 1])
+# W1 = [[0.3, -0.5, 0.8], [-0.6, 0.2, 0.4], [0.7, 0.9, -0.3], [-0.1, -0.8, 0.5]]  # torch layout (out, in)
+# B1 = [0.1, -0.2, 0.05, 0.3]
+# W2 = [[0.4, -0.7, 0.2, 0.6], [-0.3, 0.5, -0.9, 0.1]]
+# B2 = [0.2, -0.1]
+#
+# print(f"# torch {torch.__version__}")
+# for biases in (False, True):
+#     l1, l2 = torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)
+#     with torch.no_grad():
+#         for t, v in ((l1.weight, W1), (l1.bias, B1), (l2.weight, W2), (l2.bias, B2)):
+#             t.copy_(torch.tensor(v))
+#     groups = [{"params": [l1.weight, l2.weight], "weight_decay": 0.3},
+#               {"params": [l1.bias, l2.bias], "weight_decay": 0.3 if biases else 0.0}]
+#     opt = torch.optim.AdamW(groups, lr=0.1, foreach=False)
+#     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+#     for _ in range(4):
+#         opt.zero_grad()
+#         loss = torch.nn.functional.cross_entropy(l2(torch.tanh(l1(X))), Y)
+#         loss.backward()
+#         opt.step()
+#         sched.step()
+#     print(f"biases {biases}:")
+#     for name, t in (("W1", l1.weight), ("B1", l1.bias), ("W2", l2.weight), ("B2", l2.bias)):
+#         print(f"    {name!r}: {t.detach().tolist()!r},")
+TORCH_X = [[0.5, -1.0, 0.25], [1.5, 0.3, -0.7], [-0.2, 0.8, 1.1], [0.9, -0.4, -1.3], [-1.2, 0.6, 0.4]]
+TORCH_Y = [0, 1, 1, 0, 1]
+TORCH_START = {"W1": [[0.3, -0.5, 0.8], [-0.6, 0.2, 0.4], [0.7, 0.9, -0.3], [-0.1, -0.8, 0.5]],
+               "B1": [0.1, -0.2, 0.05, 0.3], "W2": [[0.4, -0.7, 0.2, 0.6], [-0.3, 0.5, -0.9, 0.1]], "B2": [0.2, -0.1]}
+ADAMW_GOLDEN = {
+    False: {
+        'W1': [[0.10776707013094082, -0.6524000942192113, 0.5723777906434971],
+               [-0.709727448497774, 0.3665300944144631, 0.5433142989144474],
+               [0.8401030242082094, 0.6711085401590082, -0.46043845538742384],
+               [-0.2723095401441795, -0.9400809164752373, 0.28801581293669376]],
+        'B1': [-0.0789253860972114, -0.029915817133446716, -0.12253350356057778, 0.11445736828054266],
+        'W2': [[0.34941490541649045, -0.6141012852212419, 0.00993659439714827, 0.749721414371698],
+               [-0.2549420994633655, 0.425155673314992, -0.6712462360690231, -0.08841177269982307]],
+        'B2': [0.017039638601178644, 0.08296036139882133],
+    },
+    True: {
+        'W1': [[0.1079290957872802, -0.6523437857792996, 0.5724097909796008],
+               [-0.707282407447863, 0.3665446616291932, 0.5426955989713149],
+               [0.8400911289725695, 0.6711507206916582, -0.46030507827421213],
+               [-0.27134995337071727, -0.9400710055118344, 0.28801874257744675]],
+        'B1': [-0.08093436339830896, -0.022690853895692763, -0.12145651918803331, 0.10142419862396307],
+        'W2': [[0.3494224260094849, -0.6146990830141501, 0.009979599909581685, 0.7496396280087314],
+               [-0.25494962005635996, 0.4257534711079001, -0.6712892415814566, -0.08832998633685643]],
+        'B2': [0.009514525357170121, 0.08495828059595487],
+    },
+}
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_adam_with_decay_matches_torch_adamw_under_a_schedule(biases):
+    x, y = np.array(TORCH_X), np.array(TORCH_Y)
+    d = Dataset("t", "classification", x, y, None, None, x, y, 2)
+    cfg = merged_config({"name": "t", "dtype": "float64", "data": {"val_fraction": 0}},
+                        model={"hidden": [4], "activation": "tanh"},
+                        train={"epochs": 4, "batch_size": "full", "shuffle": False,
+                               "optimizer": {"name": "adam", "lr": 0.1},
+                               "schedule": {"name": "step", "step_size": 1, "gamma": 0.5},
+                               "regularization": {"decay": 0.3, "biases": biases}})
+    tr = Trainer(cfg, d)
+    names = {"W1": "dense1.W", "B1": "dense1.b", "W2": "dense2.W", "B2": "dense2.b"}
+    for k, name in names.items():  # torch's Linear.weight is (out, in), nnlab's W (in, out)
+        tr.model.view(name)[...] = np.array(TORCH_START[k]).T
+    model = tr.run().model
+    assert [r["lr"] for r in tr.result.history] == [0.1, 0.05, 0.025, 0.0125]
+    for k, name in names.items():
+        np.testing.assert_allclose(model.view(name), np.array(ADAMW_GOLDEN[biases][k]).T, rtol=1e-12, atol=1e-15)

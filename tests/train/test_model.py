@@ -157,6 +157,17 @@ def test_layout_weights_first_with_hand_computed_offsets_and_default_float32():
     assert model.grads[0] == 7.0
 
 
+
+def test_regularized_parts_are_the_dense_weights_and_with_biases_the_dense_biases():
+    # layout of the test above: d1.W 0-12, d2.W 12-18, d1.b 18-21, bn.gamma 21-24, bn.beta 24-27, d2.b 27-29
+    model = MLP([("d1", Dense(3)), ("bn", BatchNorm()), ("a", Identity()), ("d2", Dense(2))], n_in=4)
+    assert model.regularized() == [slice(0, 18)]
+    assert model.regularized(biases=True) == [slice(0, 21), slice(27, 29)]  # gamma and beta never
+    assert [t.name for t in model.tensors if t.bias] == ["d1.b", "d2.b"]
+    plain = MLP([("d1", Dense(3)), ("a", Identity()), ("d2", Dense(2))], n_in=4)
+    assert plain.regularized(biases=True) == [slice(0, plain.n_params)]  # weights then biases: one slice
+    assert MLP([("a", Identity())], n_in=4).regularized(biases=True) == []
+
 def test_float64_buffers():
     model = MLP([("d", Dense(2))], n_in=3, dtype="float64")
     assert model.params.dtype == model.grads.dtype == np.float64
