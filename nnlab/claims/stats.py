@@ -103,6 +103,8 @@ def _t_two_tail(u: float, df: float) -> float:
     that a tiny tail keeps its relative precision and neither a huge nor a tiny u overflows."""
     a, b = 0.5 * df, 0.5
     s = u / math.sqrt(df)
+    if s == 0:  # u / sqrt(df) underflows (u a subnormal): the tail is 1 to double precision
+        return 1.0
     if s > 1.0:
         r = 1.0 / (s * s)  # df / u²
         z, y = r / (1.0 + r), 1.0 / (1.0 + r)
@@ -189,14 +191,12 @@ def t_ppf(q: float, df: float) -> float:
 def sign_test_p(k_pos: int, n: int) -> float:
     """The exact two-sided sign test: the p-value of k_pos successes in n fair coin flips (1.0 when n = 0).
 
-    Twice the smaller binomial tail, capped at 1, in exact integers: the one rounding is the final
-    division (Python divides integers correctly rounded)."""
+    Twice the smaller binomial tail, capped at 1 (which only a tail holding the middle, k = n/2, exceeds),
+    in exact integers: the one rounding is the final division (Python divides integers correctly rounded)."""
     k_pos, n = operator.index(k_pos), operator.index(n)
     if not 0 <= k_pos <= n:
         raise ValueError(f"the sign test needs 0 <= k_pos <= n, not k_pos={k_pos}, n={n}")
     k = min(k_pos, n - k_pos)
-    if 2 * k == n:
-        return 1.0
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
 
 
@@ -242,10 +242,12 @@ def _interval(values: list[float], mu0: float, level: float) -> Interval:
         mean = values[0]
         return Interval(n, mean, 0.0, 0.0, mean, mean, level, 0.0 if mean != mu0 else 1.0, "t", **counts)
     mean = math.fsum(values) / n
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    deviations = [v - mean for v in values]
+    scale = max(abs(e) for e in deviations)  # > 0, as the values differ; scaled, no square under- or overflows
+    sd = scale * math.sqrt(math.fsum((e / scale) ** 2 for e in deviations) / (n - 1))
     se = sd / math.sqrt(n)
     half = -t_ppf((1.0 - level) / 2, n - 1) * se
-    p = 2.0 * t_cdf(-abs(mean - mu0) / se, n - 1)
+    p = 2.0 * t_cdf(-abs(mean - mu0) / sd * math.sqrt(n), n - 1)
     return Interval(n, mean, sd, se, mean - half, mean + half, level, p, "t", **counts)
 
 
@@ -308,19 +310,16 @@ def equivalence(iv: Interval, low: float, high: float, alpha: float = ALPHA) -> 
         raise ValueError(f"alpha lies strictly between 0 and 1/2, not {alpha!r}")
     if iv.method != "t" or iv.n < 2:
         return Equivalence(low, high, alpha, iv.lo, iv.hi, 1.0, 1.0)
-    mean, se, df = iv.mean, iv.se, iv.n - 1
-    if se == 0:
+    mean, df = iv.mean, iv.n - 1
+    if iv.sd == 0:
         inside, beyond = low < mean < high, mean < low or mean > high
         return Equivalence(low, high, alpha, mean, mean, 0.0 if inside else 1.0, 0.0 if beyond else 1.0)
-    half = -t_ppf(alpha, df) * se
-    p_above_low = t_cdf(-(mean - low) / se, df)
-    p_below_high = t_cdf((mean - high) / se, df)
-    if mean > high:
-        p_outside = t_cdf(-(mean - high) / se, df)
-    elif mean < low:
-        p_outside = t_cdf((mean - low) / se, df)
-    else:
-        p_outside = 1.0
+
+    def t(value: float) -> float:  # the t statistic of mean - value (divided by sd, as se may underflow)
+        return (mean - value) / iv.sd * math.sqrt(iv.n)
+    half = -t_ppf(alpha, df) * iv.se
+    p_above_low, p_below_high = t_cdf(-t(low), df), t_cdf(t(high), df)
+    p_outside = t_cdf(-t(high), df) if mean > high else t_cdf(t(low), df) if mean < low else 1.0
     return Equivalence(low, high, alpha, mean - half, mean + half, max(p_above_low, p_below_high), p_outside)
 
 

@@ -88,6 +88,7 @@ def test_t_special_values():
         assert t_ppf(0.0, df) == -INF and t_ppf(1.0, df) == INF and t_ppf(0.5, df) == 0.0
         assert all(math.isnan(t_ppf(q, df)) for q in (NAN, -0.1, 1.1))
     assert t_cdf(-1e300, 1) == pytest.approx(1 / (math.pi * 1e300), rel=1e-12)  # a tiny tail keeps its digits
+    assert t_cdf(5e-324, 4) == 0.5 and t_cdf(-5e-324, 1000) == 0.5  # x / sqrt(df) underflows to 0
     assert t_ppf(1e-300, 1) == pytest.approx(-1 / (math.pi * 1e-300), rel=1e-12)
     for bad in (0.5, 0, -1, NAN, INF):
         with pytest.raises(ValueError):
@@ -186,6 +187,16 @@ def test_no_spread_gives_a_point_interval():
     tenth = one_sample([0.1, 0.1, 0.1])  # their float mean is 0.10000000000000002: equal values are no spread
     assert (tenth.mean, tenth.sd, tenth.lo, tenth.hi, tenth.p) == (0.1, 0.0, 0.1, 0.1, 0.0)
     assert one_sample([2.0, 2.0], mu0=2.0).p == 1.0
+
+
+def test_the_units_do_not_matter_however_small_or_large():
+    """Squares of 1e-200 underflow to 0 and of 1e200 overflow: the sd is computed scaled."""
+    base = one_sample([1.0, 3.0, 2.5])
+    for scale in (1e-200, 1e-160, 1e160, 1e200):
+        iv = one_sample([1.0 * scale, 3.0 * scale, 2.5 * scale])
+        assert iv.p == pytest.approx(base.p, rel=1e-12)
+        assert (iv.sd / scale, iv.lo / scale, iv.hi / scale) == pytest.approx((base.sd, base.lo, base.hi), rel=1e-12)
+        assert equivalence(iv, -scale, 3 * scale).p_tost == pytest.approx(equivalence(base, -1, 3).p_tost, rel=1e-12)
 
 
 def test_fewer_than_two_pairs_are_inconclusive():
