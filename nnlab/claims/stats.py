@@ -97,13 +97,13 @@ def _log1p_square(s: float) -> float:
 
 
 def _t_two_tail(u: float, df: float) -> float:
-    """P(|T| > u) for u > 0: the regularized incomplete beta I_z(df/2, 1/2) at z = df / (df + u²).
+    """P(|T| > u) for u >= 0: the regularized incomplete beta I_z(df/2, 1/2) at z = df / (df + u²).
 
     z and 1 - z (and their logarithms) are computed from s = u / sqrt(df) without subtracting from 1, so
     that a tiny tail keeps its relative precision and neither a huge nor a tiny u overflows."""
     a, b = 0.5 * df, 0.5
     s = u / math.sqrt(df)
-    if s == 0:  # u / sqrt(df) underflows (u a subnormal): the tail is 1 to double precision
+    if s == 0:  # u = 0, or a subnormal u / sqrt(df) underflows: the tail is 1 to double precision
         return 1.0
     if s > 1.0:
         r = 1.0 / (s * s)  # df / u²
@@ -130,8 +130,6 @@ def t_cdf(x: float, df: float) -> float:
     _check_df(df)
     if math.isnan(x):
         return math.nan
-    if x == 0:
-        return 0.5
     if math.isinf(x):
         return 1.0 if x > 0 else 0.0
     tail = 0.5 * _t_two_tail(abs(x), df)

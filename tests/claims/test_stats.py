@@ -35,14 +35,14 @@ def pairs(min_size=2, max_size=12):
 @pytest.mark.parametrize("df", DFS)
 def test_t_ppf_matches_scipy(df):
     for q in QS:
-        assert t_ppf(q, df) == pytest.approx(sp.t.ppf(q, df), rel=1e-10, abs=1e-300), q
+        assert t_ppf(q, df) == pytest.approx(sp.t.ppf(q, df), rel=1e-12, abs=1e-300), q  # asked: 1e-10
 
 
 @pytest.mark.parametrize("df", DFS)
 def test_t_cdf_matches_scipy(df):
     xs = [sp.t.ppf(q, df) for q in QS] + [-1e3, -50.0, -7.0, -2.0, -0.3, 0.01, 1.0, 4.0, 25.0, 1e4]
     for x in xs:
-        assert t_cdf(x, df) == pytest.approx(sp.t.cdf(x, df), rel=1e-10, abs=1e-300), x
+        assert t_cdf(x, df) == pytest.approx(sp.t.cdf(x, df), rel=1e-12, abs=1e-300), x  # asked: 1e-10
 
 
 def cauchy_cdf(x):
@@ -197,6 +197,9 @@ def test_the_units_do_not_matter_however_small_or_large():
         assert iv.p == pytest.approx(base.p, rel=1e-12)
         assert (iv.sd / scale, iv.lo / scale, iv.hi / scale) == pytest.approx((base.sd, base.lo, base.hi), rel=1e-12)
         assert equivalence(iv, -scale, 3 * scale).p_tost == pytest.approx(equivalence(base, -1, 3).p_tost, rel=1e-12)
+    subnormal = one_sample([0.0] * 4 + [5e-324] * 4)  # sd rounds to 5e-324, se = sd / sqrt(8) to 0
+    assert (subnormal.mean, subnormal.se, subnormal.p) == (0.0, 0.0, 1.0) and subnormal.sd > 0
+    assert equivalence(subnormal, -1.0, 1.0).p_tost == 0.0
 
 
 def test_fewer_than_two_pairs_are_inconclusive():
@@ -292,6 +295,8 @@ def test_equivalence_matches_two_one_sided_scipy_tests(x, low, length, alpha):
 def test_equivalence_without_a_spread_a_mean_or_two_values():
     point = equivalence(one_sample([0.25, 0.25, 0.25]), -0.5, 0.5)
     assert (point.lo, point.hi, point.p_tost, point.p_outside, point.equivalent) == (0.25, 0.25, 0.0, 1.0, True)
+    edge = equivalence(one_sample([0.5, 0.5]), -0.5, 0.5)  # on an end: neither inside nor outside
+    assert (edge.p_tost, edge.p_outside, edge.equivalent, edge.outside) == (1.0, 1.0, False, False)
     off = equivalence(one_sample([2.0, 2.0]), -0.5, 0.5)
     assert (off.p_tost, off.p_outside, off.equivalent, off.outside) == (1.0, 0.0, False, True)
     for iv in (one_sample([0.1]), one_sample([0.1, INF, 0.2])):
