@@ -20,8 +20,8 @@ nan on either side), which says nothing about the direction.  Such an Interval h
 sign test cannot reach 5% (all 5 one way: p = 1/16).
 
 Pure Python: Student's t comes from the regularized incomplete beta function (the continued fraction of
-Numerical Recipes' betacf, by Lentz's method) and its quantile from a safeguarded Newton iteration; the
-tests check both, and every test here, against scipy.stats.
+Numerical Recipes' betacf, by Lentz's method) and its quantile from a safeguarded Newton iteration;
+scipy.stats is only the yardstick of the tests (tests/claims/test_stats.py).
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ class Equivalence:
 
 
 def equivalence(iv: Interval, low: float, high: float, alpha: float = ALPHA) -> Equivalence:
-    """TOST of 'the mean of iv lies within [low, high]' (from its n, mean and se; its level plays no part).
+    """TOST of 'the mean of iv lies within [low, high]' (from its n, mean and sd; its level plays no part).
 
     Fewer than 2 values, or a sign-test Interval (an infinite value: no mean), is inconclusive: both
     p-values 1, the interval (-inf, inf) or nan.  sd = 0 gives the point interval and p-values of 0 or 1."""
