@@ -55,27 +55,33 @@ def draw_balanced(draw: Callable[[int], tuple[np.ndarray, np.ndarray]], counts: 
 
     Batches of sum(counts) rows are drawn until every class has its quota (at most MAX_DRAWS batches:
     a class the labelling almost never produces is a DataError ending in ``remedy``, not an endless
-    loop); each class keeps its rows in the order drawn.
+    loop); each class keeps the first rows drawn, and only the rows kept are held on to.
     """
     k, total = len(counts), int(counts.sum())
     rows, labels = [], []
-    have = np.zeros(k, dtype=int)
+    need = counts.astype(int).copy()
     for _ in range(MAX_DRAWS):  # a loop over batches, not samples
         x, y = draw(total)
-        rows.append(x)
-        labels.append(y)
-        have += np.bincount(y, minlength=k)
-        if (have >= counts).all():
+        take = first_of_each_class(y, need)
+        rows.append(x[take])
+        labels.append(y[take])
+        need -= np.bincount(y[take], minlength=k)
+        if not need.any():
             break
     else:
-        j = int(np.argmax(counts - have))
-        raise DataError(f"{source}: class {j} came up {have[j]} times in {MAX_DRAWS * total} samples drawn, too "
-                        f"rarely to fill its {counts[j]}; {remedy}")
+        j = int(np.argmax(need))
+        raise DataError(f"{source}: class {j} came up {counts[j] - need[j]} times in {MAX_DRAWS * total} samples "
+                        f"drawn, too rarely to fill its {counts[j]}; {remedy}")
     x, y = np.concatenate(rows), np.concatenate(labels)
-    order = np.argsort(y, kind="stable")  # grouped by class, in the order drawn within each
-    starts = np.concatenate([[0], np.cumsum(np.bincount(y, minlength=k))[:-1]])
-    keep = order[np.arange(len(y)) - starts[y[order]] < counts[y[order]]]
-    return x[keep], y[keep]
+    grouped = np.argsort(y, kind="stable")  # by class, in the order drawn within each
+    return x[grouped], y[grouped]
+
+
+def first_of_each_class(y: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """Indices (in order) of the first quota[j] entries of y equal to j, for every class j."""
+    order = np.argsort(y, kind="stable")  # grouped by class, in order within each
+    starts = np.concatenate([[0], np.cumsum(np.bincount(y, minlength=len(quota)))[:-1]])
+    return np.sort(order[np.arange(len(y)) - starts[y[order]] < quota[y[order]]])
 
 
 def split_balanced(x: np.ndarray, y: np.ndarray, n_test: np.ndarray, rng: np.random.Generator) -> RawData:
