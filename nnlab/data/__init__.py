@@ -6,7 +6,9 @@ Two registries, each component's keyword-only parameters being its YAML options:
   stored, unconverted).  Synthetic sets (spiral, moons, circles, xor, blobs)
   are drawn from their own ``seed`` with ``np.random.default_rng`` (never the
   global state); file sets (npz, csv, idx) read ``path``; mnist1d is generated
-  by the official ``mnist1d`` package once and cached.
+  by the official ``mnist1d`` package once and cached.  ravine and sparse are
+  synthetic sets for the optimizer claims; wine, breast_cancer and digits are
+  small UCI sets shipped with nnlab (nnlab/data/files/).
 * ``preprocessors``: classes with ``fit(x) -> self`` (training split only) and
   ``transform(x) -> new array`` (every split).
 
@@ -21,9 +23,11 @@ import numpy as np
 
 from nnlab.data.formats import csv, idx, npz, read_idx
 from nnlab.data.mnist1d import cache_dir, mnist1d
+from nnlab.data.optimizer_sets import ravine, sparse
 from nnlab.data.preprocess import preprocessors
 from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, check_raw, holdout_mask
 from nnlab.data.synthetic import blobs, circles, moons, spiral, xor
+from nnlab.data.uci import breast_cancer, digits, wine
 from nnlab.errors import ConfigError, DataError
 from nnlab.options import Registry
 
@@ -31,6 +35,11 @@ from nnlab.options import Registry
 datasets = Registry("dataset", {
     "spiral": spiral, "moons": moons, "circles": circles, "xor": xor, "blobs": blobs,
     "mnist1d": mnist1d, "npz": npz, "csv": csv, "idx": idx,
+    "wine": wine,
+    "breast_cancer": breast_cancer,
+    "digits": digits,
+    "ravine": ravine,
+    "sparse": sparse,
 })
 
 __all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_dataset", "preprocessors",
