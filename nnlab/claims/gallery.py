@@ -1,150 +1,123 @@
-"""The claims gallery: per claim, its numbers over the seeds, a figure and the verdict, in markdown.
+"""The claims gallery: per claim the note's words, the design, per regime a table, the checks and a figure.
 
-Each run's value of a claim's metric is nnlab.claims.claim_metrics' (val_acc, test_acc, epochs_to_target, ...;
-a diverged run scores the worst value).
-
-A claim with ``tune`` keeps, per variant, only the runs of the tuned value with the best mean of the
-sweep's metric (validation); a ``range_test`` claim adds the variants ``range_test`` (the range test's
-rate) and ``best`` (the grid rate with the best mean validation score, the range test's rate excluded).
+``collect`` reads one finished claim folder (claim.json, values.csv, each regime's choice.json and
+range_test.json, the judging runs' curves) and judges it regime by regime (nnlab.claims.verdict);
+``sections`` turns the results into format-free parts that ``markdown`` (docs/claims.md) and
+nnlab.claims.html render.  Paths on the page are relative to the working folder (the repository).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnlab import files
-from nnlab.claims import claim_metrics
-from nnlab.claims.claim_metrics import RunData, counts_never, higher_is_better, is_percent
-from nnlab.claims.run import is_finished
-from nnlab.claims.verdict import RULE, Stats, judge, num
+from nnlab.claims.claim_metrics import counts_never, label, parse_key
+from nnlab.claims.run import is_finished, read_values
+from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, RULE, judge, num
 from nnlab.errors import ConfigError
 from nnlab.look.figures import to_file
 from nnlab.runs import read_metrics
-from nnlab.runs.read import read_diagnostics
 from nnlab.sweep.plots import best_curves_figure
 from nnlab.text import setting
 
-COLUMNS = ("test_acc", "first_layer_grad_ratio")  # shown beside the claim's own metric
+NOTES_DIR = "claims/notes"  # the five course notes, verbatim (the originals are checked against them)
+
+
+@dataclass
+class RegimeResult:
+    name: str
+    overrides: dict
+    values: dict  # variant -> seed -> values.csv row
+    choices: dict  # variant -> choice.json entry
+    range_tests: dict  # variant -> range_test.json entry
+    runs: dict  # variant -> [run folder, ...] (judging seeds in order)
+    verdict: str = INCONCLUSIVE
+    outcomes: list = field(default_factory=list)
 
 
 @dataclass
 class Result:
     claim: dict  # claim.json
     folder: Path
-    runs: dict = field(default_factory=dict)  # variant -> list of (seed, run folder)
-    values: dict = field(default_factory=dict)  # metric -> variant -> list of values (None dropped)
-    curves: dict = field(default_factory=dict)  # variant -> list of metrics rows per seed
-    verdict: str = ""
-    lines: list = field(default_factory=list)
-    chosen: dict = field(default_factory=dict)  # tune: variant -> the tuned value's label
-    aliases: dict = field(default_factory=dict)  # range_test: range_test / best -> a variant
+    regimes: list = field(default_factory=list)
 
-    def stats(self, metric: str) -> dict:
-        out = {v: Stats.of(self.values.get(metric, {}).get(v, [])) for v in self.claim["variants"]}
-        for alias, v in self.aliases.items():
-            out[alias] = out.get(v, Stats.of([]))
-        return out
+    @property
+    def id(self) -> str:
+        return self.claim["id"]
+
+    @property
+    def verdicts(self) -> list[str]:
+        return [r.verdict for r in self.regimes]
+
+    @property
+    def overall(self) -> str:
+        """'holds in 3 of 4 regimes, inconclusive in 1' (every regime's verdict counted)."""
+        return overall(self.verdicts)
+
+    @property
+    def verdict(self) -> str:
+        """One word for the summary: holds / does not hold / inconclusive when every regime agrees, else mixed."""
+        v = set(self.verdicts)
+        return next(iter(v)) if len(v) == 1 else "mixed"
 
 
-def collect(folder) -> Result:
-    """The claim of one sweep folder with every run's values, grouped by variant."""
-    folder = Path(folder)
-    claim = json.loads(_text(folder / "claim.json"))
-    res = Result(claim, folder)
-    expect = claim["expect"]
-    by, tune = expect["by"], claim.get("tune")
-    rows = list(csv.DictReader(io.StringIO(_text(folder / "trials.csv", files.TABLE_MAX_BYTES), newline="")))
-    sweep_metric = _sweep_metric(folder)
-    metrics = list(dict.fromkeys([expect["metric"], *COLUMNS, sweep_metric]))
-    groups: dict = {}  # (variant, tuned value) -> Result-like parts
-    for row in rows:
-        variant = "+".join(row[p] for p in by)
-        key = (variant, row[tune] if tune else "")
-        g = groups.setdefault(key, {"runs": [], "curves": [], "values": {}})
-        d = folder / "runs" / row["run"]
-        g["runs"].append((int(row["seed"]), d))
-        try:
-            summary = json.loads(_text(d / "summary.json"))
-        except (OSError, ValueError):
-            continue
-        hist = read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else []
-        diag = read_diagnostics(d / "diagnostics.csv") if (d / "diagnostics.csv").is_file() else []
-        g["curves"].append(hist)
-        run = RunData(summary, hist, diag)
-        for m in metrics:
-            v = claim_metrics.value(m, run, expect)
-            if v is not None:
-                g["values"].setdefault(m, []).append(float(v))
-    keep = {}
-    for (variant, value), g in groups.items():
-        if tune:
-            best = keep.get(variant)
-            if best is not None and not _better(g, groups[(variant, best)], sweep_metric):
-                continue
-            keep[variant] = value
-        else:
-            keep[variant] = value
-    for variant, value in keep.items():
-        g = groups[(variant, value)]
-        res.runs[variant], res.curves[variant] = g["runs"], g["curves"]
-        for m, vals in g["values"].items():
-            res.values.setdefault(m, {})[variant] = vals
-        if tune:
-            res.chosen[variant] = value
-    rt = claim.get("range_test") or {}
-    if "label" in rt:
-        res.aliases["range_test"] = rt["label"]
-        grid = [v for v in claim["variants"] if v != rt["label"] or rt.get("in_grid")]
-        ranked = [v for v in grid if v in res.runs]
-        if ranked:
-            best = ranked[0]
-            for v in ranked[1:]:
-                if _better({"values": {sweep_metric: res.values.get(sweep_metric, {}).get(v, [])}},
-                           {"values": {sweep_metric: res.values.get(sweep_metric, {}).get(best, [])}}, sweep_metric):
-                    best = v
-            res.aliases["best"] = best
-    res.verdict, res.lines = judge(expect, res.stats(expect["metric"]), higher_is_better(expect["metric"]),
-                                   name=lambda v: f"{v} (lr {res.aliases[v]})" if v in res.aliases else v,
-                                   scale=100.0 if is_percent(expect["metric"]) else 1.0)
-    return res
+def overall(verdicts: list[str]) -> str:
+    n = len(verdicts)
+    counts = {v: verdicts.count(v) for v in (HOLDS, FAILS, INCONCLUSIVE)}
+    if n and counts[HOLDS] == n:
+        return f"holds in {'both' if n == 2 else f'all {n}'} regimes" if n > 1 else "holds"
+    parts = []
+    first = True
+    for v in (HOLDS, FAILS, INCONCLUSIVE):
+        if counts[v]:
+            if first:
+                parts.append(f"{v} in {counts[v]} of {n} regime{'s' if n > 1 else ''}")
+                first = False
+            else:
+                parts.append(f"{v} in {counts[v]}")
+    return ", ".join(parts)
 
 
 def _text(path: Path, limit: int = files.CONFIG_MAX_BYTES) -> str:
-    """A file of a claim's folder: a regular file of at most ``limit`` bytes (OSError otherwise, never a wait
-    on a FIFO), UTF-8 (UnicodeDecodeError, a ValueError, otherwise)."""
+    """A file of a claim's folder: a regular file of at most ``limit`` bytes (never a wait on a FIFO), UTF-8."""
     return files.read_text_bounded(path, limit, f"a claim folder's {path.name}")
 
 
-def _sweep_metric(folder: Path) -> str:
-    """The metric the claim's sweep chooses by (sweep.yaml), val_acc when unreadable."""
-    import yaml
-
+def _json(path: Path):
     try:
-        m = (files.yaml_load_bounded(_text(folder / "sweep.yaml")) or {}).get("metric")
-    except (OSError, ValueError, yaml.YAMLError, AttributeError):
-        m = None
-    return m if m in claim_metrics.metrics else "val_acc"
+        return json.loads(_text(path))
+    except (OSError, ValueError):
+        return {}
 
 
-def _better(a: dict, b: dict, metric: str) -> bool:
-    """Whether group a's mean of ``metric`` beats b's (a group without values never does)."""
-    sa, sb = Stats.of(a["values"].get(metric, [])), Stats.of(b["values"].get(metric, []))
-    if sa.n == 0 or math.isnan(sa.mean):
-        return False
-    if sb.n == 0 or math.isnan(sb.mean):
-        return True
-    return sa.mean > sb.mean if higher_is_better(metric) else sa.mean < sb.mean
+def collect(folder) -> Result:
+    """The finished claim of one folder with every judging run's values, judged regime by regime."""
+    folder = Path(folder)
+    claim = json.loads(_text(folder / "claim.json"))
+    rows = read_values(folder)
+    res = Result(claim, folder)
+    for name in claim["regimes"]:
+        values: dict = {}
+        runs: dict = {v: [] for v in claim["variants"]}
+        for row in rows:
+            if row["regime"] == name:
+                values.setdefault(row["variant"], {})[row["seed"]] = row
+                runs.setdefault(row["variant"], []).append(folder / row["run"])
+        r = RegimeResult(name, claim["regime_overrides"].get(name, {}), values, _json(folder / name / "choice.json"),
+                         _json(folder / name / "range_test.json"), runs)
+        r.verdict, r.outcomes = judge(claim["checks"], values, claim["seeds"])
+        res.regimes.append(r)
+    return res
 
 
 def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
-    """Per claim id in ``out`` (those in ``ids`` only, when given), its finished full sweep folder, else its
-    finished quick one; notes on the rest."""
+    """Per claim id in ``out`` (those in ``ids`` only, when given), its finished full folder, else its finished
+    quick one; notes on the rest."""
     out = Path(out)
     by_id: dict = {}
     notes = []
@@ -165,207 +138,6 @@ def find(out, ids: set | None = None) -> tuple[list[Path], list[str]]:
     return [by_id[k] for k in sorted(by_id)], notes
 
 
-
-
-def pct(x) -> str:
-    """An accuracy in percent to 1 decimal, as the CLI shows it."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return num(x)
-    return f"{100 * x:.1f}%"
-
-
-def _pm(s: Stats, values: list | None = None, percent: bool = False) -> str:
-    if s.n == 0:
-        return "n/a"
-    if percent:
-        return pct(s.mean) + (f" ± {100 * s.std:.1f}" if s.n > 1 and math.isfinite(s.std) else "")
-    never = sum(1 for v in values or () if math.isinf(v))
-    if never:
-        reached = [v for v in values if not math.isinf(v)]
-        return f"{never} of {s.n} never" + (f" (the rest {_pm(Stats.of(reached))})" if reached else "")
-    return num(s.mean) + (f" ± {num(s.std)}" if s.n > 1 else "")
-
-
-def expected_text(e: dict) -> str:
-    m = claim_metrics.label(e["metric"], e)
-    word = " (lower is better)" if not higher_is_better(e["metric"]) else ""
-    if "order" in e:
-        return f"{m}{word}: " + " better than ".join(e["order"]) if word else f"{m}: " + " > ".join(e["order"])
-    if "better" in e:
-        better = e["better"] if isinstance(e["better"], list) else [e["better"]]
-        if len(better) > 1:
-            return f"{m}: each of {', '.join(better)} better than {e['than']}{word}"
-        return f"{m}: {better[0]} better than {e['than']}{word}" if word else f"{m}: {better[0]} > {e['than']}"
-    if "same" in e:
-        tol = f"{num(100 * e['within'])} points" if is_percent(e["metric"]) else num(e["within"])
-        return f"{m}: {e['same'][0]} the same as {e['same'][1]}, within {tol}"
-    side = "below" if "below" in e else "above"
-    return f"{m} {side} {pct(e[side]) if is_percent(e['metric']) else num(e[side])} for {e['for']}"
-
-
-def _factor(suggested: float, best) -> str:
-    try:
-        f = float(best) / suggested
-    except (TypeError, ValueError, ZeroDivisionError):
-        return ""
-    return f", {num(f)} times the range test's rate" if f >= 1 else f", {num(1 / f)} times below the range test's rate"
-
-
-def _tuned_values(r: Result) -> list[str]:
-    import yaml
-
-    try:
-        sweep = files.yaml_load_bounded(_text(r.folder / "sweep.yaml"))
-        p = sweep["params"][r.claim["tune"]]
-        values = p["choices"] if isinstance(p, dict) else p
-        return [setting(v) for v in values]
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
-        return sorted(set(r.chosen.values()))
-
-
-def _fill(text: str) -> str:
-    import textwrap
-
-    return textwrap.fill(text, 80, break_long_words=False, break_on_hyphens=False)
-
-
-def curves_metric(metric: str) -> str:
-    return "val_loss" if metric.endswith("loss") else "val_acc"
-
-
-def figure(res: Result, path: Path):
-    m = curves_metric(res.claim["expect"]["metric"])
-    curves = [(v, res.curves.get(v, [])) for v in res.claim["variants"]]
-    made = best_curves_figure(curves, m, title=f"{res.claim['id']}: {m} per variant (mean over seeds, "
-                                               "band: min–max)")
-    if made is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_file(made[0], path)
-    return path
-
-
-INTRO = ("Each claim of the course notes, run as a sweep over its variants with several seeds "
-         "(`nnlab claims run`), and judged by a stated rule (`nnlab claims report`). Accuracies are in "
-         "percent, and their differences (d, 2·se) in percentage points.")
-
-
-@dataclass
-class Parts:
-    """One claim's section, format-free: markdown() and nnlab.claims.html render it."""
-    id: str
-    title: str
-    quote: str
-    source: str  # may hold `code` spans
-    expected: str
-    notes: list  # paragraphs (tuned values, the range test)
-    header: list  # table header cells
-    rows: list  # table rows (cells)
-    verdict: str
-    lines: list  # one per compared pair or threshold
-
-
-def parts(r: Result) -> Parts:
-    c, e = r.claim, r.claim["expect"]
-    m = e["metric"]
-    cols = [m, *(x for x in COLUMNS if x != m)]
-    tune = c.get("tune")
-    notes = []
-    grid = _tuned_values(r) if tune else []
-    edge = {v for v, x in r.chosen.items() if len(grid) > 2 and x in (grid[0], grid[-1])}
-    if tune:
-        notes.append(f"Each variant at its own best {tune} (of {', '.join(grid)}): the value whose runs score best "
-                     "on the validation data, mean over the seeds; the test set plays no part in the choice."
-                     + (" A value marked (edge) is the grid's first or last: the best may lie beyond it."
-                        if edge else ""))
-    rt = c.get("range_test") or {}
-    if "label" in rt:
-        notes.append(f"The learning-rate range test ({num(rt['start'])} to {num(rt['end'])} in {rt['steps']} steps, "
-                     f"on the base config) recommends lr {rt['label']} ({rt.get('rule', 'valley')}; "
-                     f"{rt.get('stopped', '')}). The grid's best rate on the validation data is "
-                     f"{r.aliases.get('best', 'n/a')}{_factor(rt['suggested'], r.aliases.get('best'))}.")
-    header = ["variant", *([f"{tune} chosen"] if tune else []), *(f"{claim_metrics.label(x, e)} (mean ± std)" for x in cols), "n"]
-    marks: dict = {}
-    for alias, v in r.aliases.items():
-        marks.setdefault(v, []).append("range test" if alias == "range_test" else "grid best")
-    rows = []
-    for v in c["variants"]:
-        vals = [r.values.get(x, {}).get(v, []) for x in cols]
-        st = [Stats.of(x) for x in vals]
-        label = v + (f" ({', '.join(marks[v])})" if v in marks else "")
-        chosen = [r.chosen.get(v, "n/a") + (" (edge)" if v in edge else "")] if tune else []
-        rows.append([label, *chosen, *(_pm(s, x if counts_never(col) else None, is_percent(col))
-                                       for s, x, col in zip(st, vals, cols)), str(st[0].n)])
-    return Parts(id=c["id"], title=c["title"], quote=c["quote"],
-                 source=(f"Source: note `{c['note']}`, section \"{c['section']}\"; claim file `{_relative(c['file'])}`; "
-                         f"{c['mode']} run in `{r.folder.name}`."),
-                 expected=f"Expected: {expected_text(e)} (by {' + '.join(e['by'])}).", notes=notes, header=header,
-                 rows=rows, verdict=r.verdict, lines=list(r.lines))
-
-
-def _relative(path: str) -> str:
-    """A claim file's path as the page shows it: relative to the working folder when inside it, so a page
-    generated in the repository names repository paths, never the machine's."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else path
-
-
-def seeds_of(r: Result) -> int:
-    return max((len(s) for s in r.runs.values()), default=0)
-
-
-def md_text(text: str) -> str:
-    """Text from a claim file for a markdown page: shown as written, never as HTML ('<b>' stays '<b>')."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def missing_runs(r: Result) -> str:
-    """What the page must say when a variant has fewer runs than the claim's seeds (a run folder deleted or
-    damaged after the sweep finished): '' when none is missing."""
-    try:
-        seeds = len(yaml_seeds(r.folder))
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
-    short = {v: len(r.values.get(r.claim["expect"]["metric"], {}).get(v, [])) for v in r.claim["variants"]}
-    short = {v: n for v, n in short.items() if n < seeds}
-    if not short:
-        return ""
-    return (f"{', '.join(f'{v}: n = {n}' for v, n in short.items())} of the {seeds} seeds (runs missing or "
-            f"unreadable in {r.folder.name}); nnlab claims run resumes them")
-
-
-def yaml_seeds(folder: Path) -> list:
-    return files.yaml_load_bounded(_text(folder / "sweep.yaml"))["seeds"]
-
-
-def markdown(results: list[Result], md_path: Path, figures: bool = True) -> str:
-    lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
-             "| claim | expected | seeds | verdict |", "|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| [{r.claim['id']}](#{r.claim['id']}) | {expected_text(r.claim['expect'])} | {seeds_of(r)} "
-                     f"({r.claim['mode']}) | {r.verdict} |")
-    for r in results:
-        p = parts(r)
-        lines += ["", f"## {p.id}", "", f"**{md_text(p.title)}**", "", f"> {md_text(p.quote)}", "", _fill(p.source),
-                  "", _fill(p.expected), ""]
-        short = missing_runs(r)
-        if short:
-            lines += [_fill(f"**Warning:** {short}"), ""]
-        for note in p.notes:
-            lines += [_fill(note), ""]
-        lines += ["| " + " | ".join(p.header) + " |", "|" + "---|" * len(p.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in p.rows]
-        if figures:
-            png = md_path.parent / md_path.stem / f"{p.id}.png"
-            if figure(r, png) is not None:
-                lines += ["", f"![{p.id}: validation curves per variant]({md_path.stem}/{p.id}.png)"]
-        lines += ["", f"**Verdict: {p.verdict}.**", ""] + [f"- {ln}" for ln in p.lines]
-    return "\n".join(lines) + "\n"
-
-
 def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[list[Result], list[str]]:
     """Every finished claim in the folder ``out`` (see find), collected; ConfigError when there is none."""
     out = Path(out)
@@ -374,16 +146,286 @@ def read_results(out, ids: set | None = None, option: str = "--out") -> tuple[li
     folders, notes = find(out, ids)
     if not folders:
         if ids is not None and notes and all("no file in the claims folder" in n for n in notes):
-            raise ConfigError(f"{option} {out}: none of its claim sweeps is one of the claims with a file in "
+            raise ConfigError(f"{option} {out}: none of its claim folders is one of the claims with a file in "
                               f"--claims-dir ({len(ids)} there); name the folder they were run from")
-        raise ConfigError(f"{option} {out}: no finished claim sweeps; run nnlab claims run --out {out} first")
+        raise ConfigError(f"{option} {out}: no finished claims; run nnlab claims run --out {out} first")
     results = []
     for f in folders:
         try:
             results.append(collect(f))
-        except (OSError, ValueError, KeyError, TypeError, csv.Error) as exc:  # a damaged or replaced file
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged or replaced file
             reason = str(exc) if isinstance(exc, OSError) and str(exc).startswith(str(f)) else type(exc).__name__
             notes.append(f"{f}: unreadable ({reason}); skipped")
     if not results:
-        raise ConfigError(f"{option} {out}: no readable claim sweeps ({'; '.join(notes)})")
+        raise ConfigError(f"{option} {out}: no readable claims ({'; '.join(notes)})")
     return results, notes
+
+
+def missing_runs(r: Result) -> str:
+    """What the page must say when a variant has fewer values than the claim's judging seeds: '' when none."""
+    n = len(r.claim["seeds"])
+    short = []
+    for reg in r.regimes:
+        for v in r.claim["variants"]:
+            got = len(reg.values.get(v, {}))
+            if got < n:
+                short.append(f"{reg.name}/{v}: n = {got}")
+    if not short:
+        return ""
+    return f"{', '.join(short)} of the {n} seeds (runs missing in {r.folder.name}); nnlab claims run resumes them"
+
+
+# -- format-free parts -------------------------------------------------------------------------------
+
+
+@dataclass
+class RegimePart:
+    name: str
+    verdict: str
+    setting: str  # the regime's overrides in words
+    header: list
+    rows: list
+    lines: list  # one per hypothesis
+    notes: list  # the tuning, the range test
+    figure: object = None  # (draw, alt) or None
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    original: list
+    quote: str
+    source: str  # may hold `code` spans
+    extension: str | None
+    design: str
+    checks: list
+    overall: str
+    verdict: str
+    regimes: list
+    mode: str
+
+
+def _relative(path: str) -> str:
+    """A path as the page shows it: relative to the working folder when inside it (the repository's paths,
+    never the machine's)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return Path(path).name
+    return rel if not rel.startswith("..") else Path(path).name
+
+
+def _cell(values: list, key: str, percent: bool) -> str:
+    v = [x for x in values if x is not None]
+    if not v:
+        return "n/a"
+    never = sum(1 for x in v if math.isinf(x))
+    finite = [x for x in v if math.isfinite(x)]
+    if never:
+        rest = f" (the rest {_mean_sd(finite, percent)})" if finite else ""
+        return f"{never} of {len(v)} never{rest}" if counts_never(parse_key(key)[0]) else f"{never} of {len(v)} inf{rest}"
+    return _mean_sd(v, percent)
+
+
+def _mean_sd(v: list, percent: bool) -> str:
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
+    if percent:
+        return f"{100 * m:.1f}%" + (f" ± {100 * sd:.1f}" if sd is not None else "")
+    return num(m) + (f" ± {num(sd)}" if sd is not None else "")
+
+
+def _overrides_text(overrides: dict) -> str:
+    return ", ".join(f"{k}={setting(v)}" for k, v in overrides.items()) or "the base config"
+
+
+def regime_part(r: Result, reg: RegimeResult, figures: bool = True) -> RegimePart:
+    c = r.claim
+    keys = list(dict.fromkeys([ch["key"] for ch in c["checks"]] + ["test_acc"]))
+    percent = {ch["key"]: ch["percent"] for ch in c["checks"]} | {"test_acc": True}
+    tuned = any(reg.choices.get(v) or reg.range_tests.get(v) for v in c["variants"])
+    header = ["variant", *(["tuned"] if tuned else []), *(label(*parse_key(k)) for k in keys), "n"]
+    rows = []
+    for v in c["variants"]:
+        seeds = reg.values.get(v, {})
+        ch = reg.choices.get(v)
+        rt = reg.range_tests.get(v)
+        if ch:
+            chosen = ", ".join(f"{k.rsplit('.', 1)[-1]} {setting(x)}" for k, x in ch["values"].items())
+            chosen += " (edge)" if ch.get("edge") else ""
+            if ch.get("relative"):
+                chosen += f" ({setting(ch['relative']['factor'])}× {ch['relative']['to']}'s)"
+        elif rt:
+            chosen = f"lr {setting(rt['lr'])} (range test)"
+        else:
+            chosen = "–"
+        cells = [_cell([seeds[s].get(k) for s in sorted(seeds)], k, percent[k]) for k in keys]
+        rows.append([v, *([chosen] if tuned else []), *cells, str(len(seeds))])
+    notes = []
+    if any(ch.get("scores") for ch in reg.choices.values()):
+        tuned_keys = sorted({k for ch in reg.choices.values() if ch and ch.get("scores") for k in ch["values"]})
+        notes.append(f"Tuned: each variant at its own best {', '.join(tuned_keys)}, chosen on the mean validation "
+                     f"accuracy of the tuning seeds {', '.join(map(str, c['tune_seeds']))} (tried: "
+                     + "; ".join(f"{v}: {', '.join(ch['scores'])}" for v, ch in reg.choices.items() if ch.get("scores"))
+                     + f"); the judging seeds are {_seed_range(c['seeds'])}.")
+        for v, ch in reg.choices.items():
+            if ch and ch.get("note"):
+                notes.append(f"{v}: {ch['note']}.")
+    for v, rt in reg.range_tests.items():
+        notes.append(f"{v}: the learning-rate range test ({rt['rule']}) on the tuning seed {c['tune_seeds'][0]} gives "
+                     f"lr {setting(rt['lr'])} ({rt['steps_done']} steps; {rt['stopped']}).")
+    lines = [h.line() for o in reg.outcomes for h in o.hypotheses]
+    fig = regime_figure(r, reg) if figures else None
+    return RegimePart(reg.name, reg.verdict, _overrides_text(reg.overrides), header, rows, lines, notes, fig)
+
+
+def _seed_range(seeds: list) -> str:
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        return f"{seeds[0]} to {seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def regime_figure(r: Result, reg: RegimeResult):
+    """(draw, alt) of the claim's curve per variant in the regime (mean over the judging seeds, min–max band)."""
+    c = r.claim
+    if c.get("search"):
+        return search_figure(r, reg)
+    m = c.get("curve", "val_acc")
+    curves = []
+    for v in c["variants"]:
+        rows = []
+        for d in reg.runs.get(v, []):
+            try:
+                rows.append(read_metrics(d / "metrics.csv"))
+            except (OSError, ValueError):
+                rows.append([])
+        curves.append((v, rows))
+    made = best_curves_figure(curves, m, title=f"{c['id']} · {reg.name}: {m} per variant (mean over seeds, "
+                                                "band: min–max)")
+    return None if made is None else (made[0], f"{m} against epoch per variant, mean over the judging seeds with a "
+                                               "min–max band")
+
+
+def search_figure(r: Result, reg: RegimeResult):
+    """(draw, alt) for a search claim: the best validation accuracy found so far against the trials spent, per
+    method (mean over the judging seeds)."""
+    import csv
+    import io
+
+    c = r.claim
+    series = []
+    for v in c["variants"]:
+        curves = []
+        for d in reg.runs.get(v, []):
+            try:
+                rows = list(csv.DictReader(io.StringIO(_text(d / "trials.csv", files.TABLE_MAX_BYTES), newline="")))
+            except (OSError, ValueError):
+                continue
+            best, curve = -math.inf, []
+            for row in rows:
+                try:
+                    best = max(best, float(row.get(c["search"].get("metric", "val_acc")) or "nan"))
+                except ValueError:
+                    pass
+                curve.append(best if math.isfinite(best) else math.nan)
+            curves.append(curve)
+        if curves:
+            n = min(len(x) for x in curves)
+            series.append((v, [sum(x[i] for x in curves) / len(curves) for i in range(n)]))
+    if not series:
+        return None
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(7.2, 3.8))
+        for name, ys in series:
+            ax.plot(range(1, len(ys) + 1), ys, marker="o", markersize=3, linewidth=1.8, label=name)
+        ax.set_xlabel("trials")
+        ax.set_ylabel("best val_acc so far")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(f"{c['id']} · {reg.name}: the best validation accuracy found, mean over seeds", fontsize=10)
+        fig.tight_layout()
+        return fig
+
+    return draw, "best validation accuracy found against trials spent, per search method"
+
+
+def section(r: Result, figures: bool = True) -> Section:
+    c = r.claim
+    src = (f"Source: note `{NOTES_DIR}/{c['note']}`, section \"{c['section']}\"; " if c.get("note") else "") + \
+        f"claim file `{_relative(c['file'])}`; {c['mode']} run."
+    return Section(id=c["id"], title=c["title"], original=list(c.get("original") or []), quote=c["quote"], source=src,
+                   extension=c.get("extension"), design=c["design"], checks=[ch["text"] for ch in c["checks"]],
+                   overall=r.overall, verdict=r.verdict, regimes=[regime_part(r, reg, figures) for reg in r.regimes],
+                   mode=c["mode"])
+
+
+# -- markdown ----------------------------------------------------------------------------------------
+
+INTRO = ("Each claim of the course notes, in the note's own words beside an English translation, tested by "
+         "`nnlab claims run` and judged by `nnlab claims report` with the rule below, regime by regime. "
+         "Accuracies are in percent, their differences in percentage points.")
+
+
+def _fill(text: str) -> str:
+    return textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False)
+
+
+def md_text(text: str) -> str:
+    """Text from a claim file for a markdown page: shown as written, never as HTML ('<b>' stays '<b>')."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def markdown(results: list[Result], md_path: Path, figures: bool = True, untested: list | None = None) -> str:
+    quoted = [r for r in results if not r.claim.get("extension")]
+    extensions = [r for r in results if r.claim.get("extension")]
+    lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
+             "| claim | note | verdict |", "|---|---|---|"]
+    for r in quoted + extensions:
+        where = r.claim.get("note", "")[:3] or "extension"
+        lines.append(f"| [{r.id}](#{r.id}) | {where} | {r.overall}{' (quick)' if r.claim['mode'] == 'quick' else ''} |")
+    lines += ["", "## The notes' claims", ""]
+    for r in quoted:
+        lines += _md_section(section(r, figures), md_path, "###")
+    if extensions:
+        lines += ["", "## Extensions", "", _fill("Claims the notes do not make, each with its own source: "
+                                                 "tested the same way, never presented as the notes' words."), ""]
+        for r in extensions:
+            lines += _md_section(section(r, figures), md_path, "###")
+    if untested:
+        lines += ["", "## The notes' claims not tested", "",
+                  _fill("Every other claim the five notes make, with the reason it has no claim file."), "",
+                  "| note | the note's words | translation | why not tested |", "|---|---|---|---|"]
+        for u in untested:
+            lines.append(f"| {u['note'][:3]} | {md_text(u['original'])} | {md_text(u['quote'])} | "
+                         f"{md_text(u['reason'])} |")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _md_section(s: Section, md_path: Path, h: str) -> list[str]:
+    out = ["", f'{h} {s.id}', "", f"**{md_text(s.title)}**", ""]
+    for p in s.original:
+        out += [f"> {md_text(p)}", ">"]
+    if s.original:
+        out += [f"> *{md_text(s.quote)}*", ""]
+    else:
+        out += [f"> {md_text(s.quote)}", "", _fill(f"Extension: {md_text(s.extension)}."), ""]
+    out += [_fill(s.source), "", _fill(f"**Design.** {md_text(s.design)}"), "", "**Checks:**", ""]
+    out += [f"- {md_text(c)}" for c in s.checks]
+    for reg in s.regimes:
+        out += ["", f"**Regime {reg.name}** ({md_text(reg.setting)}): **{reg.verdict}**", ""]
+        out += ["| " + " | ".join(md_text(h) for h in reg.header) + " |", "|" + "---|" * len(reg.header)]
+        out += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in reg.rows]
+        out.append("")
+        out += [_fill(n) for n in reg.notes]
+        if reg.notes:
+            out.append("")
+        out += [f"- {md_text(ln)}" for ln in reg.lines]
+        if reg.figure is not None:
+            png = md_path.parent / md_path.stem / f"{s.id}-{reg.name}.png"
+            png.parent.mkdir(parents=True, exist_ok=True)
+            to_file(reg.figure[0], png)
+            out += ["", f"![{s.id}, regime {reg.name}: {md_text(reg.figure[1])}]({md_path.stem}/{s.id}-{reg.name}.png)"]
+    out += ["", f"**Overall: {s.overall}.**"]
+    return out

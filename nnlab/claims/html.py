@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 
 from nnlab import __version__
-from nnlab.claims.gallery import INTRO, Result, curves_metric, expected_text, parts, seeds_of
-from nnlab.claims.verdict import FAILS, HOLDS, RULE
+from nnlab.claims.gallery import INTRO, Result, section
+from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, RULE
 from nnlab.look.figures import SvgFigures
 from nnlab.look.report import CSS as REPORT_CSS
 from nnlab.look.report import Part, Report, esc
-from nnlab.sweep.plots import best_curves_figure
 
 CSS = """
 .claims table td:first-child { max-width: 26em; overflow-wrap: anywhere; }
@@ -25,6 +24,7 @@ CSS = """
 .verdict.holds { background: #d8f0dc; color: #1d5e2a; }
 .verdict.fails { background: #f6d9d9; color: #8a1f1f; }
 .verdict.inconclusive { background: #eceff2; color: #44505b; }
+.verdict.mixed { background: #fbeecb; color: #6b4d00; }
 .claim { margin: 28px 0; }
 """
 
@@ -35,7 +35,7 @@ def code_spans(text: str) -> str:
 
 
 def badge(verdict: str) -> str:
-    cls = "holds" if verdict == HOLDS else "fails" if verdict == FAILS else "inconclusive"
+    cls = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive"}.get(verdict, "mixed")
     return f'<span class="verdict {cls}">{esc(verdict)}</span>'
 
 
@@ -48,45 +48,55 @@ def _table(header: list, rows: list) -> str:
     return "\n".join(out)
 
 
-def _figure(r: Result, figs) -> str:
-    m = curves_metric(r.claim["expect"]["metric"])
-    made = best_curves_figure([(v, r.curves.get(v, [])) for v in r.claim["variants"]], m,
-                              title=f"{r.claim['id']}: {m} per variant (mean over seeds, band: min–max)")
-    if made is None:
-        return ""
-    draw, alt = made[0], made[1] if len(made) > 1 else f"{m} per variant"
-    return f"<figure>{figs.render(draw, alt)}</figure>"
+def _regime(reg, figs, sub: str) -> str:
+    out = [f"<{sub}>Regime {esc(reg.name)} {badge(reg.verdict)}</{sub}>", f'<p class="meta">{esc(reg.setting)}</p>',
+           _table(reg.header, reg.rows)]
+    out += [f"<p>{esc(n)}</p>" for n in reg.notes]
+    out.append("<ul>" + "".join(f"<li>{esc(ln)}</li>" for ln in reg.lines) + "</ul>")
+    if reg.figure is not None:
+        out.append(f"<figure>{figs.render(reg.figure[0], reg.figure[1])}</figure>")
+    return "\n".join(out)
 
 
-def gallery_section(results: list[Result], figs, heading: str = "h2") -> str:
+def _claim(s, figs, sub: str, low: str) -> list[str]:
+    out = [f'<div class="claim" id="claim-{esc(s.id)}">', f"<{sub}>{esc(s.id)}</{sub}>",
+           f"<p><strong>{esc(s.title)}</strong></p>"]
+    if s.original:
+        out.append("<blockquote>" + "".join(f'<p lang="zh">{esc(p)}</p>' for p in s.original)
+                   + f"<p><em>{esc(s.quote)}</em></p></blockquote>")
+    else:
+        out += [f"<blockquote>{esc(s.quote)}</blockquote>", f"<p>Extension: {esc(s.extension)}.</p>"]
+    out += [f'<p class="meta">{code_spans(s.source)}</p>', f"<p><strong>Design.</strong> {esc(s.design)}</p>",
+            "<ul>" + "".join(f"<li>{esc(c)}</li>" for c in s.checks) + "</ul>"]
+    out += [_regime(reg, figs, low) for reg in s.regimes]
+    out += [f"<p><strong>Overall: {esc(s.overall)}.</strong></p>", "</div>"]
+    return out
+
+
+def gallery_section(results: list[Result], figs, heading: str = "h2", untested: list | None = None) -> str:
     """The gallery as one HTML section: the rule, the verdict table, then one block per claim."""
-    sub = "h3" if heading == "h2" else "h4"
+    sub = "h3" if heading == "h2" else "h2"
+    low = "h4" if heading == "h2" else "h3"
     out = ['<section class="claims" id="claims">', f"<{heading}>Claims gallery</{heading}>",
            f'<p class="meta">{code_spans(INTRO)}</p>', f"<p><strong>Verdict rule.</strong> {esc(RULE)}</p>",
-           '<table class="verdicts">',
-           "<thead><tr><th>claim</th><th>expected</th><th>seeds</th><th>verdict</th></tr></thead>",
-           "<tbody>"]
+           '<table class="verdicts">', "<thead><tr><th>claim</th><th>note</th><th>verdict</th></tr></thead>", "<tbody>"]
     for r in results:
-        cid = r.claim["id"]
-        out.append(f'<tr><td><a href="#claim-{esc(cid)}">{esc(cid)}</a></td><td>{esc(expected_text(r.claim["expect"]))}'
-                   f'</td><td class="num">{seeds_of(r)} ({esc(r.claim["mode"])})</td><td>{badge(r.verdict)}</td></tr>')
+        note = r.claim.get("note", "")[:3] or "extension"
+        out.append(f'<tr><td><a href="#claim-{esc(r.id)}">{esc(r.id)}</a></td><td>{esc(note)}</td>'
+                   f'<td>{badge(r.verdict)} {esc(r.overall)}</td></tr>')
     out += ["</tbody>", "</table>"]
     for r in results:
-        p = parts(r)
-        out += [f'<div class="claim" id="claim-{esc(p.id)}">', f"<{sub}>{esc(p.id)} {badge(p.verdict)}</{sub}>",
-                f"<p><strong>{esc(p.title)}</strong></p>", f"<blockquote>{esc(p.quote)}</blockquote>",
-                f'<p class="meta">{code_spans(p.source)}</p>', f"<p>{esc(p.expected)}</p>"]
-        out += [f"<p>{esc(n)}</p>" for n in p.notes]
-        out.append(_table(p.header, p.rows))
-        out.append(_figure(r, figs))
-        out.append("<ul>" + "".join(f"<li>{esc(ln)}</li>" for ln in p.lines) + "</ul>")
-        out.append("</div>")
+        out += _claim(section(r), figs, sub, low)
+    if untested:
+        out += [f"<{sub}>The notes' claims not tested</{sub}>",
+                _table(["note", "the note's words", "translation", "why not tested"],
+                       [[u["note"][:3], u["original"], u["quote"], u["reason"]] for u in untested])]
     out.append("</section>")
     return "\n".join(x for x in out if x)
 
 
-def render_page(results: list[Result], title: str = "nnlab claims gallery") -> str:
-    body = gallery_section(results, SvgFigures(), heading="h1")
+def render_page(results: list[Result], title: str = "nnlab claims gallery", untested: list | None = None) -> str:
+    body = gallery_section(results, SvgFigures(), heading="h1", untested=untested)
     return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
                       '<meta name="viewport" content="width=device-width, initial-scale=1">',
                       f'<meta name="generator" content="nnlab {esc(__version__)}">', f"<title>{esc(title)}</title>",

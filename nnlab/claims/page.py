@@ -7,13 +7,16 @@ import os
 from pathlib import Path
 
 from nnlab.claims.gallery import Result, markdown, missing_runs, read_results
-from nnlab.errors import OutputError
 from nnlab.claims.html import render_page
+from nnlab.claims.untested import read_untested
+from nnlab.errors import OutputError
 from nnlab.files import atomic_write
 
 
-def write_report(out, md_path, figures: bool = True, ids: set | None = None
+def write_report(out, md_path, figures: bool = True, ids: set | None = None, claims_dir="claims"
                  ) -> tuple[Path, list[Result], list[str]]:
+    """Write the page of every finished claim in ``out`` (those with an id in ``ids``), ending with the notes'
+    claims that are not tested (``claims_dir``/untested.yaml, when there is one)."""
     out, md_path = Path(out), Path(md_path)
     figures_dir = md_path.parent / md_path.stem
     if md_path.suffix.lower() not in (".html", ".htm") and figures and (os.path.islink(figures_dir) or (
@@ -24,10 +27,12 @@ def write_report(out, md_path, figures: bool = True, ids: set | None = None
     for r in results:
         short = missing_runs(r)
         if short:
-            notes.append(f"{r.claim['id']}: {short}")
+            notes.append(f"{r.id}: {short}")
+    untested = read_untested(Path(claims_dir) / "notes" / "untested.yaml") \
+        if (Path(claims_dir) / "notes" / "untested.yaml").is_file() else []
     md_path.parent.mkdir(parents=True, exist_ok=True)
     if md_path.suffix.lower() in (".html", ".htm"):  # one self-contained page, the figures inline
-        atomic_write(md_path, render_page(results))
+        atomic_write(md_path, render_page(results, untested=untested))
     else:
-        atomic_write(md_path, markdown(results, md_path, figures))
+        atomic_write(md_path, markdown(results, md_path, figures, untested=untested))
     return md_path, results, notes

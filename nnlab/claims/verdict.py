@@ -1,98 +1,64 @@
-"""The verdict rule of the claims gallery, on plain numbers (mean, std, n per variant).
+"""The verdict of a claim in one regime, from paired differences over the judging seeds (nnlab.claims.stats).
 
-A pair "a better than b": d = mean(a) - mean(b) in the direction where larger is better
-(negated for a loss), se = sqrt(sa²/na + sb²/nb) (sample standard deviations).  It
-holds if d > 2·se, does not hold if d < -2·se, and is inconclusive otherwise.  An
-order holds if every consecutive pair holds, does not hold if any pair does not, else
-it is inconclusive.  A threshold "below x for v" holds if mean + 2·se < x (se = s/√n),
-does not hold if mean - 2·se > x, else inconclusive ("above" mirrored).  Fewer than 2
-seeds is always inconclusive: there is no spread to compare with.  An infinite value (a run that
-never reached a target accuracy, or a diverged run's loss) makes its variant's mean infinite: a pair
-where exactly one mean is infinite is decided by that (d = ±inf); two infinite means are inconclusive.
+Each check of a claim (nnlab.claims.claim) is one or more hypotheses: a pair "a better than b" (an order of
+k variants: its k - 1 consecutive pairs; several variants better than one: one pair each), a contrast, a
+"same within t" (an equivalence, two one-sided tests), a threshold or a "near x within t" of one variant.
+Every hypothesis has a p-value for each outcome it can have (p_hold, p_fail); Holm's step-down correction at
+5% runs over all hypotheses of the claim in the regime (sorted by min(p_hold, p_fail)).  A hypothesis whose
+Holm-adjusted p-value is below 5% holds or does not hold (the smaller of its two p-values says which); the
+rest are inconclusive.  A check holds when all its hypotheses hold, does not hold when one does not, and is
+inconclusive otherwise; so is the claim in the regime over its checks.
+
+Pairs are aligned by seed: variants share seeds, hence initial weights and data order.  A difference that is
+not finite (a run that never reached a target counts +inf, a diverged loss is inf) turns a pair into the
+exact sign test over the seeds (both infinite: a tie); an equivalence or threshold with such a value is
+inconclusive.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from nnlab.claims import stats
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-RULE = ("For each compared pair, d is the difference of the means in the claimed direction and "
-        "se = sqrt(sa²/na + sb²/nb) its standard error over the seeds: the pair holds if d > 2·se, "
-        "does not hold if d < −2·se, and is inconclusive otherwise. An order holds if every "
-        "consecutive pair holds, does not hold if any pair does not, and is inconclusive otherwise; "
-        "so do several variants each claimed better than one. "
-        "A threshold claim compares mean ± 2·se (se = s/√n) with the threshold. A claim that two variants "
-        "score the same within a tolerance t holds if |d| + 2·se < t, does not hold if |d| − 2·se > t, "
-        "and is inconclusive otherwise. With fewer than 2 seeds a claim is always inconclusive. An infinite "
-        "value (a run that never reaches a target, a diverged run's loss) makes its variant's mean infinite: "
-        "a pair where exactly one mean is infinite is decided by it, two infinite means are inconclusive.")
+ALPHA = stats.ALPHA
+RULE = (f"{stats.RULE} A difference that is not finite (a run that never reached a target, a diverged loss) "
+        "turns a pair into the exact sign test over the seeds. Each variant is judged at its own tuned setting, "
+        "chosen on the validation accuracy of the tuning seeds (which never judge); the test set plays no part in "
+        "any choice.")
 
 
 @dataclass
-class Stats:
-    mean: float
-    std: float
-    n: int
+class Hypothesis:
+    """One comparison of a check: its line on the page, its two p-values, and (after Holm) its verdict."""
 
-    @classmethod
-    def of(cls, values: list[float]) -> Stats:
-        v = [float(x) for x in values if x is not None]
-        n = len(v)
-        if n == 0:
-            return cls(math.nan, math.nan, 0)
-        m = sum(v) / n
-        if any(not math.isfinite(x) for x in v):
-            return cls(m if not math.isnan(m) else math.nan, math.nan, n)
-        s = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1)) if n > 1 else math.nan
-        return cls(m, s, n)
+    text: str
+    p_hold: float
+    p_fail: float
+    detail: str  # the numbers: mean difference, interval, p-value
+    note: str = ""  # e.g. how many seeds an equivalence would need
+    p_adjusted: float = math.nan
+    verdict: str = INCONCLUSIVE
 
     @property
-    def usable(self) -> bool:
-        return self.n >= 2 and math.isfinite(self.mean) and math.isfinite(self.std)
+    def p(self) -> float:
+        return min(self.p_hold, self.p_fail)
+
+    def line(self) -> str:
+        holm = f", Holm-adjusted p {_p(self.p_adjusted)}" if math.isfinite(self.p_adjusted) else ""
+        return f"{self.text}: {self.detail}{holm}: {self.verdict}" + (f" ({self.note})" if self.note else "")
 
 
-def pair(a: Stats, b: Stats, higher_is_better: bool = True) -> tuple[str, float, float]:
-    """(verdict, d, se) of "a is better than b"."""
-    if a.n >= 2 and b.n >= 2 and math.isinf(a.mean) != math.isinf(b.mean) \
-            and not (math.isnan(a.mean) or math.isnan(b.mean)):
-        d = (a.mean - b.mean) * (1 if higher_is_better else -1)  # one side has a worst value (inf): d = ±inf
-        return (HOLDS if d > 0 else FAILS), d, math.nan
-    if not (a.usable and b.usable):
-        d = (a.mean - b.mean) * (1 if higher_is_better else -1) if a.n and b.n else math.nan
-        return INCONCLUSIVE, d, math.nan
-    d = (a.mean - b.mean) * (1 if higher_is_better else -1)
-    se = math.sqrt(a.std ** 2 / a.n + b.std ** 2 / b.n)
-    if d > 2 * se:
-        return HOLDS, d, se
-    if d < -2 * se:
-        return FAILS, d, se
-    return INCONCLUSIVE, d, se
+@dataclass
+class CheckOutcome:
+    text: str
+    hypotheses: list = field(default_factory=list)
 
-
-def threshold(s: Stats, x: float, side: str) -> tuple[str, float]:
-    """(verdict, se) of "the mean is below (side='below') or above x"."""
-    if not s.usable:
-        return INCONCLUSIVE, math.nan
-    se = s.std / math.sqrt(s.n)
-    lo, hi = s.mean - 2 * se, s.mean + 2 * se
-    if side == "below":
-        return (HOLDS if hi < x else FAILS if lo > x else INCONCLUSIVE), se
-    return (HOLDS if lo > x else FAILS if hi < x else INCONCLUSIVE), se
-
-
-def same(a: Stats, b: Stats, within: float) -> tuple[str, float, float]:
-    """(verdict, |d|, se) of "a and b score the same, within ``within``": holds if |d| + 2·se < within,
-    does not hold if |d| − 2·se > within (an equivalence test in the spirit of TOST)."""
-    if not (a.usable and b.usable):
-        return INCONCLUSIVE, abs(a.mean - b.mean) if a.n and b.n else math.nan, math.nan
-    d = abs(a.mean - b.mean)
-    se = math.sqrt(a.std ** 2 / a.n + b.std ** 2 / b.n)
-    if d + 2 * se < within:
-        return HOLDS, d, se
-    if d - 2 * se > within:
-        return FAILS, d, se
-    return INCONCLUSIVE, d, se
+    @property
+    def verdict(self) -> str:
+        return combine([h.verdict for h in self.hypotheses])
 
 
 def combine(verdicts: list[str]) -> str:
@@ -103,43 +69,132 @@ def combine(verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
-def judge(expect: dict, stats: dict, higher_is_better: bool, name=str, scale: float = 1.0) -> tuple[str, list[str]]:
-    """The verdict of a claim's ``expect`` on ``stats`` (variant -> Stats), and one line per comparison
-    (``name`` shows a variant in them; the numbers are shown times ``scale``: 100 shows accuracies in
-    percent and their differences in percentage points)."""
+def judge(checks: list[dict], values: dict, seeds: list[int]) -> tuple[str, list[CheckOutcome]]:
+    """The regime's verdict and one outcome per check.
 
-    def num(x):
-        return _num(x * scale if isinstance(x, (int, float)) else x)
-
-    lines = []
-    if "order" in expect or "better" in expect:
-        if "order" in expect:
-            pairs = list(zip(expect["order"], expect["order"][1:]))
-        else:
-            better = expect["better"] if isinstance(expect["better"], list) else [expect["better"]]
-            pairs = [(b, expect["than"]) for b in better]
-        verdicts = []
-        for a, b in pairs:
-            v, d, se = pair(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), higher_is_better)
-            verdicts.append(v)
-            lines.append(f"{name(a)} better than {name(b)}: d = {num(d)}, 2·se = {num(2 * se)}: {v}")
-        return combine(verdicts), lines
-    if "same" in expect:
-        a, b = expect["same"]
-        v, d, se = same(stats.get(a, Stats.of([])), stats.get(b, Stats.of([])), expect["within"])
-        lines.append(f"{name(a)} same as {name(b)} within {num(expect['within'])}: |d| = {num(d)}, "
-                     f"2·se = {num(2 * se)}: {v}")
-        return v, lines
-    side = "below" if "below" in expect else "above"
-    x, who = expect[side], expect["for"]
-    s = stats.get(who, Stats.of([]))
-    v, se = threshold(s, x, side)
-    lines.append(f"{name(who)}: mean {num(s.mean)} ± 2·se {num(2 * se)} {side} {num(x)}: {v}")
-    return v, lines
+    ``checks``: claim.json's checks (metric, options, form, args, key, text, higher, percent);
+    ``values``: variant -> seed -> values.csv row (key -> number or None)."""
+    outcomes = [CheckOutcome(c["text"], _hypotheses(c, values, seeds)) for c in checks]
+    every = [h for o in outcomes for h in o.hypotheses]
+    adjusted = stats.holm([h.p for h in every]) if every else []
+    for h, p in zip(every, adjusted):
+        h.p_adjusted = p
+        if p < ALPHA:
+            h.verdict = HOLDS if h.p_hold <= h.p_fail else FAILS
+    return combine([o.verdict for o in outcomes]), outcomes
 
 
-def _num(x) -> str:
+def _column(values: dict, variant: str, key: str, seeds: list[int]) -> list:
+    rows = values.get(variant, {})
+    return [(rows.get(s) or {}).get(key) for s in seeds]
+
+
+def _hypotheses(c: dict, values: dict, seeds: list[int]) -> list[Hypothesis]:
+    a, key, higher, scale = c["args"], c["key"], c["higher"], 100.0 if c["percent"] else 1.0
+    unit = " points" if c["percent"] else ""
+    form = c["form"]
+
+    def col(v):
+        return _column(values, v, key, seeds)
+
+    if form in ("better", "order"):
+        pairs = ([(b, a["than"]) for b in (a["better"] if isinstance(a["better"], list) else [a["better"]])]
+                 if form == "better" else list(zip(a["order"], a["order"][1:])))
+        return [_pair(f"{x} better than {y}", col(x), col(y), higher, scale, unit, x) for x, y in pairs]
+    if form == "contrast":
+        (a1, a0), (b1, b0) = a["gain"], a["exceeds"]
+        d = [_sub(_sub(p, q), _sub(r, s)) for p, q, r, s in zip(col(a1), col(a0), col(b1), col(b0))]
+        return [_pair(f"the gain of {a1} over {a0} exceeds that of {b1} over {b0}", d, [0.0] * len(d), higher,
+                      scale, unit, a1)]
+    if form == "same":
+        x, y = a["same"]
+        return [_equivalent(f"{x} the same as {y} within ±{_n(a['within'] * scale)}{unit}", col(x), col(y), higher,
+                            -a["within"], a["within"], scale, unit)]
+    if form == "gain_near":
+        x, y = a["gain"]
+        return [_equivalent(f"{x} better than {y} by {_n(a['near'] * scale)} ± {_n(a['within'] * scale)}{unit}",
+                            col(x), col(y), higher, a["near"] - a["within"], a["near"] + a["within"], scale, unit)]
+    v = a["for"]
+    if form == "near":
+        return [_equivalent(f"{v}: {_n(a['near'] * scale)} ± {_n(a['within'] * scale)}{unit}", col(v),
+                            [0.0] * len(seeds), True, a["near"] - a["within"], a["near"] + a["within"], scale, unit,
+                            one_sample=True)]
+    side = form  # below / above: the mean against the threshold
+    x = a[side]
+    return [_pair(f"{v}: mean {side} {_n(x * scale)}{unit}", col(v), [x] * len(seeds), side == "above", scale, unit,
+                  v, one_sample=True)]
+
+
+def _sub(p, q):
+    if p is None or q is None:
+        return None
+    if math.isinf(p) and math.isinf(q) and p == q:
+        return 0.0  # both never reached: a tie
+    return p - q
+
+
+def _pair(text: str, a: list, b: list, higher: bool, scale: float, unit: str, who: str,
+          one_sample: bool = False) -> Hypothesis:
+    """'a better than b' over the seeds (b a number repeated for a threshold)."""
+    iv = stats.paired(a, b, higher_is_better=higher, level=1 - ALPHA)
+    if iv.n < 2:
+        return Hypothesis(text, 1.0, 1.0, f"n = {iv.n}: too few seeds to compare")
+    if iv.method == "sign":
+        direction = iv.n_pos - iv.n_neg
+        detail = (f"{iv.n_pos} of {iv.n} seeds favour {who}, {iv.n_neg} the other way, {iv.n_ties} tied (a value "
+                  f"is not finite, so the exact sign test): p {_p(iv.p)}")
+        return Hypothesis(text, iv.p if direction > 0 else 1.0, iv.p if direction < 0 else 1.0, detail)
+    what = "mean" if one_sample else "mean difference"
+    detail = (f"{what} {_signed(iv.mean * scale)}{unit}, 95% CI [{_signed(iv.lo * scale)}, {_signed(iv.hi * scale)}]"
+              f", p {_p(iv.p)}")
+    if one_sample:
+        detail = f"mean {'above' if higher else 'below'} the threshold by {_signed(iv.mean * scale)}{unit}, 95% CI " \
+                 f"[{_signed(iv.lo * scale)}, {_signed(iv.hi * scale)}], p {_p(iv.p)}"
+    return Hypothesis(text, iv.p if iv.mean > 0 else 1.0, iv.p if iv.mean < 0 else 1.0, detail)
+
+
+def _equivalent(text: str, a: list, b: list, higher: bool, low: float, high: float, scale: float, unit: str,
+                one_sample: bool = False) -> Hypothesis:
+    """'the difference (a - b in the better direction) lies in [low, high]': two one-sided tests."""
+    d = [(_sub(x, y) if higher else _sub(y, x)) for x, y in zip(a, b)]
+    d = [x for x in d if x is not None]
+    n = len(d)
+    if n < 2:
+        return Hypothesis(text, 1.0, 1.0, f"n = {n}: too few seeds to compare")
+    if any(not math.isfinite(x) for x in d):
+        return Hypothesis(text, 1.0, 1.0, "a value is not finite (a run never reached its target or diverged), so "
+                                          "no interval can show equivalence")
+    iv = stats.one_sample(d, 0.0, level=1 - 2 * ALPHA)
+    e = stats.equivalence(iv, low, high, alpha=ALPHA)
+    what = "mean" if one_sample else "mean difference"
+    detail = (f"{what} {_signed(iv.mean * scale)}{unit}, 90% CI [{_signed(e.lo * scale)}, {_signed(e.hi * scale)}] "
+              f"against [{_signed(low * scale)}, {_signed(high * scale)}]")
+    note = ""
+    half, width = (high - low) / 2, (e.hi - e.lo) / 2
+    if width >= half and math.isfinite(iv.sd) and iv.sd > 0:
+        need = stats.seeds_needed(iv.sd, half, level=1 - 2 * ALPHA)
+        note = (f"{n} seeds cannot decide it at this spread (sd {_n(iv.sd * scale)}{unit}): the 90% interval alone is "
+                f"±{_n(width * scale)}{unit} wide"
+                + (f"; it would take about {need} seeds" if need and need < stats.MAX_SEEDS else ""))
+    return Hypothesis(text, e.p_tost, e.p_outside, detail, note)
+
+
+def _p(p: float) -> str:
+    """A p-value with its relation: '= 0.012', '< 0.0001'."""
+    if not math.isfinite(p):
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else "= " + (f"{p:.2g}" if p < 0.01 else f"{p:.3f}".rstrip("0").rstrip("."))
+
+
+def _n(x: float) -> str:
     return num(x)
+
+
+def _signed(x: float) -> str:
+    if not math.isfinite(x):
+        return num(x)
+    s = num(x)
+    return s if s.startswith("-") or s == "0" else "+" + s
 
 
 def num(x) -> str:
@@ -148,4 +203,5 @@ def num(x) -> str:
         return "n/a"
     if isinstance(x, float) and math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}"
+    out = f"{x:.4g}"
+    return "0" if out in ("-0", "0") else out

@@ -1,4 +1,4 @@
-"""nnlab claims: the claims of the course notes, each run as a sweep and judged by a stated rule.
+"""nnlab claims: the claims of the course notes, each tuned and judged per regime by a stated rule.
 
 Imports inside the commands are for start-up time: nnlab --help loads no numpy.
 """
@@ -12,7 +12,7 @@ from nnlab.cli import handle_errors, main, make_console
 
 @main.group()
 def claims():
-    """The claims gallery: claims/<id>.yaml files, each a sweep over variants plus what would confirm it.
+    """The claims gallery: claims/<id>.yaml files, each a note's claim, its design and its checks.
 
     \b
     Examples:
@@ -26,23 +26,24 @@ def claims():
 @click.argument("claim_ids", metavar="[CLAIM]...", nargs=-1)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Runs trained at once, one BLAS thread each  [default: the number of cores]")
-@click.option("--quick", is_flag=True, help="1 seed and each claim's quick: overrides (a smoke test, not evidence).")
+@click.option("--quick", is_flag=True, help="2 judging seeds, 1 tuning seed, no widening and each claim's quick: "
+                                            "overrides (a smoke test, not evidence).")
 @click.option("--out", default="claims-out", show_default=True, type=click.Path(file_okay=False),
-              help="Folder of the claims' sweep folders (<id>-full or <id>-quick).")
+              help="Folder of the claims' folders (<id>-full or <id>-quick).")
 @click.option("--claims-dir", default="claims", show_default=True, type=click.Path(file_okay=False),
               help="Where claim ids are looked up (and every claim is taken from when none is named).")
 @handle_errors
 def run(claim_ids, jobs, quick, out, claims_dir):
-    """Run each claim's sweep (every claim in claims/ when none is named).
+    """Run each claim: per regime, tune each variant, then judge it on the judging seeds.
 
     A CLAIM is an id (claims/<id>.yaml) or a path.  Every claim file is checked before
-    anything trains.  A finished sweep folder for the same claim and mode is reused; an
-    unfinished one is resumed (finished runs kept).
+    anything trains.  A finished claim folder is reused; an unfinished one is resumed
+    (finished runs kept); a sweep whose plan changed is run again.
     """
     import time
 
     from nnlab.claims.claim import claim_files, load_claim
-    from nnlab.claims.run import run_claim
+    from nnlab.claims.run import Progress, describe, run_claim
     from nnlab.errors import ConfigError
     from nnlab.train.threads import cores
 
@@ -57,18 +58,29 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     if errors:
         raise ConfigError(lines=errors)
     jobs = min(jobs or cores(), cores())  # one run per core: more workers than cores only fight over them
-    for claim, spec in loaded:
-        t0 = time.time()
-        view = None
-        if out_console.is_terminal:  # the sweep's live panel; piped, one line per claim
-            from nnlab.cli.sweep_panel import SweepPanel
 
-            view = SweepPanel(out_console, spec)
-        folder, how, n = run_claim(claim, spec, out, quick, jobs,
-                                   say=lambda s: out_console.print(s, markup=False, soft_wrap=True), view=view)
+    def say(text):
+        out_console.print(text, markup=False, soft_wrap=True)
+
+    def view(spec, title):
+        if not out_console.is_terminal:  # piped: one line per claim
+            from nnlab.sweep.lifecycle import SweepView
+
+            return SweepView()
+        from nnlab.cli.sweep_panel import SweepPanel
+
+        return SweepPanel(out_console, spec, title=title)
+
+    t_all = time.time()
+    for i, claim in enumerate(loaded, start=1):
+        t0 = time.time()
+        if out_console.is_terminal:
+            say(f"[{i}/{len(loaded)}] {describe(claim)}")
+        folder, how, n = run_claim(claim, out, jobs, Progress(say, view))
         took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
-        runs = f"{n} run{'s' if n != 1 else ''}"
-        out_console.print(f"{claim.id}: {how} ({runs}){took}: {folder}", markup=False, soft_wrap=True)
+        say(f"{claim.id}: {how} ({n} run{'s' if n != 1 else ''}){took}: {folder}")
+    if len(loaded) > 1:
+        say(f"{len(loaded)} claims in {time.time() - t_all:.1f} s")
 
 
 @claims.command("report")
@@ -81,7 +93,7 @@ def run(claim_ids, jobs, quick, out, claims_dir):
               help="Report only the claims with a file in this folder (default: every claim run into --out).")
 @handle_errors
 def report(out, output, claims_dir):
-    """Write the gallery: per claim its quote and source, a table over the seeds, a figure and the verdict.
+    """Write the gallery: per claim the note's words, the design, per regime a table, the checks and a figure.
 
     Uses each claim's finished full run, else its quick run.
     """
@@ -93,10 +105,10 @@ def report(out, output, claims_dir):
     from pathlib import Path
 
     ids = {p.stem for p in Path(claims_dir).glob("*.yaml")} if claims_dir else None
-    path, results, notes = write_report(out, output, ids=ids)
+    path, results, notes = write_report(out, output, ids=ids, claims_dir=claims_dir or "claims")
     for n in notes:
         console.print(f"note: {n}", markup=False, soft_wrap=True)
-    width = max((len(r.claim["id"]) for r in results), default=0)
+    width = max((len(r.id) for r in results), default=0)
     for r in results:
-        console.print(f"{r.claim['id']:<{width}}  {r.claim['mode']:<5} {r.verdict}", markup=False, soft_wrap=True)
+        console.print(f"{r.id:<{width}}  {r.claim['mode']:<5} {r.overall}", markup=False, soft_wrap=True)
     console.print(f"wrote {path}", markup=False)

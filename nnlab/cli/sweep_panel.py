@@ -73,8 +73,8 @@ def _duration(s: float) -> str:
 class SweepPanel(SweepView):
     """The sweep's view in a terminal (a live panel) or a pipe (a line per finished run)."""
 
-    def __init__(self, console, spec, quiet: bool = False):
-        self.console, self.spec, self.quiet = console, spec, quiet
+    def __init__(self, console, spec, quiet: bool = False, title: str | None = None):
+        self.console, self.spec, self.quiet, self.title = console, spec, quiet, title
         self.live = None
         self.sweep = None  # the sweep, once it has started
         self._last = 0.0
@@ -83,7 +83,7 @@ class SweepPanel(SweepView):
     def header(self, sweep) -> str:
         s = self.spec
         n = "every point" if s.method == "grid" else f"{s.n_trials} points" if s.method == "list" else f"{s.trials} trials"
-        return (f"sweep {s.name}: {s.method}, {n} x {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}, "
+        return (f"{self.title or f'sweep {s.name}'}: {s.method}, {n} x {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}, "
                 f"{s.metric} ({'max' if s.direction == 'maximize' else 'min'}imized), {sweep.capacity} at a time on "
                 f"{sweep.where}")
 

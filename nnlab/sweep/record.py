@@ -304,7 +304,7 @@ SWEEP_FILES = {"sweep.yaml", "trials.csv", "summary.json", "best.yaml", "params.
 RUN_FILES = {"config.yaml", "summary.json", "metrics.csv", "diagnostics.csv", "checkpoint.npz", "model.npz",
              "curves.png", "diagnostics.png", ".lock"}
 # the temporary file of an atomic write a kill interrupted: .<stem>.<random><suffix> (nnlab.files.atomic_path)
-_TEMPORARY = re.compile(r"\.[A-Za-z_]+\.[A-Za-z0-9_]+\.(yaml|json|csv|npz|png|tmp|journal)")
+TEMPORARY = re.compile(r"\.[A-Za-z_]+\.[A-Za-z0-9_]+\.(yaml|json|csv|npz|png|tmp|journal)")
 
 
 def made_in_run_folder(rel: Path, is_dir: bool) -> bool:
@@ -313,7 +313,7 @@ def made_in_run_folder(rel: Path, is_dir: bool) -> bool:
     parts = rel.parts
     if parts[0] == "members":
         return len(parts) == 1 and is_dir or made_in_sweep_folder(Path(*parts[1:]), is_dir)
-    return len(parts) == 1 and not is_dir and (parts[0] in RUN_FILES or bool(_TEMPORARY.fullmatch(parts[0])))
+    return len(parts) == 1 and not is_dir and (parts[0] in RUN_FILES or bool(TEMPORARY.fullmatch(parts[0])))
 
 
 def made_in_sweep_folder(rel: Path, is_dir: bool) -> bool:
@@ -321,7 +321,7 @@ def made_in_sweep_folder(rel: Path, is_dir: bool) -> bool:
     sweep names them (t007-seed1) holding a run's files."""
     parts = rel.parts
     if parts[0] != "runs":
-        return len(parts) == 1 and not is_dir and (parts[0] in SWEEP_FILES or bool(_TEMPORARY.fullmatch(parts[0])))
+        return len(parts) == 1 and not is_dir and (parts[0] in SWEEP_FILES or bool(TEMPORARY.fullmatch(parts[0])))
     if len(parts) == 1:
         return is_dir
     if not re.fullmatch(r"t\d{3,}-seed\d+", parts[1]):

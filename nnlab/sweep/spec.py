@@ -260,15 +260,21 @@ def point_text(values: dict) -> str:
 
 
 def point_mapping(base: dict, values: dict) -> dict:
-    """``base`` with each dotted key of ``values`` set; switching a component by its ``name``
-    keeps only the options the new component accepts (lr survives adam -> sgd, betas do not)."""
+    """``base`` with each dotted key of ``values`` set.  A point that switches a component by its ``name``
+    keeps of the old component's options only those the new one accepts and that were chosen: a value equal
+    to the old component's default was filled in by validation, not set (the base is a resolved config), so
+    the new component's own default takes its place - switching sgd to momentum must not carry sgd's
+    momentum 0 along.  The rate (lr) is always kept, and so are the options the point sets itself."""
     raw = copy.deepcopy(base)
+    before = {}
+    for path in values:
+        if path.endswith(".name"):
+            owner = path[: -len(".name")]
+            node = _get(raw, owner)
+            before[owner] = copy.deepcopy(node) if isinstance(node, dict) else None
     for path, value in values.items():
         set_key(raw, path, copy.deepcopy(value), where=f"params: {path}")
-    for path in values:
-        if not path.endswith(".name"):
-            continue
-        owner = path[: -len(".name")]
+    for owner, old in before.items():
         reg = registry_for_key(owner)
         node = _get(raw, owner)
         if reg is None or not isinstance(node, dict) or node.get("name") not in reg:
@@ -276,9 +282,15 @@ def point_mapping(base: dict, values: dict) -> dict:
         accepted = set(reg.get(node["name"]).options)
         if owner == "data":  # the data section's own keys (val_fraction, preprocess, augment) stay
             accepted |= set(SCHEMAS["data"])
+        defaults = {}
+        if old is not None and old.get("name") in reg and old.get("name") != node["name"]:
+            defaults = reg.get(old["name"]).defaults()
         explicit = {p.rsplit(".", 1)[1] for p in values if p.rsplit(".", 1)[0] == owner}
         for k in list(node):
-            if k != "name" and k not in accepted and k not in explicit:
+            if k == "name" or k in explicit:
+                continue
+            filled = k in defaults and k != "lr" and _same_value(node[k], defaults[k])
+            if k not in accepted or filled:
                 del node[k]
     return raw
 
@@ -403,7 +415,7 @@ def build_spec(raw: dict, base_raw: dict, plist: list[Param], source: str, error
     role = raw.get("role", "sweep")
     if role not in ("sweep", "members"):
         errors.append(f"{source}: role: must be sweep or members, got {shown(role)}")
-    if not plist and not errors and role != "members":
+    if not plist and not errors and role != "members" and method != "list":
         errors.append(f"{source}: params: nothing to search; give params: in the sweep file or -p KEY=VALUES, "
                       "e.g. -p train.optimizer.lr=log:1e-4:1e-1")
     if method == "grid":
@@ -502,12 +514,12 @@ _RANGE_KEYS = ("low", "high", "log", "int", "num")
 
 def points_from(value, path, errors: list[str], plist: list[Param] | None = None) -> tuple[list | None, list[Param]]:
     """A list sweep's points (each a mapping of dotted keys to values; a key a point leaves out keeps the base
-    config's value), and the params they imply (per key, its distinct values in order of appearance: the columns
+    config's value, and {} is the base config itself), and the params they imply (per key, its distinct values in order of appearance: the columns
     of trials.csv, blank where a point does not set the key)."""
     where = f"{path}: points"
     if plist:
         errors.append(f"{where}: a list sweep runs its points; it takes no params: as well (put every key in each point)")
-    if not isinstance(value, list) or not value or not all(isinstance(p, dict) and p for p in value):
+    if not isinstance(value, list) or not value or not all(isinstance(p, dict) for p in value):
         errors.append(f"{where}: must be a list of mappings of dotted config keys to values such as "
                       f"[{{model.activation: tanh}}, {{model.activation: relu}}], got {shown(value)}")
         return None, []

@@ -176,18 +176,48 @@ def weight_sparsity(model, threshold: float = 1e-3) -> float:
     return int(np.count_nonzero(np.abs(w) < threshold)) / w.size
 
 
-def weight_spread(model) -> float:
-    """How evenly the first Dense layer's units spread their incoming weights over the inputs: per unit the
-    participation ratio (sum|w|)^2 / (n_in sum w^2), 1 for equal magnitudes on every input and 1/n_in for
-    one input alone, averaged over the units (CS231n on dropout: do not rely on a few features).  Units
-    whose weights are all 0 rely on nothing and are left out; nan if every unit is such."""
-    W = _dense_weights(model)[0]
+def weight_spread(model, layer: int = 1) -> float:
+    """How evenly the units of Dense layer ``layer`` (1 = the first) spread their incoming weights over their
+    inputs: per unit the participation ratio (sum|w|)^2 / (n_in sum w^2), 1 for equal magnitudes on every
+    input and 1/n_in for one input alone, averaged over the units (CS231n on dropout: do not rely on a few
+    features).  Units whose weights are all 0 rely on nothing and are left out; nan if every unit is such."""
+    dense = _dense_weights(model)
+    if not 1 <= layer <= len(dense):
+        raise ValueError(f"layer must be from 1 to {len(dense)} (the Dense layers), got {layer!r}")
+    W = dense[layer - 1]
     l1 = np.abs(W).sum(axis=0)
     sq = np.einsum("ij,ij->j", W, W)
     live = sq > 0
     if not live.any():
         return math.nan
     return float(np.mean(l1[live] ** 2 / (W.shape[0] * sq[live])))
+
+
+def flat_fraction(model, x: np.ndarray, slope: float = 0.05) -> float:
+    """The fraction of hidden activations on x (evaluation mode) where the activation's slope da/dz is below
+    ``slope``: units sitting on a flat part, through which at most that share of the gradient passes (CS224n
+    2.4: hard tanh goes flat beyond |z| > 1, softsign far more slowly).  Asked of each activation's ``df``;
+    a layer without one (maxout) is not counted; 0.0 when none is."""
+    _check_rows(x)
+    flat = total = 0
+    with untouched(model):
+        for i in range(0, len(x), BATCH):
+            h = x[i:i + BATCH]
+            for layer in model.layers:
+                h = layer.forward(h, train=False)
+                df = getattr(layer, "df", None) if layer.kind == "activation" else None
+                if df is not None:
+                    d = np.abs(df())
+                    flat += int(np.count_nonzero(d < slope))
+                    total += d.size
+    return flat / total if total else 0.0
+
+
+def softmax_probs(model, x: np.ndarray) -> np.ndarray:
+    """The class probabilities of the clean network (evaluation mode: weight scaling for dropout)."""
+    _check_rows(x)
+    with untouched(model):
+        return softmax(model.predict(x).astype(np.float64))
 
 
 def weight_norm(model) -> float:

@@ -280,3 +280,18 @@ def test_a_list_point_that_is_not_a_valid_config_is_found_before_anything_runs(t
     with pytest.raises(ConfigError) as e:
         load_sweep(p)
     assert any("relux" in ln and "did you mean" in ln for ln in e.value.lines)
+
+
+def test_switching_a_component_drops_the_old_ones_filled_in_defaults_but_keeps_its_choices():
+    from nnlab.config.schema import validate
+
+    base = validate({"name": "x", "data": {"name": "spiral"},
+                     "train": {"optimizer": {"name": "sgd", "lr": 0.05}}}).as_dict()
+    assert base["train"]["optimizer"]["momentum"] == 0  # the resolved base holds sgd's default momentum 0
+    # momentum must not inherit sgd's momentum 0 (it would silently be plain SGD): its own default 0.9 applies
+    cfg = validate(point_mapping(base, {"train.optimizer.name": "momentum"}))
+    assert cfg.train["optimizer"]["momentum"] == 0.9 and cfg.train["optimizer"]["lr"] == 0.05
+    chosen = validate({"name": "x", "data": {"name": "spiral"},
+                       "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.5}}}).as_dict()
+    cfg = validate(point_mapping(chosen, {"train.optimizer.name": "nesterov"}))
+    assert cfg.train["optimizer"]["momentum"] == 0.5  # a value that is not sgd's default was chosen: it stays

@@ -325,3 +325,36 @@ def test_untouched_puts_back_what_a_block_changes():
         model.layers[3].frozen = True
     assert_same_state(before, state_of(model))
     assert "frozen" not in vars(model.layers[3])
+
+
+def test_flat_fraction_counts_activations_whose_slope_is_below_the_threshold():
+    from nnlab.components.activations import HardTanh, Softsign
+    from nnlab.train.probe import flat_fraction
+
+    # Z1 = [3, 0.5, -3.5], [-0.5, 1.75, -3], [-0.5, -0.5, -0.75], [-3, 2, -2]: |z| > 1 in 7 of 12 entries
+    hard = net(HardTanh())
+    before = state_of(hard)
+    assert flat_fraction(hard, X) == 7 / 12  # hard tanh's slope is exactly 0 beyond |z| > 1
+    assert_same_state(before, state_of(hard))
+    # softsign's slope 1 / (1 + |z|)^2 is below 0.05 only where |z| > sqrt(20) - 1 = 3.47: z = -3.5 alone
+    assert flat_fraction(net(Softsign()), X) == 1 / 12
+    assert flat_fraction(net(Softsign()), X, slope=1 / 16 + 1e-12) == 4 / 12  # |z| >= 3: 3, -3.5, -3, -3
+    assert flat_fraction(net(Identity()), X) == 0.0  # slope 1 everywhere
+
+
+def test_softmax_probs_are_the_clean_networks_class_probabilities():
+    from nnlab.train.probe import softmax_probs
+
+    model = net(ReLU())
+    h = np.maximum(Z1, 0) @ W2 + B2
+    want = np.exp(h - h.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax_probs(model, X), want, rtol=1e-12)
+
+
+def test_weight_spread_of_a_later_layer_and_its_bounds():
+    model = net(ReLU())
+    # output.W = [[1, -1], [2, 0.5], [-1, 1]]: unit 1: (1+2+1)^2 / (3 * 6) = 16/18; unit 2: (2.5)^2 / (3 * 2.25)
+    assert weight_spread(model, layer=2) == pytest.approx((16 / 18 + 6.25 / 6.75) / 2)
+    with pytest.raises(ValueError, match="layer must be from 1 to 2"):
+        weight_spread(model, layer=3)
