@@ -28,7 +28,7 @@
     quick: {train.epochs: 2}          # --quick: these overrides, 2 judging seeds, 1 tuning seed, no widening
 
 A tuning grid may name several keys (every combination is tried).  A variant may also hold ``tune:`` (its own
-grid; ``null``: not tuned), ``relative: {to: tuned, factor: 10}`` (another variant's chosen values, the first
+grid; ``null``: not tuned), ``widen: false`` (its grid is the choice itself: never widened), ``relative: {to: tuned, factor: 10}`` (another variant's chosen values, the first
 key times the factor: "ten times the best rate"), ``range_test: {rule: steepest}`` (its rate is the
 learning-rate range test's, run on the variant's config) or ``search: grid | random | tpe`` (each judging seed
 runs a whole sweep of the claim's ``search: {trials, params}``; note 004's search claim).  A variant that sets
@@ -63,7 +63,7 @@ from nnlab.text import printable, setting, shown
 TOP_KEYS = ("claim", "config", "variants", "tune", "regimes", "seeds", "tune_seeds", "quick", "search")
 CLAIM_KEYS = ("title", "source", "extension", "quote", "design", "expect", "curve")
 SOURCE_KEYS = ("note", "section", "original")
-VARIANT_KEYS = ("tune", "range_test", "search", "relative")  # the keys of a variant that are not config keys
+VARIANT_KEYS = ("tune", "range_test", "search", "relative", "widen")  # the keys of a variant that are not config keys
 REGIME_KEYS = ("tune", "variants")  # the keys of a regime that are not config keys
 SEARCH_KEYS = ("trials", "params", "metric")
 RANGE_TEST_KEYS = ("rule", "start", "end", "steps")
@@ -151,6 +151,7 @@ class Variant:
     range_test: dict | None = None
     search: str | None = None  # a sweep method: each judging seed runs a whole sweep
     relative: dict | None = None  # {to: variant, factor: x}: the other variant's tuned values, the first times x
+    widen: bool = True  # false: its grid is the choice itself (a note's "0.01 or 0.001"), never widened
 
 
 @dataclass
@@ -241,10 +242,11 @@ def load_claim(path, quick: bool = False) -> Claim:
     if not ID_PATTERN.fullmatch(cid):
         errors.append(f"{src}: the file name must be the claim's id: lower-case letters, digits, _ and -")
     for k in data:
-        if k not in TOP_KEYS:
-            hint = (" (the claim format changed: variants:, tune:, regimes: and seeds: replace sweep:; see "
-                    "docs/claims-guide.md)" if k == "sweep" else "")
-            errors.append(f"{src}: {printable(k)}: " + unknown_key_message(k, TOP_KEYS) + hint)
+        if k == "sweep":
+            errors.append(f"{src}: sweep: the claim format changed: variants:, tune:, regimes: and seeds: replace "
+                          "sweep: (docs/claims-guide.md)")
+        elif k not in TOP_KEYS:
+            errors.append(f"{src}: {printable(k)}: " + unknown_key_message(k, TOP_KEYS))
     block = data.get("claim")
     if not isinstance(block, dict):
         errors.append(f"{src}: claim: must be a mapping with title, source (or extension), quote, design and "
@@ -462,6 +464,12 @@ def _variants(value, src: str, errors: list[str], search: dict | None) -> list[V
             v.range_test = _range_test(body["range_test"], f"{w}: range_test", errors)
         if "relative" in body:
             v.relative = _relative(body["relative"], f"{w}: relative", errors)
+        if "widen" in body:
+            if not isinstance(body["widen"], bool):
+                errors.append(f"{w}: widen: true (a best value at the grid's edge adds values beyond it) or false, "
+                              f"got {shown(body['widen'])}")
+            else:
+                v.widen = body["widen"]
         if "search" in body:
             if body["search"] not in ("grid", "random", "tpe"):
                 errors.append(f"{w}: search: the sweep method this variant searches with: grid, random or tpe, got "

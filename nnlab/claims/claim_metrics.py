@@ -365,7 +365,8 @@ def gradient_error_order(run: RunData, *, formula: Literal["centered", "forward"
 @metric(higher=True, percent=True)
 def search_test_acc(run: RunData):
     """For a search (a whole sweep per seed): the test accuracy of the configuration it chose."""
-    return ((run.summary.get("test") or {}).get("acc")) if run.summary.get("kind") == "sweep" else None
+    best = run.summary.get("best") or {}
+    return (best.get("test") or {}).get("acc") if run.summary.get("kind") == "sweep" else None
 
 
 @metric(higher=True, percent=True)

@@ -65,6 +65,8 @@ def is_finished(folder: Path) -> bool:
 def made_in_claim_folder(rel: Path, is_dir: bool) -> bool:
     """Whether nnlab writes the entry ``rel`` of a claim folder (see the module docstring)."""
     parts = rel.parts
+    if not is_dir and parts[-1] == files.FolderLock.NAME and len(parts) in (1, 3):
+        return True  # the claim folder's lock, or a sweep's
     if len(parts) == 1:
         return (is_dir and bool(NAME.fullmatch(parts[0]))) or (not is_dir and (
             parts[0] in CLAIM_FILES or bool(TEMPORARY.fullmatch(parts[0]))))
@@ -129,11 +131,13 @@ def _write(path: Path, data: dict) -> None:
 
 
 def _same_json(path: Path, data: dict) -> bool:
+    """Whether claim.json holds this claim (where its file lies aside: a moved claims folder is the same claim)."""
     try:
-        return json.loads(files.read_text_bounded(path, files.CONFIG_MAX_BYTES, "a claim's claim.json")) == \
-            json.loads(json.dumps(data))
+        old = json.loads(files.read_text_bounded(path, files.CONFIG_MAX_BYTES, "a claim's claim.json"))
     except (OSError, ValueError):
         return False
+    new = json.loads(json.dumps(data))
+    return isinstance(old, dict) and {**old, "file": None} == {**new, "file": None}
 
 
 def _check_ours(folder: Path) -> None:
@@ -230,6 +234,8 @@ class Runner:
             if rnd > c.max_widen:
                 break
             for name in grids:
+                if not c.variant(name).widen:
+                    continue
                 nxt, why = _widen(scores[name])
                 if nxt is None:
                     notes[name] = notes[name] or why
@@ -315,8 +321,10 @@ class Runner:
         c = self.claim
         errors: list = []
         plist = []
-        k = len(c.search["params"])
-        per_param = max(2, int(math.floor(c.search["trials"] ** (1.0 / k) + 1e-9)))
+        ranges = [p for p in c.search["params"].values() if isinstance(p, dict)]
+        choices = math.prod(len(p) for p in c.search["params"].values() if isinstance(p, list))
+        # a grid of about the budget: the lists' choices times per_param points on each range
+        per_param = max(1, int(math.floor((c.search["trials"] / choices) ** (1.0 / max(1, len(ranges))) + 1e-9)))
         for key, value in c.search["params"].items():
             value = dict(value) if isinstance(value, dict) else value
             if v.search == "grid" and isinstance(value, dict):
@@ -469,20 +477,25 @@ def _at_edge(scores: dict) -> bool:
     best = _best(scores)
     if best is None or len(items) < 3 or any(_scalar(c) is None for _, (c, _) in items):
         return False
-    return best in (items[0][0], items[-1][0])
+    if best == items[0][0]:
+        return items[1][1][1] is None or items[0][1][1] > items[1][1][1]
+    return best == items[-1][0] and (items[-2][1][1] is None or items[-1][1][1] > items[-2][1][1])
 
 
 def _widen(scores: dict):
-    """(the next setting to try, '') when the best lies at the edge of a one-key grid of positive numbers (one
-    more step of the grid's own ratio beyond it), else (None, why not)."""
+    """(the next setting to try, '') when the best lies at the edge of a one-key grid of at least three positive
+    numbers (one more step of the grid's own ratio beyond it), else (None, why not)."""
     items = _ordered(scores)
     best = _best(scores)
-    if best is None or len(items) < 2 or any(_scalar(c) is None for _, (c, _) in items):
-        return None, ""
+    if best is None or len(items) < 3 or any(_scalar(c) is None for _, (c, _) in items):
+        return None, ""  # two values are a choice between them, not a range to explore
     keys = [k for k, _ in items]
     i = keys.index(best)
     if 0 < i < len(keys) - 1:
         return None, ""
+    neighbour = items[1][1][1] if i == 0 else items[-2][1][1]
+    if neighbour is not None and neighbour >= items[i][1][1]:
+        return None, ""  # tied with the next value in: no sign that the best lies beyond the edge
     (key,) = items[0][1][0]
     a, b = (_scalar(items[0][1][0]), _scalar(items[1][1][0])) if i == 0 else \
         (_scalar(items[-1][1][0]), _scalar(items[-2][1][0]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnlab import files
+from nnlab.claims.notes import missing_passages, read_note
 from nnlab.config.loader import parse_yaml
 from nnlab.errors import ConfigError
 from nnlab.text import printable, shown
@@ -43,7 +44,17 @@ def read_untested(path) -> list[dict]:
         for k in KEYS:
             if not isinstance(e.get(k), str) or not e[k].strip():
                 errors.append(f"{path}: entry {i}: {k}: must be text, got {shown(e.get(k))}")
-        out.append({k: " ".join(str(e.get(k, "")).split()) for k in KEYS})
+        entry = {k: " ".join(str(e.get(k, "")).split()) for k in KEYS}
+        out.append(entry)
+        note = path.parent / entry["note"]
+        try:
+            missing = missing_passages([entry["original"]], read_note(note)) if entry["original"] else []
+        except (OSError, ValueError) as exc:
+            errors.append(f"{path}: entry {i}: note: cannot read {note} ({getattr(exc, 'strerror', None) or exc})")
+            continue
+        if missing:
+            errors.append(f"{path}: entry {i}: original: not found word for word in {note} (only whitespace may "
+                          f"differ)")
     if errors:
         raise ConfigError(lines=errors)
     return out
