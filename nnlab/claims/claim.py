@@ -218,7 +218,8 @@ class Claim:
                 "note": self.note, "section": self.section, "original": list(self.original),
                 "extension": self.extension, "curve": self.curve, "mode": "quick" if self.quick else "full",
                 "checks": [{"metric": c.metric, "options": c.options, "form": c.form, "args": c.args, "key": c.key,
-                            "text": c.text(), "higher": c.higher, "percent": is_percent(c.metric)}
+                            "text": c.text(), "label": label(c.metric, c.options), "higher": c.higher,
+                            "percent": is_percent(c.metric)}
                            for c in self.checks],
                 "variants": [v.name for v in self.variants], "regimes": [r.name for r in self.regimes],
                 "seeds": list(self.seeds), "tune_seeds": list(self.tune_seeds),

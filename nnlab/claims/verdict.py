@@ -90,6 +90,13 @@ def _column(values: dict, variant: str, key: str, seeds: list[int]) -> list:
 
 
 def _hypotheses(c: dict, values: dict, seeds: list[int]) -> list[Hypothesis]:
+    hyps = _forms(c, values, seeds)
+    for h in hyps:  # a claim may check several metrics on the same variants: each line names its metric
+        h.text = f"{c.get('label', c['metric'])}: {h.text}"
+    return hyps
+
+
+def _forms(c: dict, values: dict, seeds: list[int]) -> list[Hypothesis]:
     a, key, higher, scale = c["args"], c["key"], c["higher"], 100.0 if c["percent"] else 1.0
     unit = " points" if c["percent"] else ""
     form = c["form"]

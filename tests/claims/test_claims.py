@@ -363,7 +363,7 @@ def test_claims_run_and_report_from_the_command_line(tmp_path):
     md = (tmp_path / "page" / "claims.md").read_text(encoding="utf-8")
     assert "### tiny" in md and f"> {SENTENCE}" in md and "*ReLU trains better than sigmoid.*" in md
     assert "**Regime small** (the base config)" in md and "**Regime wide** (model.hidden=[16])" in md
-    assert "relu better than sigmoid: mean difference" in md and "(quick)" in md
+    assert "- test_acc: relu better than sigmoid: mean difference" in md and "(quick)" in md
     assert str(tmp_path) not in md  # the page names no path of this machine
     assert (tmp_path / "page" / "claims" / "tiny-small.png").stat().st_size > 1000
     r = invoke("claims", "run", "nope", "--claims-dir", tmp_path)

@@ -42,7 +42,7 @@ def test_a_pair_holds_fails_or_is_inconclusive_by_the_paired_t_interval():
     lo, hi = scipy_stats.t.interval(0.95, 9, loc=d.mean(), scale=scipy_stats.sem(d))
     p = scipy_stats.ttest_rel(better, base).pvalue
     line = lines(out)[0]
-    assert line.startswith("a better than b: mean difference +1.001 points, 95% CI [")
+    assert line.startswith("test_acc: a better than b: mean difference +1.001 points, 95% CI [")
     got = [float(x) for x in re.findall(r"CI \[([-+0-9.e]+), ([-+0-9.e]+)\]", line)[0]]
     assert got == pytest.approx([100 * lo, 100 * hi], rel=1e-3)  # shown in points, 4 significant digits
     assert out[0].hypotheses[0].p_hold == pytest.approx(p, rel=1e-9) and out[0].hypotheses[0].p_fail == 1.0
@@ -93,7 +93,8 @@ def test_holm_corrects_over_every_hypothesis_of_the_regime():
 def test_an_order_is_its_adjacent_pairs_and_fails_when_one_fails():
     base = 0.6 + 0.01 * NOISE
     v, out = judge([check("order", order=["a", "b", "c"])], values(a=base + 0.2, b=base + 0.1, c=base), SEEDS)
-    assert v == HOLDS and [h.text for h in out[0].hypotheses] == ["a better than b", "b better than c"]
+    assert v == HOLDS and [h.text for h in out[0].hypotheses] == ["test_acc: a better than b",
+                                                                  "test_acc: b better than c"]
     v, _ = judge([check("order", order=["a", "b", "c"])], values(a=base + 0.2, b=base - 0.1, c=base), SEEDS)
     assert v == FAILS
 
