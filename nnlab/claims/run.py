@@ -47,7 +47,7 @@ from nnlab.text import plural, setting
 from nnlab.train.range_test import range_test, suggest, sweep_rates
 from nnlab.train.threads import limited
 
-CLAIM_FILES = ("claim.json", "values.csv", "summary.json")
+CLAIM_FILES = ("claim.json", "values.csv", "summary.json", files.FolderLock.NAME)
 REGIME_FILES = ("choice.json", "range_test.json")
 SUB_SWEEP = re.compile(r"tune(-\d+)?|judge|[a-z0-9][a-z0-9_]*-s\d+")
 TUNE_METRIC = "val_acc"
