@@ -159,6 +159,25 @@ def test_18_a_run_deleted_or_damaged_after_the_claim_finished_is_resumed_not_reu
     assert runs_of(folder) == after
 
 
+def test_18_values_csv_deleted_or_cut_after_the_claim_finished_is_measured_again_not_reused(tmp_path):
+    claims_dir(tmp_path)
+    assert run(tmp_path, "--quick").exit_code == 0
+    folder = tmp_path / "out" / "tiny-quick"
+    runs, values = runs_of(folder), (folder / "values.csv").read_text()
+    assert len(values.splitlines()) == 9  # a header, then per regime 2 variants x 2 seeds
+    for damage in ("gone", "cut"):
+        if damage == "gone":
+            (folder / "values.csv").unlink()
+        else:
+            (folder / "values.csv").write_text(values[:len(values) // 2])
+        res = run(tmp_path, "--quick")
+        assert res.exit_code == 0 and "tiny: ran (16 runs)" in res.output, res.output
+        assert (folder / "values.csv").read_text() == values  # measured again, from the same runs
+        assert runs_of(folder) == runs  # none trained again
+    res = invoke("claims", "report", "--out", tmp_path / "out", "-o", tmp_path / "g.md")
+    assert res.exit_code == 0 and "note:" not in res.output, res.output
+
+
 def test_24_a_link_or_a_file_as_the_claims_folder_and_a_file_where_figures_go(tmp_path):
     claims_dir(tmp_path)
     folder = tmp_path / "out" / "tiny-quick"
