@@ -5,9 +5,10 @@ metrics.csv, summary.json or whole folder gone, trials.csv gone or cut mid-line)
 any order.  After every step: no finished run was trained again or lost (unless the step damaged it),
 trials.csv and summary.json agree with the run folders, and nothing outside the folder changed.
 
-The claims folder is run, interrupted, damaged, given a foreign file (nnlab must refuse and delete
-nothing), changed (the claim file's epochs) and run again; the same invariants hold, and a foreign file
-is never deleted.
+The claims folder (a quick claim: one regime, a tuning and a judging sweep) is run, interrupted in either
+sweep, damaged, given a foreign file (nnlab must refuse or leave it, and delete nothing), changed (the
+claim file's epochs) and run again; the same invariants hold in each sweep, a finished claim's values.csv
+agrees with its judging runs, and a foreign file is never deleted.
 
 In CI each machine runs a few examples (NNLAB_STATEFUL_EXAMPLES, default 6); a longer local run
 (e.g. NNLAB_STATEFUL_EXAMPLES=200) is reported in docs/testing.md.
@@ -370,6 +371,8 @@ def test_the_state_machines_see_real_folders():
         c.run_again(None)
         assert c.outcomes == ["interrupted", "ran"] and len(c.finished) == CLAIM_RUNS
         c.damage_a_run(type("D", (), {"draw": lambda self, s: "xor/judge/t001-seed1"})(), "folder")
+        c.run_again(None)  # resumed, not reused: that run alone trained again
+        assert c.outcomes[-1] == "ran" and len(c.finished) == CLAIM_RUNS
         c.leave_a_foreign_file("judge")
         c.change_the_claim()
         c.run_again(None)  # the tuning sweep ran again; the judging sweep, holding the foreign file, refused
