@@ -169,6 +169,7 @@ def test_a_dataset_is_a_data_name_with_options(tmp_path):
 
 def test_a_claim_metric_judges_a_claim(tmp_path):
     from nnlab.claims.claim_metrics import RunData, metric, metrics
+    from nnlab.claims.run import read_values
 
     @metric(higher=True, percent=True)
     def final_train_acc(run: RunData):
@@ -176,28 +177,38 @@ def test_a_claim_metric_judges_a_claim(tmp_path):
         return run.history[-1]["train_acc"] if run.scored and run.history else None
 
     base = yaml.safe_load(open(write_config(tmp_path)).read())
-    (tmp_path / "claims").mkdir()
-    (tmp_path / "claims" / "relu_fits.yaml").write_text(yaml.safe_dump({
-        "claim": {"title": "ReLU fits the training set better", "quote": "a quote", "source": {
-            "note": "000", "section": "s"},
-                  "expect": {"metric": "final_train_acc", "by": "model.activation", "better": "relu",
-                             "than": "sigmoid"}},
-        "sweep": {"config": base, "method": "grid", "seeds": [0, 1, 2, 3, 4],
-                  "params": {"model.activation": ["relu", "sigmoid"]}}}))
+    claims = tmp_path / "claims"
+    (claims / "notes").mkdir(parents=True)
+    (claims / "notes" / "n.txt").write_text("A note.\nReLU fits the training set\nbetter than the sigmoid.\n")
+    (claims / "relu_fits.yaml").write_text(yaml.safe_dump({
+        "claim": {"title": "ReLU fits the training set better",
+                  "source": {"note": "n.txt", "section": "s",
+                             "original": "ReLU fits the training set better than the sigmoid."},
+                  "quote": "ReLU fits the training set better than the sigmoid.", "design": "Two activations.",
+                  "expect": [{"metric": "final_train_acc", "better": "relu", "than": "sigmoid"}]},
+        "config": base,
+        "variants": {"relu": {"model.activation": "relu"}, "sigmoid": {"model.activation": "sigmoid"}},
+        "regimes": {"spiral": {}, "moons": {"data.name": "moons"}},
+        "seeds": 10}, sort_keys=False))
     with registered(metrics, "final_train_acc", final_train_acc):
         out = tmp_path / "out"
-        res = invoke("claims", "run", "relu_fits", "--claims-dir", tmp_path / "claims", "--out", out, "-j", "1")
+        res = invoke("claims", "run", "relu_fits", "--quick", "--claims-dir", claims, "--out", out, "-j", "1")
         assert res.exit_code == 0, res.output
         res = invoke("claims", "report", "--out", out, "-o", tmp_path / "g.md")
         assert res.exit_code == 0, res.output
         page = (tmp_path / "g.md").read_text()
-        runs = out / "relu_fits-full" / "runs"
-        accs = {}
-        for d in sorted(runs.iterdir()):
-            with open(d / "metrics.csv", newline="") as f:
-                accs.setdefault(yaml.safe_load((d / "config.yaml").read_text())["model"]["activation"]["name"],
-                                []).append(float(list(csv.DictReader(f))[-1]["train_acc"]))
-        mean = sum(accs["relu"]) / 5
+        folder = out / "relu_fits-quick"
+        rows = read_values(folder)
+        assert len(rows) == 8  # 2 regimes x 2 variants x 2 judging seeds (--quick)
+        accs: dict = {}
+        for row in rows:  # the metric's value, measured once into values.csv: each run's last train_acc
+            with open(folder / row["run"] / "metrics.csv", newline="") as f:
+                last = float(list(csv.DictReader(f))[-1]["train_acc"])
+            assert row["final_train_acc"] == last
+            accs.setdefault((row["regime"], row["variant"]), []).append(last)
+        mean = sum(accs["spiral", "relu"]) / 2
         assert f"| relu | {100 * mean:.1f}% ± " in page  # the metric's values, in percent, per variant
+        assert "| variant | final_train_acc | test_acc | n |" in page
+        assert "- final_train_acc: relu better than sigmoid (higher is better)" in page  # the check judged on it
         assert math.isfinite(mean)
     assert "final_train_acc" not in metrics

@@ -47,7 +47,7 @@ from nnlab.text import plural, setting
 from nnlab.train.range_test import range_test, suggest, sweep_rates
 from nnlab.train.threads import limited
 
-CLAIM_FILES = ("claim.json", "values.csv", "summary.json")
+CLAIM_FILES = ("claim.json", "values.csv", "summary.json", files.FolderLock.NAME)
 REGIME_FILES = ("choice.json", "range_test.json")
 SUB_SWEEP = re.compile(r"tune(-\d+)?|judge|[a-z0-9][a-z0-9_]*-s\d+")
 TUNE_METRIC = "val_acc"
@@ -105,7 +105,7 @@ def run_claim(claim: Claim, out, jobs: int, progress: Progress | None = None) ->
             _check_ours(folder)
         if is_finished(folder) and _same_json(folder / "claim.json", claim.as_json()):
             runner = Runner(claim, folder, jobs, progress, reuse_only=True)
-            if runner.all_kept():
+            if runner.all_kept() and _values_complete(folder, runner):
                 return folder, "reused", runner.n_runs
         _write(folder / "summary.json", {"kind": "claim", "id": claim.id, "status": "running"})
         write_json(folder / "claim.json", claim.as_json())
@@ -138,6 +138,19 @@ def _same_json(path: Path, data: dict) -> bool:
         return False
     new = json.loads(json.dumps(data))
     return isinstance(old, dict) and {**old, "file": None} == {**new, "file": None}
+
+
+def _values_complete(folder: Path, runner: Runner) -> bool:
+    """Whether values.csv holds a row for every judging run, with every metric column (a file deleted or cut
+    since the claim finished: it is measured again)."""
+    try:
+        rows = read_values(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    want = {(r, v, s, os.path.relpath(d, folder)) for r, judged in runner.judged.items() for v, s, d in judged}
+    got = [(row["regime"], row["variant"], row["seed"], row["run"]) for row in rows]
+    keys = runner.claim.metric_keys()
+    return len(got) == len(want) and set(got) == want and all(k in row for row in rows for k in keys)
 
 
 def _check_ours(folder: Path) -> None:
