@@ -233,9 +233,10 @@ def test_a_claim_folder_lists_only_what_nnlab_writes(tmp_path):
     from nnlab.claims.run import made_in_claim_folder
 
     claims_dir(tmp_path)
-    assert run(tmp_path).exit_code == 0  # the full claim: 10 judging seeds, the grid widened at its edge
+    assert run(tmp_path).exit_code == 0  # the full claim: 10 judging seeds
     folder = tmp_path / "out" / "tiny-full"
-    assert (folder / "a" / "tune-2").is_dir() and (folder / "b" / "judge" / "runs" / "t001-seed9").is_dir()
+    assert (folder / "a" / "tune").is_dir() and (folder / "b" / "judge" / "runs" / "t001-seed9").is_dir()
+    assert made_in_claim_folder(Path("a") / "tune-2", True) and made_in_claim_folder(Path("a/tune-3/runs"), True)
     seen = sorted(folder.rglob("*"))
     assert len(seen) > 100
     for p in seen:
