@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,6 +369,20 @@ INTRO = ("Each claim of the course notes, in the note's own words beside an Engl
          "Accuracies are in percent, their differences in percentage points.")
 
 
+def claim_source_label(claim: dict) -> str:
+    """The summary table's source cell: the note's number, "extension", or both for an extension that quotes
+    what the note says (the search methods: the note lists them, the ranking is the extension's)."""
+    if not claim.get("note"):
+        return "extension"
+    return note_label(claim["note"]) + (" (extension)" if claim.get("extension") else "")
+
+
+def note_label(note: str) -> str:
+    """A note as the tables name it: its number (000 for 000_e09f....txt), else its file name."""
+    m = re.match(r"(\d{3})_", note or "")
+    return m.group(1) if m else (note or "-")
+
+
 def _fill(text: str) -> str:
     return textwrap.fill(text, 100, break_long_words=False, break_on_hyphens=False)
 
@@ -383,7 +398,7 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True, unteste
     lines = ["# Claims gallery", "", _fill(INTRO), "", _fill(f"**Verdict rule.** {RULE}"), "",
              "| claim | note | verdict |", "|---|---|---|"]
     for r in quoted + extensions:
-        where = r.claim.get("note", "")[:3] or "extension"
+        where = claim_source_label(r.claim)
         lines.append(f"| [{r.id}](#{r.id}) | {where} | {r.overall}{' (quick)' if r.claim['mode'] == 'quick' else ''} |")
     lines += ["", "## The notes' claims", ""]
     for r in quoted:
@@ -398,7 +413,7 @@ def markdown(results: list[Result], md_path: Path, figures: bool = True, unteste
                   _fill("Every other claim the five notes make, with the reason it has no claim file."), "",
                   "| note | the note's words | translation | why not tested |", "|---|---|---|---|"]
         for u in untested:
-            lines.append(f"| {u['note'][:3]} | {md_text(u['original'])} | {md_text(u['quote'])} | "
+            lines.append(f"| {note_label(u['note'])} | {md_text(u['original'])} | {md_text(u['quote'])} | "
                          f"{md_text(u['reason'])} |")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -409,6 +424,9 @@ def _md_section(s: Section, md_path: Path, h: str) -> list[str]:
         out += [f"> {md_text(p)}", ">"]
     if s.original:
         out += [f"> *{md_text(s.quote)}*", ""]
+        if s.extension:
+            out += [_fill(f"What is tested goes beyond the note's words: an extension, from {md_text(s.extension)}."),
+                    ""]
     else:
         out += [f"> {md_text(s.quote)}", "", _fill(f"Extension: {md_text(s.extension)}."), ""]
     out += [_fill(s.source), "", _fill(f"**Design.** {md_text(s.design)}"), "", "**Checks:**", ""]

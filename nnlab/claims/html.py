@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from nnlab import __version__
-from nnlab.claims.gallery import INTRO, Result, section
+from nnlab.claims.gallery import INTRO, Result, claim_source_label, note_label, section
 from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, RULE
 from nnlab.look.figures import SvgFigures
 from nnlab.look.report import CSS as REPORT_CSS
@@ -64,6 +64,8 @@ def _claim(s, figs, sub: str, low: str) -> list[str]:
     if s.original:
         out.append("<blockquote>" + "".join(f'<p lang="zh">{esc(p)}</p>' for p in s.original)
                    + f"<p><em>{esc(s.quote)}</em></p></blockquote>")
+        if s.extension:
+            out.append(f"<p>What is tested goes beyond the note's words: an extension, from {esc(s.extension)}.</p>")
     else:
         out += [f"<blockquote>{esc(s.quote)}</blockquote>", f"<p>Extension: {esc(s.extension)}.</p>"]
     out += [f'<p class="meta">{code_spans(s.source)}</p>', f"<p><strong>Design.</strong> {esc(s.design)}</p>",
@@ -81,7 +83,7 @@ def gallery_section(results: list[Result], figs, heading: str = "h2", untested: 
            f'<p class="meta">{code_spans(INTRO)}</p>', f"<p><strong>Verdict rule.</strong> {esc(RULE)}</p>",
            '<table class="verdicts">', "<thead><tr><th>claim</th><th>note</th><th>verdict</th></tr></thead>", "<tbody>"]
     for r in results:
-        note = r.claim.get("note", "")[:3] or "extension"
+        note = claim_source_label(r.claim)
         out.append(f'<tr><td><a href="#claim-{esc(r.id)}">{esc(r.id)}</a></td><td>{esc(note)}</td>'
                    f'<td>{badge(r.verdict)} {esc(r.overall)}</td></tr>')
     out += ["</tbody>", "</table>"]
@@ -90,7 +92,7 @@ def gallery_section(results: list[Result], figs, heading: str = "h2", untested: 
     if untested:
         out += [f"<{sub}>The notes' claims not tested</{sub}>",
                 _table(["note", "the note's words", "translation", "why not tested"],
-                       [[u["note"][:3], u["original"], u["quote"], u["reason"]] for u in untested])]
+                       [[note_label(u["note"]), u["original"], u["quote"], u["reason"]] for u in untested])]
     out.append("</section>")
     return "\n".join(x for x in out if x)
 
