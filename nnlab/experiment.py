@@ -127,7 +127,8 @@ class RunOptions:
     holds the test set back; ``plots=False`` skips curves.png and diagnostics.png (a sweep
     draws its own); ``checkpoints=False`` writes no checkpoint.npz (a Dask worker's run, which
     trains in a temporary folder, is run again from the start); ``summary``: extra keys for
-    summary.json (``git_commit`` replaces the one this process would read).
+    summary.json (``git_commit`` replaces the one this process would read); ``test_note``: why the
+    test set was held back (summary.json's ``test_held_back``).
     """
 
     threads: int | None = None
@@ -136,6 +137,7 @@ class RunOptions:
     plots: bool = True
     checkpoints: bool = True
     summary: dict = field(default_factory=dict)
+    test_note: str = "the sweep looks at the test set only for the configuration it chooses"
 
 
 def resume_experiment(run_dir, on_start: Optional[Callable] = None, on_epoch: Optional[Callable] = None,
@@ -353,7 +355,7 @@ def _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, opti
         summary.update(_result_summary(cfg, dataset, result))
         if not options.evaluate_test:
             summary["test"] = {"loss": None, "acc": None}
-            summary["test_held_back"] = "the sweep looks at the test set only for the configuration it chooses"
+            summary["test_held_back"] = options.test_note
         summary["diagnosis"] = diagnose(result.history, diag_rows, summary, cfg.as_dict())
         if result.history:
             try:

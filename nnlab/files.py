@@ -59,13 +59,16 @@ def output_target(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+def atomic_path(path: str | os.PathLike, suffix: str | None = None, prefix: str | None = None):
     """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed.
 
-    ``path`` is checked first (output_target): only a regular file is replaced.
+    ``path`` is checked first (output_target): only a regular file is replaced.  The temporary file is
+    ``.<stem>.<random><suffix>``, or ``<prefix><random><suffix>`` (a name that a reader of the folder must not
+    take for the file, e.g. TensorBoard, which reads every file with 'tfevents' in its name).
     """
     path = output_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=prefix or f".{path.stem}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
     os.close(fd)
     try:
         yield tmp
@@ -76,11 +79,11 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
             os.unlink(tmp)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write a whole file (text as UTF-8) atomically."""
+def atomic_write(path: str | os.PathLike, data: bytes | str, prefix: str | None = None) -> None:
+    """Write a whole file (text as UTF-8) atomically (``prefix``: of the temporary file, see atomic_path)."""
     if not isinstance(data, (bytes, str)):
         raise TypeError(f"atomic_write needs str or bytes, got {type(data).__name__}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, prefix=prefix) as tmp:
         with open(tmp, "w" if isinstance(data, str) else "wb", **({"encoding": "utf-8"} if isinstance(data, str) else {})) as f:
             f.write(data)
             f.flush()
@@ -276,10 +279,10 @@ def _open_regular(path, limit: int, what: str, error, hint: str = "") -> int:
 # ---------------------------------------------------------------- appending, locks, removing what nnlab made
 
 
-def open_for_append(path: str | os.PathLike, new: bool):
+def open_for_append(path: str | os.PathLike, new: bool, binary: bool = False):
     """A text file to append rows to (flushed by the caller): a new one (created, or an existing regular file
-    emptied) or, ``new=False``, an existing one continued.  Never through a link: a link, a folder or a
-    device in its place is an OutputError line."""
+    emptied) or, ``new=False``, an existing one continued; ``binary``: bytes, not text (a download's partial
+    file).  Never through a link: a link, a folder or a device in its place is an OutputError line."""
     path = Path(path)
     flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
         getattr(os, "O_NONBLOCK", 0)
@@ -297,7 +300,18 @@ def open_for_append(path: str | os.PathLike, new: bool):
         os.close(fd)
         raise OutputError(f"{path}: is {_kind_of(mode)}, not a regular file; nnlab appends only to regular files")
     os.set_blocking(fd, True)
+    if binary:
+        return os.fdopen(fd, "ab")
     return os.fdopen(fd, "a", newline="", encoding="utf-8")
+
+
+def promote(done: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Put the finished temporary file ``done`` (in the same folder, already checked by the caller: a download
+    whose checksum matched) in place of ``path`` in one os.replace, with the usual permissions.  ``path`` is
+    checked as every output is (output_target): only a regular file, or nothing, is replaced."""
+    path = output_target(path)
+    os.chmod(done, _default_mode())
+    os.replace(done, path)
 
 
 class LockBusy(RunError):

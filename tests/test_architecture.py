@@ -79,7 +79,8 @@ def test_every_module_name_is_used_once():
 
 def test_the_leaves_import_nothing_of_nnlab_but_the_exception_types_and_the_formatter():
     leaves = {"errors": set(), "text": set(), "options": {"nnlab.errors", "nnlab.text"},
-              "files": {"nnlab.errors", "nnlab.text"}, "interrupt": set(), "metrics": set()}
+              "files": {"nnlab.errors", "nnlab.text"}, "interrupt": set(), "metrics": set(),
+              "progress": set()}
     for name, allowed in leaves.items():
         got = {mod for mod, _, _, _ in nnlab_imports(PACKAGE / f"{name}.py")}
         assert got <= allowed, f"nnlab.{name} imports {sorted(got - allowed)}"

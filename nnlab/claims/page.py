@@ -36,3 +36,15 @@ def write_report(out, md_path, figures: bool = True, ids: set | None = None, cla
     else:
         atomic_write(md_path, markdown(results, md_path, figures, untested=untested))
     return md_path, results, notes
+
+
+def report(out="claims-out", output="docs/claims.md", *, claims_dir=None, figures: bool = True) -> dict:
+    """Write the gallery of the claims run into ``out`` (markdown, or one HTML page by ``output``'s ending);
+    the Python API's ``nnlab.claims.report(...)``.  ``claims_dir``: only the claims with a file there (its
+    notes/untested.yaml closes the page).  Returns the page's path, each claim's id, mode and verdicts per
+    regime, and the notes (runs missing, ...)."""
+    ids = {p.stem for p in Path(claims_dir).glob("*.yaml")} if claims_dir else None
+    path, results, notes = write_report(out, output, figures=figures, ids=ids, claims_dir=claims_dir or "claims")
+    return {"path": path, "claims": [{"id": r.id, "mode": r.claim["mode"], "verdict": r.overall,
+                                      "regimes": {g.name: g.verdict for g in r.regimes}, "folder": r.folder}
+                                     for r in results], "notes": notes}

@@ -25,27 +25,27 @@ import json
 import math
 import os
 import re
-from functools import partial
+import time
 from pathlib import Path
 
 import yaml
 
+import nnlab
 from nnlab import files
 from nnlab.claims import claim_metrics
-from nnlab.claims.claim import NAME, Claim, Regime, Variant, combinations
+from nnlab.claims.claim import NAME, Claim, Regime, Variant, claim_files, combinations, load_claim
 from nnlab.config.schema import validate
 from nnlab.errors import ConfigError, RunError
 from nnlab.runs import load_run, read_summary_json, write_json
 from nnlab.runs.read import read_diagnostics, read_metrics
 from nnlab.sweep.lifecycle import SweepView, run_sweep
-from nnlab.sweep.pool import LocalPool
 from nnlab.sweep.record import TEMPORARY, made_in_sweep_folder, read_sweep
 from nnlab.sweep.spec import build_spec, param_from, point_mapping, points_from, round_significant
-from nnlab.sweep.task import dataset_for, remember, warm_up
-from nnlab.sweep.work import run_task
+from nnlab.sweep.task import dataset_for
+from nnlab.sweep.work import pool_maker
 from nnlab.text import plural, setting
 from nnlab.train.range_test import range_test, suggest, sweep_rates
-from nnlab.train.threads import limited
+from nnlab.train.threads import cores, limited
 
 CLAIM_FILES = ("claim.json", "values.csv", "summary.json", files.FolderLock.NAME)
 REGIME_FILES = ("choice.json", "range_test.json")
@@ -382,14 +382,9 @@ class Runner:
                 files.remove_made(sub, made_in_sweep_folder)
         elif self.reuse_only:
             raise _NotKept
-        jobs = max(1, min(self.jobs, n))
-
-        def make_pool(datasets):
-            remember(datasets.loaded)
-            return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))
-
         self.trained += n
-        run_sweep(spec, make_pool, folder=sub, resume=resume, view=self.progress.view(spec, title), figures=False)
+        run_sweep(spec, pool_maker(max(1, min(self.jobs, n)), spec), folder=sub, resume=resume,
+                  view=self.progress.view(spec, title), figures=False)
 
     def trial_means(self, sub: Path) -> dict:
         """Trial number -> the mean of the tuning metric over the tuning seeds (a diverged run scores 0; None when
@@ -586,3 +581,40 @@ def describe(claim: Claim) -> str:
             n += len(claim.seeds) * (claim.search["trials"] if v.search else 1)
     return f"{claim.id}: {plural(len(claim.regimes), 'regime')}, {plural(len(claim.variants), 'variant')}, " \
            f"about {plural(n, 'run')}"
+
+
+def run_claims(ids=(), *, quick: bool = False, out="claims-out", jobs: int | None = None, claims_dir="claims",
+               say=None, view=None, on_start=None, on_claim=None) -> list[dict]:
+    """Run every claim named (every claim in ``claims_dir`` when none is): what ``nnlab claims run`` does, and the
+    Python API's ``nnlab.claims.run(...)`` (this module, called).
+
+    Every claim file is checked before anything trains (one ConfigError with every problem).  ``jobs``: runs at
+    once (default and at most the cores); ``say(text)``: the claims' own lines (none by default); ``view(spec,
+    title)``: a SweepView for each of a claim's sweeps (the CLI's live panel); ``on_start(i, n, claim)`` and
+    ``on_claim(row)``: called as each claim starts and ends.  Returns one row per claim: id, folder, how ('ran'
+    or 'reused'), runs, seconds."""
+    if isinstance(ids, (str, os.PathLike)):
+        ids = [ids]
+    loaded, errors = [], []
+    for f in claim_files(list(ids or ()), claims_dir):
+        try:
+            loaded.append(load_claim(f, quick=quick))
+        except ConfigError as exc:
+            errors.extend(exc.lines)
+    if errors:
+        raise ConfigError(lines=errors)
+    jobs = min(jobs or cores(), cores())  # one run per core: more workers than cores only fight over them
+    progress = Progress(say or (lambda text: None), view)
+    rows = []
+    for i, claim in enumerate(loaded, start=1):
+        if on_start:
+            on_start(i, len(loaded), claim)
+        t0 = time.time()
+        folder, how, n = run_claim(claim, out, jobs, progress)
+        rows.append({"id": claim.id, "folder": folder, "how": how, "runs": n, "seconds": time.time() - t0})
+        if on_claim:
+            on_claim(rows[-1])
+    return rows
+
+
+nnlab.callable_module(__name__, run_claims)  # nnlab.claims.run(ids, quick=..., jobs=...): run_claims

@@ -122,6 +122,9 @@ def main():
     from nnlab.train.threads import env_threads
 
     warnings.showwarning = _show_warning
+    from nnlab import progress
+
+    progress.set_reporter(download_bar)  # a data set downloaded on first use shows how far it got
     try:  # before any command: a typo here would otherwise surface mid-run, or be ignored
         env_threads()
         from nnlab.files import data_cap_problem
@@ -130,6 +133,41 @@ def main():
             raise ConfigError(data_cap_problem())
     except ConfigError as exc:
         _fail(exc.lines, exc.exit_code)
+
+
+class download_bar:  # noqa: N801 - a reporter for nnlab.progress: called like a function
+    """How far a download got, on stderr: a bar on a terminal; piped, a line when it starts and one when it ends."""
+
+    def __init__(self, description: str, total: int | None):
+        from nnlab.files import size_text
+
+        self.console = make_console(stderr=True)
+        self.description, self.total, self.done, self.bar = description, total, 0, None
+        size = f" ({size_text(total)})" if total else ""
+        if self.console.is_terminal:
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+
+            self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=24),
+                                DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(compact=True),
+                                console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(description, total=total)
+        else:
+            self.console.print(f"{description}{size} ...", markup=False, soft_wrap=True)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(self.task, advance=n)
+
+    def close(self, ok: bool = True) -> None:
+        from nnlab.files import size_text
+
+        if self.bar is not None:
+            self.bar.stop()
+        if ok:
+            self.console.print(f"{self.description}: {size_text(self.done)} done", markup=False, soft_wrap=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -202,7 +240,7 @@ def load_configs(paths, overrides):
 
 
 # one module per command group; importing them attaches their commands to ``main``
-from nnlab.cli import claims, lr, runs, sweep, tools, train  # noqa: E402,F401
+from nnlab.cli import claims, export, lr, runs, sweep, tools, train  # noqa: E402,F401
 from nnlab.cli.tools import registries  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,24 +40,9 @@ def run(claim_ids, jobs, quick, out, claims_dir):
     anything trains.  A finished claim folder is reused; an unfinished one is resumed
     (finished runs kept); a sweep whose plan changed is run again.
     """
-    import time
-
-    from nnlab.claims.claim import claim_files, load_claim
-    from nnlab.claims.run import Progress, describe, run_claim
-    from nnlab.errors import ConfigError
-    from nnlab.train.threads import cores
+    from nnlab.claims.run import describe, run_claims
 
     out_console = make_console()
-    files = claim_files(claim_ids, claims_dir)
-    loaded, errors = [], []
-    for f in files:
-        try:
-            loaded.append(load_claim(f, quick=quick))
-        except ConfigError as exc:
-            errors.extend(exc.lines)
-    if errors:
-        raise ConfigError(lines=errors)
-    jobs = min(jobs or cores(), cores())  # one run per core: more workers than cores only fight over them
 
     def say(text):
         out_console.print(text, markup=False, soft_wrap=True)
@@ -71,16 +56,18 @@ def run(claim_ids, jobs, quick, out, claims_dir):
 
         return SweepPanel(out_console, spec, title=title)
 
-    t_all = time.time()
-    for i, claim in enumerate(loaded, start=1):
-        t0 = time.time()
+    def start(i, n, claim):
         if out_console.is_terminal:
-            say(f"[{i}/{len(loaded)}] {describe(claim)}")
-        folder, how, n = run_claim(claim, out, jobs, Progress(say, view))
-        took = "" if how == "reused" else f" in {time.time() - t0:.1f} s"
-        say(f"{claim.id}: {how} ({n} run{'s' if n != 1 else ''}){took}: {folder}")
-    if len(loaded) > 1:
-        say(f"{len(loaded)} claims in {time.time() - t_all:.1f} s")
+            say(f"[{i}/{n}] {describe(claim)}")
+
+    def done(row):
+        took = "" if row["how"] == "reused" else f" in {row['seconds']:.1f} s"
+        say(f"{row['id']}: {row['how']} ({row['runs']} run{'s' if row['runs'] != 1 else ''}){took}: {row['folder']}")
+
+    rows = run_claims(claim_ids, quick=quick, out=out, jobs=jobs, claims_dir=claims_dir, say=say, view=view,
+                      on_start=start, on_claim=done)
+    if len(rows) > 1:
+        say(f"{len(rows)} claims in {sum(r['seconds'] for r in rows):.1f} s")
 
 
 @claims.command("report")

@@ -66,6 +66,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     """
     from nnlab.errors import ConfigError
     from nnlab.sweep import lifecycle
+    from nnlab.sweep.work import pool_maker
 
     out = make_console()
     from nnlab.cli.sweep_panel import SweepPanel, keep_going_without_stdout, print_result, say
@@ -106,7 +107,7 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     if scheduler and spec.prune:
         say(out, "note: pruning uses the medians of the runs finished when a run is sent to the cluster")
     try:
-        sweep_, summary = lifecycle.run_sweep(spec, _pool_maker(scheduler, jobs, spec), runs_dir=runs_dir,
+        sweep_, summary = lifecycle.run_sweep(spec, pool_maker(jobs, spec, scheduler), runs_dir=runs_dir,
                                               folder=resume, resume=bool(resume),
                                               more_trials=trials if resume else None, view=panel)
     except KeyboardInterrupt:  # the folder is consistent and its summary.json written: say how to go on
@@ -121,23 +122,3 @@ def sweep(file, params, overrides, method, trials, seeds, metric, prune, sampler
     print_result(out, sweep_, summary, quiet)
     if summary["best"] is None:
         raise SystemExit(1)
-
-
-def _pool_maker(scheduler, jobs: int, spec):
-    """How the sweep's pool is made once its data are loaded: a Dask cluster's, or ``jobs`` local workers (one
-    BLAS thread each when there are several) that start with the data (forked) or load them (spawned)."""
-    def make(datasets):
-        from nnlab.sweep.work import run_task
-
-        if scheduler:
-            from nnlab.sweep.pool import DaskPool
-
-            return DaskPool(scheduler, run_task)
-        from functools import partial
-
-        from nnlab.sweep.pool import LocalPool
-        from nnlab.sweep.task import remember, warm_up
-
-        remember(datasets.loaded)
-        return LocalPool(jobs, run_task, threads=1 if jobs > 1 else None, warm=partial(warm_up, spec.base))
-    return make

@@ -107,7 +107,8 @@ def _config_jobs(configs, overrides, name) -> list:
     """Every config validated and its data loaded and checked, before the first run trains."""
     from nnlab.data.augment import data_spec
     from nnlab.errors import NnlabError
-    from nnlab.experiment import check_against_data, load_data
+    from nnlab.experiment import load_data
+    from nnlab.sweep.dispatch import prepare_new
 
     cfgs = load_configs(configs, overrides)
     loaded: dict = {}  # configs on the same data share one loaded copy
@@ -121,11 +122,11 @@ def _config_jobs(configs, overrides, name) -> list:
                 loaded[key] = load_data(cfg)
                 if loaded[key].task == "regression" and getattr(loaded[key], "task_reason", None):
                     make_console(stderr=True).print(f"note: {cfg.source}: {loaded[key].task_reason}", soft_wrap=True)
-            check_against_data(cfg, loaded[key])
+            job = prepare_new(cfg, loaded[key])
         except NnlabError as exc:
             lines.extend(line if line.startswith(cfg.source) else f"{cfg.source}: {line}" for line in exc.lines)
             continue
-        jobs.append(("new", cfg, loaded[key]))
+        jobs.append(job)
     if lines:
         from nnlab.errors import DataError
 
@@ -136,46 +137,21 @@ def _config_jobs(configs, overrides, name) -> list:
 def _resume_jobs(folders) -> list:
     """Every run to resume, checked before the first one goes on: one network from its checkpoint, or a members
     ensemble (a plan: nnlab.sweep.members), whose members say for themselves where they stopped."""
-    from nnlab.config import load_config
-    from nnlab.experiment import prepare_resume
-    from nnlab.sweep.members import is_members
+    from nnlab.sweep.dispatch import prepare_resume_job
 
-    jobs = []
-    for folder in folders:
-        cfg = None
-        try:
-            cfg = load_config(Path(folder) / "config.yaml") if (Path(folder) / "config.yaml").is_file() else None
-        except Exception:  # noqa: BLE001 - prepare_resume says what is wrong with the folder
-            cfg = None
-        if cfg is not None and is_members(cfg.as_dict()):
-            jobs.append(("resume-members", folder, (cfg,)))
-        else:
-            jobs.append(("resume", folder, prepare_resume(folder)))
-    return jobs
+    return [prepare_resume_job(folder) for folder in folders]
 
 
 def _train_one(job, runs_dir, quiet) -> str:
     from nnlab.errors import NnlabError
-    from nnlab.experiment import resume_experiment, run_experiment
-    from nnlab.sweep.members import is_members, resume_members, run_members
+    from nnlab.sweep.dispatch import job_config, train_job
 
-    kind, what, payload = job
-    cfg = payload[0] if kind.startswith("resume") else what
+    cfg = job_config(job)
     out, err = make_console(), make_console(stderr=True)
     view = _Progress(cfg, err, quiet)
     note = (lambda text: err.print(text, markup=False, soft_wrap=True)) if not quiet else None
     try:
-        if kind == "resume-members":
-            run_dir, summary = resume_members(what, on_start=view.start, on_epoch=view.epoch, note=note)
-        elif kind == "resume":
-            run_dir, result, summary = resume_experiment(what, on_start=view.start, on_epoch=view.epoch,
-                                                         prepared=payload)
-        elif is_members(cfg.as_dict()):  # a plan of several networks, not one run
-            run_dir, summary = run_members(cfg, runs_dir, payload, on_start=view.start, on_epoch=view.epoch,
-                                           note=note)
-        else:
-            run_dir, result, summary = run_experiment(cfg, runs_dir, payload, on_start=view.start,
-                                                      on_epoch=view.epoch)
+        run_dir, summary = train_job(job, runs_dir, on_start=view.start, on_epoch=view.epoch, note=note)
     except KeyboardInterrupt:  # before the first epoch, or a signal while the last files were written
         view.stop()
         if view.run_dir:

@@ -127,7 +127,7 @@ def load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = N
     data = read_yaml_file(path, notes)
     parent = data.pop("extends", None)
     # relative data paths are relative to the file that names them
-    _absolutize_data_path(data, path.parent)
+    absolutize_data_path(data, path.parent)
     if parent is None:
         return data
     if not isinstance(parent, str):
@@ -138,7 +138,7 @@ def load_with_extends(path: Path, chain: tuple = (), notes: list[str] | None = N
     return deep_merge(load_with_extends(base_path, (*chain, path)), data)
 
 
-def _absolutize_data_path(data: dict, folder: Path) -> None:
+def absolutize_data_path(data: dict, folder: Path) -> None:
     d = data.get("data")
     if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
         p = Path(os.path.expanduser(d["path"]))

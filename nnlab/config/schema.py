@@ -46,8 +46,9 @@ Width = Annotated[int, Gt(0), Le(MAX_WIDTH)]
 
 
 def data_section(*, name: str = "mnist1d", val_fraction: Fraction = 0.1, preprocess: Any = "standardize",
-                 augment: Any = None):
-    """data: (plus the data set's own options, checked by its loader's signature)"""
+                 augment: Any = None, task: Literal["auto", "classification", "regression"] = "auto"):
+    """data: (plus the data set's own options, checked by its loader's signature; task: auto reads it from the
+    labels, classification or regression says it, kept in the resolved config only when not auto)"""
 
 
 def augment_section(*, noise: Optional[NonNegative] = None, shift: Optional[NonNegativeInt] = None,
@@ -167,6 +168,35 @@ def apply_override(data: dict, assignment: str, defaults: dict | None = None) ->
     set_key(data, key, value, defaults, f"--set {printable(assignment)}")
 
 
+def apply_overrides(data: dict, overrides: list[str] | tuple | dict) -> None:
+    """Apply ``--set`` texts, or a mapping of dotted keys to values (a value as it is, not parsed: the Python
+    API's ``overrides={"train.optimizer.lr": 0.01}``), to a raw config mapping; data.path made absolute."""
+    defaults = component_defaults()
+    if not isinstance(overrides, dict):
+        for item in overrides:
+            apply_override(data, item, defaults)
+        return
+    for key, value in overrides.items():
+        where = f"overrides: {printable(str(key))}"
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"{where}: a key must be a dotted path such as train.optimizer.lr")
+        if key == "data.path" and isinstance(value, (str, os.PathLike)) and str(value):
+            value = str(Path(os.path.expanduser(value)).resolve())
+        set_key(data, key, plain(value), defaults, where)
+
+
+def plain(value: Any) -> Any:
+    """A value as a config holds it: tuples as lists, numpy numbers and arrays as Python numbers and lists,
+    mappings and lists copied (the Python API takes ``hidden=(64, 64)`` or ``lr=np.float32(0.01)``)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if type(value).__module__ == "numpy":
+        return plain(value.tolist()) if hasattr(value, "tolist") else value
+    return copy.deepcopy(value)
+
+
 def set_key(data: dict, key: str, value: Any, defaults: dict | None = None, where: str = "") -> None:
     """Set the dotted ``key`` of a raw config mapping to ``value``, creating the mappings on the way.
 
@@ -214,16 +244,15 @@ class Config:
         return yaml.safe_dump(self.as_dict(), sort_keys=False, default_flow_style=None)
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | tuple = ()) -> Config:
-    """Read, merge, override and validate one config file."""
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple | dict = ()) -> Config:
+    """Read, merge, override and validate one config file.  ``overrides``: ``--set`` texts ('KEY=VALUE', the value
+    YAML), or a mapping of dotted keys to values (the Python API's)."""
     path = Path(path)
     notes: list[str] = []
     raw = load_with_extends(path, notes=notes)
     if notes:  # named as the user wrote it, not resolved
         notes = [f"{path} is empty; all defaults are used" + (" except the --set values" if overrides else "")]
-    defaults = component_defaults()
-    for item in overrides:
-        apply_override(raw, item, defaults)
+    apply_overrides(raw, overrides)
     raw.setdefault("name", path.stem)
     cfg = validate(raw, source=str(path))
     cfg.notes.extend(notes)
@@ -296,6 +325,8 @@ def _resolve_data(d: dict, errors: list[str]) -> dict:
     if resolved is None:
         return d
     out = {"name": d["name"], **{k: v for k, v in resolved.items() if k != "name"}, "val_fraction": d["val_fraction"]}
+    if d["task"] != "auto":  # configs that leave it alone resolve as they always did
+        out["task"] = d["task"]
     out["preprocess"] = data.preprocessors.resolve(d["preprocess"], "data.preprocess", errors)
     out["augment"] = _resolve_augment(d["augment"], out["preprocess"], errors)
     return out

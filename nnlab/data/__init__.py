@@ -6,8 +6,9 @@ Two registries, each component's keyword-only parameters being its YAML options:
   stored, unconverted).  Synthetic sets (spiral, moons, circles, xor, blobs)
   are drawn from their own ``seed`` with ``np.random.default_rng`` (never the
   global state); file sets (npz, csv, idx) read ``path``; mnist1d is generated
-  by the official ``mnist1d`` package once and cached.  ravine and sparse are
-  synthetic sets for the optimizer claims; wine, breast_cancer and digits are
+  by the official ``mnist1d`` package once and cached; mnist, fashion_mnist, kmnist and
+  cifar10 are downloaded once, checksum-checked and cached (nnlab.data.vision).  ravine and
+  sparse are synthetic sets for the optimizer claims; wine, breast_cancer and digits are
   small UCI sets shipped with nnlab (nnlab/data/files/).
 * ``preprocessors``: classes with ``fit(x) -> self`` (training split only) and
   ``transform(x) -> new array`` (every split).
@@ -28,6 +29,7 @@ from nnlab.data.preprocess import preprocessors
 from nnlab.data.splits import MAX_CLASSES, Dataset, RawData, check_raw, holdout_mask
 from nnlab.data.synthetic import blobs, circles, moons, spiral, xor
 from nnlab.data.uci import breast_cancer, digits, wine
+from nnlab.data.vision import cifar10, fashion_mnist, kmnist, mnist
 from nnlab.errors import ConfigError, DataError
 from nnlab.options import Registry
 
@@ -40,19 +42,32 @@ datasets = Registry("dataset", {
     "digits": digits,
     "ravine": ravine,
     "sparse": sparse,
+    "mnist": mnist, "fashion_mnist": fashion_mnist, "kmnist": kmnist, "cifar10": cifar10,
 })
 
-__all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_dataset", "preprocessors",
-           "read_idx"]
+__all__ = ["Dataset", "RawData", "MAX_CLASSES", "cache_dir", "datasets", "load_dataset", "prepare_dataset",
+           "preprocessors", "read_idx"]
 
 
-_SPLIT_KEYS = ("val_fraction", "preprocess", "augment")  # data: keys that are not the loader's options
+_SPLIT_KEYS = ("val_fraction", "preprocess", "augment", "task")  # data: keys that are not the loader's options
 
 
 def _abs_max(a: np.ndarray) -> float:
     """The largest finite |value| of ``a`` (inf when it has none)."""
     finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
     return float(np.max(np.abs(finite.astype(np.float64)))) if finite.size else float("inf")
+
+
+def _settings(data_cfg: dict, errors: list[str]) -> tuple:
+    """(val_fraction, preprocessor spec, task) of a data mapping; a problem with any is a line in ``errors``."""
+    val_fraction = data_cfg.get("val_fraction", 0.1)
+    pre = preprocessors.resolve(data_cfg.get("preprocess", "standardize") or "none", "data.preprocess", errors)
+    task = data_cfg.get("task", "auto")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        errors.append(f"data.val_fraction: must be a number in [0, 1), got {val_fraction!r}")
+    if task not in ("auto", "classification", "regression"):
+        errors.append(f"data.task: must be auto, classification or regression, got {task!r}")
+    return val_fraction, pre, task
 
 
 def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
@@ -64,24 +79,32 @@ def load_dataset(data_cfg: dict, dtype="float32") -> Dataset:
     regression targets ``dtype`` shaped (n, k).  The test set is never used for fitting.
     """
     name = data_cfg.get("name", "mnist1d")
-    val_fraction = data_cfg.get("val_fraction", 0.1)
-    pre_spec = data_cfg.get("preprocess", "standardize") or "none"
     errors: list[str] = []
     # resolving again is cheap and fills defaults for callers passing a partial mapping
     spec = datasets.resolve({"name": name, **{k: v for k, v in data_cfg.items()
                                               if k not in ("name", *_SPLIT_KEYS)}}, "data", errors)
-    pre = preprocessors.resolve(pre_spec, "data.preprocess", errors)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-        errors.append(f"data.val_fraction: must be a number in [0, 1), got {val_fraction!r}")
+    _settings(data_cfg, errors)
     if errors:
         raise ConfigError(lines=errors)
-    source = spec.get("path") or f"dataset '{name}'"
+    return prepare_dataset(datasets.build(spec), data_cfg, dtype, spec.get("path") or f"dataset '{name}'",
+                           seed=spec.get("seed", 0))
 
-    x, y, x_test, y_test, task, n_classes, task_reason = check_raw(datasets.build(spec), source)
+
+def prepare_dataset(raw: RawData, data_cfg: dict, dtype="float32", source: str = "data", seed: int = 0) -> Dataset:
+    """Arrays as a loader gives them (RawData) -> checked, split, preprocessed and cast, as load_dataset does for a
+    data set by name; ``data_cfg`` gives val_fraction, preprocess and task (the rest is the loader's), ``seed``
+    the validation split's generator.  nnlab.sklearn's estimators give fit()'s arrays this way."""
+    name = data_cfg.get("name", "mnist1d")
+    errors: list[str] = []
+    val_fraction, pre, task = _settings(data_cfg, errors)
+    if errors:
+        raise ConfigError(lines=errors)
+
+    x, y, x_test, y_test, task, n_classes, task_reason = check_raw(raw, source, task)
 
     x_val = y_val = None
     if val_fraction > 0:
-        rng = np.random.default_rng(spec.get("seed", 0))
+        rng = np.random.default_rng(seed)
         is_val = holdout_mask(y, val_fraction, rng, stratify=task == "classification")
         n_val, n = int(is_val.sum()), len(y)
         if n_val == 0:

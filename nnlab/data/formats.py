@@ -225,9 +225,15 @@ def idx(*, path: str) -> RawData:
     if not folder.is_dir():
         raise DataError(f"{folder}: is a file; the idx dataset needs a folder holding "
                         f"{', '.join(_IDX_FILES.values())}")
+    return read_idx_set(lambda key: _find_idx(folder, _IDX_FILES[key]), folder)
+
+
+def read_idx_set(locate, folder) -> RawData:
+    """The four IDX files of an MNIST-format set, checked and scaled; ``locate(key)`` gives the path of each
+    (x, y, x_test, y_test), in that order."""
     arrays, files = {}, {}
-    for key, base in _IDX_FILES.items():
-        files[key] = f = _find_idx(folder, base)
+    for key in _IDX_FILES:
+        files[key] = f = Path(locate(key))
         a = read_idx(f)
         if key.startswith("x"):
             if a.dtype != np.uint8 or a.ndim < 2:

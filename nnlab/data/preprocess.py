@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.options import Positive, Registry
+from nnlab.errors import DataError
+from nnlab.options import Positive, PositiveInt, Registry
 
 
 class _Preprocessor:
@@ -111,6 +112,54 @@ class ZCAWhiten(PCAWhiten):
         return super()._transform(x) @ self.U.T
 
 
+class ChannelCenter(_Preprocessor):
+    """Subtract each channel's training mean (CS231n's per-channel mean; images stored pixel by pixel).
+
+    Rows hold pixels of ``channels`` values each (height, width, channel order, as cifar10's):
+    x'[:, k] = x[:, k] - mean_c, with mean_c the training mean over every pixel of channel c = k mod channels.
+    Source: CS231n notes "Neural Networks Part 2: data preprocessing" (subtracting the mean per channel).
+    """
+
+    def __init__(self, *, channels: PositiveInt = 3):
+        self.channels = channels
+        self.mean = None
+
+    def _pixels(self, x):
+        if x.shape[1] % self.channels:
+            raise DataError(f"data.preprocess: {type(self).__name__}: {x.shape[1]} features are not whole pixels of "
+                            f"{self.channels} channels; set channels to a divisor of {x.shape[1]} (3 for colour "
+                            "images stored pixel by pixel)")
+        return x.reshape(len(x), -1, self.channels)
+
+    def _fit(self, x):
+        self.mean = self._pixels(x).mean(axis=(0, 1))
+
+    def _transform(self, x):
+        return (self._pixels(x) - self.mean).reshape(x.shape)
+
+
+class ChannelStandardize(ChannelCenter):
+    """Each channel to zero mean and unit variance, from its training statistics over all its pixels.
+
+    x'[:, k] = (x[:, k] - mean_c) / std_c for c = k mod channels (pixels stored channel by channel within
+    each pixel, as cifar10's); a constant channel is only centered.  torchvision's Normalize(mean, std)
+    with the training set's per-channel statistics.
+    """
+
+    def __init__(self, *, channels: PositiveInt = 3):
+        super().__init__(channels=channels)
+        self.std = None
+
+    def _fit(self, x):
+        px = self._pixels(x)
+        self.mean = px.mean(axis=(0, 1))
+        std = px.std(axis=(0, 1))
+        self.std = np.where(std > 1e-12 * (1.0 + np.abs(self.mean)), std, 1.0)
+
+    def _transform(self, x):
+        return ((self._pixels(x) - self.mean) / self.std).reshape(x.shape)
+
+
 # The registry, filled explicitly: adding a preprocessor is its class above plus one line here.
 preprocessors = Registry("preprocessor", {
     "none": NoPreprocessing,
@@ -118,4 +167,6 @@ preprocessors = Registry("preprocessor", {
     "standardize": Standardize,
     "pca_whiten": PCAWhiten,
     "zca_whiten": ZCAWhiten,
+    "channel_center": ChannelCenter,
+    "channel_standardize": ChannelStandardize,
 })

@@ -147,8 +147,12 @@ def _check_finite(a: np.ndarray, source: str, name: str, what: str) -> None:
                         f"{what} must be finite numbers")
 
 
-def check_raw(raw: RawData, source: str):
-    """All checks on a loader's output; returns (x, y, x_test, y_test, task, n_classes) converted."""
+def check_raw(raw: RawData, source: str, task: str = "auto"):
+    """All checks on a loader's output; returns (x, y, x_test, y_test, task, n_classes, reason) converted.
+
+    ``task``: auto (integer labels, or floats that are all whole numbers, are classes; other floats regression
+    targets), regression (any numbers are targets: counts, ages) or classification (the labels must be whole
+    numbers 0..K-1)."""
     x, y = _check_pair(raw.x, raw.y, source, "x", "y")
     x_test, y_test = _check_pair(raw.x_test, raw.y_test, source, "x_test", "y_test")
     if len(x) == 0:
@@ -163,13 +167,19 @@ def check_raw(raw: RawData, source: str):
     _check_finite(x, source, "x", "inputs")
     _check_finite(x_test, source, "x_test", "inputs")
     reason = ""
-    if "f" in (y.dtype.kind, y_test.dtype.kind):
+    if task == "regression":
+        y, y_test = y.astype(np.float64), y_test.astype(np.float64)
+        reason = "data.task is regression"
+    elif "f" in (y.dtype.kind, y_test.dtype.kind):
         # float labels that are all whole numbers in 0..MAX_CLASSES-1 (0.0, 1.0, 2.0) are classes
         wy = _whole_labels(y) if y.dtype.kind == "f" else y
         wt = _whole_labels(y_test) if y_test.dtype.kind == "f" else y_test
         if wy is not None and wt is not None:
             y, y_test = wy, wt
             reason = "y holds whole numbers stored as floats"
+        elif task == "classification":
+            raise DataError(f"{source}: data.task is classification, but {_regression_reason(y, y_test)}; class "
+                            f"labels are whole numbers 0..K-1 (or set data.task: regression)")
         else:
             reason = _regression_reason(y, y_test)
     classify = y.dtype.kind in "biu"  # other float labels mean regression

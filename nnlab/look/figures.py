@@ -18,9 +18,12 @@ from nnlab.files import atomic_path
 
 
 def pyplot():
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:  # in a notebook its backend stays: nnlab closes every figure it draws
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -53,9 +56,32 @@ def _train_val_panel(ax, ep, rows, metric: str) -> None:
 def plot_curves(rows: list[dict], path, title: str = "") -> None:
     """Loss (train, val), accuracy (train, val) and learning rate against epoch, side by side."""
     plt = pyplot()
+    fig = plt.figure(figsize=curves_size(rows))
+    draw_curves(fig, rows, title)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def curves_size(rows: list[dict]) -> tuple[float, float]:
+    """The size of a run's curves figure: three panels with accuracy, two without."""
+    return (4.2 * (3 if any(r.get("train_acc") is not None for r in rows) else 2), 3.4)
+
+
+def curves_figure(rows: list[dict], title: str = ""):
+    """A run's curves as a matplotlib Figure of its own, made without pyplot (nothing else shows or closes it: a
+    notebook shows it once, as the value of its cell)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=curves_size(rows))
+    draw_curves(fig, rows, title)
+    return fig
+
+
+def draw_curves(fig, rows: list[dict], title: str = "") -> None:
+    """Loss (train, val), accuracy (train, val) and learning rate against epoch, side by side, on ``fig``."""
     has_acc = any(r.get("train_acc") is not None for r in rows)
     n = 3 if has_acc else 2
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4))
+    axes = fig.subplots(1, n)
     ep = [r["epoch"] for r in rows]
     _train_val_panel(axes[0], ep, rows, "loss")
     log_if_wide(axes[0], _col(rows, "train_loss") + _col(rows, "val_loss"))
@@ -69,8 +95,6 @@ def plot_curves(rows: list[dict], path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
 
 
 def plot_schedule(lrs: list[float], path, title: str = "", xlabel: str = "epoch") -> None:

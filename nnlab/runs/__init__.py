@@ -14,3 +14,7 @@ __all__ = ["STATUSES", "TIMESTAMP", "MetricsWriter", "Run", "atomic_savez", "ato
            "create_run_dir", "find_runs", "folder_kind", "git_commit", "holds_runs", "host_info", "jsonable",
            "load_model", "load_run", "new_run_dir", "new_summary", "process_alive", "process_start",
            "read_diagnostics", "read_metrics", "read_summary_json", "versions", "write_json"]
+
+import nnlab  # noqa: E402
+
+nnlab.callable_module(__name__)  # nnlab.runs(folder): the Python API's runs (nnlab.api.runs), a list of nnlab.Run

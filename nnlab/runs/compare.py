@@ -458,7 +458,10 @@ def to_csv(comp: Comparison) -> str:
     return buf.getvalue()
 
 
-def to_json(comp: Comparison) -> str:
+def to_rows(comp: Comparison) -> list[dict]:
+    """The rows of the comparison as plain dicts (compare --format json, and nnlab.compare in the Python API):
+    run, status, runs, seeds, the differing settings, the metric, its best and every other column, and the
+    standard deviations over the seeds of a group ('std')."""
     out = []
     for row in comp.rows:
         obj = {"run": row.name, "status": row.status, "runs": row.runs, "seeds": row.seeds,
@@ -467,8 +470,12 @@ def to_json(comp: Comparison) -> str:
         if row.spread:
             obj["std"] = {("best_" + comp.metric if c == "best" else c): row.spread.get(c) for c in COLUMNS}
         out.append(obj)
+    return out
+
+
+def to_json(comp: Comparison) -> str:
     # NaN is not JSON: non-finite numbers become null / "inf" / "-inf", as in summary.json
-    return json.dumps(jsonable(out), indent=2, default=str, allow_nan=False) + "\n"
+    return json.dumps(jsonable(to_rows(comp)), indent=2, default=str, allow_nan=False) + "\n"
 
 
 def to_markdown(comp: Comparison) -> str:

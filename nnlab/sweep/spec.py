@@ -41,7 +41,7 @@ import yaml
 
 from nnlab.config.kinds import registry_for_key
 from nnlab.config.loader import deep_merge, load_with_extends, parse_yaml, read_yaml_file
-from nnlab.config.schema import MAX_NAME_LENGTH, SCHEMAS, apply_override, run_name_problem, set_key, validate
+from nnlab.config.schema import MAX_NAME_LENGTH, SCHEMAS, apply_override, plain, run_name_problem, set_key, validate
 from nnlab.errors import ConfigError
 from nnlab.metrics import METRICS
 from nnlab.options import did_you_mean, is_number, unknown_key_message
@@ -312,10 +312,11 @@ def is_sweep_file(data: dict) -> bool:
         and not set(data) & {"data", "model", "train", "extends", "dtype"}
 
 
-def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple = (), method: str | None = None,
+def load_sweep(path: str | os.PathLike, *, params: tuple | dict = (), overrides: tuple = (), method: str | None = None,
                trials: int | None = None, seeds: str | None = None, metric: str | None = None,
                prune: str | None = None, seed: int | None = None, name: str | None = None) -> SweepSpec:
-    """A sweep file, or a config file plus ``-p`` params (the short form); command-line values win."""
+    """A sweep file, or a config file plus ``-p`` params (the short form); command-line values win.  ``params``:
+    ``-p`` texts, or a mapping in the sweep file's form ({key: [choices]} or {key: {low, high, ...}})."""
     path = Path(path)
     data = read_yaml_file(path)
     errors: list[str] = []
@@ -345,8 +346,9 @@ def load_sweep(path: str | os.PathLike, *, params: tuple = (), overrides: tuple 
     plist = params_from(file_params, path, errors)
     if "points" in raw:
         raw["points"], plist = points_from(raw.get("points"), path, errors, plist)
-    for item in params:
-        p = _short_param(item, errors)
+    given = params_from(plain(params), path, errors) if isinstance(params, dict) else \
+        [_short_param(item, errors) for item in params]
+    for p in given:
         if p is not None:
             plist = [q for q in plist if q.path != p.path] + [p]
     return build_spec(raw, base_raw, plist, str(path), errors)

@@ -1,2 +1,9 @@
 """Training: the model (one flat parameter buffer), the trainer (the only loop), checkpoints,
-gradient checks and per-layer diagnostics."""
+gradient checks and per-layer diagnostics.
+
+The package is also the Python API's function: nnlab.train(config, overrides=...) trains a config into a run
+folder and returns an nnlab.Run (nnlab.api.train)."""
+
+import nnlab
+
+nnlab.callable_module(__name__)

@@ -7,9 +7,7 @@ sentence.  Runs are tiny (blobs, one hidden layer of 8, 2-3 epochs) so the whole
 from __future__ import annotations
 
 import copy
-import csv
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from nnlab.claims import claim_metrics
 from nnlab.claims.claim import MAX_WIDEN, load_claim
 from nnlab.claims.run import Progress, made_in_claim_folder, read_run_data, read_values, run_claim, unique
 from nnlab.config.schema import validate
-from nnlab.errors import ConfigError, RunError
+from nnlab.errors import ConfigError
 from nnlab.sweep.record import read_sweep
 
 NOTE = "007_test.txt"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from nnlab.data import datasets, load_dataset, uci
-from nnlab.errors import ConfigError, DataError
+from nnlab.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "nnlab" / "data" / "files"

@@ -187,22 +187,22 @@ def test_ensemble_of_a_run_with_another_networks_weights_is_one_line(good_run, t
     assert r.exit_code == 1 and "could not broadcast" in r.output and "Traceback" not in r.output
 
 
-def test_claims_report_skips_a_claim_folder_whose_trials_csv_is_a_fifo(tmp_path):
+def test_claims_report_skips_a_claim_folder_whose_values_csv_is_a_fifo(tmp_path):
     import json
 
     from nnlab.claims.gallery import read_results
 
     d = tmp_path / "out" / "001-quick"
     d.mkdir(parents=True)
-    (d / "claim.json").write_text(json.dumps({"id": "001", "expect": {"by": ["model.activation"],
-                                                                        "metric": "val_acc"}}))
-    (d / "summary.json").write_text(json.dumps({"status": "completed", "finished": "2026-12-07T00:00:00"}))
-    os.mkfifo(d / "trials.csv")
+    (d / "claim.json").write_text(json.dumps({"id": "001", "regimes": ["default"], "variants": ["a", "b"]}))
+    (d / "summary.json").write_text(json.dumps({"kind": "claim", "status": "completed",
+                                                "finished": "2026-12-07T00:00:00"}))
+    os.mkfifo(d / "values.csv")
     with pytest.raises(ConfigError) as info:
         read_results(tmp_path / "out")
-    assert info.value.lines == [f"--out {tmp_path / 'out'}: no readable claim sweeps ({d}: unreadable "
-                                f"({d / 'trials.csv'}: is a named pipe (FIFO), not a regular file; expected a "
-                                "claim folder's trials.csv); skipped)"]
+    assert info.value.lines == [f"--out {tmp_path / 'out'}: no readable claims ({d}: unreadable "
+                                f"({d / 'values.csv'}: is a named pipe (FIFO), not a regular file; expected a "
+                                "claim's values.csv); skipped)"]
 
 
 @pytest.mark.slow
