@@ -14,14 +14,13 @@ The API (nnlab.api) is loaded when one of its names is first used (PEP 562), so 
 sweeps, and callable too: ``nnlab.runs(folder)`` and ``nnlab.sweep(file)`` are the API's functions, as is
 ``nnlab.train(config)`` (the package of the trainer), and the module ``nnlab.claims.run``
 (``nnlab.claims.run(...)``).  This file is the package's front: it reaches
-the API by name, above every layer, and imports nothing of nnlab itself.
+the API by name, above every layer, and imports only nnlab.version (the modules that are also functions are
+made so by nnlab.modules).
 """
 
 import importlib
-import sys
-import types
 
-__version__ = "0.1.0"
+from nnlab.version import __version__  # noqa: F401 (nnlab.__version__)
 
 # name -> the module of the API that defines it
 API = {name: "nnlab.api" for name in (
@@ -30,23 +29,10 @@ API.update({name: "nnlab.errors" for name in ("NnlabError", "ConfigError", "Data
 CALLABLE = ("train", "runs", "sweep")  # subpackages that are also functions of the API
 
 
-class _CallableModule(types.ModuleType):
-    """A module that is also a function: calling it calls its ``__call_target__`` (by default the API's function
-    of the module's own last name)."""
-
-    def __call__(self, *args, **kwargs):
-        target = self.__dict__.get("__call_target__")
-        if target is None:
-            target = getattr(importlib.import_module("nnlab.api"), self.__name__.rsplit(".", 1)[1])
-        return target(*args, **kwargs)
-
-
-def callable_module(name: str, function=None) -> None:
-    """Make the module ``name`` callable: calling it calls ``function``, or the Python API's function of the same
-    last name (nnlab.api) when none is given."""
-    module = sys.modules[name]
-    module.__class__ = _CallableModule
-    module.__call_target__ = function
+def call_api(function: str, /, *args, **kwargs):
+    """Call the Python API's function named ``function``: what calling the package nnlab.train, nnlab.runs or nnlab.sweep
+    does (nnlab.modules)."""
+    return getattr(importlib.import_module("nnlab.api"), function)(*args, **kwargs)
 
 
 def __getattr__(name):

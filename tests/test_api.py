@@ -313,23 +313,27 @@ def test_a_sweep_of_a_mapping_and_its_errors(in_tmp):
 
 @pytest.mark.slow
 def test_claims_run_and_report_from_python(in_tmp):
-    doc = {"claim": {"title": "ReLU beats sigmoid", "source": {"note": "003_x.txt", "section": "activations"},
-                     "quote": "ReLU trains better than sigmoid.",
-                     "expect": {"metric": "test_acc", "by": "model.activation", "better": "relu",
-                                "than": "sigmoid"}},
-           "quick": {"train.epochs": 2},
-           "sweep": {"config": {"data": {"name": "blobs", "n_samples": 200}, "model": {"hidden": [8]},
-                                "train": {"epochs": 3, "batch_size": 50}},
-                     "method": "grid", "seeds": [0, 1, 2, 3, 4], "params": {"model.activation": ["relu", "sigmoid"]}}}
-    (in_tmp / "claims").mkdir()
+    sentence = "ReLU 比 sigmoid 训练得更好。"
+    doc = {"claim": {"title": "ReLU beats sigmoid",
+                     "source": {"note": "003_x.txt", "section": "activations", "original": sentence},
+                     "quote": "ReLU trains better than sigmoid.", "design": "Both at their own best rate.",
+                     "expect": [{"metric": "test_acc", "better": "relu", "than": "sigmoid"}]},
+           "config": {"data": {"name": "blobs", "n_samples": 200}, "model": {"hidden": [8]},
+                      "train": {"epochs": 3, "batch_size": 50}},
+           "variants": {"relu": {"model.activation": "relu"}, "sigmoid": {"model.activation": "sigmoid"}},
+           "tune": {"train.optimizer.lr": [0.03, 0.3]}, "regimes": {"blobs": {}}, "seeds": 10,
+           "quick": {"train.epochs": 2}}
+    (in_tmp / "claims" / "notes").mkdir(parents=True)
+    (in_tmp / "claims" / "notes" / "003_x.txt").write_text(f"第三章\n{sentence}\n", encoding="utf-8")
     write(in_tmp / "claims" / "tiny.yaml", doc)
     rows = nnlab.claims.run("tiny", quick=True, jobs=2)
-    assert [(r["id"], r["how"], r["runs"]) for r in rows] == [("tiny", "ran", 2)]
+    assert [(r["id"], r["how"], r["runs"]) for r in rows] == [("tiny", "ran", 8)]  # 2 variants x (2 rates x 1 tuning seed + 2 judging seeds)
     assert nnlab.claims.run(quick=True)[0]["how"] == "reused"
     page = nnlab.claims.report("claims-out", "gallery.md")
     assert page["path"] == Path("gallery.md") and page["claims"] == [
-        {"id": "tiny", "mode": "quick", "verdict": "inconclusive", "folder": Path("claims-out") / "tiny-quick"}]
-    assert "**Verdict: inconclusive.**" in (in_tmp / "gallery.md").read_text()
+        {"id": "tiny", "mode": "quick", "verdict": "inconclusive", "regimes": {"blobs": "inconclusive"},
+         "folder": Path("claims-out") / "tiny-quick"}]
+    assert "**Overall: inconclusive.**" in (in_tmp / "gallery.md").read_text()
     with pytest.raises(nnlab.ConfigError, match="tinny: no such claim file or claim id"):
         nnlab.claims.run(["tinny"])
 

@@ -57,7 +57,7 @@ class Result:
 
     @property
     def overall(self) -> str:
-        """'holds in 3 of 4 regimes, inconclusive in 1' (every regime's verdict counted)."""
+        """'holds in 3 of 4 regimes, inconclusive in 1', 'holds in both regimes', or the one regime's verdict."""
         return overall(self.verdicts)
 
     @property
@@ -70,8 +70,9 @@ class Result:
 def overall(verdicts: list[str]) -> str:
     n = len(verdicts)
     counts = {v: verdicts.count(v) for v in (HOLDS, FAILS, INCONCLUSIVE)}
-    if n and counts[HOLDS] == n:
-        return f"holds in {'both' if n == 2 else f'all {n}'} regimes" if n > 1 else "holds"
+    for v in (HOLDS, FAILS, INCONCLUSIVE):
+        if n and counts[v] == n:  # every regime agrees
+            return f"{v} in {'both' if n == 2 else f'all {n}'} regimes" if n > 1 else v
     parts = []
     first = True
     for v in (HOLDS, FAILS, INCONCLUSIVE):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from nnlab import __version__
+from nnlab.version import __version__
 from nnlab.claims.gallery import INTRO, Result, claim_source_label, note_label, section
 from nnlab.claims.verdict import FAILS, HOLDS, INCONCLUSIVE, RULE
 from nnlab.look.figures import SvgFigures

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import yaml
 
-import nnlab
 from nnlab import files
 from nnlab.claims import claim_metrics
 from nnlab.claims.claim import NAME, Claim, Regime, Variant, claim_files, combinations, load_claim
 from nnlab.config.schema import validate
 from nnlab.errors import ConfigError, RunError
+from nnlab.modules import callable_module
 from nnlab.runs import load_run, read_summary_json, write_json
 from nnlab.runs.read import read_diagnostics, read_metrics
 from nnlab.sweep.lifecycle import SweepView, run_sweep
@@ -617,4 +617,4 @@ def run_claims(ids=(), *, quick: bool = False, out="claims-out", jobs: int | Non
     return rows
 
 
-nnlab.callable_module(__name__, run_claims)  # nnlab.claims.run(ids, quick=..., jobs=...): run_claims
+callable_module(__name__, run_claims)  # nnlab.claims.run(ids, quick=..., jobs=...): run_claims

@@ -9,8 +9,10 @@ one claim in one regime use Holm's correction at 5%; a 'same within t' check is 
 Variants share their seeds (the same initial weights and data order), so a comparison is paired: seed by
 seed, d_i = a_i - b_i, in the direction where larger is better.  When every difference is finite, ``paired``
 gives the t-interval of their mean and the p-value of the one-sample t-test of mean 0 (scipy's
-``ttest_rel``).  All differences equal (sd = 0) gives the point interval [mean, mean] and p = 0 (or 1 if
-the mean is 0); fewer than 2 differences give (-inf, inf) and p = 1: there is no spread to judge by.
+``ttest_rel``).  All differences equal (sd = 0) gives the point interval [mean, mean]; its p is the exact
+sign test's (all n one way: 2/2^n, so 0.5 at 2 seeds and 0.002 at 10; 1 if the mean is 0), not the t-test's 0,
+since identical differences (accuracies on a small test set move in whole samples) say nothing of the spread
+at 2 seeds.  Fewer than 2 differences give (-inf, inf) and p = 1: there is no spread to judge by.
 
 An infinite value (a run that never reached a target, a diverged run's loss) makes the mean meaningless,
 so a comparison with one falls back to the exact two-sided sign test (method 'sign'): n_pos against n_neg,
@@ -237,8 +239,9 @@ def _interval(values: list[float], mu0: float, level: float) -> Interval:
         mean = values[0] if n else math.nan
         return Interval(n, mean, math.nan, math.nan, -math.inf, math.inf, level, 1.0, "t", **counts)
     if all(v == values[0] for v in values):  # exactly: a computed sd would be a rounding error, not 0
+        # no spread for the t-test to judge by (p would be 0 at any n): the exact sign test's p instead
         mean = values[0]
-        return Interval(n, mean, 0.0, 0.0, mean, mean, level, 0.0 if mean != mu0 else 1.0, "t", **counts)
+        return Interval(n, mean, 0.0, 0.0, mean, mean, level, sign_test_p(n_pos, n_pos + n_neg), "t", **counts)
     mean = math.fsum(values) / n
     deviations = [v - mean for v in values]
     scale = max(abs(e) for e in deviations)  # > 0, as the values differ; scaled, no square under- or overflows

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from nnlab import __version__
+from nnlab.version import __version__
 
 EXIT_INTERRUPTED = 130
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nnlab import __version__
+from nnlab.version import __version__
 from nnlab.errors import OutputError, RunError
 from nnlab.files import CONFIG_MAX_BYTES, output_target, read_text_bounded
 from nnlab.look.figures import (CURVES_SHOWN, SvgFigures, curves_svg, distinct_labels, gradnorm_svg, is_accuracy,

@@ -15,6 +15,6 @@ __all__ = ["STATUSES", "TIMESTAMP", "MetricsWriter", "Run", "atomic_savez", "ato
            "load_model", "load_run", "new_run_dir", "new_summary", "process_alive", "process_start",
            "read_diagnostics", "read_metrics", "read_summary_json", "versions", "write_json"]
 
-import nnlab  # noqa: E402
+from nnlab.modules import callable_module  # noqa: E402
 
-nnlab.callable_module(__name__)  # nnlab.runs(folder): the Python API's runs (nnlab.api.runs), a list of nnlab.Run
+callable_module(__name__)  # nnlab.runs(folder): the Python API's runs (nnlab.api.runs), a list of nnlab.Run

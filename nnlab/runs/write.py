@@ -25,7 +25,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from nnlab import __version__
+from nnlab.version import __version__
 from nnlab.errors import RunError
 from nnlab.files import atomic_savez, atomic_write, open_for_append  # noqa: F401 (atomic_savez: this module's API)
 from nnlab.runs.read import TIMESTAMP, complete_rows, process_start

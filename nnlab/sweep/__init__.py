@@ -2,6 +2,6 @@
 ensembles.  The package is also the Python API's function: nnlab.sweep(file_or_config, params=...) runs a
 sweep and returns an nnlab.Sweep (nnlab.api.sweep)."""
 
-import nnlab
+from nnlab.modules import callable_module
 
-nnlab.callable_module(__name__)
+callable_module(__name__)

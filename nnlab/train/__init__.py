@@ -4,6 +4,6 @@ gradient checks and per-layer diagnostics.
 The package is also the Python API's function: nnlab.train(config, overrides=...) trains a config into a run
 folder and returns an nnlab.Run (nnlab.api.train)."""
 
-import nnlab
+from nnlab.modules import callable_module
 
-nnlab.callable_module(__name__)
+callable_module(__name__)

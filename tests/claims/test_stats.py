@@ -179,13 +179,15 @@ def test_one_sample_matches_scipy_ttest_1samp(x, mu0, level):
     assert (iv.n_pos, iv.n_neg) == (sum(v > mu0 for v in x), sum(v < mu0 for v in x))
 
 
-def test_no_spread_gives_a_point_interval():
-    iv = paired([3, 4, 5], [1, 2, 3])
-    assert (iv.mean, iv.sd, iv.se, iv.lo, iv.hi, iv.p, iv.width) == (2.0, 0.0, 0.0, 2.0, 2.0, 0.0, 0.0)
+def test_no_spread_gives_a_point_interval_judged_by_the_sign_test():
+    iv = paired([3, 4, 5], [1, 2, 3])  # 3 of 3 one way: the exact sign test's 2 / 2^3
+    assert (iv.mean, iv.sd, iv.se, iv.lo, iv.hi, iv.p, iv.width) == (2.0, 0.0, 0.0, 2.0, 2.0, 0.25, 0.0)
+    assert paired([0.96, 0.96], [1.0, 1.0]).p == 0.5  # two seeds never decide, however alike
+    assert paired([1.0] * 10, [0.5] * 10).p == 2 / 2 ** 10 == sign_test_p(10, 10)
     same = paired([3, 4, 5], [3, 4, 5])
     assert (same.mean, same.lo, same.hi, same.p, same.n_ties) == (0.0, 0.0, 0.0, 1.0, 3)
     tenth = one_sample([0.1, 0.1, 0.1])  # their float mean is 0.10000000000000002: equal values are no spread
-    assert (tenth.mean, tenth.sd, tenth.lo, tenth.hi, tenth.p) == (0.1, 0.0, 0.1, 0.1, 0.0)
+    assert (tenth.mean, tenth.sd, tenth.lo, tenth.hi, tenth.p) == (0.1, 0.0, 0.1, 0.1, 0.25)
     assert one_sample([2.0, 2.0], mu0=2.0).p == 1.0
 
 

@@ -169,3 +169,13 @@ def test_too_few_seeds_or_missing_values_are_inconclusive_never_a_crash():
 def test_combine():
     assert combine([HOLDS, HOLDS]) == HOLDS and combine([HOLDS, INCONCLUSIVE]) == INCONCLUSIVE
     assert combine([HOLDS, FAILS, INCONCLUSIVE]) == FAILS and combine([]) == INCONCLUSIVE
+
+
+def test_the_overall_verdict_counts_the_regimes():
+    from nnlab.claims.gallery import overall
+
+    assert [overall([v]) for v in (HOLDS, FAILS, INCONCLUSIVE)] == [HOLDS, FAILS, INCONCLUSIVE]
+    assert overall([HOLDS, HOLDS]) == "holds in both regimes"
+    assert overall([FAILS] * 3) == "does not hold in all 3 regimes"
+    assert overall([HOLDS, INCONCLUSIVE, HOLDS]) == "holds in 2 of 3 regimes, inconclusive in 1"
+    assert overall([INCONCLUSIVE, FAILS]) == "does not hold in 1 of 2 regimes, inconclusive in 1"
