@@ -4,6 +4,7 @@ numbers beside it, the regimes' verdicts add up to the overall line, and the pag
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -16,14 +17,15 @@ from nnlab.claims.gallery import overall
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "claims.md"
-TEXT = PAGE.read_text(encoding="utf-8")
+TEXT = html.unescape(PAGE.read_text(encoding="utf-8"))  # the page escapes &, < and > of every text it quotes
 LINE = re.compile(r"^- (?P<what>.+?): (?P<detail>.+), Holm-adjusted p (?P<p>= [0-9.e-]+|< 0\.0001): "
                   r"(?P<verdict>holds|does not hold|inconclusive)(?: \((?P<note>.+)\))?$")
 REGIME = re.compile(r"^\*\*Regime (?P<name>\S+)\*\* \((?P<setting>.+)\): \*\*(?P<verdict>[a-z ]+)\*\*$")
 
 
 def sections() -> dict[str, str]:
-    parts = re.split(r"^### ", TEXT, flags=re.M)[1:]
+    claims = TEXT.split("## The notes' claims not tested", 1)[0]
+    parts = re.split(r"^### ", claims, flags=re.M)[1:]
     return {p.split("\n", 1)[0].strip(): p for p in parts}
 
 
