@@ -48,7 +48,8 @@ class Hypothesis:
 
     def line(self) -> str:
         holm = f", Holm-adjusted p {_p(self.p_adjusted)}" if math.isfinite(self.p_adjusted) else ""
-        return f"{self.text}: {self.detail}{holm}: {self.verdict}" + (f" ({self.note})" if self.note else "")
+        undecided = self.note and self.verdict == INCONCLUSIVE  # a decided line needs no word on how to decide it
+        return f"{self.text}: {self.detail}{holm}: {self.verdict}" + (f" ({self.note})" if undecided else "")
 
 
 @dataclass

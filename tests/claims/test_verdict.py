@@ -142,6 +142,16 @@ def test_when_the_seeds_cannot_decide_sameness_the_line_says_so():
     sd = np.std(wild - base, ddof=1)
     assert scipy_stats.t.ppf(0.95, need - 1) * sd / math.sqrt(need) < 0.01
     assert scipy_stats.t.ppf(0.95, need - 2) * sd / math.sqrt(need - 1) >= 0.01
+    assert h.line().endswith(f": inconclusive ({h.note})")
+
+
+def test_a_decided_sameness_line_says_nothing_of_how_many_seeds_would_decide_it():
+    base = 0.8 + 0.01 * NOISE
+    apart = base + 0.05 + 0.03 * np.array([1, -1, 1, -1, 1, -1, 1, -1, 1, -1.0])  # far outside, wide interval
+    v, out = judge([check("same", same=["a", "b"], within=0.01)], values(a=apart, b=base), SEEDS)
+    h = out[0].hypotheses[0]
+    assert v == FAILS and "cannot decide" in h.note
+    assert h.line().endswith(": does not hold") and "cannot decide" not in h.line()
 
 
 def test_a_gain_near_c_a_contrast_and_thresholds():
