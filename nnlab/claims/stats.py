@@ -4,7 +4,8 @@ The rule, as the gallery page shows it (``RULE``): a pair is judged on the paire
 judging seeds: holds if the lower end of the two-sided 95% t-interval of their mean (n - 1 degrees of
 freedom) is above 0, does not hold if the upper end is below 0, inconclusive otherwise; several checks of
 one claim in one regime use Holm's correction at 5%; a 'same within t' check is two one-sided tests: the
-90% interval inside ±t holds, outside does not.
+90% interval inside ±t holds, outside does not. When every difference is the same (no spread for the
+t-test), the exact sign test decides instead (all 10 seeds one way: p = 0.002; 2 seeds: p = 0.5).
 
 Variants share their seeds (the same initial weights and data order), so a comparison is paired: seed by
 seed, d_i = a_i - b_i, in the direction where larger is better.  When every difference is finite, ``paired``
