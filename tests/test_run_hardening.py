@@ -6,6 +6,7 @@ cause."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,8 +56,22 @@ def stopped_run(tmp_path, epochs: int = 40, after: int = 3) -> Path:
     return run
 
 
-def test_12_a_config_edited_before_resume_is_refused_naming_the_key(tmp_path):
-    run = stopped_run(tmp_path)
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory) -> Path:
+    """stopped_run() made once for the module (its curves drawn: most of a second); each test that edits or
+    resumes it takes its own copy (copy_of)."""
+    return stopped_run(tmp_path_factory.mktemp("stopped"))
+
+
+def copy_of(stopped: Path, tmp_path) -> Path:
+    """A copy of the module's stopped run in this test's own runs/ folder: the test may change it."""
+    run = tmp_path / "runs" / stopped.name
+    shutil.copytree(stopped, run)
+    return run
+
+
+def test_12_a_config_edited_before_resume_is_refused_naming_the_key(stopped, tmp_path):
+    run = copy_of(stopped, tmp_path)
     original = (run / "config.yaml").read_text()
     cfg = yaml.safe_load(original)
     cfg["train"]["optimizer"]["lr"] = 0.5
@@ -87,11 +102,11 @@ def test_13_two_resumes_of_one_run_at_once_one_refused(tmp_path):
     assert len(s["resumed"]) == 1  # one resume, not two
 
 
-def test_13_the_run_lock_is_held_from_prepare_to_the_end(tmp_path):
+def test_13_the_run_lock_is_held_from_prepare_to_the_end(stopped, tmp_path):
     from nnlab.errors import RunError
     from nnlab.experiment import prepare_resume, resume_experiment
 
-    run = stopped_run(tmp_path)
+    run = copy_of(stopped, tmp_path)
     prepared = prepare_resume(run)
     with pytest.raises(RunError, match="being resumed by another nnlab process"):
         prepare_resume(run)
@@ -130,8 +145,8 @@ def test_14_a_run_whose_model_could_not_be_written_is_not_completed(tmp_path, mo
     (lambda m: m.update(history=m["history"][:1]), "history must hold one row per epoch done (2), got 1"),
     (lambda m: m.update(step=-1), "step must be a whole number >= 0"),
 ])
-def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(tmp_path, edit, needle):
-    run = stopped_run(tmp_path)
+def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(stopped, tmp_path, edit, needle):
+    run = copy_of(stopped, tmp_path)
     with np.load(run / "checkpoint.npz") as z:
         state = {k: z[k] for k in z.files}
     meta = json.loads(str(state["meta"]))
@@ -142,8 +157,8 @@ def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(tmp_path, edit, need
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"  # nothing changed
 
 
-def test_15_a_wrong_shaped_optimizer_state_is_refused_not_reset(tmp_path):
-    run = stopped_run(tmp_path)
+def test_15_a_wrong_shaped_optimizer_state_is_refused_not_reset(stopped, tmp_path):
+    run = copy_of(stopped, tmp_path)
     with np.load(run / "checkpoint.npz") as z:
         state = {k: z[k] for k in z.files}
     (key,) = [k for k in state if k.startswith("opt.")]
