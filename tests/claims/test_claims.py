@@ -1,8 +1,8 @@
 """Claim files (nnlab.claims.claim) and running a claim (nnlab.claims.run) end to end on a tiny data set.
 
 A claim quotes its note word for word, so each test claim gets a notes/ folder beside it with the quoted
-sentence.  Runs are tiny (blobs, one hidden layer of 8, 2-3 epochs); still, a claim is dozens of runs, so the
-tests that run one are slow but the command-line one (--quick, 16 runs): the inner loop's claim end to end.
+sentence.  Runs are tiny (blobs, one hidden layer of 8, 2-3 epochs); still, a claim is 16 runs or more, so the
+tests that run one are slow, and the inner loop checks the claim files, the shared starts and unique().
 """
 
 from __future__ import annotations
@@ -356,6 +356,7 @@ def test_the_claim_folder_holds_only_what_nnlab_makes_there(finished):
 # ------------------------------------------------------------------ the command line
 
 
+@pytest.mark.slow
 def test_claims_run_and_report_from_the_command_line(tmp_path):
     write(tmp_path, claim_doc())
     r = invoke("claims", "run", "--quick", "--claims-dir", tmp_path, "--out", tmp_path / "out", "-j", "2")
