@@ -1,5 +1,5 @@
 """Shared by every test: tests/ on the import path (helpers.py: configs, the CLI runner, the HTML checker,
-the resume helpers), and the ``slow`` marker (``pytest -m "not slow"`` is the quick loop, about 30 s).
+the resume helpers), and the ``slow`` marker (``pytest -m "not slow"`` is the quick loop, under 30 s).
 
 The tests mirror the package: tests/components/ for nnlab/components/, tests/sweep/ for nnlab/sweep/, ...;
 a top-level module's tests are tests/test_<module>.py.  Every test file's name is unique (pytest imports

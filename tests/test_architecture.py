@@ -8,6 +8,7 @@ once, an import inside a function only where start-up time asks for it, and the 
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def nnlab_imports(path: Path):
-    """(imported module, imported names, inside a function?, line) for every import of nnlab in a file."""
+@functools.lru_cache(maxsize=None)
+def nnlab_imports(path: Path) -> tuple:
+    """(imported module, imported names, inside a function?, line) for every import of nnlab in a file (each file
+    parsed once for all the tests)."""
     tree = ast.parse(path.read_text())
     out = []
 
@@ -38,7 +41,7 @@ def nnlab_imports(path: Path):
                 out.extend((a.name, [], inside, child.lineno) for a in child.names if a.name.startswith("nnlab"))
             walk(child, fn)
     walk(tree, False)
-    return out
+    return tuple(out)
 
 
 SOURCES = sorted(PACKAGE.rglob("*.py"))

@@ -84,6 +84,7 @@ def test_the_floor_counts_every_product_of_every_step():
     assert bench.batch_sizes(8, 4) == [4, 4]
 
 
+@pytest.mark.slow
 def test_quick_benchmark_with_pytorch_variants(tmp_path):
     pytest.importorskip("torch")
     # three variants cover every code path of the loop: X[idx] + .item(), index_select + zero-filled
@@ -99,6 +100,7 @@ def test_quick_benchmark_with_pytorch_variants(tmp_path):
     assert " *" in out.stdout and "PyTorch variants" in out.stdout
 
 
+@pytest.mark.slow
 def test_checkpoint_benchmark_runs_and_reports():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "checkpoint.py"),
                           str(ROOT / "configs" / "tiny" / "spiral_relu_sgd.yaml")],

@@ -69,6 +69,7 @@ class BentIdentity(Activation):
         return self.z / (2 * np.sqrt(self.z * self.z + 1)) + 1
 
 
+@pytest.mark.slow
 def test_an_activation_trains_lists_and_passes_the_gradient_check(tmp_path):
     with registered(activations, "bent_identity", BentIdentity):
         cfg = write_config(tmp_path, model={"activation": "bent_identity"})
@@ -127,6 +128,7 @@ class Linear(Schedule):
         return self.base_lr * (1 - t / self.total)
 
 
+@pytest.mark.slow
 def test_a_schedule_sets_each_epochs_rate(tmp_path):
     with registered(schedules, "linear", Linear):
         cfg = write_config(tmp_path, train={"epochs": 4, "schedule": "linear"})
@@ -151,6 +153,7 @@ def line(*, n_samples: Positive = 100, seed: NonNegativeInt = 0) -> RawData:
     return RawData(x[:n], y[:n], x[n:], y[n:])
 
 
+@pytest.mark.slow
 def test_a_dataset_is_a_data_name_with_options(tmp_path):
     with registered(datasets, "line", line):
         cfg = write_config(tmp_path, data={"name": "line", "n_samples": 160}, train={"epochs": 30})
@@ -167,6 +170,7 @@ def test_a_dataset_is_a_data_name_with_options(tmp_path):
 # ------------------------------------------------------------------ a claim metric
 
 
+@pytest.mark.slow
 def test_a_claim_metric_judges_a_claim(tmp_path):
     from nnlab.claims.claim_metrics import RunData, metric, metrics
     from nnlab.claims.run import read_values

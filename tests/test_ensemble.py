@@ -116,6 +116,7 @@ def test_ensemble_config_errors(ensemble, schedule, message):
     assert any(message in ln for ln in e.value.lines), e.value.lines
 
 
+@pytest.mark.slow
 def test_a_members_ensemble_trains_each_member_and_scores_their_average(tmp_path):
     from nnlab.sweep.members import run_members
 

@@ -129,6 +129,7 @@ def test_step_schedules_count_the_merged_batches():
 
 # 12. a failed plot is said, a failed start leaves nothing ---------------------------------------
 
+@pytest.mark.slow
 def test_a_plot_that_fails_is_said_and_the_run_is_not_called_completed(tmp_path, monkeypatch):
     import nnlab.experiment as experiment
 
@@ -198,6 +199,7 @@ def test_batch_norm_with_batches_of_one_row_is_a_config_error():
     cfg_of(model={"batch_norm": True}, train={"batch_size": 2})  # fine
 
 
+@pytest.mark.slow
 def test_runs_dir_that_is_a_file_and_resume_of_a_folder_of_runs(tmp_path):
     cfg = write(tmp_path, "c.yaml", "data: {name: spiral, n_samples: 60}\ntrain: {epochs: 1}\n")
     a_file = write(tmp_path, "f", "x")

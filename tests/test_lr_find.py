@@ -325,6 +325,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, args, message):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_a_bad_option_in_a_real_process_is_one_line_on_stderr(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nnlab", "lr-find", str(write_config(tmp_path)), "--start", "1",
                         "--end", "0.5", "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True,

@@ -6,6 +6,7 @@ cause."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,8 +56,23 @@ def stopped_run(tmp_path, epochs: int = 40, after: int = 3) -> Path:
     return run
 
 
-def test_12_a_config_edited_before_resume_is_refused_naming_the_key(tmp_path):
-    run = stopped_run(tmp_path)
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory) -> Path:
+    """stopped_run() made once for the module (its curves drawn: most of a second); each test that edits or
+    resumes it takes its own copy (copy_of)."""
+    return stopped_run(tmp_path_factory.mktemp("stopped"))
+
+
+def copy_of(stopped: Path, tmp_path) -> Path:
+    """A copy of the module's stopped run in this test's own runs/ folder: the test may change it."""
+    run = tmp_path / "runs" / stopped.name
+    shutil.copytree(stopped, run)
+    return run
+
+
+@pytest.mark.slow
+def test_12_a_config_edited_before_resume_is_refused_naming_the_key(stopped, tmp_path):
+    run = copy_of(stopped, tmp_path)
     original = (run / "config.yaml").read_text()
     cfg = yaml.safe_load(original)
     cfg["train"]["optimizer"]["lr"] = 0.5
@@ -87,11 +103,12 @@ def test_13_two_resumes_of_one_run_at_once_one_refused(tmp_path):
     assert len(s["resumed"]) == 1  # one resume, not two
 
 
-def test_13_the_run_lock_is_held_from_prepare_to_the_end(tmp_path):
+@pytest.mark.slow
+def test_13_the_run_lock_is_held_from_prepare_to_the_end(stopped, tmp_path):
     from nnlab.errors import RunError
     from nnlab.experiment import prepare_resume, resume_experiment
 
-    run = stopped_run(tmp_path)
+    run = copy_of(stopped, tmp_path)
     prepared = prepare_resume(run)
     with pytest.raises(RunError, match="being resumed by another nnlab process"):
         prepare_resume(run)
@@ -100,6 +117,7 @@ def test_13_the_run_lock_is_held_from_prepare_to_the_end(tmp_path):
     assert "the run is completed" in prepare_resume_again.output
 
 
+@pytest.mark.slow
 def test_14_a_run_whose_model_could_not_be_written_is_not_completed(tmp_path, monkeypatch):
     import nnlab.runs as runs
 
@@ -130,8 +148,8 @@ def test_14_a_run_whose_model_could_not_be_written_is_not_completed(tmp_path, mo
     (lambda m: m.update(history=m["history"][:1]), "history must hold one row per epoch done (2), got 1"),
     (lambda m: m.update(step=-1), "step must be a whole number >= 0"),
 ])
-def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(tmp_path, edit, needle):
-    run = stopped_run(tmp_path)
+def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(stopped, tmp_path, edit, needle):
+    run = copy_of(stopped, tmp_path)
     with np.load(run / "checkpoint.npz") as z:
         state = {k: z[k] for k in z.files}
     meta = json.loads(str(state["meta"]))
@@ -142,8 +160,8 @@ def test_15_a_hand_edited_checkpoint_is_refused_in_one_line(tmp_path, edit, need
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"  # nothing changed
 
 
-def test_15_a_wrong_shaped_optimizer_state_is_refused_not_reset(tmp_path):
-    run = stopped_run(tmp_path)
+def test_15_a_wrong_shaped_optimizer_state_is_refused_not_reset(stopped, tmp_path):
+    run = copy_of(stopped, tmp_path)
     with np.load(run / "checkpoint.npz") as z:
         state = {k: z[k] for k in z.files}
     (key,) = [k for k in state if k.startswith("opt.")]
@@ -152,6 +170,7 @@ def test_15_a_wrong_shaped_optimizer_state_is_refused_not_reset(tmp_path):
     one_line(invoke("train", "--resume", run), 1, f"optimizer state {key[4:]} has shape")
 
 
+@pytest.mark.slow
 def test_16_an_interrupted_members_ensemble_counts_right_and_resumes_like_any_run(tmp_path):
     from nnlab.config import validate
     from nnlab.sweep.members import run_members
@@ -182,6 +201,7 @@ def test_16_an_interrupted_members_ensemble_counts_right_and_resumes_like_any_ru
     assert json.loads((other / "summary.json").read_text())["ensemble"]["ensemble"] == s["ensemble"]["ensemble"]
 
 
+@pytest.mark.slow
 def test_17_and_27_an_ensemble_is_scored_on_its_members_data_and_names_the_key_that_differs(tmp_path):
     rows = "\n".join(f"{x:.3f},{x * 2:.3f},{int(x > 0)}" for x in np.linspace(-1, 1, 80)) + "\n"
     (tmp_path / "d.csv").write_text(rows)
@@ -200,6 +220,7 @@ def test_17_and_27_an_ensemble_is_scored_on_its_members_data_and_names_the_key_t
     one_line(invoke("ensemble", runs[0], res.output.strip()), 1, "its data.preprocess.name is none")
 
 
+@pytest.mark.slow
 def test_23_ensemble_plot_and_schedule_outputs_on_a_read_only_disk_are_one_line(tmp_path):
     runs = []
     for seed in (1, 2):
@@ -227,6 +248,7 @@ def test_30_lr_find_over_a_range_that_grows_too_fast_advises_a_smaller_end(tmp_p
     assert "a much smaller --end (or more --steps)" in res.output and "a smaller --start" not in res.output
 
 
+@pytest.mark.slow
 def test_30_report_and_compare_take_a_sweep_folder_without_its_sweep_yaml_for_a_folder_of_runs(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(RAW))

@@ -59,6 +59,7 @@ def test_fit_predict_and_the_fitted_attributes(in_tmp):
     assert clf.run_ is None and list(in_tmp.iterdir()) == []  # nothing written: no run folder, no cache
 
 
+@pytest.mark.slow
 def test_fit_trains_exactly_as_nnlab_train_does_on_the_same_config_and_arrays(in_tmp):
     x, y = blobs()
     clf = MLPClassifier(hidden=(8, 8), epochs=12, batch_size=25, lr=5e-3, seed=3).fit(x, y)
@@ -70,6 +71,7 @@ def test_fit_trains_exactly_as_nnlab_train_does_on_the_same_config_and_arrays(in
     np.testing.assert_allclose(clf.predict_proba(x), run.predict_proba(x), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_run_folder_only_when_asked_and_it_reads_back(in_tmp):
     x, y = blobs()
     clf = MLPClassifier(hidden=(8,), epochs=10, runs_dir="runs", name="blobs_clf").fit(x, y)

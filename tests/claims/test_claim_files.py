@@ -4,6 +4,7 @@ claims/notes/untested.yaml; the notes are the ones the project was given."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -23,9 +24,15 @@ SEEDS = ROOT.parent / "shared" / "seeds"  # where the notes came from, on the ma
 FILES = claim_files([], CLAIMS)
 
 
+@functools.lru_cache(maxsize=None)
+def loaded(path: Path):
+    """load_claim(path), once per claim file for all the tests below (they only read it)."""
+    return load_claim(path)
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_each_claim_file_loads_full_and_quick_with_its_originals_found(path):
-    c = load_claim(path)  # the originals are checked against the note on load
+    c = loaded(path)  # the originals are checked against the note on load
     assert len(c.seeds) >= MIN_SEEDS and len(c.regimes) >= MIN_REGIMES
     assert not set(c.seeds) & set(c.tune_seeds)
     assert c.original or c.extension, "a claim quotes its note or names its source as an extension"
@@ -44,7 +51,7 @@ def test_every_note_is_quoted_and_the_claims_cover_each():
     assert len(notes) == 5
     by_note = {n: [] for n in notes}
     for p in FILES:
-        c = load_claim(p)
+        c = loaded(p)
         if c.note:
             by_note[c.note].append(c.id)
     assert all(len(ids) >= 5 for ids in by_note.values()), {n: len(i) for n, i in by_note.items()}
@@ -61,7 +68,7 @@ def test_the_untested_list_quotes_its_notes_and_gives_each_a_reason():
             if named in ("pca_whiten", "zca_whiten", "test_claim_files"):
                 continue
             assert named in ids, f"{e['original'][:30]}: names {named}, which is no claim file"
-    tested = " ".join(squeeze(" ".join(load_claim(p).original)) for p in FILES)
+    tested = " ".join(squeeze(" ".join(loaded(p).original)) for p in FILES)
     for e in entries:
         assert squeeze(e["original"]) not in tested, f"{e['original'][:30]} has a claim file of its own"
 

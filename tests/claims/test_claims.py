@@ -1,7 +1,8 @@
 """Claim files (nnlab.claims.claim) and running a claim (nnlab.claims.run) end to end on a tiny data set.
 
 A claim quotes its note word for word, so each test claim gets a notes/ folder beside it with the quoted
-sentence.  Runs are tiny (blobs, one hidden layer of 8, 2-3 epochs) so the whole file stays quick.
+sentence.  Runs are tiny (blobs, one hidden layer of 8, 2-3 epochs); still, a claim is 16 runs or more, so the
+tests that run one are slow, and the inner loop checks the claim files, the shared starts and unique().
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ BASE = {"data": {"name": "blobs", "n_samples": 120, "classes": 3, "val_fraction"
         "model": {"hidden": [8], "activation": "relu"},
         "train": {"epochs": 3, "batch_size": 30, "optimizer": {"name": "sgd", "lr": 0.1}}}
 QUIET = Progress(say=lambda s: None)
+SLOW_FIXTURES = ("finished",)  # the full tiny claim, run once for the module (88 runs): seconds
 
 
 def claim_doc(**top) -> dict:
@@ -262,6 +264,7 @@ def test_a_finished_claim_is_reused_and_a_changed_one_runs_only_what_changed(fin
     assert all(stamp[p] == p.stat().st_mtime_ns for p in runs if "/small/" in str(p))
 
 
+@pytest.mark.slow
 def test_a_best_value_at_the_edge_of_the_grid_widens_it(tmp_path):
     doc = claim_doc(tune={"train.optimizer.lr": [0.01, 0.03, 0.1]}, regimes={"small": {}, "other": {}})
     c = load_claim(write(tmp_path, doc))
@@ -278,6 +281,7 @@ def test_a_best_value_at_the_edge_of_the_grid_widens_it(tmp_path):
                                                max(choice["relu"]["scores"], key=float)))
 
 
+@pytest.mark.slow
 def test_relative_variants_regime_overrides_and_shared_points(tmp_path):
     doc = claim_doc(regimes={"small": {"variants": {"sigmoid": {"model.hidden": [5]}}}, "other": {}})
     doc["variants"]["ten_times"] = {"relative": {"to": "relu", "factor": 10}}
@@ -302,6 +306,7 @@ def test_unique_keeps_first_seen_order_and_maps_each_point():
     assert pts == [{"a": 1, "b": 2}, {}, {"a": 1}] and idx == [0, 0, 1, 2]
 
 
+@pytest.mark.slow
 def test_a_range_test_variant_takes_the_rule_s_rate_and_keeps_it(tmp_path):
     doc = claim_doc()
     doc["variants"]["found"] = {"range_test": {"rule": "steepest", "steps": 30, "start": 0.001, "end": 10.0}}
@@ -318,6 +323,7 @@ def test_a_range_test_variant_takes_the_rule_s_rate_and_keeps_it(tmp_path):
                      Progress(say=said.append))[1] == "reused" and not said
 
 
+@pytest.mark.slow
 def test_a_search_claim_runs_one_whole_sweep_per_method_and_seed(tmp_path):
     doc = claim_doc(variants={"grid": {"search": "grid"}, "random": {"search": "random"}},
                     search={"trials": 4, "params": {"train.optimizer.lr": {"low": 0.01, "high": 1.0, "log": True},
@@ -350,6 +356,7 @@ def test_the_claim_folder_holds_only_what_nnlab_makes_there(finished):
 # ------------------------------------------------------------------ the command line
 
 
+@pytest.mark.slow
 def test_claims_run_and_report_from_the_command_line(tmp_path):
     write(tmp_path, claim_doc())
     r = invoke("claims", "run", "--quick", "--claims-dir", tmp_path, "--out", tmp_path / "out", "-j", "2")

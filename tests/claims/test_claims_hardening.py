@@ -27,6 +27,8 @@ BASE = {"data": {"name": "blobs", "n_samples": 120}, "model": {"hidden": [8], "a
         "train": {"epochs": 2, "batch_size": 40, "optimizer": {"name": "sgd", "lr": 0.1}}}
 CLI = [sys.executable, "-c", "from nnlab.cli import main; main()"]
 
+pytestmark = pytest.mark.slow  # every test runs the tiny claim (16 runs or more) at least once: seconds each
+
 
 def claims_dir(tmp_path, epochs: int = 2, title: str = "ReLU beats sigmoid") -> Path:
     """claims/tiny.yaml (and the note it quotes, claims/notes/n.txt) in ``tmp_path``."""
@@ -106,7 +108,6 @@ def test_02_a_changed_claim_removes_only_nnlabs_files_and_refuses_a_foreign_one(
     assert {epochs_of(d) for d in folder.glob("*/*/runs/*")} == {3}
 
 
-@pytest.mark.slow
 def test_03_two_runs_of_a_changed_claim_never_delete_each_others_live_folder(tmp_path):
     claims_dir(tmp_path)
     assert run(tmp_path, "--quick").exit_code == 0

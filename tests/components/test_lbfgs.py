@@ -808,6 +808,7 @@ def test_the_command_line_refuses_in_one_line(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_the_benchmark_script_runs():
     import subprocess
     import sys

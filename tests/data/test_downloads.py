@@ -409,6 +409,7 @@ def test_channels_that_do_not_divide_the_features_are_one_line():
 # ------------------------------------------------------------------ through the command line
 
 
+@pytest.mark.slow
 def test_nnlab_train_downloads_with_a_line_per_file_when_piped(server, monkeypatch, tmp_path):
     from helpers import invoke
 

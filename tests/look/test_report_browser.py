@@ -64,6 +64,7 @@ def assert_fits(m: dict) -> None:
 
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium to render the report")
+pytestmark = pytest.mark.slow  # each test starts a headless Chromium: seconds
 
 
 @needs_chromium

@@ -50,6 +50,7 @@ def one_line(res, code: int, needle: str) -> None:
 # 1 and 24: the lock is never written through a link, and must be a regular file
 
 
+@pytest.mark.slow
 def test_01_a_link_as_the_lock_is_refused_and_its_target_untouched(tmp_path):
     folder = a_sweep(tmp_path)
     victim = tmp_path / "victim.txt"
@@ -70,6 +71,7 @@ def test_01_a_link_as_the_lock_is_refused_and_its_target_untouched(tmp_path):
 # 4: a sweep extended on resume keeps its extension, and never shrinks
 
 
+@pytest.mark.slow
 def test_04_an_extension_is_saved_and_a_sweep_never_shrinks(tmp_path):
     sweep = {"name": "r", "method": "random", "trials": 2, "seed": 1,
              "params": {"train.optimizer.lr": {"low": 0.01, "high": 0.3, "log": True}}}
@@ -88,6 +90,7 @@ def test_04_an_extension_is_saved_and_a_sweep_never_shrinks(tmp_path):
 # 5: a run that is not its trial's point is never kept
 
 
+@pytest.mark.slow
 def test_05_a_run_copied_under_another_trial_or_an_edited_sweep_yaml_is_refused(tmp_path):
     folder = a_sweep(tmp_path)
     runs = folder / "runs"
@@ -106,6 +109,7 @@ def test_05_a_run_copied_under_another_trial_or_an_edited_sweep_yaml_is_refused(
 # 6: a finished run whose files are gone is trained again, and said so
 
 
+@pytest.mark.slow
 def test_06_a_finished_run_that_lost_its_metrics_is_trained_again(tmp_path):
     folder = a_sweep(tmp_path)
     before = json.loads((folder / "runs" / "t000-seed0" / "summary.json").read_text())["started"]
@@ -164,6 +168,7 @@ def test_09_a_sweep_whose_every_trial_diverged_has_no_best(tmp_path):
     assert json.loads((folder / "summary.json").read_text())["best"] is None and not (folder / "best.yaml").exists()
 
 
+@pytest.mark.slow
 def test_10_and_29_a_failed_trial_says_why_and_tpe_combinations_are_judged_together(tmp_path):
     base = {**BASE, "train": {**BASE["train"], "batch_size": 50}}
     sweep = {"name": "t", "method": "tpe", "trials": 4, "seed": 0,
@@ -176,6 +181,7 @@ def test_10_and_29_a_failed_trial_says_why_and_tpe_combinations_are_judged_toget
     one_line(invoke("sweep", p, "--name", "n" * 197), 2, "name: at most 195 characters for a sweep of 2 trials")
 
 
+@pytest.mark.slow
 def test_11_jobs_are_capped_at_the_cores_and_the_runs(tmp_path):
     p = write_sweep(tmp_path, {"name": "one", "params": {"train.optimizer.lr": [0.1]}}, BASE)
     res = invoke("sweep", p, "--runs-dir", tmp_path / "out", "--jobs", "1000")
@@ -192,6 +198,7 @@ def tpe_sweep(tmp_path) -> Path:
     return a_sweep(tmp_path, sweep)
 
 
+@pytest.mark.slow
 def test_20_a_stray_run_or_row_in_a_tpe_sweep_is_one_line(tmp_path):
     folder = tpe_sweep(tmp_path)
     shutil.copytree(folder / "runs" / "t000-seed0", folder / "runs" / "t050-seed0")
@@ -203,6 +210,7 @@ def test_20_a_stray_run_or_row_in_a_tpe_sweep_is_one_line(tmp_path):
     one_line(invoke("sweep", "--resume", folder), 1, "trial 7 (in runs/ or trials.csv) is not one this TPE sweep")
 
 
+@pytest.mark.slow
 def test_21_a_cut_journal_is_mended_and_a_garbage_one_refused_untouched(tmp_path):
     folder = tpe_sweep(tmp_path)
     journal = folder / "optuna.journal"
@@ -246,6 +254,7 @@ def test_22_a_disk_that_fills_mid_sweep_stops_it_consistently_and_resume_finishe
 # 23: a read-only folder on resume
 
 
+@pytest.mark.slow
 def test_23_a_read_only_sweep_folder_on_resume_is_one_line(tmp_path):
     folder = a_sweep(tmp_path)
     with small_disk(tmp_path / "ro", "2m") as disk:
@@ -285,6 +294,7 @@ def test_25_six_ctrl_c_in_a_row_leave_a_consistent_resumable_folder(tmp_path):
 # 26: paths and values are printed as they are
 
 
+@pytest.mark.slow
 def test_26_colons_in_paths_and_values_are_never_emoji(tmp_path):
     p = write_sweep(tmp_path, {"name": "e", "params": {"train.optimizer.lr": [0.1]}}, BASE)
     res = invoke("sweep", p, "--runs-dir", tmp_path / "exp:a:b", "-j", "1")
@@ -299,6 +309,7 @@ def test_26_colons_in_paths_and_values_are_never_emoji(tmp_path):
 # 30: smaller ones
 
 
+@pytest.mark.slow
 def test_30_an_empty_sweep_yaml_on_resume_says_so(tmp_path):
     folder = a_sweep(tmp_path)
     (folder / "sweep.yaml").write_text("")

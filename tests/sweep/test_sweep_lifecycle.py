@@ -321,6 +321,7 @@ def test_tpe_cannot_search_a_range_of_a_data_key(tmp_path):
     assert "params: data.noise: a data key can be searched over a list of values, not a range" in res.output
 
 
+@pytest.mark.slow
 def test_a_list_sweep_runs_its_points_tests_none_and_a_resume_keeps_every_run(tmp_path):
     points = [{"model.activation": "tanh", "train.optimizer.lr": 0.05},
               {"train.optimizer.lr": 0.2}]  # a key a point leaves out keeps the base config's value (relu)
