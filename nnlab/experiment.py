@@ -42,7 +42,7 @@ from nnlab.runs.diagnosis import diagnose
 from nnlab.text import setting
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
 from nnlab.train.size import check_model_size
-from nnlab.train.threads import run_threads
+from nnlab.train.threads import continued, run_threads
 from nnlab.train.trainer import Trainer, TrainResult, monitor_metric, train
 
 CHECKPOINT = "checkpoint.npz"
@@ -293,7 +293,7 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         runs.atomic_savez(run_dir / CHECKPOINT, state)
 
     start = 1 + (json.loads(str(resume["meta"]))["epochs_done"] if resume is not None else 0)
-    earlier = summary.pop("threads", None) or {}  # a resumed run's record goes on
+    earlier = summary.get("threads") or {}  # a resumed run's record goes on
     choice = None
     try:
         with run_threads(cfg, dataset, options.threads, epoch=start) as choice:
@@ -310,21 +310,12 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         raise
     finally:
         if choice is not None:
-            summary["threads"] = _thread_record(choice.record(), earlier)
+            summary["threads"] = continued(earlier, choice.record())
             summary["blas_threads"] = summary["threads"]["threads"]
         with deferred():
             _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, options)
     return run_dir, result, summary
 
-
-def _thread_record(now: dict, earlier: dict) -> dict:
-    """summary.json's ``threads`` (nnlab.train.threads): a resumed run's changes and trials follow the earlier ones."""
-    if earlier:
-        now.update(changes=earlier.get("changes", []) + now["changes"], trials=earlier.get("trials", 0) + now["trials"],
-                   reproducible=earlier.get("reproducible", True) and now["reproducible"])
-        if "note" in earlier:
-            now.setdefault("note", earlier["note"])
-    return now
 
 
 def _plot(cfg, run_dir: Path, history: list, diag_rows: list, summary: dict) -> None:

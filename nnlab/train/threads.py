@@ -216,7 +216,7 @@ class ThreadChooser:
         else:
             self._period = min(2 * self._period, MAX_RECHECK)
         self.threads, self._ref = choice, (one if choice == 1 else many)
-        self._trained, self._recent = 0.0, []
+        self._plan, self._trained, self._recent = [], 0.0, []
         self.set_threads(choice)
 
     def record(self) -> dict:
@@ -234,6 +234,16 @@ class ThreadChooser:
             out["note"] = (f"this run's float32 results differ in the last bits between 1 and {self.top} threads, so "
                            "they depend on the trials' timings; set NNLAB_THREADS for bit-identical reruns")
         return out
+
+
+def continued(earlier: dict, now: dict) -> dict:
+    """A resumed run's record: its changes and trials follow those of the process before (``earlier``)."""
+    if earlier:
+        now.update(changes=earlier.get("changes", []) + now["changes"], trials=earlier.get("trials", 0) + now["trials"],
+                   reproducible=earlier.get("reproducible", True) and now["reproducible"])
+        if "note" in earlier:
+            now.setdefault("note", earlier["note"])
+    return now
 
 
 def _ms(seconds: float) -> str:
