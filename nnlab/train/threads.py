@@ -101,8 +101,9 @@ ROUNDS = 3  # blocks per count in a trial, the counts alternating: 3 x 3 counted
 RECHECK = 10.0  # seconds of training steps between re-trials; doubled after each re-trial that keeps the count,
 MAX_RECHECK = 80.0  # up to this
 EARLY = 2.0  # a trial ends at once after two steps in a row this much slower than the other count's median
-DRIFT = 1.5  # a re-trial also starts when the median step time moves by this factor from the last trial's
+DRIFT = 1.5  # a re-trial also starts when the median step time moves this much the way that may change the choice
 WINDOW = 16  # the steps of that median
+SHARE = 0.1  # a re-trial waits until the steps since the last trial took 1/SHARE times as long as that trial
 
 
 def fixed_choice(cfg, n_features: int, n_outputs: int, n_train: int, given: int | None = None
@@ -146,8 +147,10 @@ class ThreadChooser:
     EARLY times the other count's median (on a busy machine a step at two threads can take 10-70 times as
     long: a whole trial at that count would cost more than it saves).  The steps of a trial are the run's real
     steps.  A re-trial
-    starts after RECHECK seconds of steps (doubling, up to MAX_RECHECK, while the choice holds) and at once
-    when the median of the last WINDOW steps moves by DRIFT from the trial's (load came or went).
+    starts after RECHECK seconds of steps (doubling, up to MAX_RECHECK, while the choice holds), and sooner
+    when the median of the last WINDOW steps moves by DRIFT from the trial's the way that may change the
+    choice (slower with ``top`` threads: load came; faster with one: load went); never before the steps since
+    the last trial took 1/SHARE times as long as it did, so trials cost at most about a tenth of the run.
     The trainer calls ``start()`` before and ``stop(epoch)`` after every training step; ``set_threads(n)``
     applies a count, ``clock()`` reads seconds (both injected: the tests fake them).
     """
@@ -174,6 +177,7 @@ class ThreadChooser:
         self._plan = [(n, k) for r in range(ROUNDS) for n in pairs[r % 2] for k in range(BLOCK)]
         self._times: dict[int, list[float]] = {1: [], self.top: []}
         self._slow = 0  # steps in a row of this block slower than EARLY x the other count's median
+        self._trial_seconds = 0.0
         self.set_threads(self._plan[0][0])
 
     def start(self) -> None:
@@ -183,6 +187,7 @@ class ThreadChooser:
         dt = self.clock() - self._t0
         self.epoch = epoch
         if self._plan:  # a trial
+            self._trial_seconds += dt
             n, k = self._plan.pop(0)
             other = self._times[self.top if n == 1 else 1]
             slow = bool(other) and dt > EARLY * statistics.median(other)
@@ -196,13 +201,17 @@ class ThreadChooser:
             return
         self._trained += dt
         self._recent.append(dt)
-        if len(self._recent) == WINDOW:
-            now = statistics.median(self._recent)
-            self._recent.clear()
-            if now > DRIFT * self._ref or now * DRIFT < self._ref:
-                self._begin(f"re-trial (step time {_ms(self._ref)} -> {_ms(now)})")
-                return
-        if self._trained >= self._period:
+        if len(self._recent) < WINDOW:
+            return
+        now = statistics.median(self._recent)
+        self._recent.clear()
+        if self._trained * SHARE < self._trial_seconds:  # the trials stay a small share of the run
+            return
+        # slower with `top` threads (load came: one may now be better), or faster with one (load went)
+        moved = now > DRIFT * self._ref if self.threads == self.top else now * DRIFT < self._ref
+        if moved:
+            self._begin(f"re-trial (step time {_ms(self._ref)} -> {_ms(now)})")
+        elif self._trained >= self._period:
             self._begin(f"re-trial after {self._period:.0f} s of steps")
 
     def _decide(self, why: str) -> None:

@@ -316,3 +316,21 @@ def test_the_probe_says_whether_the_thread_count_changes_a_runs_numbers(tmp_path
     assert probe == np.array_equal(params[1], params[2])
     if all(lib.internal_api == "openblas" for lib in libs):
         assert probe == expect_same
+
+
+def test_a_one_thread_run_that_slows_down_does_not_try_two_threads_again_at_once():
+    # more load: one thread slows 2x; two threads would be worse still, so only the periodic re-trial comes
+    fake = FakeSteps(lambda n, i: (1.0 if i < 100 else 2.0) if n == 1 else 60.0)
+    ch = fake.chooser()
+    fake.run(ch, 3000)
+    assert ch.trials == 1 and fake.log[10:].count(2) == 0
+
+
+def test_trials_stay_a_small_share_of_a_busy_run_whose_step_time_flickers():
+    # one thread flickers between 1 and 2 ms every 40 steps (a flaky neighbour), two threads collapse: the windows
+    # that look 1.5x faster would start a re-trial every few dozen steps; each costs two 60 ms steps
+    fake = FakeSteps(lambda n, i: (1.0 if (i // 40) % 2 else 2.0) if n == 1 else 60.0)
+    ch = fake.chooser()
+    fake.run(ch, 20_000)
+    at_two = 60.0 * fake.log.count(2)
+    assert ch.threads == 1 and 3 <= ch.trials and at_two < 0.12 * fake.now * 1e3
