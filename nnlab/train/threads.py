@@ -143,14 +143,15 @@ class ThreadChooser:
 
     A trial runs the next 24 steps in blocks of 4 at 1, ``top``, ``top``, 1, 1, ``top`` threads (the first
     step of a block is not counted: it pays for the switch) and keeps ``top`` only if its median step time
-    is more than MARGIN below one thread's; it ends early when two steps in a row at one count take more than
-    EARLY times the other count's median (on a busy machine a step at two threads can take 10-70 times as
-    long: a whole trial at that count would cost more than it saves).  The steps of a trial are the run's real
-    steps.  A re-trial
-    starts after RECHECK seconds of steps (doubling, up to MAX_RECHECK, while the choice holds), and sooner
-    when the median of the last WINDOW steps moves by DRIFT from the trial's the way that may change the
-    choice (slower with ``top`` threads: load came; faster with one: load went); never before the steps since
-    the last trial took 1/SHARE times as long as it did, so trials cost at most about a tenth of the run.
+    is more than MARGIN below one thread's; it ends early when two steps in a row at one count take more
+    than EARLY times the other count's median (on a busy machine a step at two threads can take up to 70
+    times as long: a whole trial at that count would cost more than it saves).  The steps of a trial are
+    the run's real steps.  A re-trial starts after RECHECK seconds of steps (doubling, up to MAX_RECHECK,
+    while the choice holds), and sooner when the median of the last WINDOW steps moves by DRIFT from the
+    trial's the way that may change the choice (slower with ``top`` threads: load came; faster with one:
+    load went); never before the steps since the last trial took 1/SHARE times as long as it did, so
+    re-trials cost at most about a tenth of the run.
+
     The trainer calls ``start()`` before and ``stop(epoch)`` after every training step; ``set_threads(n)``
     applies a count, ``clock()`` reads seconds (both injected: the tests fake them).
     """
@@ -169,6 +170,7 @@ class ThreadChooser:
         self._trained = 0.0  # seconds of steps since the last trial
         self._recent: list[float] = []  # the last steps' times at the chosen count
         self._ref = 0.0  # the chosen count's median step time in the last trial
+        self._last = 1  # the count of the last step
         self._begin("trial")
 
     def _begin(self, why: str) -> None:
@@ -189,6 +191,7 @@ class ThreadChooser:
         if self._plan:  # a trial
             self._trial_seconds += dt
             n, k = self._plan.pop(0)
+            self._last = n
             other = self._times[self.top if n == 1 else 1]
             slow = bool(other) and dt > EARLY * statistics.median(other)
             self._slow = self._slow + 1 if slow and k > 0 else int(slow)
@@ -234,7 +237,7 @@ class ThreadChooser:
             if all(self._times.values()):
                 self._decide("trial (cut short by the end of the run)")
             else:
-                self.threads = self._plan[0][0] if self._plan else 1
+                self.threads = self._last
                 self.reason = "the run ended before its trial could compare the counts"
                 self.changes.append({"epoch": self.epoch, "threads": self.threads, "reason": self.reason})
         out = {"threads": self.threads, "reason": self.reason, "trials": self.trials,

@@ -178,8 +178,13 @@ def test_a_run_that_ends_inside_its_first_trial_is_decided_on_what_it_measured()
     fake.run(ch, 7)  # 3 counted steps at 1 thread, 2 at 2
     rec = ch.record()
     assert rec["threads"] == 2 and rec["reason"].startswith("trial (cut short by the end of the run): ")
-    ch = FakeSteps(lambda n, i: 1.0).chooser()
-    assert ch.record()["reason"] == "the run ended before its trial could compare the counts"
+    fake = FakeSteps(lambda n, i: 1.0)
+    ch = fake.chooser()
+    fake.run(ch, 4)  # four steps at one thread; the fifth would have been the first at two
+    assert ch.record() == {"threads": 1, "reason": "the run ended before its trial could compare the counts",
+                           "trials": 0, "reproducible": True,
+                           "changes": [{"epoch": 1, "threads": 1,
+                                        "reason": "the run ended before its trial could compare the counts"}]}
 
 
 def test_a_record_says_when_the_numbers_depend_on_the_count():
