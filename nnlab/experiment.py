@@ -317,7 +317,6 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
     return run_dir, result, summary
 
 
-
 def _plot(cfg, run_dir: Path, history: list, diag_rows: list, summary: dict) -> None:
     try:
         plot_curves(history, run_dir / "curves.png", title=cfg.name)
