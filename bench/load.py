@@ -233,4 +233,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the load was stopped on the way out
+        sys.exit("bench/load.py: interrupted; the background load is stopped")
