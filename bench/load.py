@@ -169,7 +169,7 @@ def table(results: dict, reps: int, notes: list[str]) -> None:
                     mark = "" if goal is None else (" ok" if rat[what] <= goal else " [red]NOT met[/red]")
                     verdict.append(f"{rat[what]:.2f}{mark}")
             t.add_row(mode, key, *cells, *verdict, r["choice"])
-    Console().print(t)
+    Console(width=None if sys.stdout.isatty() else 160).print(t)  # piped: wide enough for every column
 
 
 def main() -> None:
@@ -222,7 +222,7 @@ def main() -> None:
                     results[mode][key] = {"runs": runs, "median": med, "ratios": ratios(med),
                                           "choice": choice_text(runs.get("default", [])),
                                           "load_average": os.getloadavg()[0]}  # of the last minute
-    notes.append(f"{cores} cores; busy: {cores} busy-looping processes beside the run")
+    notes.append(f"{cores} cores" + (f"; busy: {cores} busy-looping processes beside the run" if "busy" in modes else ""))
     table(results, reps, notes)
     print(f"(whole benchmark: {time.perf_counter() - t_start:.0f} s; command: python bench/load.py "
           f"{' '.join(sys.argv[1:])})".replace(" )", ")"))

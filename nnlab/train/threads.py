@@ -100,7 +100,8 @@ BLOCK = 4  # steps per block of a trial; the first of each block, just after the
 ROUNDS = 3  # blocks per count in a trial, the counts alternating: 3 x 3 counted steps each, 24 steps at most
 RECHECK = 10.0  # seconds of training steps between re-trials; doubled after each re-trial that keeps the count,
 MAX_RECHECK = 80.0  # up to this
-EARLY = 2.0  # a trial ends at once after two steps in a row this much slower than the other count's median
+EARLY = 2.0  # a trial ends at once after two steps in a row this much slower than the other count's median,
+FAR = 10.0  # or after one step this much slower
 DRIFT = 1.5  # a re-trial also starts when the median step time moves this much the way that may change the choice
 WINDOW = 16  # the steps of that median
 SHARE = 0.1  # a re-trial waits until the steps since the last trial took 1/SHARE times as long as that trial
@@ -144,8 +145,9 @@ class ThreadChooser:
     A trial runs the next 24 steps in blocks of 4 at 1, ``top``, ``top``, 1, 1, ``top`` threads (the first
     step of a block is not counted: it pays for the switch) and keeps ``top`` only if its median step time
     is more than MARGIN below one thread's; it ends early when two steps in a row at one count take more
-    than EARLY times the other count's median (on a busy machine a step at two threads can take up to 70
-    times as long: a whole trial at that count would cost more than it saves).  The steps of a trial are
+    than EARLY times the other count's median, or one step more than FAR times (on a busy machine a step
+    at two threads can take over 100 times as long: a whole trial at that count would cost more than it
+    saves).  The steps of a trial are
     the run's real steps.  A re-trial starts after RECHECK seconds of steps (doubling, up to MAX_RECHECK,
     while the choice holds), and sooner when the median of the last WINDOW steps moves by DRIFT from the
     trial's the way that may change the choice (slower with ``top`` threads: load came; faster with one:
@@ -193,11 +195,11 @@ class ThreadChooser:
             n, k = self._plan.pop(0)
             self._last = n
             other = self._times[self.top if n == 1 else 1]
-            slow = bool(other) and dt > EARLY * statistics.median(other)
-            self._slow = self._slow + 1 if slow and k > 0 else int(slow)
-            if k > 0:
+            ratio = dt / statistics.median(other) if other else 0.0
+            self._slow = self._slow + 1 if ratio > EARLY and k > 0 else int(ratio > EARLY)
+            if k > 0 or ratio > FAR:  # the first step of a block counts only when it ends the trial
                 self._times[n].append(dt)
-            if not self._plan or self._slow == 2:
+            if not self._plan or self._slow == 2 or ratio > FAR:
                 self._decide(self._why)
             elif self._plan[0][0] != n:
                 self.set_threads(self._plan[0][0])
@@ -264,7 +266,9 @@ def _ms(seconds: float) -> str:
 
 def same_numbers(cfg, dataset, counts, set_threads) -> bool:
     """Whether a step's products come out bit for bit the same with each count: a forward and backward pass of
-    a scratch copy of the model over the first batch, the gradient's squared norm and an evaluation pass."""
+    a scratch copy of the model over the first batch, and the gradient's squared norm.  (Every inner dimension
+    of the run's products is there: fan-in and fan-out, and the batch in the weight gradient; an evaluation
+    pass has the forward pass's.)"""
     import numpy as np
 
     from nnlab.train.batching import batch_size_for
@@ -280,8 +284,7 @@ def same_numbers(cfg, dataset, counts, set_threads) -> bool:
             _, dout = loss_fn(model.forward_buffered(x, train=True), y)
             model.backward(dout)
             g = model.grads
-            evaluated = model.forward_buffered(dataset.x_train[:512], train=False)
-            results.append((g.copy(), np.dot(g, g), evaluated.copy()))
+            results.append((g.copy(), np.dot(g, g)))
     first = results[0]
     return all(all(np.array_equal(a, b) for a, b in zip(first, r)) for r in results[1:])
 
