@@ -83,6 +83,10 @@ class Load:
                       for _ in range(self.n)]
         return self
 
+    def alive(self) -> bool:
+        """Every busy loop still running (not ended by its time limit)."""
+        return all(p.poll() is None for p in self.procs)
+
     def __exit__(self, *exc):
         for p in self.procs:
             if p.poll() is None:
@@ -208,7 +212,7 @@ def main() -> None:
         datas = {d: bench_run.make_data(d, Path(tmp)) for d in sorted({WORKLOADS[k]["data"] for k in keys})}
         for mode in modes:
             results[mode] = {}
-            with Load(cores if mode == "busy" else 0, args.load_limit):
+            with Load(cores if mode == "busy" else 0, args.load_limit) as load:
                 for key in keys:
                     runs = {i: [] for i in impls}
                     for rep in range(reps):
@@ -222,6 +226,9 @@ def main() -> None:
                     results[mode][key] = {"runs": runs, "median": med, "ratios": ratios(med),
                                           "choice": choice_text(runs.get("default", [])),
                                           "load_average": os.getloadavg()[0]}  # of the last minute
+                    if not load.alive():
+                        sys.exit(f"the background load reached its --load-limit of {args.load_limit:g} s during "
+                                 f"the busy measurements of workload {key}: raise it")
     notes.append(f"{cores} cores" + (f"; busy: {cores} busy-looping processes beside the run" if "busy" in modes else ""))
     table(results, reps, notes)
     print(f"(whole benchmark: {time.perf_counter() - t_start:.0f} s; command: python bench/load.py "
