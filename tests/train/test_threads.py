@@ -298,9 +298,10 @@ def test_a_timed_run_records_its_trial_in_summary_json(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("features, expect_same", [(40, True), (600, False)])
 def test_the_probe_says_whether_the_thread_count_changes_a_runs_numbers(tmp_path, features, expect_same):
-    """Measured with OpenBLAS 0.3.31: products whose inner dimension is above 384 (and not a multiple of 256) are
-    blocked differently with 1 and 2 threads, so their float32 sums round differently; smaller ones agree bit for
-    bit.  The probe (same_numbers) must predict what whole training runs do, whatever the BLAS."""
+    """Measured with OpenBLAS 0.3.31: products whose inner dimension is above 384 (500, 513, 600, 700, 784, 1000;
+    not 512 or 768) are blocked differently with 1 and 2 threads, so their float32 sums round differently; 384 and
+    below agreed bit for bit.  The probe (same_numbers) must predict what whole training runs do, whatever the BLAS;
+    with one count, a run is the same run to run."""
     import numpy as np
     from threadpoolctl import ThreadpoolController, threadpool_limits
 
