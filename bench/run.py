@@ -31,8 +31,8 @@ measurement is repeated (5 times by default) and the median is reported.  Only t
 training loop is timed (nnlab: model construction included; data generation, imports
 and torch.compile's compilation excluded: the compile time is reported in its own
 column).  The thread count is fixed through OMP/OpenBLAS/MKL_NUM_THREADS and
-torch.set_num_threads; nnlab picks its own count up to it from its matrix sizes, as `nnlab
-train` does (nnlab/train/threads.py: one thread for (b) and (c)).  After the main table, a
+torch.set_num_threads; nnlab picks its own count up to it, as `nnlab train` does
+(nnlab/train/threads.py: one thread for the small products of (b) and (c), timed for (a)).  After the main table, a
 thread table times nnlab, the two fastest PyTorch variants, scikit-learn and the floor with
 1 and with 2 threads (nnlab forced through NNLAB_THREADS; interleaved, same repetitions), and
 the targets compare nnlab at its own choice with each other library at its faster count.
@@ -156,7 +156,7 @@ def worker_nnlab(w, data_path, epochs, monitored: bool, fraction: float = 1.0) -
 
     from nnlab.config import validate
     from nnlab.data import load_dataset
-    from nnlab.train.threads import blas_threads, limited
+    from nnlab.train.threads import run_threads
     from nnlab.train.trainer import train
 
     path = data_path
@@ -168,17 +168,18 @@ def worker_nnlab(w, data_path, epochs, monitored: bool, fraction: float = 1.0) -
         np.savez(path, x=x[:keep], y=y[:keep], x_test=z_test(data_path, "x"), y_test=z_test(data_path, "y"))
     cfg = validate(nnlab_config(w, path, epochs, monitored))
     ds = load_dataset(cfg.data, cfg.dtype)
-    # the thread count nnlab train would use: its own choice from the matrix sizes (nnlab/train/threads.py),
-    # or NNLAB_THREADS, which the thread table sets to force 1 or 2
-    threads = blas_threads(cfg, ds.n_features, ds.n_outputs, len(ds.x_train))
+    # the threads nnlab train would use: its own choice (nnlab/train/threads.py: one thread for small products,
+    # else timed on the run's steps), or NNLAB_THREADS, which the thread table sets to force 1 or 2; the choice's
+    # set-up (for a timed run, the check whether 1 and 2 threads give the same numbers) is timed with the loop
     rows = []
-    with limited(threads):
-        c0, t0 = time.process_time(), time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
+    with run_threads(cfg, ds) as choice:
         res = train(cfg, ds, on_epoch=rows.append if monitored else None,
-                    on_diagnostics=(lambda r: None) if monitored else None, evaluate_test=False)
-        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    on_diagnostics=(lambda r: None) if monitored else None, evaluate_test=False, threads=choice)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    record = choice.record()
     return {"seconds": secs, "cpu_seconds": cpu, "final_loss": res.history[-1]["train_loss"],
-            "blas_threads": threads or "default"}
+            "blas_threads": record["threads"], "thread_record": record}
 
 
 def z_test(path, key):
@@ -562,8 +563,8 @@ def report(results, threads_results, args, notes, reps, wall) -> None:
             print(f"  {TORCH_VARIANTS[k]['label']:<22}{TORCH_VARIANTS[k]['what']}")
     if threads_results:
         print()
-        print(f"threads (median of {reps}; nnlab's own choice from the matrix sizes, nnlab/train/threads.py, in the "
-              f"last column)")
+        print(f"threads (median of {reps}; nnlab's own choice, nnlab/train/threads.py, in the last column: 1, or timed "
+              f"on its steps)")
         print(f"{'workload':<9}{'implementation':<23}{'1 thread':>10}{'2 threads':>11}{'2t / 1t':>9}{'nnlab picks':>13}")
         print("-" * 75)
         summary_t = {}
@@ -598,20 +599,21 @@ def report(results, threads_results, args, notes, reps, wall) -> None:
 
 
 def nnlab_thread_choice(key: str) -> str:
-    """The BLAS thread count nnlab train picks for a workload (1, or 'default' = all cores)."""
+    """The BLAS thread count nnlab train settles before a workload's run (1), or 'timed' (chosen from its step
+    times, nnlab/train/threads.py; the targets take its two-thread figure, its choice on a quiet machine)."""
     from nnlab.config import validate
-    from nnlab.train.threads import blas_threads
+    from nnlab.train.threads import fixed_choice
 
     w = WORKLOADS[key]
     cfg = validate(nnlab_config(w, "unused.npz", w["epochs"], False))
     n, d, c = (4000, 40, 10) if w.get("dataset") == "mnist1d" else (w["n"], w["d"], w["classes"])
     saved = os.environ.pop("NNLAB_THREADS", None)
     try:
-        t = blas_threads(cfg, d, c, n)
+        t, _ = fixed_choice(cfg, d, c, n)
     finally:
         if saved is not None:
             os.environ["NNLAB_THREADS"] = saved
-    return str(t) if t else "default"
+    return str(t) if t else "timed"
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from nnlab.runs.diagnosis import diagnose
 from nnlab.text import setting
 from nnlab.train.diagnostics import COLUMNS as DIAG_COLUMNS
 from nnlab.train.size import check_model_size
-from nnlab.train.threads import blas_threads, limited
+from nnlab.train.threads import continued, run_threads
 from nnlab.train.trainer import Trainer, TrainResult, monitor_metric, train
 
 CHECKPOINT = "checkpoint.npz"
@@ -122,7 +122,7 @@ def run_experiment(cfg, runs_dir="runs", dataset=None,
 class RunOptions:
     """How a run differs from a plain ``nnlab train`` (what a sweep asks for).
 
-    ``threads``: BLAS threads (None: chosen from the matrix sizes, nnlab.train.threads);
+    ``threads``: BLAS threads (None: the run's own choice, nnlab.train.threads.run_threads);
     ``should_stop(row)``: a pruner, see nnlab.train.trainer.train; ``evaluate_test=False``
     holds the test set back; ``plots=False`` skips curves.png and diagnostics.png (a sweep
     draws its own); ``checkpoints=False`` writes no checkpoint.npz (a Dask worker's run, which
@@ -292,14 +292,15 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         state["config.yaml"] = config_text
         runs.atomic_savez(run_dir / CHECKPOINT, state)
 
-    threads = options.threads or blas_threads(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train))
-    summary["blas_threads"] = threads or "default"
+    start = 1 + (json.loads(str(resume["meta"]))["epochs_done"] if resume is not None else 0)
+    earlier = summary.get("threads") or {}  # a resumed run's record goes on
+    choice = None
     try:
-        with limited(threads):
+        with run_threads(cfg, dataset, options.threads, epoch=start) as choice:
             result = train(cfg, dataset, on_epoch=epoch_cb, on_start=start_cb, on_diagnostics=diag_cb,
                            on_checkpoint=checkpoint_cb if options.checkpoints else None, resume=resume,
                            checkpoint_seconds=checkpoint_seconds,
-                           should_stop=options.should_stop, evaluate_test=options.evaluate_test)
+                           should_stop=options.should_stop, evaluate_test=options.evaluate_test, threads=choice)
     except KeyboardInterrupt as exc:  # before the loop started: nothing trained
         summary.update(status="interrupted", message=f"interrupted by {getattr(exc, 'name', 'SIGINT')} "
                                                      "before training started")
@@ -308,6 +309,9 @@ def _run(cfg, dataset, run_dir: Path, summary: dict, writers, diag_rows: list, r
         summary.update(status="failed", message=_failure(exc))
         raise
     finally:
+        if choice is not None:
+            summary["threads"] = continued(earlier, choice.record())
+            summary["blas_threads"] = summary["threads"]["threads"]
         with deferred():
             _finish(cfg, dataset, run_dir, summary, writers, diag_rows, result, t0, options)
     return run_dir, result, summary

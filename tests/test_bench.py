@@ -107,3 +107,53 @@ def test_checkpoint_benchmark_runs_and_reports():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "spiral_relu_sgd:" in out.stdout and "median checkpoint write" in out.stdout
+
+
+# -- bench/load.py: nnlab's own thread choice beside a background load (issue 24) ---------------------------
+
+def load_module():
+    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_load_benchmark_reuses_bench_runs_784_wide_workload():
+    load = load_module()
+    assert {k: load.WORKLOADS[k]["hidden"] for k in load.WORKLOADS} == {
+        "100": [100, 100], "256": [256, 256], "512": [512, 512], "a": [256, 256]}
+    assert load.WORKLOADS["a"]["d"] == 784 and load.WORKLOADS["a"]["epochs"] == bench_module().WORKLOADS["a"]["epochs"]
+
+
+def test_the_load_benchmarks_ratios_and_what_nnlab_chose():
+    load = load_module()
+    r = load.ratios({"default": 1.2, "1": 1.0, "2": 4.0, "torch": 2.4})
+    assert r == {"fixed": pytest.approx(1.2), "torch": pytest.approx(0.5)}
+    assert load.ratios({"default": 1.0, "1": 1.0}) == {"fixed": 1.0, "torch": None}
+    rec = {"threads": 2, "reason": "trial: 1 thread 1 ms/step, 2 threads 0.6 ms/step", "changes": [{}]}
+    assert load.choice_text([{"thread_record": rec}] * 3) == "2 (trial)"
+    moved = {**rec, "threads": 1, "changes": [{}, {}]}
+    assert load.choice_text([{"thread_record": rec}, {"thread_record": moved}]) == "1, 2 (trial, 1 switch)"
+
+
+def test_the_background_load_stops_with_the_block_and_by_itself():
+    load = load_module()
+    with load.Load(1, limit=60) as busy:
+        (p,) = busy.procs
+        assert p.poll() is None
+    assert p.poll() is not None  # killed at the end of the block
+    with load.Load(1, limit=0.2) as busy:
+        busy.procs[0].wait(timeout=30)  # its time limit: it ends by itself
+
+
+@pytest.mark.slow
+def test_quick_load_benchmark_runs_and_reports(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--quick", "--modes", "quiet",
+                          "--only", "100", "--json", str(tmp_path / "l.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "l.json").read_text())
+    res = data["results"]["quiet"]["100"]
+    assert {"default", "1", "2"} <= set(res["median"])
+    assert res["choice"] == "1 (small products)"  # [100, 100]: products under 3 Mflop
+    assert "nnlab default" in out.stdout and "NNLAB_THREADS=1" in out.stdout

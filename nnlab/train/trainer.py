@@ -149,8 +149,10 @@ class Trainer:
 
     def __init__(self, cfg, dataset, on_epoch=None, on_diagnostics=None, on_checkpoint=None,
                  checkpoint_seconds: float = 60.0, checkpoint_every: float = 1.0, should_stop=None,
-                 evaluate_test: bool = True):
+                 evaluate_test: bool = True, threads=None):
         self.cfg, self.data = cfg, dataset
+        # times the steps and may change the BLAS thread count between them (nnlab.train.threads.ThreadChooser)
+        self.pace = threads if threads is not None and threads.adaptive else None
         self.should_stop, self.evaluate_test = should_stop, evaluate_test
         self.on_epoch, self.on_diagnostics, self.on_checkpoint = on_epoch, on_diagnostics, on_checkpoint
         self.checkpoint_seconds, self.checkpoint_every = checkpoint_seconds, checkpoint_every
@@ -251,11 +253,16 @@ class Trainer:
         self._epoch_pos = None
         t0 = seg = last_ckpt = time.perf_counter()  # seg: start of the time not yet in train_seconds
         n_batches = len(batches.bounds)
+        pace = self.pace
         for i in range(first, n_batches):
             if lr_epoch is None:
                 lr_epoch = self._lr(epoch)
             xb, yb = batches.get(i)
+            if pace is not None:
+                pace.start()
             loss, c = self.step(xb, yb, epoch, last=i == n_batches - 1)
+            if pace is not None:
+                pace.stop(epoch + 1)
             if not math.isfinite(loss):
                 res.train_seconds += time.perf_counter() - seg
                 res.status = "diverged"
@@ -523,7 +530,7 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
           on_checkpoint: Callable[[dict], None] | None = None,
           resume: dict | None = None, checkpoint_seconds: float = 60.0,
           checkpoint_every: float = 1.0, should_stop: Callable[[dict], str | None] | None = None,
-          evaluate_test: bool = True) -> TrainResult:
+          evaluate_test: bool = True, threads=None) -> TrainResult:
     """Train the configured MLP on the dataset.
 
     Calls ``on_epoch(row)`` after every epoch with its metrics, ``on_diagnostics(rows)``
@@ -534,10 +541,11 @@ def train(cfg, dataset, on_epoch: Callable[[dict], None] | None = None,
     views of the training state: save or copy them during the call.  ``resume`` is such a state: training continues
     from it and ends with the same numbers as a run that never stopped.  ``should_stop(row)``, called after
     each epoch, may return a reason to stop the run now as ``pruned`` (a sweep's pruner).  With
-    ``evaluate_test=False`` the test set is not touched (``result.test`` stays None).
+    ``evaluate_test=False`` the test set is not touched (``result.test`` stays None).  ``threads``: the
+    run's thread choice (nnlab.train.threads.run_threads); a ThreadChooser times every step.
     """
     trainer = Trainer(cfg, dataset, on_epoch, on_diagnostics, on_checkpoint, checkpoint_seconds, checkpoint_every,
-                      should_stop, evaluate_test)
+                      should_stop, evaluate_test, threads)
     if resume is not None:
         trainer.load_state_dict(resume)
     if on_start:
