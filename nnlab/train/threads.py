@@ -135,7 +135,7 @@ class FixedThreads:
 
     def record(self) -> dict:
         """summary.json's ``threads``."""
-        return {"threads": self.threads, "reason": self.reason, "trials": 0, "reproducible": True,
+        return {"threads": self.threads, "reason": self.reason, "trials": 0,
                 "changes": [{"epoch": self.epoch, "threads": self.threads, "reason": self.reason}]}
 
 
@@ -160,8 +160,8 @@ class ThreadChooser:
 
     adaptive = True
 
-    def __init__(self, top: int, set_threads, clock=time.perf_counter, reproducible: bool = True):
-        self.top, self.set_threads, self.clock, self.reproducible = top, set_threads, clock, reproducible
+    def __init__(self, top: int, set_threads, clock=time.perf_counter):
+        self.top, self.set_threads, self.clock = top, set_threads, clock
         self.threads: int | None = None  # the chosen count, None until the first trial ends
         self.reason = ""
         self.changes: list[dict] = []
@@ -242,21 +242,13 @@ class ThreadChooser:
                 self.threads = self._last
                 self.reason = "the run ended before its trial could compare the counts"
                 self.changes.append({"epoch": self.epoch, "threads": self.threads, "reason": self.reason})
-        out = {"threads": self.threads, "reason": self.reason, "trials": self.trials,
-               "reproducible": self.reproducible, "changes": self.changes}
-        if not self.reproducible:
-            out["note"] = (f"this run's float32 results differ in the last bits between 1 and {self.top} threads, so "
-                           "they depend on the trials' timings; set NNLAB_THREADS for bit-identical reruns")
-        return out
+        return {"threads": self.threads, "reason": self.reason, "trials": self.trials, "changes": self.changes}
 
 
 def continued(earlier: dict, now: dict) -> dict:
     """A resumed run's record: its changes and trials follow those of the process before (``earlier``)."""
     if earlier:
-        now.update(changes=earlier.get("changes", []) + now["changes"], trials=earlier.get("trials", 0) + now["trials"],
-                   reproducible=earlier.get("reproducible", True) and now["reproducible"])
-        if "note" in earlier:
-            now.setdefault("note", earlier["note"])
+        now.update(changes=earlier.get("changes", []) + now["changes"], trials=earlier.get("trials", 0) + now["trials"])
     return now
 
 
@@ -292,8 +284,9 @@ def same_numbers(cfg, dataset, counts, set_threads) -> bool:
 @contextlib.contextmanager
 def run_threads(cfg, dataset, given: int | None = None, epoch: int = 1, clock=time.perf_counter):
     """The BLAS threads of a run, for the block: yields a FixedThreads (``given`` by a sweep or ensemble,
-    NNLAB_THREADS, small products, a one-thread library) or a ThreadChooser between 1 and the library's own
-    count (at most the cores); the library's count is restored after."""
+    NNLAB_THREADS, small products, a one-thread library, or a network whose numbers differ between the counts)
+    or a ThreadChooser between 1 and the library's own count (at most the cores); the library's count is
+    restored after."""
     n, reason = fixed_choice(cfg, dataset.n_features, dataset.n_outputs, len(dataset.x_train), given)
     libs, top = [], 1
     if n is None:
@@ -314,7 +307,13 @@ def run_threads(cfg, dataset, given: int | None = None, epoch: int = 1, clock=ti
             lib.set_num_threads(k)
 
     try:
-        yield ThreadChooser(top, set_threads, clock, same_numbers(cfg, dataset, (1, top), set_threads))
+        if same_numbers(cfg, dataset, (1, top), set_threads):
+            yield ThreadChooser(top, set_threads, clock)
+        else:  # timing would make the numbers depend on the machine's load: the same config and seed must not
+            set_threads(top)
+            yield FixedThreads(top, f"{top} threads, not timed: this network's float32 products differ in the last "
+                                    f"bits between 1 and {top} threads, and the same config and seed must give the "
+                                    "same numbers (NNLAB_THREADS=1 is faster on a busy machine)", epoch)
     finally:
         for lib, k in zip(libs, original):
             lib.set_num_threads(k)

@@ -96,8 +96,8 @@ class FakeSteps:
     def clock(self):
         return self.now
 
-    def chooser(self, top=2, reproducible=True):
-        return ThreadChooser(top, self.set_threads, self.clock, reproducible)
+    def chooser(self, top=2):
+        return ThreadChooser(top, self.set_threads, self.clock)
 
     def run(self, chooser, steps, per_epoch=40):
         for _ in range(steps):
@@ -117,7 +117,7 @@ def test_one_thread_when_two_are_not_clearly_faster():
     assert ch.threads == 1 and fake.log[24:] == [1] * 20
     assert fake.log[:24] == [1] * 4 + [2] * 8 + [1] * 8 + [2] * 4  # blocks of 4, the counts alternating
     assert ch.record() == {"threads": 1, "reason": "trial: 1 thread 1 ms/step, 2 threads 0.95 ms/step",
-                           "trials": 1, "reproducible": True,
+                           "trials": 1,
                            "changes": [{"epoch": 1, "threads": 1,
                                         "reason": "trial: 1 thread 1 ms/step, 2 threads 0.95 ms/step"}]}
 
@@ -187,23 +187,15 @@ def test_a_run_that_ends_inside_its_first_trial_is_decided_on_what_it_measured()
     ch = fake.chooser()
     fake.run(ch, 4)  # four steps at one thread; the fifth would have been the first at two
     assert ch.record() == {"threads": 1, "reason": "the run ended before its trial could compare the counts",
-                           "trials": 0, "reproducible": True,
+                           "trials": 0,
                            "changes": [{"epoch": 1, "threads": 1,
                                         "reason": "the run ended before its trial could compare the counts"}]}
 
 
-def test_a_record_says_when_the_numbers_depend_on_the_count():
-    fake = FakeSteps(lambda n, i: 1.0)
-    rec = fake.chooser(reproducible=False)
-    fake.run(rec, 30)
-    out = rec.record()
-    assert out["reproducible"] is False and "set NNLAB_THREADS for bit-identical reruns" in out["note"]
-
-
 def test_a_resumed_run_adds_its_changes_to_the_earlier_ones():
-    earlier = {"threads": 2, "trials": 3, "reproducible": True,
+    earlier = {"threads": 2, "trials": 3,
                "changes": [{"epoch": 1, "threads": 2, "reason": "a"}]}
-    now = {"threads": 1, "reason": "b", "trials": 1, "reproducible": True,
+    now = {"threads": 1, "reason": "b", "trials": 1,
            "changes": [{"epoch": 7, "threads": 1, "reason": "b"}]}
     out = continued(earlier, now)
     assert out["trials"] == 4 and [c["epoch"] for c in out["changes"]] == [1, 7] and out["threads"] == 1
@@ -240,7 +232,7 @@ def test_nnlab_threads_wins_and_sweep_workers_keep_their_one_thread(monkeypatch)
     assert worker.threads == 1 and worker.record()["reason"] == "1 thread per run, set by the sweep or ensemble that runs it"
     small = _choice(merged_config(BASE), monkeypatch)
     assert small.record() == {"threads": 1, "reason": "small products (0.019 Mflop < 3 Mflop): 1 thread",
-                              "trials": 0, "reproducible": True,
+                              "trials": 0,
                               "changes": [{"epoch": 1, "threads": 1,
                                            "reason": "small products (0.019 Mflop < 3 Mflop): 1 thread"}]}
 
@@ -290,8 +282,23 @@ def test_a_timed_run_records_its_trial_in_summary_json(tmp_path, monkeypatch):
     assert rec["reason"].startswith("trial") and " ms/step, " in rec["reason"]
     assert all(isinstance(c["epoch"], int) and 1 <= c["epoch"] <= 6 for c in rec["changes"])
     assert set(seen) <= {1, before}  # the count at each epoch's end
-    assert isinstance(rec["reproducible"], bool)
     assert _blas_threads_now() == before  # the library's own count is back after the run
+
+
+def test_a_network_whose_numbers_depend_on_the_count_is_not_timed(tmp_path, monkeypatch):
+    """Timing would make such a run's numbers depend on the machine's load: it keeps the library's count."""
+    import nnlab.train.threads as threads
+
+    monkeypatch.delenv("NNLAB_THREADS", raising=False)
+    monkeypatch.setattr(threads, "same_numbers", lambda *args: False)
+    before = _blas_threads_now()
+    if min(cores(), before) == 1:
+        pytest.skip("one core or a one-thread BLAS: nothing to time")
+    _, _, summary = run_experiment(merged_config(BIG), tmp_path)
+    rec = summary["threads"]
+    assert rec["threads"] == summary["blas_threads"] == before and rec["trials"] == 0
+    assert rec["reason"].startswith(f"{before} threads, not timed: this network's float32 products differ")
+    assert rec["changes"] == [{"epoch": 1, "threads": before, "reason": rec["reason"]}]
 
 
 # -- are the numbers the same at 1 and 2 threads? ---------------------------------------------------------
