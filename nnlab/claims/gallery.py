@@ -426,7 +426,7 @@ def _md_section(s: Section, md_path: Path, h: str) -> list[str]:
     if s.original:
         out += [f"> *{md_text(s.quote)}*", ""]
         if s.extension:
-            out += [_fill(f"What is tested goes beyond the note's words: an extension, from {md_text(s.extension)}."),
+            out += [_fill(f"What is tested goes beyond the note's words (an extension): {md_text(s.extension)}."),
                     ""]
     else:
         out += [f"> {md_text(s.quote)}", "", _fill(f"Extension: {md_text(s.extension)}."), ""]

@@ -65,7 +65,7 @@ def _claim(s, figs, sub: str, low: str) -> list[str]:
         out.append("<blockquote>" + "".join(f'<p lang="zh">{esc(p)}</p>' for p in s.original)
                    + f"<p><em>{esc(s.quote)}</em></p></blockquote>")
         if s.extension:
-            out.append(f"<p>What is tested goes beyond the note's words: an extension, from {esc(s.extension)}.</p>")
+            out.append(f"<p>What is tested goes beyond the note's words (an extension): {esc(s.extension)}.</p>")
     else:
         out += [f"<blockquote>{esc(s.quote)}</blockquote>", f"<p>Extension: {esc(s.extension)}.</p>"]
     out += [f'<p class="meta">{code_spans(s.source)}</p>', f"<p><strong>Design.</strong> {esc(s.design)}</p>",

@@ -180,7 +180,8 @@ class Sweep:
             self.datasets.key(cfg), dataset
 
     def _next(self):
-        """The next (trial, seed) to run, asking the sampler for a new trial when the queue is empty."""
+        """The next (trial, seed) to run, asking the sampler for a new trial when the queue is empty (an adaptive
+        sampler's only once every earlier trial is done); None when there is none to start now."""
         while True:
             while self.queue:
                 n, seed = self.queue.popleft()
@@ -192,6 +193,8 @@ class Sweep:
                     self.write_trials()
                     continue
                 return t, seed
+            if self.sampler.adaptive and not all(t.done for t in self.trials.values()):
+                return None  # its next point comes from every earlier result: wait for them (nnlab.sweep.space)
             nxt = self.sampler.next()
             if nxt is None:
                 return None

@@ -24,6 +24,8 @@ from nnlab.text import setting
 class GridSampler:
     """Every point of a grid (or of a list sweep's points), in order."""
 
+    adaptive = False  # its points do not depend on earlier results
+
     def __init__(self, spec: SweepSpec):
         self.points = list(planned_points(spec))
         self.next_number = 0
@@ -84,7 +86,14 @@ class TPESampler:
 
     Float ranges are rounded to 4 significant digits before a run uses them (readable configs);
     Optuna keeps the exact draw.  Categorical params are given to Optuna as their text labels.
+
+    Adaptive: each point is drawn from the results told before it (even whether it is one of the random
+    start-up draws depends on how many were complete), so the sweep asks for a trial only once every earlier
+    one is told: the same sweep gives the same trials whatever the number of workers and whatever finishes
+    first (a trial's seeds still run side by side).
     """
+
+    adaptive = True
 
     def __init__(self, spec: SweepSpec, folder: str | Path, n_startup: int | None = None):
         optuna = _optuna()

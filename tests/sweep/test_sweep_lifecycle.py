@@ -260,6 +260,22 @@ def test_tpe_keeps_its_history_in_a_journal_and_resume_can_extend_it(tmp_path):
     assert [t.value for t in study.trials] == pytest.approx([float(r["val_acc"]) for r in rows])
 
 
+@pytest.mark.slow
+def test_tpe_gives_the_same_trials_whatever_the_workers_and_whatever_finishes_first(tmp_path):
+    """TPE draws each point from the results told before it: it asks only once every earlier trial is told."""
+    p = sweep_file(tmp_path, {"name": "tpe", "method": "tpe", "trials": 7, "seed": 3, "seeds": [0],
+                              "params": {"train.optimizer.lr": {"low": 0.001, "high": 1.0, "log": True},
+                                         "model.hidden": [[4], [32]]}})
+    seen = []
+    for jobs in ("1", "2", "2"):
+        out = tmp_path / f"out{len(seen)}"
+        res = CliRunner().invoke(main, ["sweep", str(p), "-j", jobs, "--runs-dir", str(out), "--quiet"])
+        assert res.exit_code == 0, res.output
+        seen.append([(r["trial"], r["train.optimizer.lr"], r["model.hidden"], r["val_acc"])
+                     for r in trials(the_sweep(out))])
+    assert len(seen[0]) == 7 and seen[0] == seen[1] == seen[2]
+
+
 def test_a_sweep_folder_in_use_cannot_be_resumed_twice(tmp_path):
     from nnlab.errors import RunError
     from nnlab.sweep import lifecycle as runner
