@@ -295,3 +295,109 @@ def test_switching_a_component_drops_the_old_ones_filled_in_defaults_but_keeps_i
                        "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.5}}}).as_dict()
     cfg = validate(point_mapping(chosen, {"train.optimizer.name": "nesterov"}))
     assert cfg.train["optimizer"]["momentum"] == 0.5  # a value that is not sgd's default was chosen: it stays
+
+
+# --- every problem of a sweep file, line by line (the documented rules: nnlab.sweep.spec's docstring) ---------
+
+LR2 = "params: {train.optimizer.lr: [0.1, 0.01]}\n"
+LR = "params: {train.optimizer.lr: "
+LINES = [
+    (LR2 + "prune: 3\n", ["prune: must be median, null, or {rule: median, startup: 5, warmup: 10}, got 3"]),
+    (LR2 + "prune: {rule: median, startp: 2}\n",
+     ["prune: startp: unknown key 'startp'; choose from rule, startup, warmup (did you mean 'startup'?)"]),
+    (LR2 + "prune: medain\n", ["prune: unknown rule 'medain'; choose from median (did you mean 'median'?)"]),
+    (LR2 + "prune: {startup: 0, warmup: -1}\n", ["prune: startup: must be a whole number >= 1, got 0",
+                                                "prune: warmup: must be a whole number >= 0, got -1"]),
+    (LR2 + "prune: {startup: true, warmup: 1.5}\n", ["prune: startup: must be a whole number >= 1, got true",
+                                                    "prune: warmup: must be a whole number >= 0, got 1.5"]),
+    (LR + "{low: 0.1}}\n",
+     ["params: train.optimizer.lr: a range needs both low and high, e.g. {low: 1.0e-4, high: 0.1, log: true}"]),
+    (LR + "{high: 0.1}}\n",
+     ["params: train.optimizer.lr: a range needs both low and high, e.g. {low: 1.0e-4, high: 0.1, log: true}"]),
+    (LR + "{low: '0.1', high: 1}}\n",
+     ["params: train.optimizer.lr: low: must be a finite number, got '0.1' (text; write it without quotes)"]),
+    (LR + "{low: 0.1, high: .inf}}\n", ["params: train.optimizer.lr: high: must be a finite number, got inf"]),
+    (LR + "{low: 0.1, high: true}}\n", ["params: train.optimizer.lr: high: must be a finite number, got true"]),
+    (LR + "{low: 0.1, high: abc}}\n", ["params: train.optimizer.lr: high: must be a finite number, got 'abc'"]),
+    (LR + "{low: 0.1, high: 1, log: 'yes'}}\n", ["params: train.optimizer.lr: log: must be true or false, got 'yes'"]),
+    (LR + "{low: 0.1, high: 1, int: 1}}\n", ["params: train.optimizer.lr: int: must be true or false, got 1"]),
+    *[(LR + f"{{low: 0.1, high: 1, num: {n}}}}}\n",
+       [f"params: train.optimizer.lr: num: the number of grid points must be a whole number from 1 to 100,000, "
+        f"got {n}"]) for n in ("0", "2.5", "100001", "true")],
+    (LR + "{low: 0.1, high: 0.1}}\n", ["params: train.optimizer.lr: low (0.1) must be below high (0.1)"]),
+    (LR + "{low: 0, high: 1, log: true}}\n", ["params: train.optimizer.lr: a log range needs low > 0, got 0"]),
+    ("params: {train.epochs: {low: 1, high: 2.5, int: true}}\n",
+     ["params: train.epochs: an int range needs whole-number ends, got 1 and 2.5"]),
+    ("params: {train.epochs: {low: 1.5, high: 3, int: true}}\n",
+     ["params: train.epochs: an int range needs whole-number ends, got 1.5 and 3"]),
+    (LR + "{low: 0.1, hi: 1}}\n", ["params: train.optimizer.lr: unknown range key 'hi'; choose from high, int, log, "
+                                   "low, num (did you mean 'high'?)"]),
+    (LR + "{lo: 0.1, hi: 1}}\n", ["params: train.optimizer.lr: a mapping must be a range {low: a, high: b} (with "
+                                  "optional log, int, num) or {choices: [...]}; got keys lo, hi"]),
+    (LR + "{choices: []}}\n", ["params: train.optimizer.lr: needs at least one value to choose from, got []"]),
+    (LR + "{choices: 0.1}}\n", ["params: train.optimizer.lr: needs at least one value to choose from, got 0.1"]),
+    (LR + "[0.1, 0.1]}\n", ["params: train.optimizer.lr: the value 0.1 is listed twice"]),
+    ("params: {seed: [1, 2]}\n", ["params: seed: seed is not a param: a sweep trains every point once per seed: list "
+                                  "them under seeds: (e.g. seeds: [1, 2], or --seeds 1,2)"]),
+    ("params: {'train..lr': [1, 2]}\n",
+     ["params: train..lr: the key must be a dotted config path such as train.optimizer.lr"]),
+    ("params: {'train.': [1, 2]}\n",
+     ["params: train.: the key must be a dotted config path such as train.optimizer.lr"]),
+    ("params: [1, 2]\n", ["params: must be a mapping of config keys to values, e.g. 'model.activation: [relu, elu]', "
+                          "got [1, 2]"]),
+    (LR2 + "method: random\ntrials: 0\n", ["trials: must be a whole number >= 1, got 0"]),
+    (LR2 + "method: random\ntrials: true\n", ["trials: must be a whole number >= 1, got true"]),
+    (LR2 + "seed: -1\n", ["seed: the sampler's seed must be a whole number >= 0, got -1"]),
+    (LR2 + "seed: true\n", ["seed: the sampler's seed must be a whole number >= 0, got true"]),
+    *[(LR2 + f"seeds: {s}\n", [f"seeds: must be a list of whole numbers >= 0 such as [0, 1, 2], got {s}"])
+      for s in ("[0, -1]", "[0, true]", "[]", "[0, 1.5]", "3")],
+    (LR2 + "seeds: [1, 1]\n", ["seeds: [1, 1] repeats a seed; each seed trains the point once"]),
+    (LR2 + "seeds: [" + ", ".join(str(i) for i in range(1001)) + "]\n", ["seeds: 1001 seeds; at most 1000"]),
+    (LR2 + "test: some\n", ["test: must be best (only the chosen point sees the test set), all (every run) or none "
+                            "(no run), got 'some'"]),
+    (LR2 + "method: gird\n",
+     ["method: unknown method 'gird'; choose from grid, random, tpe, list (did you mean 'grid'?)"]),
+    (LR2 + "metric: val_accc\n", ["metric: unknown metric 'val_accc'; choose from val_acc, val_loss, train_acc, "
+                                  "train_loss (did you mean 'val_acc'?)"]),
+    (LR2 + "name: 'a b'\n", ["name: must be ASCII letters, digits, '_', '-', '.' or '+' (it names the run folder), "
+                             "got 'a b'"]),
+    (LR2 + "method: grid\nfoo: 1\n", ["foo: unknown key 'foo'; choose from config, method, metric, name, params, "
+                                      "points, prune, seed, seeds, test, trials"]),
+    ("method: random\n", ["params: nothing to search; give params: in the sweep file or -p KEY=VALUES, e.g. -p "
+                          "train.optimizer.lr=log:1e-4:1e-1"]),
+    ("method: grid\n" + LR + "{low: 0.1, high: 1}}\n",
+     ["params: train.optimizer.lr: a grid needs a list of values or a range with num (e.g. {low: 0.1, high: 1, num: "
+      "5}); or use method: random or tpe"]),
+    ("method: list\n", ["points: method list runs the points of a points: list (mappings of dotted keys to values); "
+                        "give them, or use method: grid with params:"]),
+    ("method: grid\npoints: [{train.optimizer.lr: 0.1}]\n",
+     ["points: only method list runs a list of points; remove method: grid, or give params: instead"]),
+    (LR2 + "points: [{train.optimizer.lr: 0.1}]\n",
+     ["points: a list sweep runs its points; it takes no params: as well (put every key in each point)"]),
+    ("points: [{train.optimizer.lr: 0.1, model.init: xavier_uniform}, {model.init: xavier_uniform, "
+     "train.optimizer.lr: 0.1}]\n", ["points: a point appears twice; each point is trained once per seed"]),
+    ("points: [1]\n", ["points: must be a list of mappings of dotted config keys to values such as "
+                       "[{model.activation: tanh}, {model.activation: relu}], got [1]"]),
+    ("points: [{seed: 1}, {'a..b': 2}]\n",
+     ["points: point 1: seed: a sweep trains every point once per seed: list them under seeds: (e.g. seeds: [1, 2], "
+      "or --seeds 1,2)", "points: point 2: the key must be a dotted config path such as train.optimizer.lr"]),
+    (LR2 + "config: 3\n", ["config: must be a path to a config file or a mapping of config keys, got 3"]),
+]
+
+
+@pytest.mark.parametrize("text, expected", LINES, ids=[str(i) for i in range(len(LINES))])
+def test_every_problem_of_a_sweep_file_is_its_own_exact_line(tmp_path, text, expected):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_sweep(f)
+    assert info.value.lines == [f"{f}: {line}" for line in expected]
+
+
+def test_a_file_of_points_alone_is_a_list_sweep(tmp_path):
+    """Fixed: a file with points: and no method: was taken for a plain config ('points: unknown key'), though a
+    points: list alone means method list."""
+    f = tmp_path / "s.yaml"
+    f.write_text("points: [{train.optimizer.lr: 0.1}, {}]\n")
+    spec = load_sweep(f)
+    assert spec.method == "list" and spec.points == [{"train.optimizer.lr": 0.1}, {}] and spec.n_trials == 2
