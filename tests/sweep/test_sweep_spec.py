@@ -401,3 +401,285 @@ def test_a_file_of_points_alone_is_a_list_sweep(tmp_path):
     f.write_text("points: [{train.optimizer.lr: 0.1}, {}]\n")
     spec = load_sweep(f)
     assert spec.method == "list" and spec.points == [{"train.optimizer.lr": 0.1}, {}] and spec.n_trials == 2
+
+
+SHORT = [
+    ("train.optimizer.lr", "-p train.optimizer.lr: expected KEY=VALUES, e.g. -p train.optimizer.lr=log:1e-4:1e-1 or "
+                           "-p model.activation=relu,elu"),
+    ("train.optimizer.lr= ", "-p train.optimizer.lr= : no values after '='"),
+    ("seed=1,2", "-p seed=1,2: seed is not a param: a sweep trains every point once per seed: list them under seeds: "
+                 "(e.g. seeds: [1, 2], or --seeds 1,2)"),
+    ("a..b=1", "-p a..b=1: the key must be a dotted config path such as train.optimizer.lr"),
+    ("train.optimizer.lr=log:a:b", "-p train.optimizer.lr=log:a:b: expected log:LOW:HIGH with numbers, e.g. "
+                                   "log:1e-4:1e-1"),
+    ("train.optimizer.lr=0:1:3.5", "-p train.optimizer.lr=0:1:3.5: num: the number of grid points must be a whole "
+                                   "number from 1 to 100,000, got 3.5"),
+    ("train.optimizer.lr=1:0", "-p train.optimizer.lr=1:0: low (1) must be below high (0)"),
+    ("train.optimizer.lr=relu,relu", "-p train.optimizer.lr=relu,relu: the value 'relu' is listed twice"),
+]
+
+
+@pytest.mark.parametrize("item, message", SHORT)
+def test_each_bad_short_param_is_its_own_line(tmp_path, item, message):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    with pytest.raises(ConfigError) as e:
+        load_sweep(tmp_path / "base.yaml", params=(item,))
+    assert e.value.lines == [message]
+
+
+def test_short_params_their_kinds_and_a_later_param_replaces_an_earlier_one(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    spec = load_sweep(tmp_path / "base.yaml", params=(
+        "train.epochs=intlog:1:100", "train.batch_size=logint:4:64:5", "model.hidden=[[4], [8]]",
+        "train.optimizer.lr=a=b", "train.optimizer.lr=0.001:0.1:3"), method="tpe")
+    p = {q.path: q.spec() for q in spec.params}
+    assert [q.where for q in spec.params] == ["-p"] * 4
+    assert p == {"train.epochs": {"low": 1, "high": 100, "log": True, "int": True},
+                 "train.batch_size": {"low": 4, "high": 64, "log": True, "int": True, "num": 5},
+                 "model.hidden": {"choices": [[4], [8]]},
+                 "train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": False, "int": False, "num": 3}}
+    assert spec.params[-1].grid_values() == [0.001, 0.0505, 0.1]
+    # four numbers are not a range: each is a choice
+    from nnlab.sweep.spec import _short_param
+
+    errors: list = []
+    assert _short_param("x.y=0.1:0.2:3:4", errors).choices == ["0.1:0.2:3:4"] and errors == []
+
+
+def test_a_mapping_of_params_in_the_sweep_files_form_replaces_the_files_own(tmp_path):
+    p = write(tmp_path, {"method": "grid", "params": {"model.activation": ["relu", "tanh"],
+                                                       "train.optimizer.lr": [0.1]}})
+    spec = load_sweep(p, params={"train.optimizer.lr": (0.01, 0.02)})
+    assert [(q.path, q.choices, q.where) for q in spec.params] == [
+        ("model.activation", ["relu", "tanh"], f"{p}: params"), ("train.optimizer.lr", [0.01, 0.02], f"{p}: params")]
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p, params={"train.optimizer.lr": {"low": 1}})
+    assert e.value.lines == [f"{p}: params: train.optimizer.lr: a range needs both low and high, e.g. {{low: 1.0e-4, "
+                             "high: 0.1, log: true}"]
+
+
+def test_command_line_values_win_over_the_file(tmp_path):
+    p = write(tmp_path, {"name": "f", "method": "grid", "metric": "val_acc", "seed": 1, "seeds": [0], "trials": 4,
+                         "prune": "median", "params": {"model.activation": ["relu", "tanh"]}})
+    spec = load_sweep(p, method="random", trials=3, seeds="3, 4,", metric="val_loss", prune="none", seed=7,
+                      name="zz", overrides=("train.epochs=40",))
+    assert (spec.name, spec.method, spec.trials, spec.seeds, spec.metric, spec.prune, spec.seed) == \
+        ("zz", "random", 3, [3, 4], "val_loss", None, 7)
+    assert spec.base["train"]["epochs"] == 40 and spec.base["name"] == "b"
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p, seeds="0,x")
+    assert e.value.lines == ["--seeds 0,x: expected whole numbers separated by commas, e.g. --seeds 0,1,2"]
+
+
+def test_prune_fills_in_its_defaults_and_a_warmup_of_a_tenth_of_the_epochs(tmp_path):
+    for epochs, warmup in ((30, 3), (5, 1), (100, 10)):
+        p = write(tmp_path, {"prune": "median", "params": {"model.activation": ["relu", "tanh"]}})
+        spec = load_sweep(p, overrides=(f"train.epochs={epochs}",))
+        assert spec.prune == {"rule": "median", "startup": 5, "warmup": warmup}
+    spec = load_sweep(write(tmp_path, {"prune": {"startup": 2, "warmup": None},
+                                       "params": {"model.activation": ["relu"]}}))
+    assert spec.prune == {"rule": "median", "startup": 2, "warmup": 1}  # BASE trains 3 epochs: 3 // 10, at least 1
+    spec = load_sweep(write(tmp_path, {"prune": {"rule": "median", "warmup": 0},
+                                       "params": {"model.activation": ["relu"]}}))
+    assert spec.prune == {"rule": "median", "startup": 5, "warmup": 0}
+
+
+def test_grid_values_rounding_and_the_number_of_points():
+    from nnlab.sweep.spec import distinct_round, round_significant
+
+    assert Param("x", low=0.1, high=0.3, num=2).grid_values() == [0.1, 0.3]
+    assert Param("x", low=2.0, high=3.0, num=1).grid_values() == [2.0]
+    assert Param("x", low=1, high=3, int=True, num=5).grid_values() == [1, 2, 3]  # repeats dropped
+    assert Param("x", choices=["a", "b"]).grid_values() == ["a", "b"]
+    with pytest.raises(ValueError, match="^a range needs num for a grid$"):
+        Param("x", low=0.1, high=0.3).grid_values()
+    # 4 significant digits, or as many more as keep the points distinct and inside [low, high]
+    assert distinct_round([0.010001, 0.010002, 0.010003, 0.010004], 0.010001, 0.010004) == \
+        [0.010001, 0.010002, 0.010003, 0.010004]
+    third = distinct_round([1 / 3, 2 / 3], 1 / 3, 2 / 3)
+    assert all(1 / 3 <= p <= 2 / 3 for p in third) and third == [1 / 3, 2 / 3]
+    assert [round_significant(v) for v in (0.123456, -1234567.0, 0.0, 1.0)] == [0.1235, -1235000.0, 0.0, 1.0]
+    assert round_significant(math.inf) == math.inf and round_significant(0.123456, 2) == 0.12
+
+
+def test_a_random_draw_of_choices_is_a_copy_and_an_int_log_range_covers_its_ends():
+    choices = [[1], [2]]
+    p = Param("x", choices=choices)
+    draws = [p.sample(np.random.default_rng(s)) for s in range(20)]
+    assert {d[0] for d in draws} == {1, 2}
+    draws[0].append(9)
+    assert choices == [[1], [2]]  # the param's own lists are never handed out
+    q = Param("x", low=1, high=4, int=True, log=True)
+    rng = np.random.default_rng(0)
+    got = [q.sample(rng) for _ in range(400)]
+    assert set(got) == {1, 2, 3, 4} and all(type(v) is int for v in got)
+    # log-uniform over [1, 5): P(1) = log 2 / log 5 = 0.43, P(4) = log(5/4) / log 5 = 0.14
+    assert abs(got.count(1) / 400 - math.log(2) / math.log(5)) < 0.08
+    assert abs(got.count(4) / 400 - math.log(5 / 4) / math.log(5)) < 0.06
+    r = Param("x", low=0.5, high=0.6)
+    got = [r.sample(rng) for _ in range(50)]
+    assert all(0.5 <= v <= 0.6 and v == float(f"{v:.4g}") for v in got) and len(set(got)) > 40
+
+
+def test_what_sweep_yaml_holds_and_a_runs_tags(tmp_path):
+    p = write(tmp_path, {"name": "sw", "method": "grid", "metric": "val_loss", "seeds": [3, 5], "prune": "median",
+                         "params": {"model.activation": ["relu", "tanh"],
+                                    "train.optimizer.lr": {"low": 0.01, "high": 0.1, "log": True, "num": 2}}})
+    spec = load_sweep(p)
+    d = spec.as_dict()
+    assert list(d) == ["name", "method", "metric", "direction", "trials", "seeds", "seed", "prune", "params", "config"]
+    assert (d["name"], d["method"], d["metric"], d["direction"], d["trials"], d["seeds"], d["seed"], d["prune"]) == \
+        ("sw", "grid", "val_loss", "minimize", 4, [3, 5], 0, {"rule": "median", "startup": 5, "warmup": 1})
+    assert d["params"] == {"model.activation": {"choices": ["relu", "tanh"]},
+                           "train.optimizer.lr": {"low": 0.01, "high": 0.1, "log": True, "int": False, "num": 2}}
+    assert d["config"] == spec.base and d["config"]["train"]["epochs"] == 3
+    d["params"]["model.activation"]["choices"].append("elu")
+    d["prune"]["startup"] = 1
+    assert spec.params[0].choices == ["relu", "tanh"] and spec.prune["startup"] == 5  # copies
+    text = spec.dump()
+    assert text.startswith("# nnlab sweep 'sw', resolved: the params, the search and the whole base config.\n"
+                           "# Resume with: nnlab sweep --resume <this folder>\n")
+    assert yaml.safe_load(text) == spec.as_dict()
+    # lower is better for a loss: a diverged run scores +inf; higher for an accuracy: it scores 0
+    assert spec.better(0.1, 0.2) and not spec.better(0.2, 0.1) and spec.worst == math.inf
+    acc = load_sweep(write(tmp_path, {"params": {"model.activation": ["relu"]}}))
+    assert acc.better(0.2, 0.1) and not acc.better(0.1, 0.2) and acc.worst == 0.0 and acc.direction == "maximize"
+    assert spec.run_label(7, 5) == "sw-t007" and spec.run_label(123, 3) == "sw-t123"
+
+    class Trial:
+        number, params = 7, {"model.activation": "tanh"}
+    spec.tags_extra = {"outer": {"a": 1}}
+    tags = spec.tags(Trial, 5)
+    assert tags == {"outer": {"a": 1}, "sweep": {"name": "sw", "trial": 7, "seed": 5, "metric": "val_loss",
+                                                  "params": {"model.activation": "tanh"}}}
+    tags["outer"]["a"] = 2
+    assert spec.tags_extra == {"outer": {"a": 1}}
+    # the members of an ensemble: named and tagged by their seed's index
+    spec.role, spec.tags_extra = "members", {"ensemble_member": {"of": "ens"}}
+    assert spec.run_label(0, 5) == "sw-m1" and spec.tags(None, 5) == {"ensemble_member": {"of": "ens", "index": 1}}
+    assert spec.tags_extra == {"ensemble_member": {"of": "ens"}}
+    d = spec.as_dict()
+    assert (d["role"], d["tags"]) == ("members", {"ensemble_member": {"of": "ens"}})
+
+
+def test_a_sweep_too_big_or_named_too_long_for_its_run_folders_is_refused(tmp_path):
+    p = write(tmp_path, {"name": "n" * 195, "method": "grid", "params": {"model.activation": ["relu", "tanh"]}})
+    assert load_sweep(p).run_label(1, 0) == "n" * 195 + "-t001"  # 200 characters: the most a run name may have
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, {"name": "n" * 196, "method": "grid",
+                                    "params": {"model.activation": ["relu", "tanh"]}}))
+    assert e.value.lines == [f"{tmp_path / 's.yaml'}: name: at most 195 characters for a sweep of 2 trials (its runs "
+                             f"are named nnnnnnnnnnnn...nnn-t001), got 196"]
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, {"method": "random", "trials": 50_001, "seeds": [0, 1],
+                                    "params": {"model.activation": ["relu", "tanh"]}}))
+    assert e.value.lines == [f"{tmp_path / 's.yaml'}: 50001 points x 2 seeds = 100002 runs; at most 100000"]
+    assert load_sweep(write(tmp_path, {"method": "random", "trials": 50_000, "seeds": [0, 1],
+                                       "params": {"model.activation": ["relu", "tanh"]}})).n_trials == 50_000
+
+
+def test_point_mapping_keeps_the_rate_the_points_own_options_and_the_data_sections_keys():
+    from nnlab.config.schema import validate
+
+    base = validate({"name": "x", "data": {"name": "spiral", "n_samples": 200, "val_fraction": 0.2},
+                     "train": {"optimizer": {"name": "sgd", "lr": 0.001}}}).as_dict()
+    # sgd -> momentum: sgd's lr equals its default 0.001 but the rate is always kept; sgd's own momentum 0 is
+    # dropped for momentum's 0.9 unless the point sets it; nesterov and form: only what momentum accepts
+    raw = point_mapping(base, {"train.optimizer.name": "momentum"})
+    assert raw["train"]["optimizer"] == {"name": "momentum", "lr": 0.001}
+    raw = point_mapping(base, {"train.optimizer.name": "momentum", "train.optimizer.momentum": 0.0})
+    assert raw["train"]["optimizer"] == {"name": "momentum", "lr": 0.001, "momentum": 0.0}
+    # the same component again: nothing is dropped
+    assert point_mapping(base, {"train.optimizer.name": "sgd"})["train"]["optimizer"] == base["train"]["optimizer"]
+    # a data set switch keeps val_fraction, preprocess, augment and drops the old loader's options it filled in
+    raw = point_mapping(base, {"data.name": "blobs"})
+    assert raw["data"] == {"name": "blobs", "val_fraction": 0.2, "preprocess": base["data"]["preprocess"],
+                           "augment": None, "n_samples": 200}
+    # an unknown name is left for validation to report, and the next switch is still made
+    raw = point_mapping(base, {"train.schedule.name": "cosinus", "train.optimizer.name": "adam"})
+    assert raw["train"]["schedule"]["name"] == "cosinus" and raw["train"]["optimizer"] == {"name": "adam", "lr": 0.001}
+    # the values are copied in, and a key through a number is one line naming the param
+    values = {"model.hidden": [4, 4]}
+    raw = point_mapping(base, values)
+    raw["model"]["hidden"].append(1)
+    assert values == {"model.hidden": [4, 4]} and base["model"]["hidden"] == [100, 100]
+    with pytest.raises(ConfigError) as e:
+        point_mapping(base, {"train.epochs.x": 1})
+    assert e.value.lines == ["params: train.epochs.x: 'train.epochs' is 100, not a mapping with keys"]
+
+
+def test_a_list_sweeps_params_are_each_keys_distinct_values_in_order(tmp_path):
+    spec = load_sweep(write(tmp_path, {"points": [{"train.optimizer.lr": 0.1, "model.hidden": [4]},
+                                                  {"train.optimizer.lr": 1}, {"model.hidden": [4]},
+                                                  {"train.optimizer.lr": 0.1}]}))
+    # 1 and 1.0 would be one value to ==; they are two settings (an int and a float)
+    assert [(p.path, p.choices) for p in spec.params] == [("train.optimizer.lr", [0.1, 1]), ("model.hidden", [[4]])]
+    assert spec.params[0].where == f"{tmp_path / 's.yaml'}: points"
+    assert spec.points == [{"train.optimizer.lr": 0.1, "model.hidden": [4]}, {"train.optimizer.lr": 1},
+                           {"model.hidden": [4]}, {"train.optimizer.lr": 0.1}]
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, {"points": [{"model.hidden": [4], "a..b": 1}, {"seed": 1}]}))
+    assert e.value.lines == [f"{tmp_path / 's.yaml'}: points: point 1: the key must be a dotted config path such as "
+                             "train.optimizer.lr", f"{tmp_path / 's.yaml'}: points: point 2: seed: a sweep trains "
+                             "every point once per seed: list them under seeds: (e.g. seeds: [1, 2], or --seeds 1,2)"]
+
+
+def test_the_base_config_a_file_a_mapping_or_a_mapping_that_extends_a_file(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    params = {"params": {"model.activation": ["relu"]}}
+    f = sub / "s.yaml"
+    f.write_text(yaml.safe_dump({"config": {"extends": "../base.yaml", "train": {"epochs": 7}}, **params}))
+    spec = load_sweep(f)
+    assert spec.base["train"]["epochs"] == 7 and spec.base["data"]["name"] == "spiral" and spec.base["name"] == "b"
+    f.write_text(yaml.safe_dump({"config": {"train": {"epochs": 7}}, **params}))
+    assert load_sweep(f).base["name"] == "s"  # named after the sweep file when the config is not
+    f.write_text(yaml.safe_dump(params))
+    assert load_sweep(f).base["name"] == "s" and load_sweep(f).base["train"]["epochs"] == 100
+    f.write_text(yaml.safe_dump({"config": "../base.yaml", "name": "sw", **params}))
+    spec = load_sweep(f)
+    assert spec.base["name"] == "b" and spec.name == "sw" and spec.base["train"]["epochs"] == 3
+    (tmp_path / "nameless.yaml").write_text("train: {epochs: 2}\n")
+    f.write_text(yaml.safe_dump({"config": "../nameless.yaml", **params}))
+    assert load_sweep(f).base["name"] == "s" and load_sweep(f).name == "s"
+    (tmp_path / "bad.yaml").write_text("train: [1\n")
+    for config in ("../bad.yaml", {"extends": "../bad.yaml"}):
+        f.write_text(yaml.safe_dump({"config": config, **params}))
+        with pytest.raises(ConfigError) as e:
+            load_sweep(f)
+        assert len(e.value.lines) == 1 and e.value.lines[0].startswith(f"{tmp_path / 'bad.yaml'}:2: ")
+    f.write_text(yaml.safe_dump({"config": "../none.yaml", **params}))
+    with pytest.raises(ConfigError) as e:
+        load_sweep(f)
+    assert e.value.lines == [f"{f}: config: file not found: {sub / '../none.yaml'}"]
+
+
+def test_a_grid_or_list_sweep_notes_that_it_ignores_trials(tmp_path):
+    spec = load_sweep(write(tmp_path, {"trials": 5, "params": {"model.activation": ["relu", "tanh"]}}))
+    assert spec.method == "grid" and spec.notes == [f"{tmp_path / 's.yaml'}: trials: 5 is not used by a grid sweep, "
+                                                    "which runs every point once"]
+    spec = load_sweep(write(tmp_path, {"trials": 5, "points": [{"model.activation": "relu"}]}))
+    assert spec.notes == [f"{tmp_path / 's.yaml'}: trials: 5 is not used by a list sweep, which runs every point once"]
+    spec = load_sweep(write(tmp_path, {"trials": 5, "method": "random", "params": {"model.activation": ["relu"]}}))
+    assert spec.notes == [] and spec.trials == 5 and spec.n_trials == 5
+    spec = load_sweep(write(tmp_path, {"method": "tpe", "params": {"model.activation": ["relu"]}}))
+    assert spec.trials == 20 and spec.seeds == [0]  # the defaults: 20 trials, the base config's seed
+    spec = load_sweep(write(tmp_path, {"method": "random", "params": {"model.activation": ["relu"]}}),
+                      overrides=("seed=4",))
+    assert spec.seeds == [4] and spec.seed == 0
+    # a range without num: random search; with num, or choices only: a grid
+    assert load_sweep(write(tmp_path, {"params": {"train.optimizer.lr": {"low": 0.1, "high": 0.2}}})).method == "random"
+    assert load_sweep(write(tmp_path, {"params": {"train.optimizer.lr": {"low": 0.1, "high": 0.2, "num": 2},
+                                                  "model.activation": ["relu"]}})).method == "grid"
+
+
+def test_at_most_ten_invalid_points_are_listed(tmp_path):
+    points = [{"train.optimizer.lr": -0.1 * (i + 1)} for i in range(12)]
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, {"points": points}))
+    assert len(e.value.lines) == 10
+    with pytest.raises(ConfigError) as e:  # a grid: each value alone first, one line each
+        load_sweep(write(tmp_path, {"params": {"train.optimizer.lr": [-0.1 * (i + 1) for i in range(12)],
+                                               "model.activation": ["relu"]}}))
+    assert len(e.value.lines) == 12
