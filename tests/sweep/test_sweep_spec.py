@@ -683,3 +683,31 @@ def test_at_most_ten_invalid_points_are_listed(tmp_path):
         load_sweep(write(tmp_path, {"params": {"train.optimizer.lr": [-0.1 * (i + 1) for i in range(12)],
                                                "model.activation": ["relu"]}}))
     assert len(e.value.lines) == 12
+
+
+def test_a_value_invalid_with_the_base_alone_is_fine_when_another_params_value_makes_it_valid(tmp_path):
+    """lbfgs needs batch_size full: with the base's 100 alone it is invalid, with the batch_size param's 'full' it is
+    not.  TPE's points are unknown in advance, so every combination of choices is tried; the first one tried
+    (batch 32) and its repeat must not end the search."""
+    params = {"train.batch_size": [32, "full"], "train.optimizer.name": ["adam", "lbfgs"]}
+    spec = load_sweep(write(tmp_path, {"method": "tpe", "params": params}), overrides=("train.batch_size=100",))
+    assert [p.path for p in spec.params] == list(params)
+    # a grid plans its points: the invalid combination (32, lbfgs) is then one line naming that point
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write(tmp_path, {"method": "grid", "params": params}), overrides=("train.batch_size=100",))
+    assert len(e.value.lines) == 1
+    assert e.value.lines[0].startswith(f"{tmp_path / 's.yaml'}: params (train.batch_size=32, "
+                                       "train.optimizer.name=lbfgs): train.batch_size: lbfgs needs batch_size: full")
+
+
+def test_at_most_ten_invalid_planned_points_are_listed(tmp_path):
+    # batch norm and batch size 1 are each valid alone, never together: every one of the 12 points is invalid
+    p = write(tmp_path, {"params": {"model.batch_norm": [True], "train.batch_size": [1],
+                                    "train.epochs": list(range(1, 13))}})
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p)
+    assert len(e.value.lines) == 10 and e.value.lines[0] == (
+        f"{p}: params (model.batch_norm=true, train.batch_size=1, train.epochs=1): train.batch_size: batch "
+        "normalization needs batches of at least 2 rows (a single row's variance is 0), got 1; raise batch_size or "
+        "set model.batch_norm: false")
+    assert Param("x", choices=[1]).label([0.5, "a"]) == value_text([0.5, "a"])
