@@ -297,6 +297,13 @@ def test_a_contrast_subtracts_gains_and_a_value_that_never_came_is_the_sign_test
     _, out = judge([c], vals, SEEDS[:5])
     h = out[0].hypotheses[0]
     assert h.text == "epochs: the gain of a1 over a0 exceeds that of b1 over b0"
+    # all finite, in points: the t-interval of (a1 - a0) - (b1 - b0)
+    base = [0.5, 0.6, 0.7]
+    _, out = judge([check("contrast", gain=["a1", "a0"], exceeds=["b1", "b0"])],
+                   values(a1=[0.53, 0.64, 0.72], a0=base, b1=base, b0=base), SEEDS[:3])
+    m, lo, hi, p = t_line([0.03, 0.04, 0.02])
+    assert out[0].hypotheses[0].detail == (f"mean difference {g4(100 * m)} points, 95% CI [{g4(100 * lo)}, "
+                                           f"{g4(100 * hi)}], p = {p:.3f}".rstrip("0"))
     # differences (lower better, so b-side minus a-side): -inf, -1, +1, +3: 2 favour a1, 2 the other way
     assert h.detail.startswith("2 of 4 seeds favour a1, 2 the other way, 0 tied")
 
@@ -323,6 +330,18 @@ def test_an_equivalence_line_in_full_both_ways_and_its_note():
     # a spread no number of seeds could beat: no count is promised
     _, out = judge([check("same", same=["a", "b"], within=1e-5, percent=False)], values(a=a, b=b), SEEDS[:3])
     assert out[0].hypotheses[0].note.endswith("±" + g4(half, False) + " wide")
+    # 'same' keeps the metric's direction: a - b when higher is better
+    _, out = judge([check("same", same=["a", "b"], within=0.05)], values(a=[0.52, 0.53, 0.51], b=[0.5, 0.5, 0.5]),
+                   SEEDS[:3])
+    assert out[0].hypotheses[0].detail.startswith("mean difference +2 points, 90% CI [")
+    # higher is better: a - b; in points, the range and the text too
+    _, out = judge([check("gain_near", gain=["a", "b"], near=0.05, within=0.02)],
+                   values(a=[0.56, 0.55, 0.55], b=[0.5, 0.5, 0.51]), SEEDS[:3])
+    d = np.array([0.06, 0.05, 0.04])
+    _, lo, hi, _ = t_line(d, level=0.90)
+    assert out[0].hypotheses[0].line().startswith(
+        f"test_acc: a better than b by 5 ± 2 points: mean difference {g4(100 * d.mean())} points, 90% CI "
+        f"[{g4(100 * lo)}, {g4(100 * hi)}] against [+3, +7]")
     # lower is better: the difference is b - a, so a range that is not symmetric shows which side is which
     c = check("gain_near", percent=False, higher=False, gain=["a", "b"], near=0.05, within=0.2)
     _, out = judge([c], values(a=[1.0, 1.2, 1.1], b=[1.2, 1.3, 1.3]), SEEDS[:3])
