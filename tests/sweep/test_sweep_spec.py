@@ -711,3 +711,32 @@ def test_at_most_ten_invalid_planned_points_are_listed(tmp_path):
         "normalization needs batches of at least 2 rows (a single row's variance is 0), got 1; raise batch_size or "
         "set model.batch_norm: false")
     assert Param("x", choices=[1]).label([0.5, "a"]) == value_text([0.5, "a"])
+
+
+@pytest.mark.parametrize("keys, expected", [
+    *[({k: 1}, True) for k in ("params", "points", "method", "config", "seeds", "trials", "prune")],
+    *[({"params": 1, k: 1}, False) for k in ("data", "model", "train", "extends", "dtype")],
+    ({"name": 1, "seed": 1, "metric": 1, "test": 1}, False), ({}, False)])
+def test_what_makes_a_file_a_sweep_file(keys, expected):
+    from nnlab.sweep.spec import is_sweep_file
+
+    assert is_sweep_file(keys) is expected
+
+
+def test_the_members_of_an_ensemble_are_a_sweep_of_one_point_with_its_own_role_and_tags():
+    from nnlab.sweep.spec import build_spec
+
+    settings = {"name": "ens", "method": "grid", "seeds": [4, 5, 6], "role": "members",
+                "tags": {"ensemble_member": {"of": "folder"}}, "test": "all"}
+    spec = build_spec(settings, dict(BASE), [], "c.yaml")
+    assert (spec.role, spec.tags_extra, spec.test, spec.seeds, spec.n_trials, spec.source, spec.metric) == \
+        ("members", {"ensemble_member": {"of": "folder"}}, "all", [4, 5, 6], 1, "c.yaml", "val_acc")
+    assert spec.run_label(0, 6) == "ens-m2" and spec.tags(None, 4) == {"ensemble_member": {"of": "folder",
+                                                                                         "index": 0}}
+    spec.tags_extra = {}
+    assert spec.tags(None, 5) == {"ensemble_member": {"index": 1}}
+    with pytest.raises(ConfigError) as e:
+        build_spec({**settings, "role": "leader"}, dict(BASE), [], "c.yaml")
+    assert e.value.lines == ["c.yaml: role: must be sweep or members, got 'leader'"]
+    spec = build_spec({"points": [{"model.activation": "tanh"}]}, dict(BASE), [], "c.yaml")
+    assert (spec.role, spec.tags_extra, spec.test, spec.method) == ("sweep", {}, "best", "list")
