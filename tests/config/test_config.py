@@ -585,3 +585,41 @@ def test_overrides_their_messages_and_data_path():
     assert out["c"] is not inner and type(out["a"][0]) is float
     x = {"k": [1]}
     assert plain(x)["k"] is not x["k"] and plain(np.str_("s")) == "s"
+
+
+def test_more_edges_of_validate_and_the_overrides():
+    from collections import deque
+
+    import numpy as np
+
+    from nnlab.config.schema import component_defaults, plain, run_name_problem
+
+    # a section that is not a mapping is one line, never a crash in the later checks
+    for sec in ("data", "train"):
+        with pytest.raises(ConfigError) as info:
+            validate({sec: 3}, source="c")
+        assert info.value.lines == [f"c: {sec}: must be a mapping of keys, got 3"]
+    # a bad plain value whose message holds a colon still lets the components be checked
+    with pytest.raises(ConfigError) as info:
+        validate({"model": {"hidden": "a: b", "activation": "rleu"}}, source="c")
+    assert len(info.value.lines) == 2 and info.value.lines[1].startswith("c: model.activation: unknown activation")
+    # the model's rules reach the optimizer's: lbfgs and dropout
+    with pytest.raises(ConfigError) as info:
+        validate({"model": {"dropout": 0.2}, "train": {"optimizer": "lbfgs", "batch_size": "full"}}, source="c")
+    assert info.value.lines[0].startswith("c: model.dropout: lbfgs needs a deterministic loss")
+    # the component defaults a --set starts from (only untyped keys whose default names a component)
+    assert component_defaults() == {"data.preprocess": "standardize", "model.activation": "relu",
+                                    "model.init": "he_normal", "train.optimizer": {"name": "adam", "lr": 0.001},
+                                    "train.schedule": "constant"}
+    raw: dict = {}
+    apply_override(raw, "train.batch_size.x=1")
+    assert raw == {"train": {"batch_size": {"x": 1}}}
+    with pytest.raises(ConfigError) as info:
+        apply_override({}, "a.b=[1")
+    assert info.value.lines[0].startswith("--set a.b=[1")
+    assert run_name_problem("ABC_x-1.2+3") is None and run_name_problem("a" * 200) is None
+    assert run_name_problem("a" * 201) == ("must be at most 200 characters (it names the run folder), got 201: "
+                                           "aaaaaaaaaaaaaaaaaaaa...")
+    assert plain(np.bool_(True)) is True and plain([np.int32(3)]) == [3]
+    inner = [1]
+    assert plain(deque([inner]))[0] is not inner  # anything else is deep-copied
