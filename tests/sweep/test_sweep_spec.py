@@ -303,6 +303,10 @@ LR2 = "params: {train.optimizer.lr: [0.1, 0.01]}\n"
 LR = "params: {train.optimizer.lr: "
 LINES = [
     (LR2 + "prune: 3\n", ["prune: must be median, null, or {rule: median, startup: 5, warmup: 10}, got 3"]),
+    (LR2 + "prune: true\n", ["prune: must be median, null, or {rule: median, startup: 5, warmup: 10}, got true"]),
+    (LR2 + "prune: {warmup: null, startup: 0}\n", ["prune: startup: must be a whole number >= 1, got 0"]),
+    (LR2 + "prune: median\nconfig: {train: {epochs: 0}}\n",
+     ["config: train.epochs: must be greater than 0, got 0"]),
     (LR2 + "prune: {rule: median, startp: 2}\n",
      ["prune: startp: unknown key 'startp'; choose from rule, startup, warmup (did you mean 'startup'?)"]),
     (LR2 + "prune: medain\n", ["prune: unknown rule 'medain'; choose from median (did you mean 'median'?)"]),
@@ -416,6 +420,8 @@ SHORT = [
                                    "number from 1 to 100,000, got 3.5"),
     ("train.optimizer.lr=1:0", "-p train.optimizer.lr=1:0: low (1) must be below high (0)"),
     ("train.optimizer.lr=relu,relu", "-p train.optimizer.lr=relu,relu: the value 'relu' is listed twice"),
+    ("train.optimizer.lr=[1", "-p train.optimizer.lr=[1:1: expected ',' or ']', but got '<stream end>'"),
+    ("model.activation=relu,[x", "-p model.activation=relu,[x:1: expected ',' or ']', but got '<stream end>'"),
 ]
 
 
@@ -475,7 +481,12 @@ def test_prune_fills_in_its_defaults_and_a_warmup_of_a_tenth_of_the_epochs(tmp_p
     for epochs, warmup in ((30, 3), (5, 1), (100, 10)):
         p = write(tmp_path, {"prune": "median", "params": {"model.activation": ["relu", "tanh"]}})
         spec = load_sweep(p, overrides=(f"train.epochs={epochs}",))
-        assert spec.prune == {"rule": "median", "startup": 5, "warmup": warmup}
+        assert spec.prune == {"rule": "median", "startup": 5, "warmup": warmup} and type(spec.prune["warmup"]) is int
+    p = write(tmp_path, {"params": {"model.activation": ["relu", "tanh"]}})
+    assert load_sweep(p).prune is None and load_sweep(p, prune="median").prune == {"rule": "median", "startup": 5,
+                                                                                   "warmup": 1}
+    assert load_sweep(write(tmp_path, {"prune": {"startup": 1}, "params": {"model.activation": ["relu"]}})).prune == \
+        {"rule": "median", "startup": 1, "warmup": 1}
     spec = load_sweep(write(tmp_path, {"prune": {"startup": 2, "warmup": None},
                                        "params": {"model.activation": ["relu"]}}))
     assert spec.prune == {"rule": "median", "startup": 2, "warmup": 1}  # BASE trains 3 epochs: 3 // 10, at least 1
@@ -503,12 +514,15 @@ def test_grid_values_rounding_and_the_number_of_points():
 
 
 def test_a_random_draw_of_choices_is_a_copy_and_an_int_log_range_covers_its_ends():
-    choices = [[1], [2]]
+    choices = [[[1]], [[2]]]
     p = Param("x", choices=choices)
     draws = [p.sample(np.random.default_rng(s)) for s in range(20)]
-    assert {d[0] for d in draws} == {1, 2}
-    draws[0].append(9)
-    assert choices == [[1], [2]]  # the param's own lists are never handed out
+    assert {d[0][0] for d in draws} == {1, 2}
+    draws[0][0].append(9)
+    assert choices == [[[1]], [[2]]]  # the param's own lists are never handed out, nor lists inside them
+    spec = p.spec()
+    spec["choices"][0][0].append(9)
+    assert choices == [[[1]], [[2]]]
     q = Param("x", low=1, high=4, int=True, log=True)
     rng = np.random.default_rng(0)
     got = [q.sample(rng) for _ in range(400)]
@@ -535,11 +549,18 @@ def test_what_sweep_yaml_holds_and_a_runs_tags(tmp_path):
     assert d["config"] == spec.base and d["config"]["train"]["epochs"] == 3
     d["params"]["model.activation"]["choices"].append("elu")
     d["prune"]["startup"] = 1
+    d["config"]["train"]["epochs"] = 99
     assert spec.params[0].choices == ["relu", "tanh"] and spec.prune["startup"] == 5  # copies
+    assert spec.base["train"]["epochs"] == 3 and not spec.better(0.5, 0.5)
     text = spec.dump()
     assert text.startswith("# nnlab sweep 'sw', resolved: the params, the search and the whole base config.\n"
                            "# Resume with: nnlab sweep --resume <this folder>\n")
     assert yaml.safe_load(text) == spec.as_dict()
+    # in order, leaf lists and mappings inline, wrapped at 100 characters (not YAML's 80): the optimizer's
+    # options stay on one line
+    assert text.splitlines()[2] == "name: sw" and "    choices: [relu, tanh]" in text.splitlines()
+    assert "    optimizer: {name: adam, lr: 0.01, beta1: 0.8, beta2: 0.999, eps: 1.0e-08, amsgrad: false, " \
+           "bias_correction: true}" in text.splitlines()
     # lower is better for a loss: a diverged run scores +inf; higher for an accuracy: it scores 0
     assert spec.better(0.1, 0.2) and not spec.better(0.2, 0.1) and spec.worst == math.inf
     acc = load_sweep(write(tmp_path, {"params": {"model.activation": ["relu"]}}))
@@ -555,11 +576,16 @@ def test_what_sweep_yaml_holds_and_a_runs_tags(tmp_path):
     tags["outer"]["a"] = 2
     assert spec.tags_extra == {"outer": {"a": 1}}
     # the members of an ensemble: named and tagged by their seed's index
-    spec.role, spec.tags_extra = "members", {"ensemble_member": {"of": "ens"}}
-    assert spec.run_label(0, 5) == "sw-m1" and spec.tags(None, 5) == {"ensemble_member": {"of": "ens", "index": 1}}
-    assert spec.tags_extra == {"ensemble_member": {"of": "ens"}}
+    spec.role, spec.tags_extra = "members", {"ensemble_member": {"of": "ens"}, "outer": {"a": 1}}
+    tags = spec.tags(None, 5)
+    assert spec.run_label(0, 5) == "sw-m1" and tags == {"ensemble_member": {"of": "ens", "index": 1},
+                                                        "outer": {"a": 1}}
+    tags["outer"]["a"] = 2
+    assert spec.tags_extra == {"ensemble_member": {"of": "ens"}, "outer": {"a": 1}}
     d = spec.as_dict()
-    assert (d["role"], d["tags"]) == ("members", {"ensemble_member": {"of": "ens"}})
+    assert (d["role"], d["tags"]) == ("members", {"ensemble_member": {"of": "ens"}, "outer": {"a": 1}})
+    d["tags"]["outer"]["a"] = 3
+    assert spec.tags_extra["outer"] == {"a": 1}
 
 
 def test_a_sweep_too_big_or_named_too_long_for_its_run_folders_is_refused(tmp_path):
@@ -599,10 +625,12 @@ def test_point_mapping_keeps_the_rate_the_points_own_options_and_the_data_sectio
     raw = point_mapping(base, {"train.schedule.name": "cosinus", "train.optimizer.name": "adam"})
     assert raw["train"]["schedule"]["name"] == "cosinus" and raw["train"]["optimizer"] == {"name": "adam", "lr": 0.001}
     # the values are copied in, and a key through a number is one line naming the param
-    values = {"model.hidden": [4, 4]}
+    values = {"model.hidden": [[4], 4]}
     raw = point_mapping(base, values)
-    raw["model"]["hidden"].append(1)
-    assert values == {"model.hidden": [4, 4]} and base["model"]["hidden"] == [100, 100]
+    raw["model"]["hidden"][0].append(1)
+    assert values == {"model.hidden": [[4], 4]} and base["model"]["hidden"] == [100, 100]
+    # a .name of a key that names no component is set as it is (validation has the last word)
+    assert point_mapping(base, {"model.name": "x"})["model"]["name"] == "x"
     with pytest.raises(ConfigError) as e:
         point_mapping(base, {"train.epochs.x": 1})
     assert e.value.lines == ["params: train.epochs.x: 'train.epochs' is 100, not a mapping with keys"]
@@ -740,3 +768,39 @@ def test_the_members_of_an_ensemble_are_a_sweep_of_one_point_with_its_own_role_a
     assert e.value.lines == ["c.yaml: role: must be sweep or members, got 'leader'"]
     spec = build_spec({"points": [{"model.activation": "tanh"}]}, dict(BASE), [], "c.yaml")
     assert (spec.role, spec.tags_extra, spec.test, spec.method) == ("sweep", {}, "best", "list")
+
+
+def test_the_smallest_and_largest_accepted_values(tmp_path):
+    from nnlab.sweep.spec import points_from
+
+    p = write(tmp_path, {"method": "random", "trials": 1, "seeds": list(range(1000)),
+                         "params": {"train.epochs": 5, "model.activation": {"choices": ["relu"]},
+                                    "train.optimizer.lr": {"low": 0.1, "high": 0.2, "num": 1}}})
+    spec = load_sweep(p)
+    assert spec.trials == 1 and len(spec.seeds) == 1000
+    assert [(q.path, q.spec()) for q in spec.params] == [
+        ("train.epochs", {"choices": [5]}), ("model.activation", {"choices": ["relu"]}),
+        ("train.optimizer.lr", {"low": 0.1, "high": 0.2, "log": False, "int": False, "num": 1})]
+    # a list of just the base config: no params to show, nothing to complain of
+    spec = load_sweep(write(tmp_path, {"points": [{}]}))
+    assert spec.params == [] and spec.n_trials == 1
+    # the short form names the base config after its file
+    (tmp_path / "nameless.yaml").write_text("train: {epochs: 2}\n")
+    spec = load_sweep(tmp_path / "nameless.yaml", params=("model.activation=relu,tanh",))
+    assert spec.base["name"] == "nameless" and spec.name == "nameless"
+    errors: list = []
+    assert points_from([{}] * 100_001, "p", errors) == (None, []) and errors == ["p: points: 100001 points; at most 100000"]
+
+
+def test_a_random_sweeps_drawn_points_are_checked_before_anything_runs(tmp_path):
+    p = write(tmp_path, {"method": "random", "trials": 3, "params": {"model.batch_norm": [True],
+                                                                   "train.batch_size": [1]}})
+    with pytest.raises(ConfigError) as e:
+        load_sweep(p)
+    assert e.value.lines[0].startswith(f"{p}: params (model.batch_norm=true, train.batch_size=1): ")
+
+
+@pytest.mark.slow
+def test_a_grid_of_the_most_points_a_range_may_have(tmp_path):
+    spec = load_sweep(write(tmp_path, {"params": {"train.optimizer.lr": {"low": 0.1, "high": 0.2, "num": 100_000}}}))
+    assert spec.n_trials == 100_000
