@@ -464,7 +464,7 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize("raw, lines", RULES, ids=[str(i) for i in range(len(RULES))])
+@pytest.mark.parametrize("raw, lines", RULES, ids=[repr(raw)[:60] for raw, _ in RULES])  # ids that stay put
 def test_every_rule_of_validate_is_its_own_exact_line(raw, lines):
     with pytest.raises(ConfigError) as info:
         validate(raw, source="c")

@@ -389,7 +389,7 @@ LINES = [
 ]
 
 
-@pytest.mark.parametrize("text, expected", LINES, ids=[str(i) for i in range(len(LINES))])
+@pytest.mark.parametrize("text, expected", LINES, ids=[text[:60] for text, _ in LINES])  # ids that stay put
 def test_every_problem_of_a_sweep_file_is_its_own_exact_line(tmp_path, text, expected):
     f = tmp_path / "s.yaml"
     f.write_text(text)
@@ -565,6 +565,7 @@ def test_what_sweep_yaml_holds_and_a_runs_tags(tmp_path):
     assert spec.better(0.1, 0.2) and not spec.better(0.2, 0.1) and spec.worst == math.inf
     acc = load_sweep(write(tmp_path, {"params": {"model.activation": ["relu"]}}))
     assert acc.better(0.2, 0.1) and not acc.better(0.1, 0.2) and acc.worst == 0.0 and acc.direction == "maximize"
+    assert not acc.better(0.5, 0.5)  # a tie is not better
     assert spec.run_label(7, 5) == "sw-t007" and spec.run_label(123, 3) == "sw-t123"
 
     class Trial:
