@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -464,7 +466,7 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize("raw, lines", RULES, ids=[repr(raw)[:60] for raw, _ in RULES])  # ids that stay put
+@pytest.mark.parametrize("raw, lines", RULES, ids=[re.sub(r"\W+", "-", repr(raw)).strip("-") for raw, _ in RULES])
 def test_every_rule_of_validate_is_its_own_exact_line(raw, lines):
     with pytest.raises(ConfigError) as info:
         validate(raw, source="c")
