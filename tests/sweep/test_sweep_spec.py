@@ -383,6 +383,7 @@ LINES = [
      "train.optimizer.lr: 0.1}]\n", ["points: a point appears twice; each point is trained once per seed"]),
     ("points: [1]\n", ["points: must be a list of mappings of dotted config keys to values such as "
                        "[{model.activation: tanh}, {model.activation: relu}], got [1]"]),
+    ("points: [{'a..b': 2}]\n", ["points: point 1: the key must be a dotted config path such as train.optimizer.lr"]),
     ("points: [{seed: 1}, {'a..b': 2}]\n",
      ["points: point 1: seed: a sweep trains every point once per seed: list them under seeds: (e.g. seeds: [1, 2], "
       "or --seeds 1,2)", "points: point 2: the key must be a dotted config path such as train.optimizer.lr"]),
@@ -510,6 +511,8 @@ def test_grid_values_rounding_and_the_number_of_points():
     # 4 significant digits, or as many more as keep the points distinct and inside [low, high]
     assert distinct_round([0.010001, 0.010002, 0.010003, 0.010004], 0.010001, 0.010004) == \
         [0.010001, 0.010002, 0.010003, 0.010004]
+    # 6 significant digits keep these apart (and inside [low, high]): not the 7 they were given with
+    assert distinct_round([0.01000011, 0.01000021], 0.0100001, 0.0100002) == [0.0100001, 0.0100002]
     third = distinct_round([1 / 3, 2 / 3], 1 / 3, 2 / 3)
     assert all(1 / 3 <= p <= 2 / 3 for p in third) and third == [1 / 3, 2 / 3]
     assert [round_significant(v) for v in (0.123456, -1234567.0, 0.0, 1.0)] == [0.1235, -1235000.0, 0.0, 1.0]
@@ -691,6 +694,10 @@ def test_a_grid_or_list_sweep_notes_that_it_ignores_trials(tmp_path):
     spec = load_sweep(write(tmp_path, {"trials": 5, "params": {"model.activation": ["relu", "tanh"]}}))
     assert spec.method == "grid" and spec.notes == [f"{tmp_path / 's.yaml'}: trials: 5 is not used by a grid sweep, "
                                                     "which runs every point once"]
+    spec = load_sweep(write(tmp_path, {"trials": 5, "points": [{"model.hidden": [4]}]}))
+    d = spec.as_dict()
+    d["points"][0]["model.hidden"].append(4)
+    assert spec.points == [{"model.hidden": [4]}]  # sweep.yaml's points are a copy, nested lists too
     spec = load_sweep(write(tmp_path, {"trials": 5, "points": [{"model.activation": "relu"}]}))
     assert spec.notes == [f"{tmp_path / 's.yaml'}: trials: 5 is not used by a list sweep, which runs every point once"]
     spec = load_sweep(write(tmp_path, {"trials": 5, "method": "random", "params": {"model.activation": ["relu"]}}))
