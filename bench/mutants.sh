@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Mutation testing with mutmut 3 (configured in pyproject.toml [tool.mutmut]), then the score per module.
 #
-#   bench/mutants.sh                          # every configured module (components, trainer.py, model.py)
+#   bench/mutants.sh                          # every configured module (components, trainer.py, model.py, ...)
+#   bench/mutants.sh spec verdict stats       # the sweep file, the claims' verdicts and their statistics
+#   bench/mutants.sh schema                   # config validation: slow (each of its ~1000 mutants runs every
+#                                             # selected test that validates a config, training tests included)
 #   bench/mutants.sh regularizers losses      # only these modules (file stems under nnlab/)
 #   bench/mutants.sh trainer model            # the training loop and the MLP
 #   CHILDREN=1 bench/mutants.sh ...           # worker processes (default 2)
 #
 # Naming modules re-runs all their mutants (mutmut otherwise keeps earlier verdicts).
 # Results stay in mutants/ (git-ignored); `mutmut show NAME` prints one mutant's diff.
+# The mutants that survive on purpose (equivalent, or unreachable by mutmut) are listed in bench/mutants-survivors.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -152,12 +152,9 @@ def _pair(text: str, a: list, b: list, higher: bool, scale: float, unit: str, wh
         detail = (f"{iv.n_pos} of {iv.n} seeds favour {who}, {iv.n_neg} the other way, {iv.n_ties} tied (a value "
                   f"is not finite, so the exact sign test): p {_p(iv.p)}")
         return Hypothesis(text, iv.p if direction > 0 else 1.0, iv.p if direction < 0 else 1.0, detail)
-    what = "mean" if one_sample else "mean difference"
+    what = f"mean {'above' if higher else 'below'} the threshold by" if one_sample else "mean difference"
     detail = (f"{what} {_signed(iv.mean * scale)}{unit}, 95% CI [{_signed(iv.lo * scale)}, {_signed(iv.hi * scale)}]"
               f", p {_p(iv.p)}")
-    if one_sample:
-        detail = f"mean {'above' if higher else 'below'} the threshold by {_signed(iv.mean * scale)}{unit}, 95% CI " \
-                 f"[{_signed(iv.lo * scale)}, {_signed(iv.hi * scale)}], p {_p(iv.p)}"
     return Hypothesis(text, iv.p if iv.mean > 0 else 1.0, iv.p if iv.mean < 0 else 1.0, detail)
 
 

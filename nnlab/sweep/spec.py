@@ -307,8 +307,8 @@ def _get(d: dict, path: str):
 
 
 def is_sweep_file(data: dict) -> bool:
-    """A sweep file has params/method/config keys and no config sections of its own."""
-    return bool(set(data) & {"params", "method", "config", "seeds", "trials", "prune"}) \
+    """A sweep file has params/points/method/config keys and no config sections of its own."""
+    return bool(set(data) & {"params", "points", "method", "config", "seeds", "trials", "prune"}) \
         and not set(data) & {"data", "model", "train", "extends", "dtype"}
 
 

@@ -392,3 +392,63 @@ def test_the_module_needs_only_the_standard_library():
     imported = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"__future__", "math", "operator", "struct", "collections", "dataclasses"}, imported
+
+
+# --- the helpers on their own, the degenerate cases' fields and the messages of bad input ----------------------
+
+
+def test_lgamma_half_step_is_exact_to_a_few_ulp_where_stirlings_series_takes_over():
+    """lgamma(n + 1/2) - lgamma(n) for a whole n is log((2n)! / (4^n n! (n-1)!)) + log(pi) / 2, a rational
+    computed exactly (one correctly rounded division); the series must agree to 1e-15 (the plain difference of
+    the two lgammas is 1.7e-15 off at n = 25)."""
+    from fractions import Fraction
+
+    for n in (25, 26, 30, 100):
+        exact = math.log(float(Fraction(math.factorial(2 * n), 4 ** n * math.factorial(n) * math.factorial(n - 1))))
+        ref = exact + 0.5 * math.log(math.pi)
+        assert stats._lgamma_half_step(n) == pytest.approx(ref, rel=1e-15, abs=0), n
+
+
+@pytest.mark.parametrize("df", DFS)
+def test_the_t_density_matches_scipy(df):
+    for u in (0.0, 0.3, -1.0, 2.5, 40.0, 1e5):
+        assert stats._t_pdf(u, df) == pytest.approx(sp.t.pdf(u, df), rel=1e-12, abs=1e-300), u
+
+
+def test_bad_input_is_refused_with_a_message_naming_it():
+    with pytest.raises(ValueError, match=r"^Student's t needs finite degrees of freedom >= 1, not 0.5$"):
+        t_cdf(0.0, 0.5)
+    with pytest.raises(ValueError, match=r"^p-values lie in \[0, 1\], not \[0.5, 1.5\]$"):
+        holm([0.5, 1.5])
+    with pytest.raises(ValueError, match=r"^compare the values with a finite number, not inf$"):
+        one_sample([1.0, 2.0], INF)
+    with pytest.raises(ValueError, match=r"^a half-width is a number > 0, not 0$"):
+        seeds_needed(1.0, 0)
+    with pytest.raises(ValueError, match=r"^a standard deviation is >= 0, not -1.0$"):
+        seeds_needed(-1.0, 0.5)
+    with pytest.raises(ValueError, match=r"^the sign test needs 0 <= k_pos <= n, not k_pos=3, n=2$"):
+        sign_test_p(3, 2)
+    iv = one_sample([1.0, 2.0, 4.0])
+    for alpha in (0.0, 0.5):
+        with pytest.raises(ValueError, match=r"^alpha lies strictly between 0 and 1/2, not "):
+            equivalence(iv, -1.0, 1.0, alpha=alpha)
+
+
+def test_degenerate_intervals_keep_their_level_and_equivalences_their_alpha():
+    for values in ([1.0, INF, 2.0], [3.0], [2.0, 2.0, 2.0], [1.0, 2.0, 4.0]):
+        iv = one_sample(values, level=0.8)
+        assert iv.level == 0.8, values
+        assert equivalence(iv, -1.0, 1.0, alpha=0.1).alpha == 0.1, values
+
+
+def test_an_equivalence_at_the_very_edge_of_its_range_is_neither_inside_nor_beyond():
+    """The range is open: a mean exactly at low or high is not within it, and not beyond it either."""
+    flat = one_sample([0.25, 0.25])
+    e = equivalence(flat, 0.25, 0.5)
+    assert (e.p_tost, e.p_outside, e.lo, e.hi) == (1.0, 1.0, 0.25, 0.25)
+    e = equivalence(flat, 0.0, 0.25)
+    assert (e.p_tost, e.p_outside) == (1.0, 1.0)
+    spread = one_sample([0.125, 0.375])  # mean 0.25, sd > 0
+    for low, high in ((0.25, 0.5), (0.0, 0.25)):
+        e = equivalence(spread, low, high)
+        assert e.p_outside == 1.0 and e.p_tost == pytest.approx(0.5), (low, high)

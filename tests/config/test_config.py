@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -385,3 +387,241 @@ def test_upper_bounds_on_epochs_samples_and_widths(tmp_path):
     ]
     cfg = load_config(write(tmp_path, "train: {epochs: 1e6}\n"))
     assert cfg.train["epochs"] == 1_000_000
+
+
+# --- every rule of validate() as its exact line (the docstrings of nnlab.config.schema's sections) -------------
+
+AUG = "null or a mapping {noise, shift, scale, mixup}"
+RULES = [
+    ({"extends": "x.yaml"}, ["extends: names the file a config builds on, so it belongs in the config file itself "
+                             "(its top level); it cannot be given with --set"]),
+    ({"modle": {}}, ["modle: unknown key 'modle'; choose from data, dtype, extends, model, name, seed, train (did you "
+                     "mean 'model'?)"]),
+    ({"dtype": "float16"}, ["dtype: must be float32 or float64, got 'float16'"]),
+    ({"seed": -1}, ["seed: must be a whole number >= 0, got -1"]),
+    ({"name": "a/b"}, ["name: must be ASCII letters, digits, '_', '-', '.' or '+' (it names the run folder), got "
+                       "'a/b'"]),
+    ({"name": ""}, ["name: must be ASCII letters, digits, '_', '-', '.' or '+' (it names the run folder), got ''"]),
+    ({"model": [1]}, ["model: must be a mapping of keys, got [1]"]),
+    ({"train": {"epochs": 0, "optimizer": "adamm"}},
+     ["train.epochs: must be greater than 0, got 0", "train.optimizer: unknown optimizer 'adamm'; choose from adadelta, "
+      "adagrad, adam, adamax, adamw, lbfgs, momentum, nadam, nesterov, rmsprop, sgd (did you mean 'adam'?)"]),
+    ({"data": {"augment": 3}}, [f"data.augment: must be {AUG}, got 3"]),
+    ({"data": {"augment": {"nois": 0.1}}},
+     ["data.augment.nois: unknown key 'nois'; choose from mixup, noise, scale, shift (did you mean 'noise'?)"]),
+    ({"data": {"preprocess": "minmx"}}, ["data.preprocess: unknown preprocessor 'minmx'; choose from center, "
+                                         "channel_center, channel_standardize, none, pca_whiten, standardize, "
+                                         "zca_whiten"]),
+    ({"model": {"batch_norm": 3}}, ["model.batch_norm: must be true, false or {momentum, eps}, got 3"]),
+    ({"model": {"batch_norm": {"momentm": 0.5}}},
+     ["model.batch_norm.momentm: unknown key 'momentm'; choose from eps, momentum (did you mean 'momentum'?)"]),
+    ({"model": {"dropout": True}}, ["model.dropout: must be a drop probability, a list (one per hidden layer) or "
+                                    "{rate, mode}, got True"]),
+    ({"model": {"dropout": 1.0}}, ["model.dropout.rate: each drop probability must be in [0, 1), got 1.0"]),
+    ({"model": {"dropout": [0.1, 1]}}, ["model.dropout.rate: each drop probability must be in [0, 1), got [0.1, 1.0]"]),
+    ({"train": {"batch_size": 0}}, ["train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' (batch "
+                                    "gradient descent), got 0"]),
+    ({"train": {"batch_size": "32"}}, ["train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' (batch "
+                                       "gradient descent), got '32' (text; write it without quotes)"]),
+    ({"train": {"batch_size": "all"}}, ["train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' (batch "
+                                        "gradient descent), got 'all'"]),
+    ({"train": {"batch_size": True}}, ["train.batch_size: must be an integer >= 1 (1 is pure SGD) or 'full' (batch "
+                                       "gradient descent), got true"]),
+    ({"train": {"batch_size": 1}, "model": {"batch_norm": True}},
+     ["train.batch_size: batch normalization needs batches of at least 2 rows (a single row's variance is 0), got 1; "
+      "raise batch_size or set model.batch_norm: false"]),
+    ({"train": {"regularization": 3}}, ["train.regularization: must be a mapping, got 3"]),
+    ({"train": {"grad_clip": 3}}, ["train.grad_clip: must be null, {norm: c} or {value: v}, got 3"]),
+    ({"train": {"grad_clip": {"norm": 1, "value": 1}}},
+     ["train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)"]),
+    ({"train": {"grad_clip": {}}}, ["train.grad_clip: give exactly one of 'norm' (global norm) or 'value' (per entry)"]),
+    ({"train": {"early_stopping": 3}},
+     ["train.early_stopping: must be true, false or {metric, patience, min_delta, restore_best}, got 3"]),
+    ({"train": {"early_stopping": True}, "data": {"val_fraction": 0}},
+     ["train.early_stopping.metric: val_loss needs a validation split, but data.val_fraction is 0; use a train_ "
+      "metric or set val_fraction > 0"]),
+    ({"train": {"ensemble": 3}}, ["train.ensemble: must be null, {members: n} or {snapshots: n}, got 3"]),
+    *[({"train": {"ensemble": en}}, ["train.ensemble: give exactly one of 'members' (independent runs) or 'snapshots' "
+                                     "(the ends of one run's learning-rate cycles)"])
+      for en in ({"members": 2, "snapshots": 2}, {})],
+    ({"train": {"ensemble": {"snapshots": 3}}},
+     ["train.ensemble.snapshots: a snapshot ensemble takes the weights at the ends of learning-rate cycles; use a "
+      "cyclic train.schedule (warm_restart or cyclic), not constant"]),
+    ({"train": {"averaging": 3}}, ["train.averaging: must be null, {method: ema, decay: 0.999} or {method: swa, "
+                                   "start: 0.75, lr: null}, got 3"]),
+    ({"train": {"optimizer": "lbfgs", "batch_size": "full", "averaging": {"method": "ema"},
+                "ensemble": {"snapshots": 2}, "schedule": {"name": "warm_restart", "t_0": 2},
+                "regularization": {"decay": 0.1}}, "data": {"augment": {"noise": 0.1}}},
+     ["train.schedule: lbfgs needs schedule: constant without warmup (lr is only its first trial step; the line "
+      "search picks the steps), got warm_restart",
+      "train.averaging: lbfgs takes few steps of its own length, not the small noisy ones weight averaging smooths; "
+      "set averaging: null", "train.ensemble.snapshots: lbfgs has no learning-rate cycles to snapshot; use members",
+      "train.regularization.decay: lbfgs follows the gradient of one loss, and decoupled decay moves the weights "
+      "outside it; use l2 (the same decay as a loss term), got decay: 0.1",
+      "data.augment: lbfgs needs the same batch at every evaluation of its loss, but augmentation draws new noise "
+      "each time; set augment: null"]),
+    ({"train": {"optimizer": "lbfgs"}}, ["train.batch_size: lbfgs needs batch_size: full (its line search evaluates "
+                                         "the same function many times per step; a mini-batch changes the function "
+                                         "at every step), got 100"]),
+]
+
+
+@pytest.mark.parametrize("raw, lines", RULES, ids=[re.sub(r"\W+", "-", repr(raw)).strip("-") for raw, _ in RULES])
+def test_every_rule_of_validate_is_its_own_exact_line(raw, lines):
+    with pytest.raises(ConfigError) as info:
+        validate(raw, source="c")
+    assert info.value.lines == [f"c: {line}" for line in lines]
+
+
+def test_the_augment_spec_is_checked_against_the_preprocessing():
+    from nnlab.data.augment import check_spec
+
+    spec = {"noise": None, "shift": 2, "scale": None, "mixup": None}
+    expected = check_spec(spec, "pca_whiten")
+    assert expected  # a shift of whitened (rotated) inputs is refused
+    with pytest.raises(ConfigError) as info:
+        validate({"data": {"augment": {"shift": 2}, "preprocess": "pca_whiten"}}, source="c")
+    assert info.value.lines == [f"c: {line}" for line in expected]
+    assert validate({"data": {"augment": {"shift": 2}}}).data["augment"] == spec
+
+
+def test_what_validate_fills_in():
+    cfg = validate({"name": "n", "data": {"task": "regression", "augment": {"noise": 0.1}},
+                    "model": {"batch_norm": {"momentum": 0.5}, "dropout": [0.1, 0.2]}, "train": {
+                        "batch_size": 32.0, "grad_clip": {"norm": 1}, "early_stopping": True,
+                        "ensemble": {"members": 3}}})
+    assert cfg.data == {"name": "mnist1d", "val_fraction": 0.1, "task": "regression",
+                        "preprocess": {"name": "standardize"},
+                        "augment": {"noise": 0.1, "shift": None, "scale": None, "mixup": None}}
+    assert cfg.model["batch_norm"] == {"momentum": 0.5, "eps": 1e-05}
+    assert cfg.model["dropout"] == {"rate": [0.1, 0.2], "mode": "inverted"}
+    t = cfg.train
+    assert (t["batch_size"], t["grad_clip"], t["ensemble"]) == (32, {"norm": 1.0, "value": None},
+                                                                {"members": 3, "snapshots": None})
+    assert t["early_stopping"] == {"metric": "val_loss", "patience": 10, "min_delta": 0.0, "restore_best": True}
+    assert "task" not in validate({}).data  # auto is left out of the resolved config
+    for bn, resolved in ((True, {"momentum": 0.9, "eps": 1e-05}), (None, False), (False, False)):
+        assert validate({"model": {"batch_norm": bn}}).model["batch_norm"] == resolved
+    for dropout in (None, False, 0):
+        assert validate({"model": {"dropout": dropout}}).model["dropout"] == {"rate": 0.0, "mode": "inverted"}
+    assert validate({"model": {"dropout": 0.5}}).model["dropout"]["rate"] == 0.5
+    assert validate({"train": {"early_stopping": False}}).train["early_stopping"] is None
+    # a train_ metric needs no validation split; snapshots with a cyclic schedule; batch size 1 without batch norm
+    assert validate({"data": {"val_fraction": 0}, "train": {"early_stopping": {"metric": "train_loss"}}})
+    assert validate({"train": {"ensemble": {"snapshots": 2}, "schedule": {"name": "warm_restart", "t_0": 2}}})
+    assert validate({"train": {"batch_size": 1}}).train["batch_size"] == 1
+    # sections given as null are all defaults; the name comes from the source
+    cfg = validate({"data": None, "model": None, "train": None}, source="dir/my-run.yaml")
+    assert cfg.name == "my-run" and cfg.source == "dir/my-run.yaml" and cfg.seed == 0 and cfg.dtype == "float32"
+    assert validate({}).name == "config"
+    assert validate({"dtype": "float64", "seed": 2.0}).as_dict()["dtype"] == "float64"
+
+
+def test_a_bad_plain_value_and_a_bad_component_of_one_section_are_both_reported():
+    with pytest.raises(ConfigError) as info:
+        validate({"model": {"hidden": "x", "activation": "rleu"}}, source="c")
+    assert info.value.lines[0].startswith("c: model.hidden: ") and len(info.value.lines) == 2
+    assert info.value.lines[1].startswith("c: model.activation: unknown activation 'rleu'")
+
+
+def test_dump_keeps_the_order_of_the_sections_and_flows_lists():
+    cfg = validate({"name": "n", "model": {"hidden": [4, 4]}})
+    text = cfg.dump()
+    assert text.startswith("name: n\nseed: 0\ndtype: float32\ndata:\n") and "hidden: [4, 4]" in text
+    assert list(yaml.safe_load(text)) == ["name", "seed", "dtype", "data", "model", "train"]
+
+
+def test_overrides_their_messages_and_data_path():
+    from nnlab.config.schema import apply_overrides, plain, set_key
+
+    raw: dict = {}
+    apply_override(raw, "model.hidden = [4, 4]")
+    apply_override(raw, "train.optimizer.lr=a=b")
+    apply_override(raw, "train.schedule.warmup=")
+    assert raw == {"model": {"hidden": [4, 4]}, "train": {"optimizer": {"name": "adam", "lr": "a=b"},
+                                                          "schedule": {"name": "constant", "warmup": None}}}
+    for bad, message in (("train.epochs", "--set train.epochs: expected KEY=VALUE, e.g. --set train.optimizer.lr=0.01"),
+                         ("train..lr=1", "--set train..lr=1: the key must be a dotted path such as train.epochs"),
+                         ("=1", "--set =1: the key must be a dotted path such as train.epochs"),
+                         ("train.epochs.x=1", "--set train.epochs.x=1: 'train.epochs' is 3, not a mapping with keys")):
+        with pytest.raises(ConfigError) as info:
+            apply_override({"train": {"epochs": 3}}, bad)
+        assert info.value.lines == [message]
+    raw = {}
+    apply_override(raw, "data.path=~/x.npz")
+    assert raw["data"]["path"] == str((__import__("pathlib").Path.home() / "x.npz").resolve())
+    # the Python API's mapping: values as they are (tuples as lists), keys checked, data.path absolute
+    raw = {}
+    apply_overrides(raw, {"model.hidden": (8, 8), "train.optimizer.lr": 0.01, "data.path": "d.npz",
+                          "train.schedule.warmup": 2})
+    assert raw["model"] == {"hidden": [8, 8]} and raw["train"]["optimizer"] == {"name": "adam", "lr": 0.01}
+    assert raw["train"]["schedule"] == {"name": "constant", "warmup": 2}
+    assert raw["data"]["path"] == str(__import__("pathlib").Path("d.npz").resolve())
+    raw = {}
+    apply_overrides(raw, {"data.path": ""})
+    assert raw == {"data": {"path": ""}}
+    apply_overrides(raw, ["train.epochs=5"])
+    assert raw["train"] == {"epochs": 5}
+    for bad in ("", "a..b", 3, ".a"):
+        with pytest.raises(ConfigError) as info:
+            apply_overrides({}, {bad: 1})
+        assert info.value.lines == [f"overrides: {bad}: a key must be a dotted path such as train.optimizer.lr"]
+    with pytest.raises(ConfigError) as info:
+        apply_overrides({"train": {"epochs": 3}}, {"train.epochs.x": 1})
+    assert info.value.lines == ["overrides: train.epochs.x: 'train.epochs' is 3, not a mapping with keys"]
+    # set_key: a missing component starts from a copy of its section's default, never the default itself
+    a, b = {}, {}
+    set_key(a, "train.optimizer.lr", 0.5)
+    set_key(b, "train.optimizer.beta1", 0.5)
+    assert a["train"]["optimizer"] == {"name": "adam", "lr": 0.5} and b["train"]["optimizer"] == \
+        {"name": "adam", "lr": 0.001, "beta1": 0.5}
+    with pytest.raises(ConfigError) as info:
+        set_key({"a": 1}, "a.b", 2)
+    assert info.value.lines == [": 'a' is 1, not a mapping with keys"]
+    # plain: numpy numbers and arrays as Python numbers and lists, containers copied
+    import numpy as np
+
+    inner = [1]
+    out = plain({"a": (np.float32(0.5), np.int64(2)), "b": np.array([[1, 2]]), "c": inner, "d": np.float64})
+    assert out == {"a": [0.5, 2], "b": [[1, 2]], "c": [1], "d": np.float64} and type(out["a"][1]) is int
+    assert out["c"] is not inner and type(out["a"][0]) is float
+    x = {"k": [1]}
+    assert plain(x)["k"] is not x["k"] and plain(np.str_("s")) == "s"
+
+
+def test_more_edges_of_validate_and_the_overrides():
+    from collections import deque
+
+    import numpy as np
+
+    from nnlab.config.schema import component_defaults, plain, run_name_problem
+
+    # a section that is not a mapping is one line, never a crash in the later checks
+    for sec in ("data", "train"):
+        with pytest.raises(ConfigError) as info:
+            validate({sec: 3}, source="c")
+        assert info.value.lines == [f"c: {sec}: must be a mapping of keys, got 3"]
+    # a bad plain value whose message holds a colon still lets the components be checked
+    with pytest.raises(ConfigError) as info:
+        validate({"model": {"hidden": "a: b", "activation": "rleu"}}, source="c")
+    assert len(info.value.lines) == 2 and info.value.lines[1].startswith("c: model.activation: unknown activation")
+    # the model's rules reach the optimizer's: lbfgs and dropout
+    with pytest.raises(ConfigError) as info:
+        validate({"model": {"dropout": 0.2}, "train": {"optimizer": "lbfgs", "batch_size": "full"}}, source="c")
+    assert info.value.lines[0].startswith("c: model.dropout: lbfgs needs a deterministic loss")
+    # the component defaults a --set starts from (only untyped keys whose default names a component)
+    assert component_defaults() == {"data.preprocess": "standardize", "model.activation": "relu",
+                                    "model.init": "he_normal", "train.optimizer": {"name": "adam", "lr": 0.001},
+                                    "train.schedule": "constant"}
+    raw: dict = {}
+    apply_override(raw, "train.batch_size.x=1")
+    assert raw == {"train": {"batch_size": {"x": 1}}}
+    with pytest.raises(ConfigError) as info:
+        apply_override({}, "a.b=[1")
+    assert info.value.lines[0].startswith("--set a.b=[1")
+    assert run_name_problem("ABC_x-1.2+3") is None and run_name_problem("a" * 200) is None
+    assert run_name_problem("a" * 201) == ("must be at most 200 characters (it names the run folder), got 201: "
+                                           "aaaaaaaaaaaaaaaaaaaa...")
+    assert plain(np.bool_(True)) is True and plain([np.int32(3)]) == [3]
+    inner = [1]
+    assert plain(deque([inner]))[0] is not inner  # anything else is deep-copied
