@@ -726,15 +726,7 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
     """
     errors = list(errors or [])
     if spec.method == "list":  # the points are all there is: each one validated as a whole
-        for values in planned_points(spec):
-            try:
-                spec.config(values, spec.seeds[0], spec.name)
-            except ConfigError as exc:
-                errors.extend(_dedupe(exc.lines, errors))
-                if len(errors) >= 10:
-                    break
-        if errors:
-            raise ConfigError(lines=errors)
+        _check_points(spec, planned_points(spec), errors)
         return
     planned = list(itertools.islice(planned_points(spec), MAX_CHECKED)) if len(spec.params) > 1 else []
     # a value that is invalid with the base config alone may be valid with another param's value (lbfgs with
@@ -750,7 +742,12 @@ def check_params(spec: SweepSpec, errors: list[str] | None = None) -> None:
                     errors.extend(_dedupe(exc.lines, errors))
     if errors:
         raise ConfigError(lines=errors)
-    for values in planned:
+    _check_points(spec, planned, errors)
+
+
+def _check_points(spec: SweepSpec, points, errors: list) -> None:
+    """Each planned point's config validated as a whole: ConfigError with the first ten problems."""
+    for values in points:
         try:
             spec.config(values, spec.seeds[0], spec.name)
         except ConfigError as exc:
