@@ -178,7 +178,7 @@ RAW = {
               "early_stopping": {"metric": "val_loss", "patience": 1000}},
 }
 TIMING = {"started", "finished", "wall_seconds", "train_seconds", "samples_per_second", "pid", "pid_start", "host",
-          "command", "resumed", "config_source"}
+          "command", "resumed", "config_source", "threads"}  # threads: what each process chose, and when
 
 
 def copy(state: dict) -> dict:

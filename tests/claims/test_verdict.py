@@ -219,7 +219,9 @@ def test_a_hypothesis_line_shows_holm_only_once_adjusted_and_a_note_in_brackets(
 
     assert Hypothesis("t", 0.5, 1.0, "d").line() == "t: d: inconclusive"
     h = Hypothesis("t", 0.5, 1.0, "d", note="n", p_adjusted=0.02, verdict=HOLDS)
-    assert h.line() == "t: d, Holm-adjusted p = 0.02: holds (n)" and h.p == 0.5
+    assert h.line() == "t: d, Holm-adjusted p = 0.02: holds" and h.p == 0.5  # decided: no word on deciding it
+    h = Hypothesis("t", 0.5, 1.0, "d", note="n", p_adjusted=0.3)
+    assert h.line() == "t: d, Holm-adjusted p = 0.3: inconclusive (n)"
 
 
 def t_line(d, level=0.95):
