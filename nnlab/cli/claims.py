@@ -97,5 +97,8 @@ def report(out, output, claims_dir):
         console.print(f"note: {n}", markup=False, soft_wrap=True)
     width = max((len(r.id) for r in results), default=0)
     for r in results:
-        console.print(f"{r.id:<{width}}  {r.claim['mode']:<5} {r.overall}", markup=False, soft_wrap=True)
+        line = f"{r.id:<{width}}  {r.claim['mode']:<5} {r.overall}"
+        if console.is_terminal and len(line) > console.width:  # a narrow terminal: the verdict on its own line
+            line = f"{r.id:<{width}}  {r.claim['mode']}\n    {r.overall}"
+        console.print(line, markup=False, soft_wrap=True)
     console.print(f"wrote {path}", markup=False)
